@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The main job, end to end: set up, start the lab of real services on 127.20.x.y,
+# scan it, and show what was found.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export NETATLAS_DB="${NETATLAS_DB:-$PWD/netatlas.db}"
+na=.venv/bin/netatlas
+
+$na lab up
+# Port 2024 is not ours on this machine: never scan it.
+$na scan 127.20.0.0/24 -p 1-1024,2222,5432,6379,7000,8081,11211 \
+  --exclude-ports 2024 --allow 127.20.0.0/16
+$na search 'net:127.20.0.0/24'
+$na stats '' --facets service,product,port
+echo
+echo "Try:  $na search 'port:22 product:openssh'   |   $na host 127.20.0.3"

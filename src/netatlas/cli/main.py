@@ -1,0 +1,396 @@
+"""``netatlas`` — the command line front. Thin: every command calls the same core
+(pipeline, store, query, lab) the API and web UI use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from netatlas import pipeline
+from netatlas.cli import render
+from netatlas.model import Scan
+from netatlas.query import QuerySyntaxError
+from netatlas.scope import ScopeError
+from netatlas.store import Store, open_store
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_QUERY_ERROR = 2
+EXIT_SCOPE_ERROR = 3
+EXIT_INTERRUPTED = 130
+
+db_option = click.option(
+    "--db", envvar="NETATLAS_DB", default=None,
+    help="SQLite store file (default: $NETATLAS_DB, else ./netatlas.db).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(render.safe(message, 10_000), style="red")
+    sys.exit(code)
+
+
+def _query_error(exc: QuerySyntaxError) -> None:
+    _fail(str(exc), EXIT_QUERY_ERROR)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="netatlas")
+def cli() -> None:
+    """netatlas: survey the networks you may scan, identify every service, search it all."""
+
+
+# -- scan ------------------------------------------------------------------------------
+@cli.command()
+@click.argument("targets", nargs=-1)
+@click.option("-p", "--ports", default=None,
+              help="Ports, nmap syntax: 22,80-90 | - (all) | T:22,U:53. Default 1-1024.")
+@click.option("--top-ports", type=int, default=None, help="The N most common ports.")
+@click.option("--exclude-ports", default=None, help="Ports never to probe, nmap syntax.")
+@click.option("--allow", multiple=True, help="CIDR/range you may scan (required; repeatable).")
+@click.option("--allow-file", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="File of allowed ranges, one per line.")
+@click.option("--exclude", multiple=True, help="CIDR/range never to touch (repeatable).")
+@click.option("--exclude-file", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="File of denied ranges, one per line.")
+@click.option("--rate", type=float, default=None, help="Global probe rate limit, probes/s.")
+@click.option("--concurrency", type=int, default=1000, show_default=True,
+              help="Connects in flight at once.")
+@click.option("--timeout", type=float, default=1.0, show_default=True,
+              help="Connect time-out per probe, seconds.")
+@click.option("--retries", type=int, default=0, show_default=True,
+              help="Retries for probes that time out.")
+@click.option("--seed", type=int, default=0, help="Permutation seed (0 = random).")
+@click.option("--shard", default="0/1", show_default=True,
+              help="Scan only shard i of N of the permutation, as i/N.")
+@click.option("--no-grab", is_flag=True, help="Only find open ports; do not talk to them.")
+@click.option("--grab-concurrency", type=int, default=64, show_default=True)
+@click.option("--banner-wait", type=float, default=1.5, show_default=True,
+              help="Seconds to wait for a server's greeting.")
+@click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
+@db_option
+@json_option
+def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
+         exclude_ports: str | None, allow: tuple[str, ...], allow_file: tuple[str, ...],
+         exclude: tuple[str, ...], exclude_file: tuple[str, ...], rate: float | None,
+         concurrency: int, timeout: float, retries: int, seed: int, shard: str,
+         no_grab: bool, grab_concurrency: int, banner_wait: float, resume_id: str | None,
+         db: str | None, as_json: bool) -> None:
+    """Discover, grab and identify services on TARGETS (addresses, CIDRs, ranges, names)."""
+    store = open_store(db)
+    try:
+        if resume_id:
+            if targets:
+                _fail("--resume takes no targets: it continues with the scan's own", 2)
+            scan_obj, cfg, plan = pipeline.resume_scan(store, resume_id)
+        else:
+            if not targets:
+                _fail("name at least one target (or --resume SCAN_ID)", 2)
+            cfg = pipeline.ScanConfig(
+                targets=list(targets), allow=list(allow), allow_files=list(allow_file),
+                exclude=list(exclude), exclude_files=list(exclude_file), ports=ports,
+                top_ports=top_ports, exclude_ports=exclude_ports, seed=seed,
+                shard=_parse_shard(shard), rate=rate, concurrency=concurrency,
+                timeout=timeout, retries=retries, grab=not no_grab,
+                grab_concurrency=grab_concurrency, banner_wait=banner_wait,
+            )
+            scan_obj, plan = pipeline.start_scan(store, cfg)
+    except ScopeError as exc:
+        store.close()
+        _fail(f"refused: {exc}", EXIT_SCOPE_ERROR)
+    except (LookupError, ValueError) as exc:
+        store.close()
+        _fail(str(exc), 2)
+
+    _run_scan(store, scan_obj, cfg, plan, as_json)
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"expected i/N, got {text!r}", param_hint="--shard") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise click.BadParameter(f"need 0 <= i < N, got {text!r}", param_hint="--shard")
+    return i, n
+
+
+def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipeline.Plan,
+              as_json: bool) -> None:
+    show_progress = not as_json and console.is_terminal
+    progress = Progress(
+        TextColumn("[bold]scan {task.fields[scan_id]}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} probes"),
+        TextColumn("open {task.fields[open]}  observed {task.fields[obs]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not show_progress,
+    )
+    task = progress.add_task("scan", total=scan_obj.total, completed=scan_obj.done,
+                             scan_id=scan_obj.id, open=0, obs=0)
+
+    def on_progress(s: Scan) -> None:
+        progress.update(task, completed=s.done, open=s.open_ports, obs=s.observations)
+
+    if not as_json:
+        err_console.print(
+            f"scan {scan_obj.id}: {plan.space.size:,} endpoints in scope, "
+            f"{scan_obj.total - scan_obj.done:,} to probe (seed {cfg.seed}, shard "
+            f"{cfg.shard[0]}/{cfg.shard[1]})"
+        )
+    try:
+        with progress:
+            asyncio.run(pipeline.run(store, scan_obj, cfg, plan, on_progress))
+    except KeyboardInterrupt:
+        store.close()
+        err_console.print(
+            f"interrupted: {scan_obj.observations} observations kept. "
+            f"Resume with: netatlas scan --resume {scan_obj.id}"
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    store.close()
+    summary = {
+        "scan_id": scan_obj.id, "status": scan_obj.status, "probes": scan_obj.total,
+        "open": scan_obj.open_ports, "observations": scan_obj.observations,
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        err_console.print(
+            f"scan {scan_obj.id} {scan_obj.status}: {scan_obj.open_ports} open, "
+            f"{scan_obj.observations} observations stored"
+        )
+
+
+@cli.command("scans")
+@db_option
+@json_option
+def scans_cmd(db: str | None, as_json: bool) -> None:
+    """List scans and their progress."""
+    store = open_store(db)
+    try:
+        rows = store.scans()
+    finally:
+        store.close()
+    if as_json:
+        for s in rows:
+            click.echo(json.dumps(_scan_dict(s)))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("id", "status", "started", "progress", "open", "observations", "targets"):
+        table.add_column(col)
+    for s in rows:
+        pct = f"{100 * s.done / s.total:.0f}%" if s.total else "-"
+        table.add_row(s.id, s.status, s.started.isoformat()[:19], pct, str(s.open_ports),
+                      str(s.observations), render.safe(" ".join(s.args.get("targets", []))))
+    console.print(table)
+
+
+def _scan_dict(s: Scan) -> dict[str, Any]:
+    return {
+        "id": s.id, "status": s.status, "started": s.started.isoformat(),
+        "finished": s.finished.isoformat() if s.finished else None, "done": s.done,
+        "total": s.total, "open": s.open_ports, "observations": s.observations, "args": s.args,
+    }
+
+
+# -- search / host / stats / export ----------------------------------------------------------
+@cli.command()
+@click.argument("query", default="")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--offset", type=int, default=0)
+@click.option("--help-fields", is_flag=True, help="List the search fields and syntax.")
+@db_option
+@json_option
+def search(query: str, limit: int, offset: int, help_fields: bool, db: str | None,
+           as_json: bool) -> None:
+    """Search the latest observation of every service with the search language."""
+    if help_fields:
+        from netatlas.query import help_text
+
+        click.echo(help_text())
+        return
+    store = open_store(db)
+    try:
+        records = store.search(query, limit=limit, offset=offset)
+        total = None if as_json else store.count(query)
+    except QuerySyntaxError as exc:
+        store.close()
+        _query_error(exc)
+    store.close()
+    if as_json:
+        render.print_json_lines(records)
+    else:
+        console.print(render.results_table(records, total))
+
+
+@cli.command()
+@click.argument("ip")
+@click.option("--latest", is_flag=True, help="Only the newest observation per service.")
+@db_option
+@json_option
+def host(ip: str, latest: bool, db: str | None, as_json: bool) -> None:
+    """Every service seen on one host, newest first, with its history."""
+    import ipaddress
+
+    try:
+        ip = str(ipaddress.ip_address(ip))
+    except ValueError:
+        _fail(f"not an IP address: {ip!r}", 2)
+    store = open_store(db)
+    try:
+        records = store.host(ip, history=not latest)
+    finally:
+        store.close()
+    if not records:
+        _fail(f"no observations of {ip}", 1)
+    if as_json:
+        render.print_json_lines(records)
+    else:
+        render.print_host(console, ip, records)
+
+
+@cli.command()
+@click.argument("query", default="")
+@click.option("--facets", default="port,service,product", show_default=True,
+              help="Comma-separated facet names.")
+@click.option("--size", type=int, default=10, show_default=True, help="Values per facet.")
+@db_option
+@json_option
+def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> None:
+    """Counts of the values of some fields over the results of QUERY."""
+    names = [f.strip() for f in facets.split(",") if f.strip()]
+    store = open_store(db)
+    try:
+        total = store.count(query)
+        result = store.facets(query, names, size=size)
+    except QuerySyntaxError as exc:
+        store.close()
+        _query_error(exc)
+    except ValueError as exc:
+        store.close()
+        _fail(str(exc), 2)
+    store.close()
+    if as_json:
+        click.echo(json.dumps({
+            "total": total,
+            "facets": {k: [{"value": v.value, "count": v.count} for v in vs]
+                       for k, vs in result.items()},
+        }))
+        return
+    console.print(f"total: {total}")
+    for name, values in result.items():
+        console.print(render.facets_table(name, values))
+
+
+@cli.command()
+@click.argument("query", default="")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+              show_default=True)
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@db_option
+def export(query: str, fmt: str, output: Any, db: str | None) -> None:
+    """Write every matching record (latest per service) as JSON lines or CSV."""
+    store = open_store(db)
+    try:
+        records = store.iter_search(query)
+        n = render.print_json_lines(records, output) if fmt == "jsonl" else render.write_csv(
+            records, output
+        )
+    except QuerySyntaxError as exc:
+        store.close()
+        _query_error(exc)
+    store.close()
+    err_console.print(f"exported {n} records")
+
+
+# -- lab ---------------------------------------------------------------------------------------
+@cli.group()
+def lab() -> None:
+    """A local range of real services on 127.20.x.y for the demo and the tests."""
+
+
+def _lab_table(services: list[Any]) -> None:
+    from rich.table import Table
+
+    table = Table()
+    for col in ("name", "endpoint", "service", "product", "version", "running", "pid"):
+        table.add_column(col)
+    for s in services:
+        table.add_row(s.name, f"{s.ip}:{s.port}", s.service, s.product, s.version or "",
+                      "yes" if s.running else "no", str(s.pid or ""))
+    console.print(table)
+
+
+@lab.command("up")
+def lab_up() -> None:
+    """Start every lab service (idempotent)."""
+    from netatlas.lab import Lab
+
+    _lab_table(Lab().up())
+
+
+@lab.command("status")
+@json_option
+def lab_status(as_json: bool) -> None:
+    """Show which lab services run."""
+    from dataclasses import asdict
+
+    from netatlas.lab import Lab
+
+    services = Lab().status()
+    if as_json:
+        for s in services:
+            click.echo(json.dumps(asdict(s), default=str))
+    else:
+        _lab_table(services)
+
+
+@lab.command("down")
+def lab_down() -> None:
+    """Stop the lab services this lab started (by PID)."""
+    from netatlas.lab import Lab
+
+    Lab().down()
+    console.print("lab stopped")
+
+
+@cli.command()
+@json_option
+def fingerprints(as_json: bool) -> None:
+    """List the fingerprint sources loaded and how many rules each gave."""
+    from netatlas.identify import list_sources
+
+    sources = list_sources()
+    if as_json:
+        for name, path, count in sources:
+            click.echo(json.dumps({"source": name, "path": str(path), "rules": count}))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("source", "path", "rules"):
+        table.add_column(col)
+    for name, path, count in sources:
+        table.add_row(name, str(path), str(count))
+    console.print(table)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

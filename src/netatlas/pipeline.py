@@ -1,0 +1,254 @@
+"""One scan as a stream: scope -> discover -> grab -> identify -> store.
+
+Nothing here holds the target space: the permutation yields (position, endpoint)
+lazily, discover pulls from it as connect slots free up, open endpoints flow to a
+bounded pool of grab workers, and each observation goes straight to the store's
+writer. Progress is a watermark over permutation positions: every position below it
+is fully done (probed, and grabbed if open), so ``--resume`` restarts from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from netatlas.discover import Discoverer
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.identify import Identifier
+from netatlas.model import Endpoint, GrabResult, Observation, Scan, utcnow
+from netatlas.scope import (
+    Permutation,
+    PortSet,
+    Scope,
+    TargetSpace,
+    exclude_ports,
+    iter_endpoints,
+    parse_ports,
+    parse_targets,
+    top_ports,
+)
+from netatlas.store import Store
+
+CHECKPOINT_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class ScanConfig:
+    """Everything needed to run — and later resume — one scan. Stored as the scan's args."""
+
+    targets: list[str]
+    allow: list[str] = field(default_factory=list)
+    allow_files: list[str] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    exclude_files: list[str] = field(default_factory=list)
+    ports: str | None = None
+    top_ports: int | None = None
+    exclude_ports: str | None = None
+    seed: int = 0
+    shard: tuple[int, int] = (0, 1)
+    rate: float | None = None
+    concurrency: int = 1000
+    timeout: float = 1.0
+    retries: int = 0
+    grab: bool = True
+    grab_concurrency: int = 64
+    banner_wait: float = 1.5
+    grab_timeout: float = 15.0
+    # host names resolved once at the start, so a resumed scan visits the same addresses
+    resolved: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_args(self) -> dict[str, Any]:
+        args = asdict(self)
+        args["shard"] = list(self.shard)
+        return args
+
+    @classmethod
+    def from_args(cls, args: dict[str, Any]) -> ScanConfig:
+        known = {k: v for k, v in args.items() if k in cls.__dataclass_fields__}
+        known["shard"] = tuple(known.get("shard", (0, 1)))
+        return cls(**known)
+
+
+def new_scan_id() -> str:
+    return utcnow().strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+@dataclass(slots=True)
+class Plan:
+    """The scan's concrete target space, built and checked before any packet leaves."""
+
+    scope: Scope
+    space: TargetSpace
+    permutation: Permutation
+    hostnames: dict[str, list[str]]
+
+
+def plan_scan(cfg: ScanConfig) -> Plan:
+    """Resolve and check everything; raises ScopeError for anything outside scope."""
+    scope = Scope(
+        allow=cfg.allow,
+        exclude=cfg.exclude,
+        allow_files=cfg.allow_files,
+        exclude_files=cfg.exclude_files,
+    )
+    if cfg.resolved:
+        # a resumed scan: use the addresses recorded when it started
+        specs = [a for spec in cfg.targets for a in cfg.resolved.get(spec, [spec])]
+        targets = parse_targets(specs, resolve=False)
+    else:
+        targets = parse_targets(cfg.targets, resolve=True)
+    scope.check_targets(targets)
+    if cfg.top_ports:
+        ports: PortSet = top_ports(cfg.top_ports)
+    else:
+        ports = parse_ports(cfg.ports or "1-1024")
+    if cfg.exclude_ports:
+        ports = exclude_ports(ports, cfg.exclude_ports)
+    space = TargetSpace(targets, ports, scope)
+    permutation = Permutation(space.size, seed=cfg.seed, shard=cfg.shard)
+    hostnames = dict(targets.hostnames)
+    if not cfg.resolved:
+        cfg.resolved = _resolved_specs(cfg.targets, hostnames)
+    return Plan(scope, space, permutation, hostnames)
+
+
+def _resolved_specs(specs: list[str], hostnames: dict[str, list[str]]) -> dict[str, list[str]]:
+    by_name: dict[str, list[str]] = {}
+    for ip, names in hostnames.items():
+        for name in names:
+            by_name.setdefault(name, []).append(ip)
+    return {spec: sorted(by_name[spec]) for spec in specs if spec in by_name}
+
+
+ProgressFn = Callable[[Scan], None]
+
+
+class ScanRunner:
+    """Runs one planned scan into a store; safe to cancel at any await."""
+
+    def __init__(self, store: Store, scan: Scan, cfg: ScanConfig, plan: Plan) -> None:
+        self.store = store
+        self.scan = scan
+        self.cfg = cfg
+        self.plan = plan
+        self.identifier = Identifier()
+        self.discoverer = Discoverer(
+            rate=cfg.rate, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries
+        )
+        self.grab_options = GrabOptions(
+            banner_wait=cfg.banner_wait,
+            total_timeout=cfg.grab_timeout,
+            in_scope=plan.scope.is_allowed,
+        )
+        self._pending: set[int] = set()  # positions found open, grab not yet stored
+
+    async def run(self, on_progress: ProgressFn | None = None) -> Scan:
+        start = self.scan.done
+        queue: asyncio.Queue[tuple[int, Endpoint]] = asyncio.Queue(
+            maxsize=self.cfg.grab_concurrency * 4
+        )
+        workers = [
+            asyncio.create_task(self._grab_worker(queue)) for _ in range(self.cfg.grab_concurrency)
+        ]
+        ticker = asyncio.create_task(self._tick(start, on_progress))
+        try:
+            probes = iter_endpoints(self.plan.space, self.plan.permutation, start_position=start)
+            async for position, endpoint in self.discoverer.run(probes):
+                self.scan.open_ports += 1
+                if not self.plan.scope.is_allowed(endpoint.ip):  # defence in depth
+                    continue
+                self._pending.add(position)
+                await queue.put((position, endpoint))
+            await queue.join()
+            self.scan.status = "finished"
+            self.scan.finished = utcnow()
+            self.scan.done = self.scan.total
+        except asyncio.CancelledError:
+            self.scan.status = "interrupted"
+            raise
+        except BaseException:
+            self.scan.status = "failed"
+            raise
+        finally:
+            ticker.cancel()
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(ticker, *workers, return_exceptions=True)
+            if self.scan.status != "finished":
+                self.scan.done = self._safe_watermark(start)
+            self.store.update_scan(self.scan)
+            self.store.flush()
+            if on_progress:
+                on_progress(self.scan)
+        return self.scan
+
+    def _safe_watermark(self, start: int) -> int:
+        # discover's watermark counts positions relative to where this run started
+        done = start + self.discoverer.watermark
+        if self._pending:
+            done = min(done, min(self._pending))
+        return done
+
+    async def _tick(self, start: int, on_progress: ProgressFn | None) -> None:
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            self.scan.done = self._safe_watermark(start)
+            self.store.update_scan(self.scan)
+            if on_progress:
+                on_progress(self.scan)
+
+    async def _grab_worker(self, queue: asyncio.Queue[tuple[int, Endpoint]]) -> None:
+        while True:
+            position, endpoint = await queue.get()
+            try:
+                await self._observe(endpoint)
+            finally:
+                self._pending.discard(position)
+                queue.task_done()
+
+    async def _observe(self, endpoint: Endpoint) -> None:
+        if self.cfg.grab:
+            result = await grab_endpoint(endpoint, self.grab_options)
+        else:
+            result = GrabResult()
+        ident = self.identifier.identify(result, endpoint)
+        obs = Observation.build(
+            endpoint,
+            self.scan.id,
+            result,
+            ident,
+            hostnames=self.plan.hostnames.get(endpoint.ip, []),
+        )
+        self.store.add(obs)
+        self.scan.observations += 1
+
+
+def start_scan(store: Store, cfg: ScanConfig) -> tuple[Scan, Plan]:
+    """Plan (scope-checked) and register a new scan; nothing is sent yet."""
+    if not cfg.seed:
+        cfg.seed = secrets.randbits(32)
+    plan = plan_scan(cfg)
+    scan = Scan(id=new_scan_id(), started=utcnow(), args=cfg.to_args())
+    scan.total = plan.permutation.count
+    store.begin_scan(scan)
+    return scan, plan
+
+
+def resume_scan(store: Store, scan_id: str) -> tuple[Scan, ScanConfig, Plan]:
+    scan = store.get_scan(scan_id)
+    if scan is None:
+        raise LookupError(f"no scan with id {scan_id!r}")
+    if scan.status == "finished":
+        raise ValueError(f"scan {scan_id} already finished")
+    cfg = ScanConfig.from_args(scan.args)
+    plan = plan_scan(cfg)
+    scan.status = "running"
+    return scan, cfg, plan
+
+
+async def run(store: Store, scan: Scan, cfg: ScanConfig, plan: Plan,
+              on_progress: ProgressFn | None = None) -> Scan:
+    return await ScanRunner(store, scan, cfg, plan).run(on_progress)

@@ -1,0 +1,54 @@
+"""Ctrl-C keeps what was found; --resume continues from the watermark and finishes
+with the same open set a single uninterrupted scan finds."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.test_scan_lab import jsonl, netatlas
+
+pytestmark = pytest.mark.lab
+
+SCAN = ["127.20.0.0/28", "-p", "1-200", "--exclude-ports", "2024",
+        "--allow", "127.20.0.0/16", "--seed", "7", "--no-grab"]
+
+
+def test_interrupt_then_resume(lab: list[Any], tmp_path: Path) -> None:
+    db = tmp_path / "resume.db"
+    env = {**os.environ, "NETATLAS_DB": str(db)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netatlas.cli.main", "scan", *SCAN, "--rate", "500"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(2.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+
+    scans = jsonl(netatlas("scans", "--json", db=db).stdout)
+    assert len(scans) == 1
+    first = scans[0]
+    assert first["status"] == "interrupted"
+    assert 0 < first["done"] < first["total"]
+
+    out = netatlas("scan", "--resume", first["id"], "--json", db=db).stdout
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["status"] == "finished"
+
+    resumed = {(r["ip_str"], r["port"]) for r in jsonl(
+        netatlas("search", "", "--json", "--limit", "10000", db=db).stdout)}
+    fresh_db = tmp_path / "fresh.db"
+    netatlas("scan", *SCAN, db=fresh_db)
+    fresh = {(r["ip_str"], r["port"]) for r in jsonl(
+        netatlas("search", "", "--json", "--limit", "10000", db=fresh_db).stdout)}
+    assert fresh and resumed == fresh
