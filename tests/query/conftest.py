@@ -1,0 +1,175 @@
+"""An in-memory store built from the real schema, with a dozen observations written
+the way the store writes them (observations + latest + obs_fts), labelled A..M."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import pytest
+
+from netatlas.model import Finding, Observation
+from netatlas.query import compile_sqlite, facet_sql, ip_to_bin, parse, register_functions
+
+T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _obs(ip: str, port: int, service: str | None = None, product: str | None = None,
+         version: str | None = None, *, transport: str = "tcp", when: datetime = T,
+         data: bytes = b"", **kw: Any) -> Observation:
+    return Observation(ip=ip, port=port, transport=transport, timestamp=when,  # type: ignore[arg-type]
+                       scan_id=kw.pop("scan_id", "s1"), service=service, product=product,
+                       version=version, data=data, **kw)
+
+
+# label -> (observation, extra top-level record keys, as enrich would add them)
+DATASET: dict[str, tuple[Observation, dict[str, Any]]] = {
+    "A": (_obs("127.20.0.1", 80, "http", "nginx", "1.22.1",
+               data=b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n",
+               cpe=["cpe:/a:nginx:nginx:1.22.1"], tags=["web"], hostnames=["www.lab.internal"],
+               sections={"http": {"status": 200, "title": "Welcome to nginx!",
+                                  "server": "nginx/1.22.1", "html_hash": 12345,
+                                  "favicon": {"hash": -1234}},
+                         "location": {"country_code": "DE", "city": "Berlin"}}),
+          {"org": "Lab GmbH", "asn": "AS64500", "isp": "Lab ISP"}),
+    "B": (_obs("127.20.0.1", 22, "ssh", "OpenSSH", "8.9p1", os="Linux",
+               devicetype="general purpose",
+               data=b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3",
+               cpe=["cpe:/a:openbsd:openssh:8.9p1"],
+               sections={"ssh": {"type": "ssh-ed25519", "fingerprint": "aa:bb:cc",
+                                 "hassh": "hassh-b"},
+                         "location": {"country_code": "DE"}}),
+          {"asn": 64500}),
+    "C": (_obs("127.20.0.2", 22, "ssh", "OpenSSH", "7.4", when=datetime(2026, 1, 15, 8, tzinfo=UTC),
+               data=b"SSH-2.0-OpenSSH_7.4", cpe=["cpe:/a:openbsd:openssh:7.4"],
+               risks=[Finding("weak-ssh", "medium", "weak key exchange")],
+               vulns={"CVE-2018-15473": {"cvss": 5.3}},
+               sections={"ssh": {"type": "ssh-rsa", "hassh": "hassh-c"},
+                         "location": {"country_code": "US"}}),
+          {"asn": "AS64501", "org": "Other Org"}),
+    "D": (_obs("127.20.0.3", 443, "http", "Apache httpd", "2.4.41",
+               data=b"HTTP/1.1 403 Forbidden\r\n", tags=["self-signed", "web"],
+               hostnames=["lab.internal", "www.lab.internal"],
+               risks=[Finding("expired-cert", "low", "expired"),
+                      Finding("tls-old", "high", "TLS 1.0 offered")],
+               vulns={"CVE-2021-41773": {}, "CVE-2021-42013": {}},
+               sections={
+                   "http": {"status": 403, "title": "Forbidden",
+                            "server": "Apache/2.4.41 (Ubuntu)"},
+                   "ssl": {"version": "TLSv1.2", "alpn": "http/1.1",
+                           "cipher": {"name": "ECDHE-RSA-AES128-GCM-SHA256"},
+                           "cert": {"subject": {"CN": "lab.internal"},
+                                    "issuer": {"CN": "Lab CA"}, "expired": True,
+                                    "fingerprint": {"sha256": "ab" * 32}}},
+                   "location": {"country_code": "US"}}),
+          {}),
+    "E": (_obs("127.20.0.4", 6379, "redis", "Redis key-value store", "7.0.11",
+               data=b"$1234\r\nredis_version:7.0.11\r\n", tags=["database"],
+               risks=[Finding("redis-noauth", "critical", "no authentication")]),
+          {}),
+    "F": (_obs("127.20.0.5", 8080, "http", "Jetty", "9.4.43.v20210629",
+               data=b"HTTP/1.1 404 Not Found\r\nServer: Jetty(9.4.43.v20210629)\r\n",
+               sections={"http": {"status": 404, "title": "Not here"}}),
+          {}),
+    "G": (_obs("127.20.0.6", 8081, "http", sections={"http": {"status": 200,
+                                                               "title": "100%_done"}}),
+          {}),
+    "H": (_obs("127.20.0.7", 8082, "http", sections={"http": {"status": 200,
+                                                               "title": "100xxdone"}}),
+          {}),
+    "I": (_obs("127.20.0.8", 21, "ftp", "vsftpd", "3.0.3", info="banner ok",
+               data=b"220 (vsFTPd 3.0.3)\r\n"),
+          {}),
+    "J": (_obs("127.20.0.9", 53, "dns", "dnsmasq", "2.80", transport="udp",
+               when=datetime(2026, 2, 1, tzinfo=UTC), scan_id="s2"),
+          {}),
+    "K": (_obs("127.20.0.10", 25, status="io-timeout"), {}),
+    "L": (_obs("::1", 8443, "http", "Caddy", "2.7.0rc1",
+               sections={"http": {"status": 200, "title": "Caddy works"},
+                         "ssl": {"version": "TLSv1.3", "alpn": "h2",
+                                 "cert": {"subject": {"CN": "localhost"}, "expired": False}}}),
+          {}),
+    "M": (_obs("127.20.1.5", 80, "http", "Nginx", "1.18.0",
+               sections={"http": {"status": 200,
+                                  "title": "'; DROP TABLE observations; --"}}),
+          {}),
+}
+# An older observation of A's endpoint: history, not in `latest`, so never found.
+HISTORY = _obs("127.20.0.1", 80, "http", "lighttpd", "1.4", when=datetime(2026, 2, 20, tzinfo=UTC),
+               data=b"Server: lighttpd", sections={"http": {"status": 200, "title": "Old page"}})
+ALL = frozenset(DATASET)
+
+
+def _insert(conn: sqlite3.Connection, obs: Observation, extra: dict[str, Any]) -> int:
+    record = obs.to_record() | extra
+    title = (record.get("http") or {}).get("title")
+    cur = conn.execute(
+        "INSERT INTO observations (scan_id, ip, ip_bin, port, transport, ts, status, service,"
+        " product, version, title, data, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (obs.scan_id, obs.ip, ip_to_bin(obs.ip), obs.port, obs.transport,
+         obs.timestamp.timestamp(), obs.status, obs.service, obs.product, obs.version, title,
+         obs.data, json.dumps(record)),
+    )
+    obs_id = int(cur.lastrowid or 0)
+    conn.execute("INSERT INTO obs_fts (rowid, data, title, product) VALUES (?,?,?,?)",
+                 (obs_id, record["data"], title or "", obs.product or ""))
+    return obs_id
+
+
+@pytest.fixture(scope="session")
+def db() -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(":memory:")
+    conn.executescript(resources.files("netatlas.store").joinpath("schema.sql").read_text())
+    register_functions(conn)
+    _insert(conn, HISTORY, {})
+    for obs, extra in DATASET.values():
+        obs_id = _insert(conn, obs, extra)
+        conn.execute("INSERT OR REPLACE INTO latest (ip_bin, port, transport, obs_id)"
+                     " VALUES (?,?,?,?)", (ip_to_bin(obs.ip), obs.port, obs.transport, obs_id))
+    conn.commit()
+    yield conn
+    conn.close()
+
+
+def _label(ip: str, port: int) -> str:
+    for label, (obs, _) in DATASET.items():
+        if (obs.ip, obs.port) == (ip, port):
+            return label
+    raise AssertionError(f"row {ip}:{port} is not in the dataset")
+
+
+@pytest.fixture(scope="session")
+def search(db: sqlite3.Connection) -> Callable[[str], set[str]]:
+    """Labels of the latest observations a query matches, as the store would run it."""
+
+    def run(query: str) -> set[str]:
+        where = compile_sqlite(parse(query))
+        rows = db.execute(
+            "SELECT o.ip, o.port FROM latest l JOIN observations o ON o.id = l.obs_id WHERE "
+            + where.sql, where.params).fetchall()
+        return {_label(ip, port) for ip, port in rows}
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def facets(db: sqlite3.Connection) -> Callable[[str, str], dict[Any, int]]:
+    """``{value: count}`` for one facet, with the SQL the store uses."""
+
+    def run(query: str, name: str) -> dict[Any, int]:
+        where = compile_sqlite(parse(query))
+        facet = facet_sql(name)
+        join = f", {facet.join}" if facet.join else ""
+        rows = db.execute(
+            f"SELECT {facet.expr} AS value, count(*) AS n"
+            f" FROM latest l JOIN observations o ON o.id = l.obs_id{join}"
+            f" WHERE ({where.sql}) AND value IS NOT NULL"
+            " GROUP BY value ORDER BY n DESC, value LIMIT ?",
+            [*where.params, 100]).fetchall()
+        return dict(rows)
+
+    return run

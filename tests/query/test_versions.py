@@ -1,0 +1,44 @@
+"""Version ordering used by version:<x (and the SQL function that exposes it)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from netatlas.query import register_functions
+from netatlas.query.versions import compare_versions, version_key
+
+ASCENDING = ["1.0a1", "1.0b2", "1.0rc1", "1.0", "1.0.1", "1.1.1", "1.1.1a", "1.1.1k",
+             "1.1.2", "1.9", "1.10", "1.22rc1", "1.22", "1.22p1", "1.22.1", "7.4", "8.0p1",
+             "8.9", "8.9p1", "9.2p1", "10"]
+
+
+@pytest.mark.parametrize("i", range(len(ASCENDING) - 1))
+def test_ascending(i: int) -> None:
+    a, b = ASCENDING[i], ASCENDING[i + 1]
+    assert compare_versions(a, b) == -1, (a, b)
+    assert compare_versions(b, a) == 1, (b, a)
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("8.0", "8.0.0"), ("v1.2", "1.2"), ("2.4.41 (Ubuntu)", "2.4.41"), ("1.0-RC1", "1.0rc1"),
+])
+def test_equal(a: str, b: str) -> None:
+    assert compare_versions(a, b) == 0
+
+
+@pytest.mark.parametrize("text", [None, "", "unknown", "abc1.0", "(1.0)"])
+def test_not_a_version(text: str | None) -> None:
+    assert version_key(text) is None
+    assert compare_versions(text, "1.0") is None
+
+
+def test_sql_functions() -> None:
+    conn = sqlite3.connect(":memory:")
+    register_functions(conn)
+    row = conn.execute(
+        "SELECT na_version_cmp('7.4', '8.0'), na_version_cmp('9.2p1', '9.2'),"
+        " na_version_cmp(NULL, '1'), na_version_cmp(3, '1'), na_severity_rank('High'),"
+        " na_severity_rank('bogus'), na_severity_rank(NULL)").fetchone()
+    assert row == (-1, 1, None, None, 3, None, None)
