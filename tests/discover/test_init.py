@@ -1,0 +1,7 @@
+import netatlas.discover as discover
+
+
+def test_public_surface() -> None:
+    assert sorted(discover.__all__) == [
+        "DiscoverStats", "Discoverer", "Probe", "TokenBucket", "Watermark",
+    ]
