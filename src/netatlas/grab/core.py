@@ -1,0 +1,55 @@
+"""grab_endpoint: the one entry point. Bounds the whole grab, and turns every failure
+into a closed-set status word on a GrabResult (a failed grab is still a record)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from ..model import Endpoint, GrabResult
+from . import detect
+from .context import GrabContext
+from .errors import GrabError
+from .options import GrabOptions
+
+_PEER_TROUBLE = (
+    ConnectionResetError,
+    ConnectionAbortedError,
+    BrokenPipeError,
+    asyncio.IncompleteReadError,
+    ssl.SSLError,
+)
+
+
+async def grab_endpoint(ep: Endpoint, opts: GrabOptions | None = None) -> GrabResult:
+    """Talk to one open TCP endpoint and collect facts. Never raises for network or
+    protocol trouble (cancellation still propagates)."""
+    opts = opts or GrabOptions()
+    res = GrabResult()
+    if ep.transport != "tcp":
+        res.status, res.error = "unknown-error", "grab 0.1 speaks TCP only"
+        return res
+    ctx = GrabContext(ep=ep, opts=opts, result=res)
+    cm = asyncio.timeout(opts.total_timeout)
+    try:
+        async with cm:
+            await detect.run(ctx)
+    except TimeoutError as e:
+        res.status = "io-timeout"
+        if cm.expired():
+            res.error = f"grab exceeded total_timeout ({opts.total_timeout}s)"
+        else:
+            res.error = str(e) or "read timed out"
+    except ConnectionRefusedError:
+        res.status, res.error = "connection-refused", "connection refused"
+    except GrabError as e:
+        res.status, res.error = e.status, str(e) or type(e).__name__
+    except _PEER_TROUBLE as e:
+        res.status, res.error = "protocol-error", f"{type(e).__name__}: {e}"[:300]
+    except Exception as e:  # the promise: nothing escapes
+        res.status, res.error = "unknown-error", f"{type(e).__name__}: {e}"[:300]
+    finally:
+        ctx.abort_all()
+    res.data = res.data[: opts.max_bytes]
+    res.responses = {k: v[: opts.max_bytes] for k, v in res.responses.items()}
+    return res

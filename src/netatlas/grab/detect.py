@@ -1,0 +1,230 @@
+"""Which protocol is this? Listen first (server-speaks-first greetings), then probe
+silent endpoints on fresh connections in port-hinted order; TLS found -> record it
+and detect again inside. Each step hands over to one protocol grabber."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import ssl
+from collections.abc import Awaitable, Callable
+
+from . import banner, ftp, http, memcached, mysql, postgresql, redis, smtp, ssh
+from .conn import Conn
+from .context import GrabContext, Outcome
+from .errors import ProtocolError
+from .tls import record_tls
+
+# Port hints: which silent-protocol probe to try first.
+PORT_HINTS: dict[int, str] = {
+    **{
+        p: "http"
+        for p in (
+            80,
+            81,
+            591,
+            2080,
+            3000,
+            5000,
+            5601,
+            7001,
+            8000,
+            8008,
+            8080,
+            8081,
+            8088,
+            8888,
+            9000,
+            9090,
+            9200,
+            10000,
+        )
+    },
+    **{p: "tls" for p in (443, 465, 636, 853, 993, 995, 2376, 4443, 6443, 8443, 9443, 10443)},
+    6379: "redis",
+    6380: "redis",
+    5432: "postgresql",
+    5433: "postgresql",
+    11211: "memcached",
+}
+# memcached before postgresql: postgres waits silently for an 8th byte of "stats\r\n",
+# and memcached silently for a newline in an SSLRequest; this order costs one silence.
+DEFAULT_ORDER = ("tls", "http", "redis", "memcached", "postgresql")
+MAX_SILENT = 2  # two probes met with silence: a tarpit or a protocol we cannot wake
+TLS_HTTP_PORTS = {443, 4443, 8443, 9443, 10443}
+
+_FTP_HINTS = (b"ftp", b"filezilla", b"serv-u", b"oops:")  # vsftpd fails with "500 OOPS:"
+_SMTP_HINTS = (b"smtp", b"esmtp", b"postfix", b"exim", b"sendmail", b" mail")
+
+
+def classify_greeting(greeting: bytes, port: int = 0) -> str | None:
+    """Name the protocol from the first bytes a server sent (sans-IO)."""
+    g = greeting
+    if g.startswith(b"SSH-"):
+        return "ssh"
+    if mysql.is_handshake(g):
+        return "mysql"
+    if g.startswith(b"RFB "):
+        return "vnc"
+    if g.startswith(b"+OK"):
+        return "pop3"
+    if g.startswith((b"* OK", b"* PREAUTH", b"* BYE")):
+        return "imap"
+    if len(g) > 1 and g[0] == 0xFF and g[1] in (0xFB, 0xFC, 0xFD, 0xFE):
+        return "telnet"
+    m = re.match(rb"(\d{3})[ -]", g)
+    if m and m.group(1) in (b"220", b"421", b"120", b"500", b"554"):
+        low = g.lower()
+        is_ftp = any(h in low for h in _FTP_HINTS)
+        is_smtp = any(h in low for h in _SMTP_HINTS)
+        if is_ftp != is_smtp:
+            return "ftp" if is_ftp else "smtp"
+        if port in (21, 2121):
+            return "ftp"
+        if port in (25, 465, 587, 2525):
+            return "smtp"
+    return None
+
+
+GreetingGrabber = Callable[[GrabContext, Conn], Awaitable[None]]
+GREETING_GRABBERS: dict[str, GreetingGrabber] = {
+    "ssh": ssh.grab,
+    "ftp": ftp.grab,
+    "smtp": smtp.grab,
+    "mysql": mysql.grab,
+}
+
+
+async def read_greeting(ctx: GrabContext, conn: Conn) -> bytes:
+    """Wait up to banner_wait for the server to speak; the bytes are pushed back so the
+    protocol grabber reads them again from the start."""
+    opts = ctx.opts
+    try:
+        first = await conn.read_some(opts.banner_wait)
+    except TimeoutError:
+        return b""
+    except (ConnectionError, ssl.SSLError):
+        return b""
+    greeting = first
+    if first and b"\n" not in first and not mysql.is_handshake(first):
+        # A text greeting split across segments: wait a little for its line end.
+        with contextlib.suppress(TimeoutError, ConnectionError, ssl.SSLError):
+            greeting += await conn.read_until_done(
+                lambda b: b"\n" in b, opts.max_bytes - len(first), min(opts.read_timeout, 1.0)
+            )
+    conn.unread(greeting)
+    return greeting
+
+
+async def on_greeting(ctx: GrabContext, conn: Conn, greeting: bytes) -> None:
+    ctx.result.responses["NULL"] = greeting[: ctx.opts.max_bytes]
+    proto = classify_greeting(greeting, ctx.ep.port)
+    grabber = GREETING_GRABBERS.get(proto or "")
+    if grabber is not None:
+        await grabber(ctx, conn)
+    else:
+        await banner.collect(ctx, conn, proto)
+
+
+async def tls_probe(ctx: GrabContext) -> str:
+    conn = await ctx.open_plain()
+    try:
+        sslobj = await conn.start_tls(ctx.opts.read_timeout, ctx.opts.host_header)
+    except TimeoutError:
+        conn.abort()  # mid-handshake: a polite close would only wait on the peer
+        return Outcome.SILENT
+    except (ssl.SSLError, ConnectionError, OSError, ProtocolError):
+        conn.abort()
+        return Outcome.NEGATIVE
+    record_tls(ctx, sslobj)
+    try:
+        await detect_inside_tls(ctx, conn, sslobj.selected_alpn_protocol())
+    finally:
+        await conn.close()
+    return Outcome.POSITIVE
+
+
+async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> None:
+    """HTTP first: ALPN or the port says so outright; otherwise listen for a greeting
+    (imaps, pop3s, smtps...) and fall back to an HTTP probe."""
+    if alpn in ("h2", "http/1.1") or ctx.ep.port in TLS_HTTP_PORTS:
+        await conn.close()
+        await http.grab(ctx)
+        return
+    greeting = await read_greeting(ctx, conn)
+    if greeting:
+        await on_greeting(ctx, conn, greeting)
+        return
+    await conn.close()
+    if await http.probe(ctx) == Outcome.POSITIVE:
+        await http.grab(ctx)
+
+
+async def http_probe(ctx: GrabContext) -> str:
+    outcome = await http.probe(ctx)
+    if outcome == Outcome.POSITIVE:
+        await http.grab(ctx)
+    return outcome
+
+
+PROBES: dict[str, Callable[[GrabContext], Awaitable[str]]] = {
+    "tls": tls_probe,
+    "http": http_probe,
+    "redis": redis.probe,
+    "memcached": memcached.probe,
+    "postgresql": postgresql.probe,
+}
+
+
+def probe_order(port: int) -> list[str]:
+    hint = PORT_HINTS.get(port)
+    order = [hint] if hint else []
+    return order + [p for p in DEFAULT_ORDER if p != hint]
+
+
+async def _listen(ctx: GrabContext) -> bool:
+    """Connect and wait for a greeting; True if one came and was grabbed. A server that
+    hangs up at once (sshd's MaxStartups drop, a busy daemon) gets one more try."""
+    for attempt in range(2):
+        conn = await ctx.open_plain()
+        try:
+            greeting = await read_greeting(ctx, conn)
+            if greeting:
+                await on_greeting(ctx, conn, greeting)
+                return True
+            if not conn.at_eof or attempt:
+                return False
+        finally:
+            await conn.close()
+        await asyncio.sleep(0.2)
+    return False
+
+
+async def run(ctx: GrabContext) -> None:
+    """Detect and grab; fills ctx.result, raises for core to turn into a status word."""
+    if await _listen(ctx):
+        return
+    silent = 0
+    for name in probe_order(ctx.ep.port):
+        outcome = await PROBES[name](ctx)
+        if outcome == Outcome.POSITIVE:
+            return
+        if outcome == Outcome.SILENT:
+            silent += 1
+            if silent >= MAX_SILENT:
+                raise TimeoutError("no response to any probe")
+        reply = ctx.result.responses.get("GetRequest", b"")
+        late_greeting = classify_greeting(reply, ctx.ep.port) in GREETING_GRABBERS
+        # It speaks first after all, just late or not to our first connection.
+        if name == "http" and late_greeting and await _listen(ctx):
+            return
+    if ctx.result.responses:
+        ctx.result.data = next(iter(ctx.result.responses.values()))
+        return  # something answered, in no protocol we speak: a generic banner
+    try:
+        answered = await banner.poke(ctx)
+    except ConnectionError as e:
+        raise ProtocolError(f"the server closed every connection without sending data ({e})") from e
+    if not answered:
+        raise ProtocolError("the server closed every connection without sending data")

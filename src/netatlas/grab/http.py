@@ -1,0 +1,189 @@
+"""HTTP/1.1 grabber (h11, sans-IO parser in ``httpparse``): nmap's GetRequest probe,
+``GET /`` with our headers, and the favicon on the same endpoint. Never follows a
+redirect: the Location is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import ssl
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import mmh3
+
+from .conn import Conn
+from .context import GrabContext, Outcome
+from .errors import GrabError, ProtocolError
+from .httpparse import (
+    HttpResponse,
+    ResponseParser,
+    build_request,
+    decode_body,
+    extract_title,
+    icon_links,
+    looks_like_image,
+    parse_response,
+)
+
+GET_REQUEST = b"GET / HTTP/1.0\r\n\r\n"  # nmap-service-probes "GetRequest", byte for byte
+HTML_KEEP = 16 * 1024
+_HTTP_ONLY = ("http/1.1",)  # we speak HTTP/1.1 only: never let ALPN pick h2 for a fetch
+_SOFT_ERRORS = (TimeoutError, ConnectionError, ssl.SSLError, OSError, GrabError)
+
+
+def host_header(ctx: GrabContext) -> str:
+    host = ctx.hostname
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    default = 443 if ctx.tls else 80
+    return host if ctx.ep.port == default else f"{host}:{ctx.ep.port}"
+
+
+def base_url(ctx: GrabContext) -> str:
+    return f"{'https' if ctx.tls else 'http'}://{host_header(ctx)}/"
+
+
+async def _exchange(ctx: GrabContext, conn: Conn, request: bytes, parser: ResponseParser) -> None:
+    opts = ctx.opts
+    await conn.write(request, opts.read_timeout)
+    loop = asyncio.get_running_loop()
+    # A whole response gets two read timeouts: enough on any sane link, and a drip
+    # feeder cannot hold us longer.
+    deadline = loop.time() + 2 * opts.read_timeout
+    got = False
+    while not parser.done:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            if not got:
+                raise TimeoutError
+            break
+        try:
+            data = await conn.read_some(remaining)
+        except (TimeoutError, ConnectionError, ssl.SSLError):
+            if not got:
+                raise
+            break
+        if not data:
+            parser.eof()
+            break
+        got = True
+        parser.feed(data)
+
+
+async def fetch(ctx: GrabContext, target: str = "/", raw: bytes | None = None) -> HttpResponse:
+    """One request on a fresh connection (TLS-wrapped if the endpoint is)."""
+    h, request = build_request(host_header(ctx), target, ctx.opts.user_agent, ctx.opts.max_bytes)
+    parser = ResponseParser(h, ctx.opts.max_bytes, ctx.opts.max_body)
+    conn = await ctx.open(alpn=_HTTP_ONLY)
+    try:
+        await _exchange(ctx, conn, raw if raw is not None else request, parser)
+    finally:
+        await conn.close()
+    return parser.result()
+
+
+async def probe(ctx: GrabContext) -> str:
+    """nmap's GetRequest: whatever comes back is kept for identify's matchers."""
+    try:
+        resp = await fetch(ctx, "/", raw=GET_REQUEST)
+    except TimeoutError:
+        return Outcome.SILENT
+    except (ConnectionError, ssl.SSLError, ProtocolError):
+        return Outcome.NEGATIVE
+    if resp.raw:
+        ctx.result.responses["GetRequest"] = resp.raw
+    if resp.raw.startswith(b"HTTP/") and resp.status is not None:
+        return Outcome.POSITIVE
+    return Outcome.NEGATIVE
+
+
+def http_section(resp: HttpResponse, host: str, body_cap: int) -> dict[str, Any]:
+    """The "http" section from one parsed response (sans-IO)."""
+    body, decode_error = decode_body(resp.body, resp.header("content-encoding"), body_cap)
+    section: dict[str, Any] = {
+        "status": resp.status,
+        "title": extract_title(body),
+        "server": resp.header("server"),
+        "headers": resp.header_dict(),
+        "html": body[:HTML_KEEP].decode("utf-8", errors="replace"),
+        "html_hash": mmh3.hash(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "body_length": len(body),
+        "location": "/",
+        "redirect": resp.header("location"),
+        "host": host,
+        "http_version": resp.http_version,
+        "truncated": resp.truncated,
+    }
+    if resp.error:
+        section["parse_error"] = resp.error
+    if decode_error:
+        section["decode_error"] = decode_error
+    return section
+
+
+def _same_endpoint_target(ctx: GrabContext, href: str) -> str | None:
+    """The request target for ``href`` if it points back at this endpoint, else None."""
+    if href.lower().startswith(("data:", "javascript:")):
+        return None
+    url = urlsplit(urljoin(base_url(ctx), href))
+    scheme = "https" if ctx.tls else "http"
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:
+        return None
+    names = {ctx.hostname.lower().strip("[]"), ctx.ep.ip.lower()}
+    if url.scheme != scheme or (url.hostname or "") not in names or port != ctx.ep.port:
+        return None
+    return (url.path or "/") + (f"?{url.query}" if url.query else "")
+
+
+async def favicon(ctx: GrabContext, body: bytes) -> dict[str, Any] | None:
+    targets = ["/favicon.ico"]
+    for href in icon_links(body)[:3]:
+        t = _same_endpoint_target(ctx, href)
+        if t and t not in targets:
+            targets.append(t)
+    for target in targets:
+        try:
+            resp = await fetch(ctx, target)
+        except _SOFT_ERRORS:
+            continue
+        if resp.status != 200 or not resp.body or resp.truncated:
+            continue
+        data, err = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
+        if err or not looks_like_image(data, resp.header("content-type")):
+            continue
+        return {
+            "hash": mmh3.hash(base64.encodebytes(data)),  # Shodan's http.favicon.hash
+            "location": urljoin(base_url(ctx), target),
+            "size": len(data),
+        }
+    return None
+
+
+async def grab(ctx: GrabContext) -> None:
+    res = ctx.result
+    res.service = "http"
+    if "GetRequest" not in res.responses:
+        await probe(ctx)
+    try:
+        resp = await fetch(ctx, "/")
+    except _SOFT_ERRORS:
+        # The full request failed; the GetRequest reply may still describe the server.
+        raw = res.responses.get("GetRequest", b"")
+        resp = parse_response(raw, ctx.opts.max_bytes, ctx.opts.max_body)
+        if resp.status is None:
+            raise
+    if resp.status is None:
+        res.data = resp.raw
+        raise ProtocolError(f"not an HTTP response: {resp.error or 'no status line'}")
+    res.data = resp.raw
+    section = http_section(resp, host_header(ctx), ctx.opts.max_body)
+    res.sections["http"] = section
+    decoded, _ = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
+    icon = await favicon(ctx, decoded)
+    if icon:
+        section["favicon"] = icon

@@ -1,0 +1,44 @@
+"""Sans-IO helpers for line-based reply protocols (FTP, SMTP): ``ddd-`` continues,
+``ddd `` ends a reply."""
+
+from __future__ import annotations
+
+import re
+
+from .conn import Conn
+
+
+def reply_complete(buf: bytes) -> bool:
+    """True once the buffer ends with the final line of a (multi-line) reply."""
+    if not buf.endswith(b"\n"):
+        return False
+    lines = buf.rstrip(b"\r\n").split(b"\n")
+    last = lines[-1].rstrip(b"\r")
+    return bool(re.fullmatch(rb"\d{3}( .*)?", last, re.S)) and (
+        len(lines) == 1 or lines[0][:3] == last[:3] or lines[0][3:4] != b"-"
+    )
+
+
+def parse_reply(buf: bytes) -> tuple[int | None, list[str]]:
+    """-> (code of the final line, every line's text without the code prefix)."""
+    text = buf.decode("utf-8", errors="replace")
+    lines = [ln.rstrip("\r") for ln in text.split("\n") if ln.strip("\r")]
+    code: int | None = None
+    out: list[str] = []
+    for ln in lines:
+        m = re.match(r"(\d{3})([ -]?)(.*)", ln)
+        if m:
+            code = int(m.group(1)) if m.group(2) != "-" else code or int(m.group(1))
+            out.append(m.group(3))
+        else:
+            out.append(ln.strip())  # continuation lines of a multi-line reply
+    return code, out
+
+
+async def read_reply(conn: Conn, cap: int, timeout: float) -> bytes:
+    return await conn.read_until_done(reply_complete, cap, timeout)
+
+
+async def command(conn: Conn, line: bytes, cap: int, timeout: float) -> bytes:
+    await conn.write(line, timeout)
+    return await read_reply(conn, cap, timeout)

@@ -1,0 +1,94 @@
+"""Memcached grabber: the text-protocol ``stats`` command."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from .context import GrabContext, Outcome
+
+STATS = b"stats\r\n"
+KEEP = (
+    "pid",
+    "uptime",
+    "time",
+    "version",
+    "libevent",
+    "pointer_size",
+    "curr_connections",
+    "total_connections",
+    "threads",
+    "curr_items",
+    "total_items",
+    "bytes",
+    "limit_maxbytes",
+    "cmd_get",
+    "cmd_set",
+    "get_hits",
+    "get_misses",
+    "evictions",
+)
+_INTS = {
+    "pid",
+    "uptime",
+    "time",
+    "pointer_size",
+    "curr_connections",
+    "total_connections",
+    "threads",
+    "curr_items",
+    "total_items",
+    "bytes",
+    "limit_maxbytes",
+    "cmd_get",
+    "cmd_set",
+    "get_hits",
+    "get_misses",
+    "evictions",
+}
+
+
+def reply_complete(buf: bytes) -> bool:
+    return buf.endswith((b"END\r\n", b"ERROR\r\n")) or (
+        buf.endswith(b"\r\n") and not buf.startswith(b"STAT ")
+    )
+
+
+def parse_stats(buf: bytes) -> dict[str, Any] | None:
+    """``STAT name value`` lines -> the selected subset; None if it is not a stats reply."""
+    if not buf.startswith(b"STAT "):
+        return None
+    out: dict[str, Any] = {}
+    for row in buf.decode("utf-8", errors="replace").splitlines():
+        parts = row.split(" ", 2)
+        if len(parts) == 3 and parts[0] == "STAT" and parts[1] in KEEP:
+            value: Any = parts[2].strip()
+            if parts[1] in _INTS and value.isdigit():
+                value = int(value)
+            out[parts[1]] = value
+    return out
+
+
+async def probe(ctx: GrabContext) -> str:
+    try:
+        conn = await ctx.open()
+    except (TimeoutError, ConnectionError, ssl.SSLError):
+        return Outcome.NEGATIVE
+    try:
+        await conn.write(STATS, ctx.opts.read_timeout)
+        reply = await conn.read_until_done(
+            reply_complete, ctx.opts.max_bytes, ctx.opts.read_timeout
+        )
+    except TimeoutError:
+        return Outcome.SILENT
+    except (ConnectionError, ssl.SSLError):
+        return Outcome.NEGATIVE
+    finally:
+        await conn.close()
+    section = parse_stats(reply)
+    if section is None:
+        return Outcome.NEGATIVE
+    ctx.result.service = "memcached"
+    ctx.result.data = reply
+    ctx.result.sections["memcached"] = section
+    return Outcome.POSITIVE

@@ -1,0 +1,27 @@
+"""Tunables for one grab. Every read is time-bounded and capped by these."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+def _nothing_else_in_scope(host: str) -> bool:
+    # Default: we may touch the endpoint we were given and nothing else.
+    return False
+
+
+@dataclass(slots=True)
+class GrabOptions:
+    connect_timeout: float = 3.0
+    read_timeout: float = 3.0  # bound on one logical read (a line, a reply), not per chunk
+    banner_wait: float = 1.5  # how long to wait for a server-speaks-first greeting
+    total_timeout: float = 15.0  # hard bound on the whole grab of one endpoint
+    max_bytes: int = 64 * 1024  # cap on any one response we keep or parse
+    max_body: int = 256 * 1024  # cap on an HTTP body
+    user_agent: str = "netatlas/0.1 (+self-hosted survey)"
+    host_header: str | None = None  # a hostname known for this endpoint (Host, SNI)
+    # The scope's check for any OTHER host we might be tempted to contact. 0.1 never
+    # contacts another host (redirects are recorded, not followed); kept so callers
+    # wire it once and later features cannot forget it.
+    in_scope: Callable[[str], bool] = field(default=_nothing_else_in_scope)

@@ -1,0 +1,129 @@
+"""TLS facts: negotiated version, cipher, ALPN, and the peer certificate parsed from
+DER with ``cryptography``. Verification is off: broken chains are recorded, not refused."""
+
+from __future__ import annotations
+
+import hashlib
+import ssl
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from .context import GrabContext
+
+
+def _name(name: x509.Name) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for attr in name:
+        try:
+            key = attr.rfc4514_attribute_name
+        except Exception:
+            key = attr.oid.dotted_string
+        value = attr.value if isinstance(attr.value, str) else attr.value.hex()
+        # Repeated attributes (two OUs) keep all values, like Shodan's joined form.
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def _pubkey(cert: x509.Certificate) -> dict[str, Any]:
+    try:
+        key = cert.public_key()
+    except Exception as e:  # unsupported or malformed key: record the algorithm OID
+        return {"type": "unknown", "bits": 0, "error": str(e)[:200]}
+    if isinstance(key, rsa.RSAPublicKey):
+        return {"type": "rsa", "bits": key.key_size}
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {"type": "ec", "bits": key.curve.key_size, "curve": key.curve.name}
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return {"type": "ed25519", "bits": 256}
+    if isinstance(key, ed448.Ed448PublicKey):
+        return {"type": "ed448", "bits": 456}
+    if isinstance(key, dsa.DSAPublicKey):
+        return {"type": "dsa", "bits": key.key_size}
+    return {"type": type(key).__name__.lower(), "bits": 0}
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    if cert.issuer != cert.subject:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:
+        return False
+    return True
+
+
+def _san(cert: x509.Certificate) -> list[str]:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    names: list[str] = [str(n) for n in ext.get_values_for_type(x509.DNSName)]
+    names += [str(ip) for ip in ext.get_values_for_type(x509.IPAddress)]
+    names += [str(n) for n in ext.get_values_for_type(x509.RFC822Name)]
+    return names
+
+
+def cert_facts(der: bytes, now: datetime | None = None) -> dict[str, Any]:
+    """Parse one DER certificate (sans-IO). Raises ValueError on garbage."""
+    cert = x509.load_der_x509_certificate(der)
+    now = now or datetime.now(UTC)
+    oid = cert.signature_algorithm_oid
+    issued, expires = cert.not_valid_before_utc, cert.not_valid_after_utc
+    return {
+        "subject": _name(cert.subject),
+        "issuer": _name(cert.issuer),
+        "serial": format(cert.serial_number, "x"),
+        "sig_alg": getattr(oid, "_name", None) or oid.dotted_string,
+        "issued": issued.isoformat(),
+        "expires": expires.isoformat(),
+        "expired": now > expires,
+        "self_signed": _self_signed(cert),
+        "san": _san(cert),
+        "fingerprint": {
+            "sha1": hashlib.sha1(der).hexdigest(),
+            "sha256": hashlib.sha256(der).hexdigest(),
+        },
+        "pubkey": _pubkey(cert),
+        "version": cert.version.name,
+    }
+
+
+def _chain_length(sslobj: ssl.SSLObject) -> int | None:
+    # Public in Python 3.13 (get_unverified_chain); on 3.11 the C object has it privately.
+    for obj in (sslobj, getattr(sslobj, "_sslobj", None)):
+        fn = getattr(obj, "get_unverified_chain", None)
+        if fn is not None:
+            try:
+                return len(fn() or [])
+            except Exception:
+                return None
+    return None
+
+
+def tls_section(sslobj: ssl.SSLObject) -> dict[str, Any]:
+    """Facts from a completed handshake."""
+    name, proto, bits = sslobj.cipher() or (None, None, None)
+    section: dict[str, Any] = {
+        "version": sslobj.version(),
+        "cipher": {"name": name, "bits": bits, "version": proto},
+        "alpn": sslobj.selected_alpn_protocol(),
+        "cert": None,
+        "chain_length": _chain_length(sslobj),
+    }
+    der = sslobj.getpeercert(binary_form=True)
+    if der:
+        try:
+            section["cert"] = cert_facts(der)
+        except Exception as e:  # a certificate cryptography cannot parse is a fact too
+            section["cert_error"] = str(e)[:200]
+            section["cert_sha256"] = hashlib.sha256(der).hexdigest()
+    return section
+
+
+def record_tls(ctx: GrabContext, sslobj: ssl.SSLObject) -> None:
+    ctx.tls = True
+    ctx.result.tls = True
+    ctx.result.sections["ssl"] = tls_section(sslobj)
