@@ -1,0 +1,251 @@
+"""Turn a grab result into an Identification, from rule data only.
+
+Two sources of candidates: our rule files (indexed by field, so only the rules
+whose field the result actually has are run) and, when installed, nmap's
+service probes run over the captured probe responses. The most specific product
+candidate wins (see ``Candidate.score``); others that agree with it, and
+attribute-only rules (OS from a banner comment, tags), fill in what it left open.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from netatlas.identify.candidate import Candidate
+from netatlas.identify.fields import resolve
+from netatlas.identify.nmap_probes import DEFAULT_PATH, NmapProbes, NmapResult
+from netatlas.identify.ports import port_service
+from netatlas.identify.rules import MATCH_TIMEOUT, Rule, RuleFile, RuleTimeout, load_rules
+from netatlas.model import Endpoint, GrabResult, Identification
+
+log = logging.getLogger(__name__)
+
+NmapSetting = NmapProbes | str | Path | Literal["auto"] | None
+
+
+@dataclass(slots=True)
+class EngineStats:
+    identified: int = 0
+    rule_runs: int = 0
+    rule_timeouts: int = 0
+
+
+class Identifier:
+    """Loads rule sources once; ``identify`` is then pure and safe to call repeatedly.
+
+    ``rule_paths``: rule files or folders (default: the packaged rules).
+    ``nmap``: "auto" (use /usr/share/nmap/nmap-service-probes if present, loaded on
+    first use), a path, a loaded ``NmapProbes``, or None to skip nmap.
+    ``port_guess``: fall back to the port's well-known name (``source="port"``).
+    """
+
+    def __init__(self, rule_paths: Iterable[str | Path] | None = None,
+                 nmap: NmapSetting = "auto", port_guess: bool = True,
+                 timeout: float = MATCH_TIMEOUT) -> None:
+        self.rule_files: list[RuleFile] = load_rules(
+            [Path(p) for p in rule_paths] if rule_paths is not None else None)
+        self.rules: list[Rule] = [r for rf in self.rule_files for r in rf.rules]
+        self.by_field: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            for f in r.fields:
+                self.by_field.setdefault(f, []).append(r)
+        self.aliases: dict[str, str] = {}
+        for rf in self.rule_files:
+            self.aliases.update(rf.aliases)
+        self.port_guess = port_guess
+        self.timeout = timeout
+        self.stats = EngineStats()
+        self._nmap_setting = nmap
+        self._nmap: NmapProbes | None = nmap if isinstance(nmap, NmapProbes) else None
+        self._nmap_loaded = isinstance(nmap, NmapProbes) or nmap is None
+        self._lock = threading.Lock()
+
+    # -- nmap --------------------------------------------------------------------
+    @property
+    def nmap(self) -> NmapProbes | None:
+        if not self._nmap_loaded:
+            with self._lock:
+                if not self._nmap_loaded:
+                    setting = self._nmap_setting
+                    path = DEFAULT_PATH if setting == "auto" else Path(str(setting))
+                    if path.is_file():
+                        try:
+                            self._nmap = NmapProbes.load(path, timeout=self.timeout)
+                        except OSError as exc:
+                            log.warning("cannot read %s: %s", path, exc)
+                    elif setting != "auto":
+                        log.warning("nmap-service-probes not found at %s", path)
+                    self._nmap_loaded = True
+        return self._nmap
+
+    # -- candidates --------------------------------------------------------------
+    def candidates(self, result: GrabResult, ep: Endpoint | None = None) -> list[Candidate]:
+        """Every conclusion any rule source reached (for ``explain`` and tests)."""
+        out: list[Candidate] = []
+        present: dict[str, Any] = {}
+        for fname in self.by_field:
+            value = resolve(result, ep, fname)
+            if value is not None:
+                present[fname] = value
+        seen: set[str] = set()
+        for fname in present:
+            for rule in self.by_field[fname]:
+                if rule.id in seen:
+                    continue
+                seen.add(rule.id)
+                value = next(present[f] for f in rule.fields if f in present)
+                self.stats.rule_runs += 1
+                try:
+                    cand = rule.apply(value, result.sections, timeout=self.timeout)
+                except RuleTimeout:
+                    self.stats.rule_timeouts += 1
+                    log.warning("rule %s timed out on %s", rule.id, ep)
+                    continue
+                if cand is not None:
+                    out.append(cand)
+        nmap = self.nmap
+        if nmap is not None:
+            transport = ep.transport if ep is not None else "tcp"
+            out.extend(self._from_nmap(r) for r in nmap.match(_responses(result), transport))
+        return out
+
+    def _from_nmap(self, r: NmapResult) -> Candidate:
+        product = self.aliases.get(r.product, r.product) if r.product else None
+        return Candidate(
+            source="nmap", kind="softmatch" if r.soft else "match",
+            rule_id=f"nmap:{r.probe}:{r.line}", service=r.service, product=product,
+            version=r.version, info=r.info, os=r.os, devicetype=r.devicetype, cpe=list(r.cpe),
+        )
+
+    # -- decision ----------------------------------------------------------------
+    def identify(self, result: GrabResult, ep: Endpoint | None = None) -> Identification:
+        self.stats.identified += 1
+        return decide(self.candidates(result, ep), result, ep, self.port_guess)
+
+
+def _responses(result: GrabResult) -> dict[str, bytes]:
+    if result.responses:
+        return dict(result.responses)
+    if not result.data:
+        return {}
+    # No per-probe capture: the primary banner is the greeting, or for HTTP the
+    # reply to the grabber's GET.
+    return {"GetRequest" if "http" in result.sections else "NULL": result.data}
+
+
+def _norm(product: str | None) -> str:
+    return (product or "").casefold()
+
+
+def _versions_agree(a: str | None, b: str | None) -> bool:
+    """Unknown agrees with anything; "9.2p1" agrees with nmap's "9.2p1 Debian 2"."""
+    if a is None or b is None or a == b:
+        return True
+    short, long_ = sorted((a, b), key=len)
+    return long_.startswith(short) and not long_[len(short)].isalnum() \
+        and long_[len(short)] != "."
+
+
+def _merge_cpes(target: list[str], extra: Iterable[str]) -> None:
+    for c in extra:
+        if c not in target:
+            target.append(c)
+
+
+def _prune_cpes(cpes: list[str]) -> list[str]:
+    """Drop a CPE when a longer one (same prefix, more components) is also listed."""
+    return [c for c in cpes if not any(o != c and o.startswith(c + ":") for o in cpes)]
+
+
+def decide(cands: list[Candidate], result: GrabResult, ep: Endpoint | None,
+           port_guess: bool = True) -> Identification:
+    ident = Identification()
+    tags: list[str] = []
+    cpes: list[str] = []
+    products = [c for c in cands if c.product and not c.component]
+    winner = max(products, key=lambda c: c.score()) if products else None
+    if winner is not None:
+        ident.product, ident.version = winner.product, winner.version
+        ident.info, ident.os, ident.devicetype = winner.info, winner.os, winner.devicetype
+        ident.source = winner.source
+        _merge_cpes(cpes, winner.cpe)
+        tags.extend(winner.tags)
+    for c in sorted(cands, key=lambda c: c.score(), reverse=True):
+        if c is winner:
+            continue
+        same = (winner is not None and _norm(c.product) == _norm(winner.product)
+                and _versions_agree(c.version, ident.version))
+        if c.source == "nmap" and not same:
+            continue  # nmap's other guesses compete with the winner; they add nothing
+        if c.product and not same and not c.component and c.priority >= 0:
+            continue  # a rival primary identification (Redis vs Valkey): it lost
+        if same or not c.product:
+            # agrees with the winner, or only describes (OS, tags): fill the gaps
+            ident.version = ident.version or c.version
+            ident.info = ident.info or c.info
+            ident.os = ident.os or c.os
+            ident.devicetype = ident.devicetype or c.devicetype
+        extra = c.cpe
+        if c.source == "nmap" and any(x.startswith("cpe:/a:") for x in cpes):
+            # same product under nmap's vendor spelling (igor_sysoev:nginx): keep
+            # only what it adds about the OS or hardware
+            extra = [x for x in extra if not x.startswith("cpe:/a:")]
+        _merge_cpes(cpes, extra)  # other own-rule products were observed too (PHP, ...)
+        tags.extend(c.tags)
+    service, source = _service(winner, cands, result, ep, port_guess, tags)
+    ident.service = service
+    ident.source = ident.source or source
+    ident.cpe = _prune_cpes(cpes)
+    ident.tags = sorted(set(tags))
+    return ident
+
+
+def _strip_ssl(service: str | None, tags: list[str]) -> str | None:
+    if service and service.startswith("ssl/"):
+        tags.append("tls")
+        return service[4:] or None
+    return service
+
+
+def _service(winner: Candidate | None, cands: list[Candidate], result: GrabResult,
+             ep: Endpoint | None, port_guess: bool,
+             tags: list[str]) -> tuple[str | None, str | None]:
+    if winner is not None and winner.service:
+        return _strip_ssl(winner.service, tags), winner.source
+    if result.service:
+        return _strip_ssl(result.service, tags), "grab"
+    named = [c for c in cands if c.service and not c.component]
+    if named:
+        best = max(named, key=lambda c: c.score())
+        return _strip_ssl(best.service, tags), best.source
+    if port_guess and ep is not None:
+        guess = port_service(ep.port, ep.transport)
+        if guess:
+            return guess, "port"
+    return None, None
+
+
+_default: Identifier | None = None
+_default_lock = threading.Lock()
+
+
+def default_identifier() -> Identifier:
+    """A process-wide Identifier over the packaged rules and the installed nmap."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Identifier()
+        return _default
+
+
+def identify(result: GrabResult, ep: Endpoint | None = None) -> Identification:
+    return default_identifier().identify(result, ep)
+
+
+def explain(result: GrabResult, ep: Endpoint | None = None) -> list[dict[str, Any]]:
+    return [c.as_dict() for c in default_identifier().candidates(result, ep)]
