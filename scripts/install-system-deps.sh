@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Install the Debian packages netatlas's lab and tests need (Debian 12 bookworm).
+#
+# Idempotent and quick: when `dpkg-query` shows every package installed, apt is not run
+# at all. Never leaves a system-wide daemon running: while installing, a policy-rc.d
+# that answers 101 ("action forbidden") stops every postinst from starting its service
+# (the lab starts its own copies, each bound to one 127.20.x.y address). Run as root.
+set -euo pipefail
+
+# Real services the lab runs on loopback (src/netatlas/lab/daemons.py).
+LAB_PACKAGES=(
+  nginx-light         # http 127.20.0.2:80, https :443, http 127.20.0.12:8081
+  openssh-server      # ssh 127.20.0.3:22 and 127.20.0.13:2222 (also ssh-keygen)
+  openssh-client
+  redis-server        # 127.20.0.4:6379 open, 127.20.0.14:7000 with requirepass
+  vsftpd              # ftp 127.20.0.5:21, anonymous read-only
+  postgresql          # 127.20.0.6:5432, TLS via SSLRequest
+  memcached           # 127.20.0.7:11211, TCP only
+  exim4-daemon-light  # smtp 127.20.0.8:25, refuses every recipient
+  openssl
+)
+# Tools the scanner and the tests use.
+TOOL_PACKAGES=(
+  nmap        # optional discover driver and nmap-service-probes for identify
+  iproute2    # ss
+  python3-venv
+)
+# Headless browser for UI screenshots/tests: add it here (e.g. chromium).
+BROWSER_PACKAGES=(chromium)
+
+PACKAGES=("${LAB_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}")
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-system-deps: need root to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-system-deps: installing ${missing[*]}" >&2
+
+# Forbid service starts during the install, unless a policy is already in place (as in
+# Debian container images); ours is removed afterwards, an existing one is left alone.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# netatlas install-system-deps: no service starts during install\nexit 101\n' \
+    > "$policy"
+  chmod 0755 "$policy"
+  own_policy=1
+fi
+cleanup() { if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+# Daemons listening on every address before we start: anything new afterwards is ours.
+wildcard_listeners() {
+  ss -Hltnup 2>/dev/null \
+    | awk '$5 ~ /^(0\.0\.0\.0|\*|\[::\]):/ {print $5, $7}' | sort || true
+}
+before=$(wildcard_listeners)
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  "${missing[@]}"
+
+after=$(wildcard_listeners)
+new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed '/^$/d')
+if [ -n "$new" ]; then
+  # A postinst started a daemon despite policy-rc.d: stop just that one through its
+  # own init script (which uses its PID file), then refuse to go on if it is still there.
+  declare -A init_script=([nginx]=nginx [sshd]=ssh [redis-server]=redis-server
+    [vsftpd]=vsftpd [postgres]=postgresql [memcached]=memcached [exim4]=exim4)
+  for proc in $(grep -o '(("[^"]*"' <<<"$new" | tr -d '("' | sort -u); do
+    svc=${init_script[$proc]:-}
+    if [ -n "$svc" ] && [ -x "/etc/init.d/$svc" ]; then
+      "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
+  still=$(comm -13 <(printf '%s\n' "$before") <(wildcard_listeners) | sed '/^$/d')
+  if [ -n "$still" ]; then
+    echo "install-system-deps: these now listen on every address; stop them:" >&2
+    echo "$still" >&2
+    exit 1
+  fi
+fi
+echo "install-system-deps: done" >&2

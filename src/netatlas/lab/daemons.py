@@ -1,0 +1,269 @@
+"""How each lab daemon is configured and launched.
+
+Every daemon runs in the foreground (so the PID we record is the daemon itself), reads
+a config rendered into its own folder of the state dir, and binds only the addresses of
+its catalogue entries. Nothing here touches system config.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from netatlas.lab.certs import write_private
+from netatlas.lab.services import CATALOGUE, LabError, ServiceSpec
+from netatlas.lab.site import write_sites
+from netatlas.lab.templates import render
+
+
+def _postgres_bin() -> Path:
+    """The newest installed PostgreSQL server's bin dir (Debian keeps one per major)."""
+    found = []
+    for p in Path("/usr/lib/postgresql").glob("*/bin/postgres"):
+        major = p.parent.parent.name
+        if major.isdigit():
+            found.append((int(major), p.parent))
+    return max(found)[1] if found else Path("/usr/lib/postgresql/15/bin")
+
+
+_PG_BIN = _postgres_bin()
+
+# Absolute paths: sshd refuses to start unless exec'd by absolute path, and nothing
+# here should depend on $PATH.
+BINARIES: dict[str, str] = {
+    "nginx": "/usr/sbin/nginx",
+    "sshd": "/usr/sbin/sshd",
+    "redis": "/usr/bin/redis-server",
+    "vsftpd": "/usr/sbin/vsftpd",
+    "postgres": str(_PG_BIN / "postgres"),
+    "memcached": "/usr/bin/memcached",
+    "exim": "/usr/sbin/exim4",
+}
+_SSH_KEYGEN = "/usr/bin/ssh-keygen"
+_FTP_PASV = (40000, 40009)
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Where the lab keeps its files: one folder per daemon plus the shared TLS pair."""
+
+    root: Path
+
+    def dir(self, daemon: str) -> Path:
+        return self.root / daemon
+
+    @property
+    def cert(self) -> Path:
+        return self.root / "tls" / "lab.crt"
+
+    @property
+    def key(self) -> Path:
+        return self.root / "tls" / "lab.key"
+
+    def log(self, daemon: str) -> Path:
+        return self.dir(daemon) / f"{daemon}.log"
+
+
+# prepare(workspace, daemon dir, catalogue entries) -> argv
+Prepare = Callable[[Workspace, Path, tuple[ServiceSpec, ...]], list[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Daemon:
+    name: str
+    kind: str  # key of BINARIES, and of versions.binary_version
+    prepare: Prepare
+    user: str | None = None  # run as this user instead of root
+    stop_signal: signal.Signals = signal.SIGTERM
+    ready_timeout: float = 30.0
+
+    def specs(self, entries: tuple[ServiceSpec, ...]) -> tuple[ServiceSpec, ...]:
+        """This daemon's endpoints within the catalogue ``entries``."""
+        return tuple(s for s in entries if s.daemon == self.name)
+
+    @property
+    def binary(self) -> str:
+        return BINARIES[self.kind]
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+def _ids(user: str) -> tuple[int, int]:
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError as exc:
+        raise LabError(f"system user {user!r} is missing: run scripts/install-system-deps.sh"
+                       ) from exc
+    return pw.pw_uid, pw.pw_gid
+
+
+def _mkdir(path: Path, mode: int = 0o755, owner: str | None = None) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(mode)
+    if owner:
+        os.chown(path, *_ids(owner))
+    return path
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def _copy_tls(ws: Workspace, d: Path, owner: str) -> None:
+    """A private copy of the lab cert and key that ``owner`` alone can read (postgres
+    and exim insist on owning their key file)."""
+    uid, gid = _ids(owner)
+    shutil.copyfile(ws.cert, d / "tls.crt")
+    (d / "tls.crt").chmod(0o644)
+    write_private(d / "tls.key", ws.key.read_bytes(), uid, gid)
+
+
+def _one(specs: tuple[ServiceSpec, ...]) -> ServiceSpec:
+    assert len(specs) == 1, specs
+    return specs[0]
+
+
+def _by_name(specs: tuple[ServiceSpec, ...], name: str) -> ServiceSpec:
+    return next(s for s in specs if s.name == name)
+
+
+# -- one prepare function per kind ---------------------------------------------------------
+
+def _nginx(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    tmp = _mkdir(d / "tmp", 0o700, "www-data")
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        _mkdir(tmp / sub, 0o700, "www-data")
+    write_sites(d / "www")
+    http, https = _by_name(specs, "nginx-http"), _by_name(specs, "nginx-https")
+    alt = _by_name(specs, "nginx-alt")
+    conf = _write(d / "nginx.conf", render(
+        "nginx.conf.in", dir=d, cert=ws.cert, key=ws.key,
+        http_ip=http.ip, http_port=http.port, https_ip=https.ip, https_port=https.port,
+        alt_ip=alt.ip, alt_port=alt.port))
+    # -e: the error log before the config is read (else nginx tries /var/log/nginx).
+    return [BINARIES["nginx"], "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)]
+
+
+def _sshd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(Path("/run/sshd"), 0o755)  # sshd's privilege-separation chroot
+    _mkdir(d, 0o700)
+    for kind in ("ed25519", "ecdsa", "rsa"):
+        key = d / f"ssh_host_{kind}_key"
+        if not key.exists():
+            subprocess.run([_SSH_KEYGEN, "-q", "-N", "", "-t", kind, "-C", f"lab-{spec.name}",
+                            "-f", str(key)], check=True, capture_output=True, timeout=60)
+    password = "yes" if "password-auth" in spec.tags else "no"
+    conf = _write(d / "sshd_config", render("sshd_config.conf.in", dir=d, ip=spec.ip,
+                                            port=spec.port, password_auth=password), 0o600)
+    return [BINARIES["sshd"], "-D", "-e", "-f", str(conf)]
+
+
+def _redis(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o700)
+    requirepass = ""
+    if "auth-required" in spec.tags:
+        pw_file = d / "password"
+        if not pw_file.exists():
+            write_private(pw_file, secrets.token_hex(16).encode())
+        requirepass = f"requirepass {pw_file.read_text().strip()}"
+    conf = _write(d / "redis.conf", render("redis.conf.in", dir=d, ip=spec.ip, port=spec.port,
+                                           requirepass=requirepass), 0o600)
+    return [BINARIES["redis"], str(conf)]
+
+
+def _vsftpd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    # Both roots belong to root and are not writable: vsftpd refuses a writable chroot,
+    # and anonymous users must not be able to upload anything.
+    _mkdir(d / "anon", 0o555)
+    _mkdir(d / "empty", 0o555)
+    conf = _write(d / "vsftpd.conf", render("vsftpd.conf.in", dir=d, ip=spec.ip,
+                                            port=spec.port, pasv_min=_FTP_PASV[0],
+                                            pasv_max=_FTP_PASV[1]), 0o600)
+    return [BINARIES["vsftpd"], str(conf)]
+
+
+def _postgres(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    uid, gid = _ids("postgres")
+    _mkdir(d, 0o755, "postgres")
+    data = d / "data"
+    if not (data / "PG_VERSION").exists():
+        if data.exists():
+            shutil.rmtree(data)  # a half-made cluster from an interrupted initdb
+        proc = subprocess.run(
+            [str(_PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--no-locale",
+             "-E", "UTF8", "--auth-local=peer", "--auth-host=scram-sha-256"],
+            user=uid, group=gid, extra_groups=[], cwd=d, capture_output=True, timeout=120,
+            check=False, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+        if proc.returncode != 0:
+            raise LabError(f"postgresql: initdb failed: {proc.stderr.decode(errors='replace')}")
+    _copy_tls(ws, d, "postgres")
+    lab_conf = _write(d / "lab.conf", render("postgresql.conf.in", dir=d, ip=spec.ip,
+                                             port=spec.port))
+    main_conf = data / "postgresql.conf"
+    include = f"include '{lab_conf}'\n"
+    if include not in main_conf.read_text():
+        with main_conf.open("a") as f:
+            f.write("\n# netatlas lab settings (last, so they win)\n" + include)
+    return [BINARIES["postgres"], "-D", str(data)]
+
+
+def _memcached(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    # -U 0: no UDP (an amplification vector, and it would bind more than we list);
+    # -u nobody: memcached refuses to run as root.
+    return [BINARIES["memcached"], "-l", spec.ip, "-p", str(spec.port), "-U", "0",
+            "-u", "nobody", "-m", "32", "-c", "256"]
+
+
+def _exim(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    _mkdir(d / "spool", 0o750, "Debian-exim")
+    _mkdir(d / "log", 0o750, "Debian-exim")
+    _copy_tls(ws, d, "Debian-exim")
+    # exim accepts a -C config only if it is owned by root and not writable by others.
+    conf = _write(d / "exim.conf", render("exim.conf.in", dir=d, ip=spec.ip, port=spec.port))
+    return [BINARIES["exim"], "-C", str(conf), "-bdf"]
+
+
+DAEMONS: tuple[Daemon, ...] = (
+    Daemon("nginx", "nginx", _nginx),
+    Daemon("ssh", "sshd", _sshd),
+    Daemon("ssh-alt", "sshd", _sshd),
+    Daemon("redis", "redis", _redis),
+    Daemon("redis-auth", "redis", _redis),
+    Daemon("ftp", "vsftpd", _vsftpd),
+    # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for clients to leave.
+    Daemon("postgresql", "postgres", _postgres, user="postgres", stop_signal=signal.SIGINT,
+           ready_timeout=60.0),
+    Daemon("memcached", "memcached", _memcached),
+    Daemon("smtp", "exim", _exim),
+)
+
+DAEMON_BY_NAME = {d.name: d for d in DAEMONS}
+
+
+def _check() -> None:
+    names = {d.name for d in DAEMONS}
+    for spec in CATALOGUE:
+        assert spec.daemon in names, spec
+    assert all(re.fullmatch(r"[a-z0-9-]+", n) for n in names)
+
+
+_check()

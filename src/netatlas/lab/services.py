@@ -1,0 +1,106 @@
+"""The lab's catalogue: which real service answers on which loopback endpoint.
+
+This is the ground truth a perfect scan of 127.20.0.0/24 should find. Each service has
+its own address; some sit on non-standard ports so the port number gives nothing away.
+Several services may share one daemon (one nginx serves three endpoints).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, replace
+
+# Never used by the lab: port 2024 belongs to something else on this machine.
+FORBIDDEN_PORT = 2024
+
+LAB_NET = "127.20.0.0/24"
+
+
+class LabError(RuntimeError):
+    """The lab could not do what was asked; the message names the service and its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """One endpoint of the catalogue, before anything runs."""
+
+    name: str
+    daemon: str  # key in daemons.DAEMONS: the process that serves this endpoint
+    ip: str
+    port: int
+    service: str  # nmap-style service name
+    product: str  # canonical product name, as nmap / Shodan spell it
+    tls: bool = False  # TLS from the first byte (not STARTTLS / SSLRequest)
+    # Can a client learn the version without credentials? (Redis behind requirepass and
+    # PostgreSQL before login do not tell it.)
+    version_visible: bool = True
+    tags: tuple[str, ...] = ()
+    transport: str = "tcp"
+
+
+@dataclass(slots=True)
+class LabService:
+    """A catalogue entry with its version read from the installed binary and its state."""
+
+    name: str
+    ip: str
+    port: int
+    transport: str
+    service: str
+    product: str
+    version: str | None
+    tls: bool
+    running: bool
+    pid: int | None
+    version_visible: bool = True
+    tags: tuple[str, ...] = ()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.ip}:{self.port}/{self.transport}"
+
+
+CATALOGUE: tuple[ServiceSpec, ...] = (
+    ServiceSpec("nginx-http", "nginx", "127.20.0.2", 80, "http", "nginx"),
+    ServiceSpec("nginx-https", "nginx", "127.20.0.2", 443, "http", "nginx", tls=True),
+    ServiceSpec("nginx-alt", "nginx", "127.20.0.12", 8081, "http", "nginx"),
+    ServiceSpec("ssh", "ssh", "127.20.0.3", 22, "ssh", "OpenSSH"),
+    ServiceSpec("ssh-alt", "ssh-alt", "127.20.0.13", 2222, "ssh", "OpenSSH",
+                tags=("password-auth",)),
+    ServiceSpec("redis", "redis", "127.20.0.4", 6379, "redis", "Redis", tags=("no-auth",)),
+    ServiceSpec("redis-auth", "redis-auth", "127.20.0.14", 7000, "redis", "Redis",
+                version_visible=False, tags=("auth-required",)),
+    ServiceSpec("ftp", "ftp", "127.20.0.5", 21, "ftp", "vsftpd", tags=("anonymous",)),
+    ServiceSpec("postgresql", "postgresql", "127.20.0.6", 5432, "postgresql", "PostgreSQL",
+                version_visible=False, tags=("ssl-request",)),
+    ServiceSpec("memcached", "memcached", "127.20.0.7", 11211, "memcached", "memcached",
+                tags=("no-auth",)),
+    ServiceSpec("smtp", "smtp", "127.20.0.8", 25, "smtp", "Exim", tags=("starttls",)),
+)
+
+
+def catalogue(net: str = LAB_NET) -> tuple[ServiceSpec, ...]:
+    """The catalogue moved to another /24 of 127.0.0.0/8 (same last octets), so a second
+    lab can run beside the default one, e.g. for tests while the demo lab is up."""
+    network = ipaddress.ip_network(net)
+    loopback = ipaddress.ip_network("127.0.0.0/8")
+    if network.prefixlen != 24 or not network.subnet_of(loopback):  # type: ignore[arg-type]
+        raise LabError(f"lab net must be a /24 inside 127.0.0.0/8, not {net}")
+    base = int(network.network_address)
+    return tuple(
+        replace(s, ip=str(ipaddress.ip_address(base + int(s.ip.rsplit(".", 1)[1]))))
+        for s in CATALOGUE
+    )
+
+
+def _check_catalogue() -> None:
+    """Fail at import if someone adds an endpoint the lab must never use."""
+    seen: set[tuple[str, int]] = set()
+    for spec in CATALOGUE:
+        assert spec.ip.startswith("127.20.0."), spec
+        assert spec.port != FORBIDDEN_PORT, spec
+        assert (spec.ip, spec.port) not in seen, spec
+        seen.add((spec.ip, spec.port))
+
+
+_check_catalogue()

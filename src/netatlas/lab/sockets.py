@@ -1,0 +1,70 @@
+"""Which addresses a process listens on, read from /proc (Linux only).
+
+The lab uses this to prove each daemon bound only its own 127.20.x.y address: a
+misconfigured daemon listening on 0.0.0.0 or [::] is stopped, not tolerated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_TCP_LISTEN = "0A"
+_UDP_UNCONNECTED = "07"
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    ip: str
+    port: int
+    transport: str  # "tcp" (listening) or "udp" (bound)
+
+
+def _socket_inodes(pid: int) -> set[int]:
+    inodes: set[int] = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed while we looked
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _decode(hex_addr: str) -> tuple[str, int]:
+    """/proc/net/tcp address ``0100007F:0050`` -> ("127.0.0.1", 80): the address is in
+    host (little-endian) order per 32-bit word, the port in network order."""
+    addr, port = hex_addr.split(":")
+    raw = bytes.fromhex(addr)
+    swapped = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(swapped)), int(port, 16)
+
+
+def bound_sockets(pid: int) -> list[Bound]:
+    """TCP sockets in LISTEN and bound UDP sockets held by ``pid`` (IPv4 and IPv6)."""
+    inodes = _socket_inodes(pid)
+    found: list[Bound] = []
+    if not inodes:
+        return found
+    for table, transport, wanted in (("tcp", "tcp", _TCP_LISTEN), ("tcp6", "tcp", _TCP_LISTEN),
+                                     ("udp", "udp", _UDP_UNCONNECTED),
+                                     ("udp6", "udp", _UDP_UNCONNECTED)):
+        try:
+            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) < 10 or cols[3] != wanted or int(cols[9]) not in inodes:
+                continue
+            ip, port = _decode(cols[1])
+            found.append(Bound(ip, port, transport))
+    return found

@@ -1,0 +1,74 @@
+"""Versions read from the installed binaries at run time, never hard-coded: the ground
+truth must follow whatever Debian has installed on this machine."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from netatlas.lab.daemons import BINARIES
+
+_TIMEOUT = 10.0
+
+
+def _run(argv: list[str], *, stdin_is_output: bool = False) -> str:
+    """stdout+stderr of ``argv``; '' when the binary is missing or fails to run."""
+    try:
+        if stdin_is_output:
+            # vsftpd -v writes its version to fd 0, so give it a file it can write to.
+            with tempfile.TemporaryFile("w+b") as f:
+                subprocess.run(argv, stdin=f, stdout=f, stderr=f, timeout=_TIMEOUT,
+                               check=False)
+                f.seek(0)
+                return f.read(4096).decode("utf-8", "replace")
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=_TIMEOUT, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return (proc.stdout + proc.stderr)[:4096].decode("utf-8", "replace")
+
+
+def _search(pattern: str, text: str) -> str | None:
+    m = re.search(pattern, text)
+    return m.group(1) if m else None
+
+
+def _sshd_version(binary: str) -> str | None:
+    # `sshd -V` prints "OpenSSH_9.2" without the portable suffix the banner carries
+    # ("9.2p1"), so read the release string compiled into the binary itself.
+    try:
+        data = Path(binary).read_bytes()
+    except OSError:
+        return None
+    m = re.search(rb"OpenSSH_(\d+\.\d+(?:\.\d+)?p\d+)", data)
+    if m:
+        return m.group(1).decode()
+    return _search(r"OpenSSH_(\d[\w.]*)", _run([binary, "-V"]))
+
+
+@functools.cache
+def binary_version(daemon_kind: str) -> str | None:
+    """Version of the binary behind ``daemon_kind`` (nginx, sshd, redis, vsftpd, postgres,
+    memcached, exim), or None when it is not installed."""
+    binary = BINARIES[daemon_kind]
+    if not Path(binary).exists():
+        return None
+    match daemon_kind:
+        case "nginx":
+            return _search(r"nginx/(\S+)", _run([binary, "-v"]))
+        case "sshd":
+            return _sshd_version(binary)
+        case "redis":
+            return _search(r"\bv=(\S+)", _run([binary, "--version"]))
+        case "vsftpd":
+            return _search(r"version (\S+)", _run([binary, "-v"], stdin_is_output=True))
+        case "postgres":
+            return _search(r"\(PostgreSQL\) (\S+)", _run([binary, "--version"]))
+        case "memcached":
+            return _search(r"memcached (\S+)", _run([binary, "-V"]))
+        case "exim":
+            return _search(r"Exim version (\S+)", _run([binary, "-bV"]))
+    raise KeyError(daemon_kind)

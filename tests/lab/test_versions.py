@@ -1,0 +1,45 @@
+"""Versions come from the installed binaries: check them against dpkg, a second and
+independent source, and check that nothing is hard-coded by reading a fake binary."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from netatlas.lab import Lab
+from netatlas.lab.daemons import BINARIES
+from netatlas.lab.versions import _sshd_version, binary_version
+
+
+def _owning_package_version(binary: str) -> str:
+    real = str(Path(binary).resolve())
+    owner = subprocess.run(["dpkg-query", "-S", real], capture_output=True, text=True,
+                           check=True).stdout.split(":")[0].strip()
+    full = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", owner],
+                          capture_output=True, text=True, check=True).stdout
+    upstream = re.sub(r"^\d+:", "", full)  # epoch
+    return re.sub(r"-[^-]*$", "", upstream)  # Debian revision
+
+
+@pytest.mark.parametrize("kind", sorted(BINARIES))
+def test_version_matches_debian_package(kind: str) -> None:
+    version = binary_version(kind)
+    assert version, f"no version read from {BINARIES[kind]}"
+    assert version == _owning_package_version(BINARIES[kind])
+
+
+def test_ground_truth_carries_versions() -> None:
+    truth = Lab().ground_truth()
+    assert {s.name for s in truth} >= {"nginx-http", "ssh", "redis", "ftp", "postgresql",
+                                       "memcached", "smtp"}
+    for s in truth:
+        assert s.version and re.fullmatch(r"\d+(\.\d+)+(p\d+)?", s.version), s
+
+
+def test_sshd_version_is_read_from_the_binary(tmp_path: Path) -> None:
+    fake = tmp_path / "sshd"
+    fake.write_bytes(b"\x7fELF junk\x00OpenSSH_1.2p3\x00more")
+    assert _sshd_version(str(fake)) == "1.2p3"
