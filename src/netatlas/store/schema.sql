@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS observations (
 );
 CREATE INDEX IF NOT EXISTS obs_endpoint ON observations (ip_bin, port, transport, ts);
 CREATE INDEX IF NOT EXISTS obs_scan ON observations (scan_id);
+-- newest-first search pages walk this index instead of sorting every match
+CREATE INDEX IF NOT EXISTS obs_ts ON observations (ts);
+CREATE INDEX IF NOT EXISTS obs_port ON observations (port);
 
 CREATE TABLE IF NOT EXISTS latest (
   ip_bin    BLOB NOT NULL,

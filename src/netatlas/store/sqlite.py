@@ -54,7 +54,9 @@ class SQLiteStore:
             maxsize=10_000
         )
         self._error: BaseException | None = None
-        self._writer = threading.Thread(target=self._write_loop, name="netatlas-writer", daemon=True)
+        self._writer = threading.Thread(
+            target=self._write_loop, name="netatlas-writer", daemon=True
+        )
         self._writer.start()
         self._local = threading.local()
 
@@ -190,9 +192,12 @@ class SQLiteStore:
 
     # -- reads -----------------------------------------------------------------------
     def _execute(self, sql: str, params: list[Any] | tuple[Any, ...]) -> sqlite3.Cursor:
+        """Run a read with a time limit (reset per batch by streaming readers)."""
         conn = self._reader()
-        deadline = time.monotonic() + QUERY_TIME_LIMIT
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        self._local.deadline = time.monotonic() + QUERY_TIME_LIMIT
+        conn.set_progress_handler(
+            lambda: int(time.monotonic() > self._local.deadline), 10_000
+        )
         try:
             return conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
@@ -219,7 +224,12 @@ class SQLiteStore:
     def iter_search(self, query: str) -> Iterator[dict[str, Any]]:
         sql, params = self._where(query)
         cur = self._execute(_SELECT_LATEST + sql + " ORDER BY o.ip_bin, o.port", params)
-        while rows := cur.fetchmany(500):
+        while True:
+            # an export may stream for minutes: the time limit bounds each batch
+            self._local.deadline = time.monotonic() + QUERY_TIME_LIMIT
+            rows = cur.fetchmany(500)
+            if not rows:
+                return
             for r in rows:
                 yield self._row_record(r)
 
