@@ -1,0 +1,113 @@
+"""The FastAPI application: native API, Shodan-compatible API and (when present) the
+web UI, all over one ``Services`` object at ``app.state.services``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from starlette.responses import Response
+
+from netatlas.api import _errors, _native, _shodan
+from netatlas.api._auth import COOKIE, authenticate
+from netatlas.api._keys import KeyStore
+from netatlas.api._ratelimit import RateLimiter
+from netatlas.api._scans import ScanManager, check_allow
+from netatlas.api._services import Services
+from netatlas.enrich import GeoIP
+from netatlas.store import open_store, resolve_db_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RATE = 20.0  # requests per second per key
+DEFAULT_BURST = 40
+ALWAYS_EXCLUDED_PORTS = "2024"  # never probed from the API
+
+
+def create_app(
+    db: str | None = None,
+    *,
+    open_access: bool = False,
+    allow: Sequence[str] = (),
+    geoip: str | Sequence[str] | None = None,
+    rate: float = DEFAULT_RATE,
+    burst: int = DEFAULT_BURST,
+    exclude_ports: str | None = ALWAYS_EXCLUDED_PORTS,
+) -> FastAPI:
+    """Build the app over the store at ``db``.
+
+    ``open_access`` serves requests without a key, and only from loopback clients (the
+    ``serve`` command refuses it on any other listening address). ``allow`` is the
+    server's scan allow list; API scans may only narrow it. ``geoip`` names one or
+    more MMDB files used to fill ``location``/``asn``/``org``. ``rate``/``burst`` are
+    the per-key token bucket (a key may carry its own).
+    """
+    path = resolve_db_path(db)
+    allow = list(allow)
+    check_allow(allow)  # refuse a malformed allow list now, not on the first scan
+    store = open_store(path)
+    services = Services(
+        db=path,
+        store=store,
+        keys=KeyStore(path),
+        limiter=RateLimiter(rate, burst),
+        scans=ScanManager(store, allow, exclude_ports=exclude_ports),
+        allow=allow,
+        geoip=GeoIP.open(geoip),
+        open_access=open_access,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.scans.shutdown()
+        services.close()
+
+    app = FastAPI(
+        title="netatlas",
+        version=_version(),
+        summary="Search what is exposed on the networks you may scan.",
+        description=(
+            "Native API under `/api/v1`; Shodan-compatible endpoints under `/shodan/...` "
+            "and `/api-info` (point the shodan client's `base_url` at this server's root). "
+            "Send an API key as `?key=`, `Authorization: Bearer KEY` or `X-API-Key`."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    _errors.install(app)
+    app.include_router(_native.create_router())
+    app.include_router(_shodan.create_router())
+    _mount_web(app, services)
+
+    @app.middleware("http")
+    async def key_cookie(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        secret = getattr(request.state, "key_cookie", None)
+        if secret and not request.url.path.startswith(("/api/", "/shodan/", "/api-info")):
+            # a browser that opened a page with ?key= keeps it for the links it follows
+            response.set_cookie(COOKIE, secret, httponly=True, samesite="strict")
+        return response
+
+    return app
+
+
+def _mount_web(app: FastAPI, services: Services) -> None:
+    try:
+        from netatlas.web import create_router
+    except ImportError:
+        log.info("netatlas.web not available; serving the API only")
+        return
+    app.include_router(create_router(services), dependencies=[Depends(authenticate)])
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("netatlas")
+    except Exception:
+        return "0"

@@ -1,0 +1,86 @@
+"""Who is asking: an API key from ``?key=`` (Shodan style), ``Authorization: Bearer``,
+``X-API-Key`` or the UI's cookie; its role; and its rate limit.
+
+With ``--open`` (loopback only), a request without a key is served as admin, but only
+when it comes from a loopback address; a key that is sent is still checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from netatlas.api._errors import ApiError
+from netatlas.api._keys import Role, role_allows
+
+COOKIE = "netatlas_key"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    who: str  # key id, or "anon:ADDRESS" in open mode
+    role: str
+    key_id: str | None = None
+
+
+def _secret(request: Request) -> tuple[str | None, bool]:
+    """(secret, came in the query string)."""
+    if key := request.query_params.get("key"):
+        return key, True
+    auth = request.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip(), False
+    if key := request.headers.get("x-api-key"):
+        return key.strip(), False
+    return request.cookies.get(COOKIE), False
+
+
+def _loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def authenticate(request: Request) -> Principal:
+    services: Any = request.app.state.services
+    secret, from_query = _secret(request)
+    rate = burst = None
+    if secret:
+        key = services.keys.verify(secret)
+        if key is None:
+            raise ApiError(401, "Invalid API key")
+        principal = Principal(key.id, key.role, key.id)
+        rate, burst = key.rate, key.burst
+        if from_query:
+            request.state.key_cookie = secret  # lets the UI's links work after ?key=
+    elif services.open_access and _loopback(request):
+        principal = Principal(f"anon:{request.client.host if request.client else ''}", "admin")
+    else:
+        raise ApiError(401, "Please provide an API key (?key=, Authorization: Bearer, X-API-Key)")
+    wait = services.limiter.take(principal.who, rate, burst)
+    if wait > 0:
+        raise ApiError(429, "Rate limit reached; slow down",
+                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    return principal
+
+
+def _need(role: Role) -> Any:
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not role_allows(principal.role, role):
+            raise ApiError(403, f"this key's role ({principal.role}) may not do this; "
+                                f"needs {role}")
+        return principal
+
+    return dependency
+
+
+# handler parameters: `who: ReadAccess` etc.
+ReadAccess = Annotated[Principal, Depends(_need("read"))]
+ScanAccess = Annotated[Principal, Depends(_need("scan"))]
+AdminAccess = Annotated[Principal, Depends(_need("admin"))]

@@ -1,0 +1,257 @@
+"""The native JSON API under /api/v1. Handlers are plain ``def`` where they only read
+the (synchronous) store, so they run in the thread pool, never on the event loop."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import StreamingResponse
+
+from netatlas.api import _export
+from netatlas.api._auth import AdminAccess, ReadAccess, ScanAccess
+from netatlas.api._diff import host_diff, parse_time, scan_ports
+from netatlas.api._errors import ApiError
+from netatlas.api._records import BadRequest, facets_json, host_summary, parse_facets
+from netatlas.api._scans import ScanRefused, ScanRequest, ScanRequestError, scan_dict
+from netatlas.model import utcnow
+from netatlas.query import QuerySyntaxError, compile_sqlite, parse
+
+MAX_QUERY = 4096
+MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000
+
+QueryText = Annotated[str, Query(max_length=MAX_QUERY, description="search language")]
+FacetSpec = Annotated[str, Query(max_length=512, description="name[:size],... e.g. port:5,product")]
+
+
+def check_query(q: str) -> None:
+    """Parse (and compile) up front so a bad query is a 400, even for a stream."""
+    compile_sqlite(parse(q))
+
+
+def _facets(services: Any, q: str, spec: str) -> dict[str, list[dict[str, Any]]]:
+    try:
+        wanted = parse_facets(spec)
+    except BadRequest as exc:
+        raise ApiError(400, str(exc)) from exc
+    out: dict[str, Any] = {}
+    for name, size in wanted:
+        try:
+            out.update(facets_json(services.store.facets(q, [name], size=size)))
+        except QuerySyntaxError:
+            raise
+        except ValueError as exc:  # an unknown facet name
+            raise ApiError(400, str(exc), facet=name) from exc
+    return out
+
+
+def _cursor(q: str, offset: int) -> str:
+    raw = json.dumps({"q": q, "o": offset}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _uncursor(cursor: str, q: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        offset = int(data["o"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError(400, "bad cursor") from exc
+    if data.get("q") != q:
+        raise ApiError(400, "cursor belongs to another query")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise ApiError(400, "cursor out of range")
+    return offset
+
+
+def _ip(ip: str) -> str:
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        raise ApiError(400, f"not an IP address: {ip[:64]!r}") from None
+
+
+class ScanBody(BaseModel):
+    targets: list[str] = Field(..., min_length=1, max_length=1024,
+                               description="addresses, CIDRs, ranges (no host names)")
+    ports: str | None = Field(None, max_length=4096, description="nmap syntax; default 1-1024")
+    top_ports: int | None = Field(None, ge=1, le=65535)
+    exclude_ports: str | None = Field(None, max_length=4096)
+    allow: list[str] = Field(default_factory=list, max_length=1024,
+                             description="narrows the server's allow list; never widens it")
+    exclude: list[str] = Field(default_factory=list, max_length=1024)
+    rate: float | None = Field(None, gt=0)
+    concurrency: int = Field(200, ge=1, le=5000)
+    timeout: float = Field(1.0, gt=0, le=30)
+    retries: int = Field(0, ge=0, le=5)
+    grab: bool = True
+    grab_concurrency: int = Field(32, ge=1, le=512)
+    banner_wait: float = Field(1.5, ge=0, le=30)
+    seed: int = Field(0, ge=0, lt=2**32)
+
+
+class KeyBody(BaseModel):
+    role: Literal["read", "scan", "admin"] = "read"
+    name: str = Field("", max_length=200)
+    rate: float | None = Field(None, gt=0)
+    burst: int | None = Field(None, ge=1)
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["netatlas"])
+
+    @router.get("/search", summary="Search the latest observation of every service")
+    def search(request: Request, who: ReadAccess, q: QueryText = "", facets: FacetSpec = "",
+               limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+               page: Annotated[int | None, Query(ge=1)] = None,
+               cursor: Annotated[str | None, Query(max_length=8192)] = None) -> dict[str, Any]:
+        services = request.app.state.services
+        offset = _uncursor(cursor, q) if cursor is not None else ((page or 1) - 1) * limit
+        if offset > MAX_OFFSET:
+            raise ApiError(400, f"page too deep (offset > {MAX_OFFSET}); narrow the query")
+        results = [services.enrich(r) for r in services.store.search(q, limit=limit,
+                                                                     offset=offset)]
+        total = services.store.count(q)
+        out: dict[str, Any] = {"total": total, "offset": offset, "limit": limit,
+                               "results": results}
+        out["next_cursor"] = _cursor(q, offset + limit) if offset + limit < total else None
+        if facets:
+            out["facets"] = _facets(services, q, facets)
+        return out
+
+    @router.get("/count", summary="How many services match")
+    def count(request: Request, who: ReadAccess, q: QueryText = "",
+              facets: FacetSpec = "") -> dict[str, Any]:
+        services = request.app.state.services
+        out: dict[str, Any] = {"total": services.store.count(q)}
+        if facets:
+            out["facets"] = _facets(services, q, facets)
+        return out
+
+    @router.get("/stats", summary="Facet counts over the results of a query")
+    def stats(request: Request, who: ReadAccess, q: QueryText = "",
+              facets: FacetSpec = "port,service,product") -> dict[str, Any]:
+        services = request.app.state.services
+        return {"total": services.store.count(q), "facets": _facets(services, q, facets)}
+
+    @router.get("/host/{ip}", summary="Every service of one host, with its history")
+    def host(request: Request, who: ReadAccess, ip: str, history: bool = True) -> dict[str, Any]:
+        services = request.app.state.services
+        ip = _ip(ip)
+        latest = [services.enrich(r) for r in services.store.host(ip, history=False)]
+        if not latest:
+            raise ApiError(404, f"no observations of {ip}")
+        past = [services.enrich(r) for r in services.store.host(ip)] if history else []
+        return host_summary(ip, latest, past, shodan=False)
+
+    @router.get("/host/{ip}/diff", summary="What changed on a host between two times")
+    def diff(request: Request, who: ReadAccess, ip: str,
+             since: Annotated[str | None, Query(alias="from", description="ISO 8601")] = None,
+             until: Annotated[str | None, Query(alias="to", description="ISO 8601")] = None,
+             ) -> dict[str, Any]:
+        services = request.app.state.services
+        ip = _ip(ip)
+        history = services.store.host(ip)
+        if not history:
+            raise ApiError(404, f"no observations of {ip}")
+        try:
+            t_to = parse_time(until) or utcnow()
+            t_from = parse_time(since)
+        except ValueError as exc:
+            raise ApiError(400, f"bad time: {exc}") from exc
+        if t_from is None:  # default: just before the newest sighting
+            stamps = sorted({r["timestamp"] for r in history})
+            t_from = parse_time(stamps[-2]) if len(stamps) > 1 else parse_time(stamps[0])
+        assert t_from is not None
+        if t_from > t_to:
+            raise ApiError(400, "from is after to")
+        cache: dict[str, Any] = {}
+
+        def coverage(scan_id: str) -> Any:
+            if scan_id not in cache:
+                scan = services.store.get_scan(scan_id)
+                cache[scan_id] = scan_ports(scan.args) if scan else None
+            return cache[scan_id]
+
+        return {"ip_str": ip, "from": t_from.isoformat(), "to": t_to.isoformat(),
+                **host_diff(history, t_from, t_to, coverage)}
+
+    @router.get("/export", summary="Every matching record, streamed (jsonl or csv)")
+    def export(request: Request, who: ReadAccess, q: QueryText = "",
+               format: Literal["jsonl", "csv"] = "jsonl") -> StreamingResponse:
+        services = request.app.state.services
+        check_query(q)
+
+        def records() -> Any:
+            return (services.enrich(r) for r in services.store.iter_search(q))
+
+        media = "text/csv" if format == "csv" else "application/x-ndjson"
+        return StreamingResponse(
+            _export.stream(records, format), media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="netatlas.{format}"'},
+        )
+
+    # -- scans ---------------------------------------------------------------------
+    @router.get("/scans", summary="Scans and their progress")
+    def scans(request: Request, who: ReadAccess) -> list[dict[str, Any]]:
+        manager = request.app.state.services.scans
+        out = []
+        for s in request.app.state.services.store.scans():
+            live = manager.get(s.id) if manager.is_running(s.id) else s
+            out.append(scan_dict(live, manager.is_running(s.id), manager.error(s.id)))
+        return out
+
+    @router.post("/scans", status_code=202, summary="Start a scan inside the server's allow list")
+    async def start_scan(request: Request, who: ScanAccess,
+                         body: Annotated[ScanBody, Body()]) -> dict[str, Any]:
+        manager = request.app.state.services.scans
+        try:
+            scan = await manager.start(ScanRequest(**body.model_dump()))
+        except ScanRefused as exc:
+            raise ApiError(403, f"refused: {exc}") from exc
+        except ScanRequestError as exc:
+            raise ApiError(400, str(exc)) from exc
+        return scan_dict(scan, True)
+
+    @router.get("/scans/{scan_id}", summary="One scan's progress")
+    def get_scan(request: Request, who: ReadAccess, scan_id: str) -> dict[str, Any]:
+        manager = request.app.state.services.scans
+        scan = manager.get(scan_id)
+        if scan is None:
+            raise ApiError(404, "no such scan")
+        return scan_dict(scan, manager.is_running(scan_id), manager.error(scan_id))
+
+    @router.delete("/scans/{scan_id}", summary="Cancel a running scan (it can be resumed)")
+    async def cancel_scan(request: Request, who: ScanAccess, scan_id: str) -> dict[str, Any]:
+        manager = request.app.state.services.scans
+        scan = await manager.cancel(scan_id)
+        if scan is None:
+            if manager.get(scan_id) is None:
+                raise ApiError(404, "no such scan")
+            raise ApiError(409, "scan is not running in this server")
+        return scan_dict(scan, False)
+
+    # -- keys ----------------------------------------------------------------------
+    @router.get("/keys", summary="API keys (never their secrets)")
+    def list_keys(request: Request, who: AdminAccess) -> list[dict[str, Any]]:
+        return [k.to_dict() for k in request.app.state.services.keys.list()]
+
+    @router.post("/keys", status_code=201, summary="Create a key; the secret is shown once")
+    def create_key(request: Request, who: AdminAccess,
+                   body: Annotated[KeyBody, Body()]) -> dict[str, Any]:
+        secret, key = request.app.state.services.keys.create(body.role, body.name, body.rate,
+                                                             body.burst)
+        return {"key": secret, **key.to_dict()}
+
+    @router.delete("/keys/{key_id}", summary="Revoke a key")
+    def revoke_key(request: Request, who: AdminAccess, key_id: str) -> dict[str, Any]:
+        if not request.app.state.services.keys.revoke(key_id):
+            raise ApiError(404, "no such live key")
+        return {"id": key_id, "revoked": True}
+
+    return router

@@ -1,0 +1,33 @@
+"""The one application object the API and the web UI share (``app.state.services``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from netatlas.api._keys import KeyStore
+from netatlas.api._ratelimit import RateLimiter
+from netatlas.api._scans import ScanManager
+from netatlas.enrich import GeoIP, enrich_record
+from netatlas.store import Store
+
+
+@dataclass(slots=True)
+class Services:
+    db: str                      # the store path
+    store: Store
+    keys: KeyStore
+    limiter: RateLimiter
+    scans: ScanManager
+    allow: list[str] = field(default_factory=list)  # the server's scan allow list
+    geoip: GeoIP | None = None
+    open_access: bool = False
+
+    def enrich(self, record: dict[str, Any]) -> dict[str, Any]:
+        return enrich_record(record, self.geoip)
+
+    def close(self) -> None:
+        self.store.close()
+        self.keys.close()
+        if self.geoip is not None:
+            self.geoip.close()
