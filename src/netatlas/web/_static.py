@@ -1,0 +1,37 @@
+"""Serving the UI's own static files (CSS, JS, vendored libraries) from the package.
+
+A route rather than a Mount, so the API's app picks it up with ``include_router``.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from starlette.exceptions import HTTPException
+from starlette.responses import FileResponse
+
+from netatlas.web._security import secure
+
+STATIC_DIR = Path(str(resources.files("netatlas.web").joinpath("static"))).resolve()
+TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+
+def static_file(path: str) -> FileResponse:
+    target = (STATIC_DIR / path).resolve()
+    if not target.is_relative_to(STATIC_DIR) or not target.is_file():
+        raise HTTPException(status_code=404)
+    media = TYPES.get(target.suffix)
+    if media is None:
+        raise HTTPException(status_code=404)
+    response = FileResponse(target, media_type=media)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    secure(response)
+    return response
