@@ -186,8 +186,8 @@ class ScanRunner:
         return self.scan
 
     def _safe_watermark(self, start: int) -> int:
-        # discover's watermark counts positions relative to where this run started
-        done = start + self.discoverer.watermark
+        # discover's watermark is an absolute position; it reads 0 before the first pull
+        done = max(start, self.discoverer.watermark)
         if self._pending:
             done = min(done, min(self._pending))
         return done
@@ -232,7 +232,7 @@ def start_scan(store: Store, cfg: ScanConfig) -> tuple[Scan, Plan]:
         cfg.seed = secrets.randbits(32)
     plan = plan_scan(cfg)
     scan = Scan(id=new_scan_id(), started=utcnow(), args=cfg.to_args())
-    scan.total = plan.permutation.count
+    scan.total = plan.permutation.steps  # positions, the unit of `done`
     store.begin_scan(scan)
     return scan, plan
 

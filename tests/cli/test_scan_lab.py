@@ -63,7 +63,7 @@ def test_every_lab_service_identified(scanned: tuple[Path, list[Any]]) -> None:
             missing.append(f"{svc.name}: service {rec['service']!r} != {svc.service!r}")
         if (rec["product"] or "").lower() != svc.product.lower():
             missing.append(f"{svc.name}: product {rec['product']!r} != {svc.product!r}")
-        if svc.version and not _version_matches(rec.get("version"), svc.version):
+        if svc.version_visible and not _version_matches(rec.get("version"), svc.version):
             missing.append(f"{svc.name}: version {rec.get('version')!r} != {svc.version!r}")
     assert not missing, "\n".join(missing)
 
@@ -108,7 +108,7 @@ def test_search_by_field(scanned: tuple[Path, list[Any]], query: str,
 
 def test_search_by_every_identified_field(scanned: tuple[Path, list[Any]]) -> None:
     """Each lab service is found again by its own service, product and version values."""
-    db, lab = scanned
+    db, _ = scanned
     for rec in jsonl(netatlas("search", "net:127.20.0.0/24", "--json", db=db).stdout):
         clauses = [f'ip:{rec["ip_str"]}', f'port:{rec["port"]}']
         for field in ("service", "product", "version"):

@@ -129,7 +129,7 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
     progress = Progress(
         TextColumn("[bold]scan {task.fields[scan_id]}"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} probes"),
+        TextColumn("{task.percentage:>5.1f}%"),
         TextColumn("open {task.fields[open]}  observed {task.fields[obs]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -144,9 +144,10 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
 
     if not as_json:
         err_console.print(
-            f"scan {scan_obj.id}: {plan.space.size:,} endpoints in scope, "
-            f"{scan_obj.total - scan_obj.done:,} to probe (seed {cfg.seed}, shard "
-            f"{cfg.shard[0]}/{cfg.shard[1]})"
+            f"scan {scan_obj.id}: {plan.space.size:,} endpoints in scope"
+            + (f", resuming at {100 * scan_obj.done / scan_obj.total:.1f}%"
+               if scan_obj.done else "")
+            + f" (seed {cfg.seed}, shard {cfg.shard[0]}/{cfg.shard[1]})"
         )
     try:
         with progress:
@@ -386,6 +387,16 @@ def fingerprints(as_json: bool) -> None:
     for name, path, count in sources:
         table.add_row(name, str(path), str(count))
     console.print(table)
+
+
+def _register_fronts() -> None:
+    from netatlas.cli.serve import keys, serve
+
+    cli.add_command(serve)
+    cli.add_command(keys)
+
+
+_register_fronts()
 
 
 def main() -> None:
