@@ -161,7 +161,7 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
         sys.exit(EXIT_INTERRUPTED)
     store.close()
     summary = {
-        "scan_id": scan_obj.id, "status": scan_obj.status, "probes": scan_obj.total,
+        "scan_id": scan_obj.id, "status": scan_obj.status, "endpoints": plan.space.size,
         "open": scan_obj.open_ports, "observations": scan_obj.observations,
     }
     if as_json:
