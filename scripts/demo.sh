@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export NETATLAS_DB="${NETATLAS_DB:-$PWD/netatlas.db}"
 na=.venv/bin/netatlas
+# Public fingerprint databases (Recog, Wappalyzer format), read in place where the user has them
+if [ -z "${NETATLAS_FINGERPRINTS:-}" ] && [ -d ../shared/fingerprints ]; then
+  export NETATLAS_FINGERPRINTS="$(cd ../shared/fingerprints && pwd)"
+fi
 
 $na lab up
 # Port 2024 is not ours on this machine: never scan it.

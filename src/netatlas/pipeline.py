@@ -215,6 +215,9 @@ class ScanRunner:
         else:
             result = GrabResult()
         ident = self.identifier.identify(result, endpoint)
+        if http := result.sections.get("http"):
+            # every web technology seen, beside the one product named (Wappalyzer data)
+            http["technologies"] = self.identifier.technologies(http)
         obs = Observation.build(
             endpoint,
             self.scan.id,

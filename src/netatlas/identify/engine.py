@@ -1,8 +1,11 @@
 """Turn a grab result into an Identification, from rule data only.
 
-Two sources of candidates: our rule files (indexed by field, so only the rules
-whose field the result actually has are run) and, when installed, nmap's
-service probes run over the captured probe responses. The most specific product
+Sources of candidates: our rule files (indexed by field, so only the rules
+whose field the result actually has are run); when installed, nmap's service
+probes run over the captured probe responses; and, when the user has them
+(``$NETATLAS_FINGERPRINTS`` or ``fingerprints=``), Recog's XML fingerprints and
+Wappalyzer-format web technologies (an application with a version, e.g. Jenkins,
+is secondary evidence, like our title/body rules). The most specific product
 candidate wins (see ``Candidate.score``); others that agree with it, and
 attribute-only rules (OS from a banner comment, tags), fill in what it left open.
 """
@@ -20,12 +23,17 @@ from netatlas.identify.candidate import Candidate
 from netatlas.identify.fields import resolve
 from netatlas.identify.nmap_probes import DEFAULT_PATH, NmapProbes, NmapResult
 from netatlas.identify.ports import port_service
+from netatlas.identify.recog import RecogDB
 from netatlas.identify.rules import MATCH_TIMEOUT, Rule, RuleFile, RuleTimeout, load_rules
+from netatlas.identify.wappalyzer import Wappalyzer
 from netatlas.model import Endpoint, GrabResult, Identification
 
 log = logging.getLogger(__name__)
 
 NmapSetting = NmapProbes | str | Path | Literal["auto"] | None
+# "auto": the folders of $NETATLAS_FINGERPRINTS; else folders holding recog/ and/or
+# webappanalyzer/ (or those folders themselves); None: neither source.
+FingerprintSetting = Iterable[str | Path] | Literal["auto"] | None
 
 
 @dataclass(slots=True)
@@ -42,11 +50,14 @@ class Identifier:
     ``nmap``: "auto" (use /usr/share/nmap/nmap-service-probes if present, loaded on
     first use), a path, a loaded ``NmapProbes``, or None to skip nmap.
     ``port_guess``: fall back to the port's well-known name (``source="port"``).
+    ``fingerprints``: where Recog / Wappalyzer data live (see ``FingerprintSetting``),
+    loaded on first use.
     """
 
     def __init__(self, rule_paths: Iterable[str | Path] | None = None,
                  nmap: NmapSetting = "auto", port_guess: bool = True,
-                 timeout: float = MATCH_TIMEOUT) -> None:
+                 timeout: float = MATCH_TIMEOUT,
+                 fingerprints: FingerprintSetting = "auto") -> None:
         self.rule_files: list[RuleFile] = load_rules(
             [Path(p) for p in rule_paths] if rule_paths is not None else None)
         self.rules: list[Rule] = [r for rf in self.rule_files for r in rf.rules]
@@ -64,6 +75,41 @@ class Identifier:
         self._nmap: NmapProbes | None = nmap if isinstance(nmap, NmapProbes) else None
         self._nmap_loaded = isinstance(nmap, NmapProbes) or nmap is None
         self._lock = threading.Lock()
+        self._fp_paths = None if fingerprints == "auto" else (
+            [] if fingerprints is None else [Path(p) for p in fingerprints])
+        self._fp_loaded = False
+        self._recog: RecogDB | None = None
+        self._wappalyzer: Wappalyzer | None = None
+
+    # -- Recog / Wappalyzer ----------------------------------------------------------
+    def _load_fingerprints(self) -> None:
+        if self._fp_loaded:
+            return
+        with self._lock:
+            if self._fp_loaded:
+                return
+            paths = self._fp_paths
+            recog = RecogDB.load(paths, timeout=self.timeout)
+            if recog.files:
+                recog.product_names = _canonical_products(self.rules, self.aliases)
+                self._recog = recog
+            self._wappalyzer = Wappalyzer.load(paths, timeout=self.timeout)
+            self._fp_loaded = True
+
+    @property
+    def recog(self) -> RecogDB | None:
+        self._load_fingerprints()
+        return self._recog
+
+    @property
+    def wappalyzer(self) -> Wappalyzer | None:
+        self._load_fingerprints()
+        return self._wappalyzer
+
+    def technologies(self, http: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Web technologies in an http section (empty without Wappalyzer data)."""
+        wap = self.wappalyzer
+        return wap.technologies(http) if wap is not None and http else []
 
     # -- nmap --------------------------------------------------------------------
     @property
@@ -112,6 +158,33 @@ class Identifier:
         if nmap is not None:
             transport = ep.transport if ep is not None else "tcp"
             out.extend(self._from_nmap(r) for r in nmap.match(_responses(result), transport))
+        recog = self.recog
+        if recog is not None:
+            out.extend(recog.candidates(result))
+        http = result.sections.get("http")
+        if self.wappalyzer is not None and isinstance(http, dict):
+            out.extend(self._from_wappalyzer(http))
+        return out
+
+    def _from_wappalyzer(self, http: dict[str, Any]) -> list[Candidate]:
+        """Applications shown with a version (Jenkins 2.426.1) name the endpoint more
+        specifically than its web server, but as secondary evidence (priority -1,
+        like our title/body rules): they win only when no primary rule names a product,
+        and otherwise add their CPE. Libraries, languages and servers add nothing here;
+        they stay in the technologies list."""
+        wap = self._wappalyzer
+        out: list[Candidate] = []
+        if wap is None:
+            return out
+        for t in wap.technologies(http):
+            tech = wap.techs.get(t["name"])
+            if tech is None or not tech.is_application or not t["version"] \
+                    or t["confidence"] < 50:
+                continue
+            out.append(Candidate(
+                source="wappalyzer", kind="wappalyzer", rule_id=f"wappalyzer:{t['name']}",
+                product=self.aliases.get(t["name"], t["name"]), version=t["version"],
+                cpe=[t["cpe"]] if t["cpe"] else [], priority=-1))
         return out
 
     def _from_nmap(self, r: NmapResult) -> Candidate:
@@ -126,6 +199,16 @@ class Identifier:
     def identify(self, result: GrabResult, ep: Endpoint | None = None) -> Identification:
         self.stats.identified += 1
         return decide(self.candidates(result, ep), result, ep, self.port_guess)
+
+
+def _canonical_products(rules: Iterable[Rule], aliases: dict[str, str]) -> dict[str, str]:
+    """Names another source may spell differently (vsFTPd, exim) -> our spelling."""
+    names = dict(aliases)
+    for r in rules:
+        p = r.templates.get("product")
+        if p and "$" not in p and "{" not in p:
+            names.setdefault(p, p)
+    return names
 
 
 def _responses(result: GrabResult) -> dict[str, bytes]:
@@ -157,6 +240,14 @@ def _merge_cpes(target: list[str], extra: Iterable[str]) -> None:
             target.append(c)
 
 
+THIRD_PARTY = ("recog", "wappalyzer")
+
+
+def _cpe_head(cpe: str) -> str:
+    """``cpe:/o:debian:debian_linux:12`` -> ``cpe:/o:debian:debian_linux``."""
+    return ":".join(cpe.split(":")[:4])
+
+
 def _prune_cpes(cpes: list[str]) -> list[str]:
     """Drop a CPE when a longer one (same prefix, more components) is also listed."""
     return [c for c in cpes if not any(o != c and o.startswith(c + ":") for o in cpes)]
@@ -175,7 +266,9 @@ def decide(cands: list[Candidate], result: GrabResult, ep: Endpoint | None,
         ident.source = winner.source
         _merge_cpes(cpes, winner.cpe)
         tags.extend(winner.tags)
-    for c in sorted(cands, key=lambda c: c.score(), reverse=True):
+    # Recog / Wappalyzer come last: they only fill what our rules and nmap left open
+    for c in sorted(cands, key=lambda c: (c.source not in THIRD_PARTY, c.score()),
+                    reverse=True):
         if c is winner:
             continue
         same = (winner is not None and _norm(c.product) == _norm(winner.product)
@@ -195,6 +288,13 @@ def decide(cands: list[Candidate], result: GrabResult, ep: Endpoint | None,
             # same product under nmap's vendor spelling (igor_sysoev:nginx): keep
             # only what it adds about the OS or hardware
             extra = [x for x in extra if not x.startswith("cpe:/a:")]
+        elif c.source in THIRD_PARTY:
+            # Recog / Wappalyzer: the same product under their vendor spelling
+            # (vsftpd_project:vsftpd) or a product/OS already named adds nothing
+            if same and any(x.startswith("cpe:/a:") for x in cpes):
+                extra = [x for x in extra if not x.startswith("cpe:/a:")]
+            known = {_cpe_head(x) for x in cpes}
+            extra = [x for x in extra if _cpe_head(x) not in known]
         _merge_cpes(cpes, extra)  # other own-rule products were observed too (PHP, ...)
         tags.extend(c.tags)
     service, source = _service(winner, cands, result, ep, port_guess, tags)
@@ -245,6 +345,11 @@ def default_identifier() -> Identifier:
 
 def identify(result: GrabResult, ep: Endpoint | None = None) -> Identification:
     return default_identifier().identify(result, ep)
+
+
+def technologies(http: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """``[{name, version, categories, cpe, confidence}]`` for an http section."""
+    return default_identifier().technologies(http)
 
 
 def explain(result: GrabResult, ep: Endpoint | None = None) -> list[dict[str, Any]]:
