@@ -137,6 +137,12 @@ class Observation:
     risks: list[Finding] = field(default_factory=list)
     vulns: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    # where and whose (enrich stage): Shodan's location {country_code, country_name,
+    # city, region_code, latitude, longitude}, asn "AS123", org, isp
+    location: dict[str, Any] | None = None
+    asn: str | None = None
+    org: str | None = None
+    isp: str | None = None
 
     @classmethod
     def build(
@@ -194,6 +200,9 @@ class Observation:
         }
         if self.error:
             rec["error"] = self.error
+        for key in ("location", "asn", "org", "isp"):
+            if (value := getattr(self, key)) is not None:
+                rec[key] = value
         for name, section in self.sections.items():
             rec[name] = section
         return rec
@@ -204,7 +213,7 @@ class Observation:
         known = {
             "ip_str", "port", "transport", "timestamp", "scan_id", "status", "service",
             "product", "version", "cpe", "cpe23", "data", "hostnames", "tags", "info",
-            "os", "devicetype", "risks", "vulns", "error",
+            "os", "devicetype", "risks", "vulns", "error", "location", "asn", "org", "isp",
         }
         ts = datetime.fromisoformat(rec["timestamp"]).replace(tzinfo=UTC)
         return cls(
@@ -228,6 +237,10 @@ class Observation:
             risks=[Finding(**r) for r in rec.get("risks") or []],
             vulns=dict(rec.get("vulns") or {}),
             error=rec.get("error"),
+            location=rec.get("location"),
+            asn=rec.get("asn"),
+            org=rec.get("org"),
+            isp=rec.get("isp"),
         )
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netatlas.discover import Discoverer
+from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation, Scan, utcnow
@@ -57,6 +58,7 @@ class ScanConfig:
     grab_concurrency: int = 64
     banner_wait: float = 1.5
     grab_timeout: float = 15.0
+    geoip: list[str] = field(default_factory=list)  # MaxMind-format databases (enrich)
     # host names resolved once at the start, so a resumed scan visits the same addresses
     resolved: dict[str, list[str]] = field(default_factory=dict)
 
@@ -144,6 +146,7 @@ class ScanRunner:
             in_scope=plan.scope.is_allowed,
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
+        self.geoip = GeoIP.open(cfg.geoip)
 
     async def run(self, on_progress: ProgressFn | None = None) -> Scan:
         start = self.scan.done
@@ -225,6 +228,9 @@ class ScanRunner:
             ident,
             hostnames=self.plan.hostnames.get(endpoint.ip, []),
         )
+        if self.geoip and (geo := self.geoip.lookup(endpoint.ip)):
+            obs.location = geo.get("location")
+            obs.asn, obs.org, obs.isp = geo.get("asn"), geo.get("org"), geo.get("isp")
         self.store.add(obs)
         self.scan.observations += 1
 

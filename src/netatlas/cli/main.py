@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -75,6 +76,8 @@ def cli() -> None:
 @click.option("--grab-concurrency", type=int, default=64, show_default=True)
 @click.option("--banner-wait", type=float, default=1.5, show_default=True,
               help="Seconds to wait for a server's greeting.")
+@click.option("--geoip", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="MaxMind-format database(s) for location / ASN / org (repeatable).")
 @click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
 @db_option
 @json_option
@@ -82,7 +85,8 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
          exclude_ports: str | None, allow: tuple[str, ...], allow_file: tuple[str, ...],
          exclude: tuple[str, ...], exclude_file: tuple[str, ...], rate: float | None,
          concurrency: int, timeout: float, retries: int, seed: int, shard: str,
-         no_grab: bool, grab_concurrency: int, banner_wait: float, resume_id: str | None,
+         no_grab: bool, grab_concurrency: int, banner_wait: float, geoip: tuple[str, ...],
+         resume_id: str | None,
          db: str | None, as_json: bool) -> None:
     """Discover, grab and identify services on TARGETS (addresses, CIDRs, ranges, names)."""
     store = open_store(db)
@@ -101,6 +105,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
                 shard=_parse_shard(shard), rate=rate, concurrency=concurrency,
                 timeout=timeout, retries=retries, grab=not no_grab,
                 grab_concurrency=grab_concurrency, banner_wait=banner_wait,
+                geoip=[str(Path(g).resolve()) for g in geoip],
             )
             scan_obj, plan = pipeline.start_scan(store, cfg)
     except ScopeError as exc:
