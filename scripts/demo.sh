@@ -19,5 +19,5 @@ $na search 'net:127.20.0.0/24'
 $na stats '' --facets service,product,port
 echo
 echo "Try:  $na search 'port:22 product:openssh'   |   $na host 127.20.0.3"
-echo "Web UI: http://127.0.0.1:8000/search  (Ctrl-C to stop; '$na lab down' stops the lab)"
+echo "Web UI: http://127.0.0.1:${NETATLAS_PORT:-8000}/search  (Ctrl-C to stop; '$na lab down' stops the lab)"
 exec $na serve --open --host 127.0.0.1 --port "${NETATLAS_PORT:-8000}"
