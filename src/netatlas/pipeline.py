@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from netatlas.assess import CveDB, assess, redact_observation
 from netatlas.discover import Discoverer
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
@@ -59,6 +60,7 @@ class ScanConfig:
     banner_wait: float = 1.5
     grab_timeout: float = 15.0
     geoip: list[str] = field(default_factory=list)  # MaxMind-format databases (enrich)
+    redact_pii: bool = False  # mask e-mail addresses, phone and ID numbers before storing
     # host names resolved once at the start, so a resumed scan visits the same addresses
     resolved: dict[str, list[str]] = field(default_factory=dict)
 
@@ -147,6 +149,9 @@ class ScanRunner:
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
         self.geoip = GeoIP.open(cfg.geoip)
+        # CVEs imported with `netatlas cve import` live beside the observations (SQLite)
+        db_path = getattr(store, "path", None)
+        self.cve_db = CveDB(db_path) if db_path else None
 
     async def run(self, on_progress: ProgressFn | None = None) -> Scan:
         start = self.scan.done
@@ -184,6 +189,8 @@ class ScanRunner:
                 self.scan.done = self._safe_watermark(start)
             self.store.update_scan(self.scan)
             self.store.flush()
+            if self.cve_db is not None:
+                self.cve_db.close()
             if on_progress:
                 on_progress(self.scan)
         return self.scan
@@ -231,6 +238,11 @@ class ScanRunner:
         if self.geoip and (geo := self.geoip.lookup(endpoint.ip)):
             obs.location = geo.get("location")
             obs.asn, obs.org, obs.isp = geo.get("asn"), geo.get("org"), geo.get("isp")
+        obs.risks = assess(obs)
+        if self.cve_db is not None and obs.cpe:
+            obs.vulns = self.cve_db.match(obs.cpe, obs.version)
+        if self.cfg.redact_pii:
+            redact_observation(obs)  # after assess, so the PII counts are kept
         self.store.add(obs)
         self.scan.observations += 1
 

@@ -6,7 +6,7 @@ import hashlib
 import mmh3
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.http import http_section
+from netatlas.grab.http import env_sample, http_section, looks_like_env, looks_like_git_head
 from netatlas.grab.httpparse import parse_response
 from netatlas.model import Endpoint
 
@@ -94,7 +94,8 @@ async def test_icon_link_on_same_endpoint_and_redirect_not_followed(fast: GrabOp
     assert h["status"] == 302
     assert h["favicon"]["location"].endswith("/img/i.png") and h["favicon"]["size"] == len(png)
     paths = [q.split(b" ")[1] for q in srv.requests]
-    assert paths == [b"/", b"/", b"/favicon.ico", b"/img/i.png"]
+    assert paths == [b"/", b"/", b"/favicon.ico", b"/img/i.png", b"/.git/HEAD", b"/.env"]
+    assert "exposed" not in h  # 404s are not exposures
 
 
 async def test_host_header_option(fast: GrabOptions) -> None:
@@ -104,3 +105,42 @@ async def test_host_header_option(fast: GrabOptions) -> None:
         res = await grab_endpoint(Endpoint("127.20.250.12", port), fast)
     assert res.sections["http"]["host"] == f"www.lab.test:{port}"
     assert f"host: www.lab.test:{port}".encode() in srv.requests[1].lower()
+
+
+ENV = b"# app\nDB_PASSWORD=hunter2\nexport API_KEY = abc123\n\nDEBUG=true\n"
+
+
+async def test_exposed_git_and_env(fast: GrabOptions) -> None:
+    srv = TinyHttp({
+        "/": (200, b"text/html", b"<title>x</title>"),
+        "/.git/HEAD": (200, b"text/plain", b"ref: refs/heads/main\n"),
+        "/.env": (200, b"text/plain", ENV),
+    })
+    async with serve(srv, "127.20.250.13") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.13", port), fast)
+    ex = res.sections["http"]["exposed"]
+    assert ex["/.git/HEAD"] == {"status": 200, "length": 21, "sample": "ref: refs/heads/main\n"}
+    assert ex["/.env"]["length"] == len(ENV)
+    sample = ex["/.env"]["sample"]
+    assert "DB_PASSWORD=***" in sample and "export API_KEY =***" in sample
+    assert "hunter2" not in sample and "abc123" not in sample  # values never stored
+
+
+async def test_soft_404_is_not_an_exposure(fast: GrabOptions) -> None:
+    page = b"<!doctype html><html><title>Home</title>ref: refs/heads/x A=B</html>"
+    srv = TinyHttp({"/": (200, b"text/html", page), "/.git/HEAD": (200, b"text/html", page),
+                    "/.env": (200, b"text/html", page)})
+    async with serve(srv, "127.20.250.14") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.14", port), fast)
+    assert "exposed" not in res.sections["http"]
+
+
+def test_exposed_content_checks() -> None:
+    assert looks_like_git_head(b"ref: refs/heads/master\n")
+    assert looks_like_git_head(b"0123456789abcdef0123456789abcdef01234567\n")
+    assert not looks_like_git_head(b"0123456789abcdef\n")
+    assert not looks_like_git_head(b"<html>ref: refs/heads/main</html>")
+    assert looks_like_env(b"A=1\nB=2\n")
+    assert not looks_like_env(b"hello world\nnot env\nA=1\n")
+    assert not looks_like_env(b"")
+    assert env_sample(b"SECRET=topsecret\n") == "SECRET=***\n"

@@ -78,6 +78,8 @@ def cli() -> None:
               help="Seconds to wait for a server's greeting.")
 @click.option("--geoip", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="MaxMind-format database(s) for location / ASN / org (repeatable).")
+@click.option("--redact-pii", is_flag=True,
+              help="Store e-mail addresses, phone and ID numbers masked.")
 @click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
 @db_option
 @json_option
@@ -86,7 +88,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
          exclude: tuple[str, ...], exclude_file: tuple[str, ...], rate: float | None,
          concurrency: int, timeout: float, retries: int, seed: int, shard: str,
          no_grab: bool, grab_concurrency: int, banner_wait: float, geoip: tuple[str, ...],
-         resume_id: str | None,
+         redact_pii: bool, resume_id: str | None,
          db: str | None, as_json: bool) -> None:
     """Discover, grab and identify services on TARGETS (addresses, CIDRs, ranges, names)."""
     store = open_store(db)
@@ -105,7 +107,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
                 shard=_parse_shard(shard), rate=rate, concurrency=concurrency,
                 timeout=timeout, retries=retries, grab=not no_grab,
                 grab_concurrency=grab_concurrency, banner_wait=banner_wait,
-                geoip=[str(Path(g).resolve()) for g in geoip],
+                geoip=[str(Path(g).resolve()) for g in geoip], redact_pii=redact_pii,
             )
             scan_obj, plan = pipeline.start_scan(store, cfg)
     except ScopeError as exc:
@@ -395,10 +397,12 @@ def fingerprints(as_json: bool) -> None:
 
 
 def _register_fronts() -> None:
+    from netatlas.cli.cve import cve
     from netatlas.cli.serve import keys, serve
 
     cli.add_command(serve)
     cli.add_command(keys)
+    cli.add_command(cve)
 
 
 _register_fronts()

@@ -1,4 +1,5 @@
-"""FTP grabber: greeting, FEAT and SYST (harmless reads, no login), then QUIT."""
+"""FTP grabber: greeting, FEAT and SYST, an anonymous-login check (USER anonymous, PASS
+with a placeholder address, nothing listed or fetched), then QUIT."""
 
 from __future__ import annotations
 
@@ -22,6 +23,25 @@ def parse_feat(reply: bytes) -> list[str]:
     return [ln.strip() for ln in lines[1:-1] if ln.strip()][:100]
 
 
+ANON_USER = b"USER anonymous\r\n"
+ANON_PASS = b"PASS netatlas@example.invalid\r\n"
+
+
+def anonymous_verdict(user_reply: bytes, pass_reply: bytes | None) -> bool | None:
+    """True if anonymous login succeeded, False if refused, None if undecided
+    (a 4xx "try later", or no reply): only a 230 counts as success."""
+    code, _ = parse_reply(user_reply)
+    if code == 230:  # logged in without even a password
+        return True
+    if code == 331 and pass_reply is not None:
+        code, _ = parse_reply(pass_reply)
+        if code == 230:
+            return True
+    if code is None or 400 <= code < 500:
+        return None
+    return False
+
+
 def parse_syst(reply: bytes) -> str | None:
     code, lines = parse_reply(reply)
     return lines[-1].strip() if code == 215 and lines else None
@@ -41,6 +61,7 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
         "code": code,
         "features": [],
         "syst": None,
+        "anonymous": None,
     }
     res.sections["ftp"] = section
     if code != 220:
@@ -48,5 +69,11 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
     with contextlib.suppress(*_SOFT):
         section["features"] = parse_feat(await command(conn, b"FEAT\r\n", cap, t))
         section["syst"] = parse_syst(await command(conn, b"SYST\r\n", cap, t))
+    with contextlib.suppress(*_SOFT):
+        user_reply = await command(conn, ANON_USER, cap, t)
+        pass_reply = None
+        if parse_reply(user_reply)[0] == 331:
+            pass_reply = await command(conn, ANON_PASS, cap, t)
+        section["anonymous"] = anonymous_verdict(user_reply, pass_reply)
     with contextlib.suppress(*_SOFT):
         await command(conn, b"QUIT\r\n", cap, min(t, 1.0))

@@ -1,5 +1,6 @@
 """HTTP/1.1 grabber (h11, sans-IO parser in ``httpparse``): nmap's GetRequest probe,
-``GET /`` with our headers, and the favicon on the same endpoint. Never follows a
+``GET /`` with our headers, the favicon, and single GETs of ``/.git/HEAD`` and ``/.env``
+on the same endpoint (recorded only when they really are those files). Never follows a
 redirect: the Location is recorded."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import re
 import ssl
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -124,6 +126,62 @@ def http_section(resp: HttpResponse, host: str, body_cap: int) -> dict[str, Any]
     return section
 
 
+EXPOSED_PATHS = ("/.git/HEAD", "/.env")
+SAMPLE_BYTES = 200
+_GIT_HEAD = re.compile(rb"(ref: refs/\S+|[0-9a-f]{40})\s*", re.I)
+_ENV_LINE = re.compile(rb"(?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=.*")
+_ENV_VALUE = re.compile(rb"^((?:export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=).*$", re.M)
+
+
+def looks_like_git_head(body: bytes) -> bool:
+    """``ref: refs/heads/main`` or a detached 40-hex sha, and nothing else (a soft-404
+    HTML page that mentions "ref:" does not count)."""
+    return bool(_GIT_HEAD.fullmatch(body[:512]))
+
+
+def looks_like_env(body: bytes) -> bool:
+    """Mostly ``KEY=VALUE`` lines (comments and blanks allowed), no markup."""
+    head = body[:4096]
+    if b"<" in head[:200] and re.search(rb"<(!doctype|html|head|body)", head, re.I):
+        return False
+    lines = [ln.strip() for ln in head.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(b"#")]
+    if not lines:
+        return False
+    good = sum(1 for ln in lines if _ENV_LINE.fullmatch(ln))
+    return good >= 1 and good * 2 > len(lines)
+
+
+def env_sample(body: bytes) -> str:
+    """The first bytes with every value masked: the evidence is which keys leak, and the
+    store must not become a second copy of someone's secrets."""
+    masked = _ENV_VALUE.sub(rb"\1***", body[:SAMPLE_BYTES])
+    return masked.decode("utf-8", errors="replace")
+
+
+async def exposed_files(ctx: GrabContext) -> dict[str, dict[str, Any]]:
+    """One GET per well-known leak; kept only when the reply is really that file."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in EXPOSED_PATHS:
+        try:
+            resp = await fetch(ctx, path)
+        except _SOFT_ERRORS:
+            continue
+        if resp.status != 200 or not resp.body:
+            continue
+        body, err = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
+        if err:
+            continue
+        if path == "/.git/HEAD" and looks_like_git_head(body):
+            sample = body[:SAMPLE_BYTES].decode("utf-8", errors="replace")
+        elif path == "/.env" and looks_like_env(body):
+            sample = env_sample(body)
+        else:
+            continue
+        found[path] = {"status": resp.status, "length": len(body), "sample": sample}
+    return found
+
+
 def _same_endpoint_target(ctx: GrabContext, href: str) -> str | None:
     """The request target for ``href`` if it points back at this endpoint, else None."""
     if href.lower().startswith(("data:", "javascript:")):
@@ -187,3 +245,6 @@ async def grab(ctx: GrabContext) -> None:
     icon = await favicon(ctx, decoded)
     if icon:
         section["favicon"] = icon
+    exposed = await exposed_files(ctx)
+    if exposed:
+        section["exposed"] = exposed

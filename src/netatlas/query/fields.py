@@ -53,6 +53,10 @@ _ASN_SQL = "'AS' || ltrim(upper(CAST(json_extract(o.record, '$.asn') AS TEXT)), 
 _HAS_SSL = "(json_type(o.record, '$.ssl') IS 'object')"
 _HAS_VULN = "EXISTS (SELECT 1 FROM json_each(o.record, '$.vulns'))"
 # vulns is {"CVE-…": {...}} (Shodan); tolerate a plain list of ids too.
+_MAX_CVSS = (
+    "(SELECT CAST(max(CAST(json_extract(value, '$.cvss') AS REAL)) AS TEXT)"
+    " FROM json_each(o.record, '$.vulns'))"
+)
 _VULN_IDS = _each("$.vulns", "CASE WHEN typeof(key) = 'text' THEN key ELSE value END")
 
 _ALL: tuple[Field, ...] = (
@@ -134,6 +138,9 @@ _ALL: tuple[Field, ...] = (
           facetable=True),
     # -- risk ------------------------------------------------------------------------
     Field("has_vuln", "bool", _HAS_VULN, "at least one CVE is attached"),
+    Field("cvss", "version", _MAX_CVSS,
+          "highest CVSS score of the attached CVEs (numeric comparison)",
+          example="cvss:>=9"),
     Field("vuln", "list", _VULN_IDS, "CVE id", facetable=True, aliases=("vulns", "cve"),
           example="vuln:CVE-2021-44228"),
     Field("risk", "list", _each("$.risks", "json_extract(value, '$.id')"),

@@ -1,0 +1,276 @@
+"""Offline CVE correlation: NVD CVE JSON 2.0 files imported into two tables of the
+SQLite store file, matched by CPE (vendor, product) and version ranges.
+
+Matches are inferred from the version the service shows, never verified: every result
+says ``verified: False``. Only ``vulnerable: true`` cpeMatch entries are kept; the
+platform conditions of AND configurations ("running on") are not evaluated.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..query.versions import compare_versions
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cve (
+    id        TEXT PRIMARY KEY,
+    cvss      REAL,
+    severity  TEXT,
+    summary   TEXT,
+    published TEXT,
+    modified  TEXT
+);
+CREATE TABLE IF NOT EXISTS cve_cpe (
+    cve_id     TEXT NOT NULL REFERENCES cve(id) ON DELETE CASCADE,
+    part       TEXT NOT NULL,
+    vendor     TEXT NOT NULL,
+    product    TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    start_incl TEXT,
+    start_excl TEXT,
+    end_incl   TEXT,
+    end_excl   TEXT,
+    criteria   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cve_cpe_product ON cve_cpe(product, vendor);
+"""
+
+SUMMARY_MAX = 1000
+# Products whose CPE vendor changed in the dictionary: either name finds both.
+VENDOR_ALIASES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("f5", "nginx"): ("nginx",),
+    ("nginx", "nginx"): ("f5",),
+    ("redislabs", "redis"): ("redis",),
+    ("redis", "redis"): ("redislabs",),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cpe:
+    part: str
+    vendor: str
+    product: str
+    version: str  # "*" any, "-" not applicable; the update field appended ("9.2" + "p1")
+
+
+def _unescape(value: str) -> str:
+    return value.replace("\\", "")
+
+
+def parse_cpe(text: str) -> Cpe | None:
+    """CPE 2.3 formatted string or 2.2 URI -> its first fields, lower-cased."""
+    text = text.strip()
+    if text.startswith("cpe:2.3:"):
+        fields = text[8:].split(":")
+    elif text.startswith("cpe:/"):
+        fields = text[5:].split(":")
+    else:
+        return None
+    fields += ["*"] * (5 - len(fields))
+    part, vendor, product, version, update = (f or "*" for f in fields[:5])
+    if not vendor or vendor == "*" or not product or product == "*":
+        return None
+    version = _unescape(version)
+    update = _unescape(update)
+    if version not in ("*", "-") and update not in ("*", "-", ""):
+        version += update  # NVD spells OpenSSH 9.2p1 as version 9.2, update p1
+    return Cpe(part.lstrip("/").lower(), vendor.lower(), product.lower(), version.lower())
+
+
+def _metric(metrics: dict[str, Any]) -> tuple[float | None, str | None]:
+    """Base score and severity: CVSS 3.1, else 3.0, else 2; the NVD's Primary first."""
+    for key in ("cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"):
+        entries = metrics.get(key) or []
+        entries = sorted(entries, key=lambda e: e.get("type") != "Primary")
+        for e in entries:
+            data = e.get("cvssData") or {}
+            score = data.get("baseScore")
+            severity = data.get("baseSeverity") or e.get("baseSeverity")
+            if isinstance(score, (int, float)):
+                return float(score), (severity or _severity(float(score))).lower()
+    return None, None
+
+
+def _severity(score: float) -> str:
+    if score >= 9.0:
+        return "critical"
+    if score >= 7.0:
+        return "high"
+    if score >= 4.0:
+        return "medium"
+    return "low" if score > 0 else "none"
+
+
+def _summary(cve: dict[str, Any]) -> str:
+    for d in cve.get("descriptions") or []:
+        if d.get("lang") == "en":
+            return str(d.get("value", ""))[:SUMMARY_MAX]
+    return ""
+
+
+def _cpe_matches(cve: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for conf in cve.get("configurations") or []:
+        for node in conf.get("nodes") or []:
+            for m in node.get("cpeMatch") or []:
+                if m.get("vulnerable") is True and isinstance(m.get("criteria"), str):
+                    yield m
+
+
+def _open(path: str | os.PathLike[str]) -> Any:
+    p = Path(path)
+    with open(p, "rb") as f:
+        magic = f.read(2)
+    return gzip.open(p, "rt", encoding="utf-8") if magic == b"\x1f\x8b" else open(
+        p, encoding="utf-8")
+
+
+def version_in_range(version: str, row: sqlite3.Row | dict[str, Any]) -> bool:
+    """Does ``version`` fall in the cpeMatch entry: an exact version, or the range bounds
+    (a bound that cannot be compared means no match: never guess)."""
+    exact = row["version"]
+    bounds = (row["start_incl"], row["start_excl"], row["end_incl"], row["end_excl"])
+    if exact == "-":
+        return False
+    if exact != "*":
+        return compare_versions(version, exact) == 0
+    if not any(bounds):
+        return True  # every version of the product
+    checks = (
+        (row["start_incl"], lambda c: c >= 0),
+        (row["start_excl"], lambda c: c > 0),
+        (row["end_incl"], lambda c: c <= 0),
+        (row["end_excl"], lambda c: c < 0),
+    )
+    for bound, ok in checks:
+        if bound:
+            c = compare_versions(version, bound)
+            if c is None or not ok(c):
+                return False
+    return True
+
+
+class CveDB:
+    """The ``cve`` and ``cve_cpe`` tables, on their own connection to the store file."""
+
+    def __init__(self, db: str | os.PathLike[str] | sqlite3.Connection) -> None:
+        if isinstance(db, sqlite3.Connection):
+            self.conn = db
+            self._owned = False
+        else:
+            self.conn = sqlite3.connect(os.fspath(db), timeout=30)
+            self._owned = True
+        self.conn.row_factory = sqlite3.Row
+        self.conn.executescript(SCHEMA)
+        # A scan sees the same few CPEs over and over: remember answers until an import.
+        self._cache: dict[tuple[tuple[str, ...], str | None], dict[str, dict[str, Any]]] = {}
+
+    def close(self) -> None:
+        if self._owned:
+            self.conn.close()
+
+    def __enter__(self) -> CveDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- import ------------------------------------------------------------------------
+
+    def import_nvd(self, path: str | os.PathLike[str]) -> int:
+        """Load one NVD CVE JSON 2.0 file (a feed or an API page; .json or .json.gz).
+        Re-importing a CVE replaces it. Returns the number of CVEs loaded."""
+        with _open(path) as f:
+            doc = json.load(f)
+        if not isinstance(doc, dict) or not isinstance(doc.get("vulnerabilities"), list):
+            raise ValueError(f"{path}: not an NVD CVE JSON 2.0 file (no 'vulnerabilities')")
+        return self.import_records(v.get("cve") for v in doc["vulnerabilities"]
+                                   if isinstance(v, dict))
+
+    def import_records(self, cves: Iterable[Any]) -> int:
+        n = 0
+        self._cache.clear()
+        with self.conn:
+            for cve in cves:
+                if not isinstance(cve, dict) or not isinstance(cve.get("id"), str):
+                    continue
+                self._import_one(cve)
+                n += 1
+        return n
+
+    def _import_one(self, cve: dict[str, Any]) -> None:
+        cve_id = cve["id"]
+        score, severity = _metric(cve.get("metrics") or {})
+        self.conn.execute("DELETE FROM cve_cpe WHERE cve_id = ?", (cve_id,))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO cve (id, cvss, severity, summary, published, modified)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (cve_id, score, severity, _summary(cve), cve.get("published"),
+             cve.get("lastModified")),
+        )
+        rows = []
+        for m in _cpe_matches(cve):
+            cpe = parse_cpe(m["criteria"])
+            if cpe is None:
+                continue
+            rows.append((cve_id, cpe.part, cpe.vendor, cpe.product, cpe.version,
+                         m.get("versionStartIncluding"), m.get("versionStartExcluding"),
+                         m.get("versionEndIncluding"), m.get("versionEndExcluding"),
+                         m["criteria"]))
+        self.conn.executemany(
+            "INSERT INTO cve_cpe (cve_id, part, vendor, product, version, start_incl,"
+            " start_excl, end_incl, end_excl, criteria) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM cve").fetchone()[0])
+
+    # -- match -------------------------------------------------------------------------
+
+    def match(self, cpes: Iterable[str], version: str | None = None
+              ) -> dict[str, dict[str, Any]]:
+        """CVEs affecting any of ``cpes``; the version comes from the CPE, else
+        ``version``. No version, no match: "all versions" entries aside, a product
+        name alone says nothing."""
+        key = (tuple(cpes), version)
+        if key not in self._cache:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = self._match(key[0], version)
+        return {k: dict(v) for k, v in self._cache[key].items()}
+
+    def _match(self, cpes: tuple[str, ...], version: str | None) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for text in cpes:
+            cpe = parse_cpe(text)
+            if cpe is None:
+                continue
+            v = cpe.version if cpe.version not in ("*", "-", "") else (version or "")
+            if not v:
+                continue
+            vendors = (cpe.vendor, *VENDOR_ALIASES.get((cpe.vendor, cpe.product), ()))
+            marks = ",".join("?" * len(vendors))
+            rows = self.conn.execute(
+                "SELECT m.*, c.cvss, c.severity, c.summary FROM cve_cpe m"
+                " JOIN cve c ON c.id = m.cve_id"
+                f" WHERE m.product = ? AND m.part = ? AND m.vendor IN ({marks})",
+                (cpe.product, cpe.part, *vendors),
+            ).fetchall()
+            for row in rows:
+                if row["cve_id"] in out or not version_in_range(v, row):
+                    continue
+                out[row["cve_id"]] = {
+                    "cvss": row["cvss"],
+                    "severity": row["severity"],
+                    "summary": row["summary"],
+                    "verified": False,
+                }
+        return dict(sorted(out.items()))

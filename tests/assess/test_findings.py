@@ -1,0 +1,178 @@
+"""Each check fires on a record holding its evidence (recall) and stays silent on clean
+records and on near misses (precision)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from netatlas.assess import CHECKS, assess
+from netatlas.model import Observation
+
+
+def obs(service: str | None = None, product: str | None = None, data: bytes = b"",
+        **sections: dict[str, Any]) -> Observation:
+    return Observation(ip="127.20.0.9", port=1, transport="tcp",
+                       timestamp=datetime(2026, 11, 29, tzinfo=UTC), scan_id="s",
+                       service=service, product=product, data=data, sections=dict(sections))
+
+
+def http(status: int = 200, title: str | None = None, html: str = "", **kw: Any
+         ) -> dict[str, Any]:
+    return {"status": status, "title": title, "html": html, "location": "/", "headers": {},
+            **kw}
+
+
+def cert(**kw: Any) -> dict[str, Any]:
+    base = {"subject": {"CN": "lab"}, "issuer": {"CN": "Lab CA"}, "expired": False,
+            "expires": "2030-01-01T00:00:00+00:00", "self_signed": False,
+            "pubkey": {"type": "rsa", "bits": 2048}}
+    return {**base, **kw}
+
+
+def ssl(version: str = "TLSv1.3", **cert_kw: Any) -> dict[str, Any]:
+    return {"version": version, "cipher": {}, "cert": cert(**cert_kw)}
+
+
+FTP_OK = {"banner": "(vsFTPd 3.0.3)", "code": 220, "features": ["AUTH TLS", "EPSV"],
+          "syst": "UNIX", "anonymous": False}
+CLEAN: dict[str, Observation] = {
+    "redis-auth": obs("redis", "Redis", redis={"auth_required": True, "error": "NOAUTH x"}),
+    "redis-protected": obs("redis", "Redis", redis={"auth_required": False,
+                                                     "protected_mode": True, "error": "DENIED"}),
+    "ftp-tls-no-anon": obs("ftp", "vsftpd", ftp=FTP_OK),
+    "smtp-starttls": obs("smtp", "Exim", smtp={"banner": "mail ESMTP", "code": 220,
+                                               "ehlo": ["STARTTLS", "AUTH PLAIN"],
+                                               "starttls": True}),
+    "https-good": obs("http", "nginx", http=http(title="Welcome to nginx!"), ssl=ssl()),
+    "http-404": obs("http", "nginx", http=http(404, "404 Not Found")),
+    "jupyter-login": obs("http", "Jupyter Notebook", http=http(
+        200, "Jupyter Server", location="/login?next=%2Ftree")),
+    "jupyter-redirect": obs("http", None, http=http(302, None, redirect="/tree?")),
+    "elastic-401": obs("http", "Elasticsearch", http=http(401, None)),
+    "ssh": obs("ssh", "OpenSSH", data=b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",
+               ssh={"version_string": "SSH-2.0-OpenSSH_9.2p1"}),
+    "version-numbers": obs("http", None, http=http(
+        title="Release 2.4.41", html="build 2024-01-02 v1.22.1 id 1234567890123 +1 2")),
+    "soft-404-exposed": obs("http", None, http=http(exposed={"/.env": {"status": 404}})),
+    "tls-ec": obs("http", None, http=http(), ssl=ssl(pubkey={"type": "ec", "bits": 256})),
+}
+
+# check id -> a record with the evidence
+POSITIVE: dict[str, Observation] = {
+    "redis-no-auth": obs("redis", "Redis", redis={"auth_required": False,
+                                                   "info": {"redis_version": "7.0.15"}}),
+    "memcached-open": obs("memcached", "memcached", memcached={"version": "1.6.18",
+                                                               "uptime": 5}),
+    "elasticsearch-open": obs("http", None, http=http(
+        html='{"name":"n","tagline" : "You Know, for Search"}')),
+    "couchdb-open": obs("http", None, http=http(html='{"couchdb":"Welcome","version":"3"}')),
+    "etcd-open": obs("http", "etcd", http=http()),
+    "docker-api-open": obs("http", None, http=http(html='{"ApiVersion":"1.43"}')),
+    "kubernetes-api-open": obs("http", None, http=http(html='{"paths":["/api","/apis/apps"]}')),
+    "mongodb-open": obs("http", "MongoDB", http=http()),
+    "ftp-anonymous": obs("ftp", "vsftpd", ftp={**FTP_OK, "anonymous": True}),
+    "cleartext-login": obs("ftp", "vsftpd", ftp={**FTP_OK, "features": ["EPSV"]}),
+    "tls-self-signed": obs("http", None, http=http(), ssl=ssl(self_signed=True)),
+    "tls-expired": obs("http", None, http=http(), ssl=ssl(expired=True)),
+    "tls-weak-version": obs("http", None, http=http(), ssl=ssl("TLSv1")),
+    "tls-short-key": obs("http", None, http=http(), ssl=ssl(pubkey={"type": "rsa",
+                                                                      "bits": 1024})),
+    "git-exposed": obs("http", None, http=http(exposed={"/.git/HEAD": {
+        "status": 200, "length": 21, "sample": "ref: refs/heads/main\n"}})),
+    "env-exposed": obs("http", None, http=http(exposed={"/.env": {
+        "status": 200, "length": 30, "sample": "DB_PASSWORD=***\n"}})),
+    "http-dir-listing": obs("http", None, http=http(title="Index of /pub")),
+    "server-status": obs("http", None, http=http(html="Active connections: 3 \nserver")),
+    "admin-console": obs("http", None, http=http(title="phpMyAdmin")),
+    "jupyter-no-token": obs("http", None, http=http(
+        title="Home Page - Select or create a notebook")),
+    "ai-ray-dashboard": obs("http", None, http=http(title="Ray Dashboard")),
+    "ai-comfyui": obs("http", None, http=http(title="ComfyUI")),
+    "ai-sd-webui": obs("http", None, http=http(title="Stable Diffusion")),
+    "ai-mlflow": obs("http", None, http=http(title="MLflow")),
+    "ai-ollama": obs("http", None, http=http(html="Ollama is running")),
+    "ai-gradio": obs("http", None, http=http(html="<script>window.gradio_config = {}")),
+    "ai-streamlit": obs("http", None, http=http(title="Streamlit")),
+    "ai-tensorboard": obs("http", None, http=http(title="TensorBoard")),
+    "ai-qdrant": obs("http", None, http=http(
+        html='{"title":"qdrant - vector search engine","version":"1.9.0"}')),
+}
+
+EXTRA_POSITIVE = [
+    ("cleartext-login", obs("smtp", None, smtp={"code": 220, "ehlo": ["AUTH LOGIN"],
+                                                "starttls": False})),
+    ("cleartext-login", obs("pop3", None, data=b"+OK Dovecot ready.\r\n")),
+    ("cleartext-login", obs("telnet", None, data=b"\xff\xfd\x18login: ")),
+    ("server-status", obs("http", None, http=http(title="Apache Status"))),
+    ("jupyter-no-token", obs("http", "Jupyter Notebook", http=http(location="/api"))),
+    ("ai-ollama", obs("http", "Ollama", http=http(404))),
+]
+NEAR_MISS = [
+    ("cleartext-login", obs("imap", None, data=b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n")),
+    ("cleartext-login", obs("ftp", None, ftp=FTP_OK, ssl=ssl())),  # implicit FTPS
+    ("http-dir-listing", obs("http", None, http=http(404, "Index of /x"))),
+    ("ai-mlflow", obs("http", None, http=http(401, "MLflow"))),
+    ("admin-console", obs("http", None, http=http(title="Welcome to nginx!"))),
+    ("tls-short-key", obs("http", None, http=http(), ssl=ssl(pubkey={"type": "ec",
+                                                                       "bits": 384}))),
+    ("redis-no-auth", obs("redis", None, redis={"auth_required": None})),
+]
+
+
+def ids(o: Observation) -> set[str]:
+    return {f.id for f in assess(o)}
+
+
+def test_every_check_has_a_positive_case() -> None:
+    assert {c.id for c in CHECKS} == set(POSITIVE)
+    assert len({c.id for c in CHECKS}) == len(CHECKS)
+
+
+@pytest.mark.parametrize("check_id", sorted(POSITIVE))
+def test_recall(check_id: str) -> None:
+    findings = assess(POSITIVE[check_id])
+    match = [f for f in findings if f.id == check_id]
+    assert match, findings
+    f = match[0]
+    assert f.evidence and len(f.evidence) <= 200 and "\n" not in f.evidence
+    assert f.severity in ("info", "low", "medium", "high", "critical")
+
+
+@pytest.mark.parametrize(("check_id", "record"), EXTRA_POSITIVE)
+def test_recall_variants(check_id: str, record: Observation) -> None:
+    assert check_id in ids(record)
+
+
+@pytest.mark.parametrize("name", sorted(CLEAN))
+def test_precision_clean(name: str) -> None:
+    assert assess(CLEAN[name]) == []
+
+
+@pytest.mark.parametrize(("check_id", "record"), NEAR_MISS)
+def test_precision_near_miss(check_id: str, record: Observation) -> None:
+    assert check_id not in ids(record)
+
+
+def test_positive_records_fire_only_their_check() -> None:
+    # a record with one piece of evidence gets one finding (no collateral ones)
+    for check_id, record in POSITIVE.items():
+        assert ids(record) == {check_id}, (check_id, ids(record))
+
+
+def test_severities_and_evidence_quote_the_record() -> None:
+    [f] = assess(POSITIVE["redis-no-auth"])
+    assert f.severity == "high" and "'7.0.15'" in f.evidence
+    [f] = assess(POSITIVE["jupyter-no-token"])
+    assert f.severity == "critical"
+    [f] = assess(POSITIVE["git-exposed"])
+    assert "ref: refs/heads/main" in f.evidence
+
+
+def test_malformed_sections_are_no_evidence() -> None:
+    weird = obs("http", None, http={"status": "200", "title": 5, "exposed": ["x"]},
+                ssl={"cert": "garbage", "version": None}, redis={"info": "x"},
+                ftp={"anonymous": "yes"})
+    assert assess(weird) == []

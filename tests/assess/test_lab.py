@@ -1,0 +1,103 @@
+"""Against the real lab: grab + identify + assess every service, and compare the findings
+with what each service really exposes (precision and recall). Needs the ``lab`` fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netatlas.assess import CveDB, assess
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.identify import Identifier
+from netatlas.lab.services import LabError
+from netatlas.model import Endpoint, Observation
+
+pytestmark = pytest.mark.lab
+
+DATA = Path(__file__).parent / "data" / "nvd-lab.json"
+
+# Ground truth by lab service name: the findings it must have, and no others.
+EXPECTED: dict[str, set[str]] = {
+    "nginx-http": set(),
+    "nginx-https": {"tls-self-signed"},
+    "nginx-alt": set(),
+    "ssh": set(),
+    "ssh-alt": set(),
+    "redis": {"redis-no-auth"},
+    "redis-auth": set(),
+    "ftp": {"ftp-anonymous", "cleartext-login"},  # vsftpd without ssl_enable
+    "postgresql": set(),
+    "memcached": {"memcached-open"},
+    "smtp": set(),  # Exim offers STARTTLS
+}
+
+
+@pytest.fixture
+def lab_services(request: pytest.FixtureRequest) -> list[Any]:
+    try:
+        services = request.getfixturevalue("lab")
+    except pytest.FixtureLookupError:
+        pytest.skip("no `lab` fixture")
+    except LabError as e:  # a daemon's package is missing on this machine
+        pytest.skip(f"lab unavailable: {e}")
+    return [s for s in services if s.port != 2024 and s.running]
+
+
+async def observe(svc: Any) -> Observation:
+    ep = Endpoint(svc.ip, svc.port)
+    result = await grab_endpoint(ep, GrabOptions())
+    ident = Identifier().identify(result, ep)
+    return Observation.build(ep, "lab-test", result, ident)
+
+
+async def test_lab_findings_precision_recall(lab_services: list[Any]) -> None:
+    tp = fp = fn = 0
+    rows: list[str] = []
+    for svc in lab_services:
+        if svc.name not in EXPECTED:
+            continue
+        found = {f.id for f in assess(await observe(svc))}
+        want = EXPECTED[svc.name]
+        tp += len(found & want)
+        fp += len(found - want)
+        fn += len(want - found)
+        rows.append(f"{svc.name:12} want={sorted(want)} got={sorted(found)}")
+    print("\n".join(rows))
+    assert rows, "no lab service ran"
+    assert fp == 0 and fn == 0, "\n".join(rows)
+    assert tp == sum(len(EXPECTED[s.name]) for s in lab_services if s.name in EXPECTED)
+
+
+async def test_lab_vsftpd_anonymous_and_redis_auth(lab_services: list[Any]) -> None:
+    by_name = {s.name: s for s in lab_services}
+    if not {"ftp", "redis", "redis-auth"} <= set(by_name):
+        pytest.skip("lab ftp/redis not running")
+    ftp = await observe(by_name["ftp"])
+    assert ftp.sections["ftp"]["anonymous"] is True
+    open_redis = await observe(by_name["redis"])
+    closed_redis = await observe(by_name["redis-auth"])
+    assert "redis-no-auth" in {f.id for f in assess(open_redis)}
+    assert closed_redis.sections["redis"]["auth_required"] is True
+    assert assess(closed_redis) == []
+
+
+async def test_lab_cves(lab_services: list[Any], tmp_path: Path) -> None:
+    by_name = {s.name: s for s in lab_services}
+    with CveDB(tmp_path / "cve.db") as db:
+        db.import_nvd(DATA)
+        got: dict[str, set[str]] = {}
+        for name in ("ssh", "nginx-http", "redis", "ftp"):
+            if name in by_name:
+                o = await observe(by_name[name])
+                got[name] = set(db.match(o.cpe, o.version))
+    print(got)
+    # The lab's Debian 12 versions: OpenSSH 9.2p1, nginx 1.22.1, Redis 7.0.15, vsftpd 3.0.3.
+    want = {
+        "ssh": {"CVE-2023-38408", "CVE-2024-6387", "CVE-2023-51385", "CVE-2099-0001"},
+        "nginx-http": {"CVE-2023-44487"},  # 1.22.1 is the fix of CVE-2022-41741
+        "redis": {"CVE-2024-31449"},  # 7.0.15 is the fix of CVE-2023-41056
+        "ftp": {"CVE-2021-30047"},
+    }
+    assert got == {k: v for k, v in want.items() if k in got}
