@@ -7,7 +7,8 @@
 # (the lab starts its own copies, each bound to one 127.20.x.y address). Run as root.
 set -euo pipefail
 
-# Real services the lab runs on loopback (src/netatlas/lab/daemons.py).
+# Real services the lab runs on loopback (src/netatlas/lab/daemons.py). Only one FTP
+# server: Debian's FTP servers conflict (ftp-server), so no proftpd or pure-ftpd here.
 LAB_PACKAGES=(
   nginx-light         # http 127.20.0.2:80, https :443, http 127.20.0.12:8081
   openssh-server      # ssh 127.20.0.3:22 and 127.20.0.13:2222 (also ssh-keygen)
@@ -17,6 +18,17 @@ LAB_PACKAGES=(
   postgresql          # 127.20.0.6:5432, TLS via SSLRequest
   memcached           # 127.20.0.7:11211, TCP only
   exim4-daemon-light  # smtp 127.20.0.8:25, refuses every recipient
+  apache2             # http 127.20.0.15:8008
+  lighttpd            # http 127.20.0.16:80
+  dovecot-pop3d       # pop3 127.20.0.18:110 and imap :143 (one dovecot)
+  dovecot-imapd
+  mariadb-server      # mysql 127.20.0.19:3306
+  mosquitto           # mqtt 127.20.0.20:1883, anonymous
+  haproxy             # http stats 127.20.0.21:8404
+  squid               # http proxy 127.20.0.22:3128
+  etcd-server         # etcd 127.20.0.23:2379
+  prometheus          # prometheus 127.20.0.24:9090
+  dnsmasq-base        # dns 127.20.0.25:53 (tcp)
   openssl
 )
 # Tools the scanner and the tests use.
@@ -79,7 +91,10 @@ if [ -n "$new" ]; then
   # A postinst started a daemon despite policy-rc.d: stop just that one through its
   # own init script (which uses its PID file), then refuse to go on if it is still there.
   declare -A init_script=([nginx]=nginx [sshd]=ssh [redis-server]=redis-server
-    [vsftpd]=vsftpd [postgres]=postgresql [memcached]=memcached [exim4]=exim4)
+    [vsftpd]=vsftpd [postgres]=postgresql [memcached]=memcached [exim4]=exim4
+    [apache2]=apache2 [lighttpd]=lighttpd [dovecot]=dovecot
+    [mariadbd]=mariadb [mosquitto]=mosquitto [haproxy]=haproxy [squid]=squid
+    [etcd]=etcd [prometheus]=prometheus)
   for proc in $(grep -o '(("[^"]*"' <<<"$new" | tr -d '("' | sort -u); do
     svc=${init_script[$proc]:-}
     if [ -n "$svc" ] && [ -x "/etc/init.d/$svc" ]; then

@@ -18,7 +18,9 @@ def test_syntax() -> None:
 def test_lists_every_lab_package() -> None:
     text = SCRIPT.read_text()
     for pkg in ("nginx-light", "openssh-server", "openssh-client", "redis-server", "vsftpd",
-                "postgresql", "memcached", "exim4-daemon-light", "nmap", "openssl"):
+                "postgresql", "memcached", "exim4-daemon-light", "nmap", "openssl",
+                "apache2", "lighttpd", "dovecot-pop3d", "dovecot-imapd", "mariadb-server",
+                "mosquitto", "haproxy", "squid", "etcd-server", "prometheus", "dnsmasq-base"):
         assert f"\n  {pkg}" in text, pkg
     assert "BROWSER_PACKAGES=(" in text
 

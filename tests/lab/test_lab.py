@@ -204,6 +204,114 @@ def test_smtp_banner_starttls_and_no_relay(lab_up: list[LabService]) -> None:
         sock.sendall(b"QUIT\r\n")
 
 
+# -- the services bench/identify.py measures (core=False) -------------------------------------
+
+@pytest.mark.parametrize(("name", "server"), [("apache", "Apache/"), ("lighttpd", "lighttpd/")])
+def test_web_servers_show_their_version(lab_up: list[LabService], name: str,
+                                        server: str) -> None:
+    svc = by_name(lab_up)[name]
+    assert not svc.core
+    with connect(svc) as sock:
+        status, headers, _ = http_get(sock, svc.ip)
+    assert status == 200
+    assert headers["server"].startswith(f"{server}{svc.version}")
+
+
+@pytest.mark.parametrize(("name", "greeting"), [("pop3", rb"\+OK Dovecot"),
+                                                ("imap", rb"\* OK .*Dovecot")])
+def test_dovecot_greets_without_version(lab_up: list[LabService], name: str,
+                                        greeting: bytes) -> None:
+    svc = by_name(lab_up)[name]
+    with connect(svc) as sock:
+        banner = read_until(sock, rb"\r\n")
+    assert re.match(greeting, banner), banner
+    assert svc.version and svc.version.encode() not in banner and not svc.version_visible
+
+
+def test_mariadb_handshake(lab_up: list[LabService]) -> None:
+    svc = by_name(lab_up)["mariadb"]
+    with connect(svc) as sock:
+        head = read_until(sock, rb"\x00.{8}\x00")
+    # packet header (3 length bytes, seq 0), protocol 10, NUL-terminated version string
+    assert head[3] == 0 and head[4] == 10, head[:8]
+    version = head[5:head.index(b"\x00", 5)].decode()
+    assert re.fullmatch(rf"(5\.5\.5-)?{re.escape(svc.version or '')}-MariaDB\S*", version)
+
+
+def test_mqtt_accepts_anonymous(lab_up: list[LabService]) -> None:
+    svc = by_name(lab_up)["mqtt"]
+    client_id = b"netatlas-lab"
+    # CONNECT, MQTT 3.1.1, clean session, keepalive 10 s, no credentials
+    var = b"\x00\x04MQTT\x04\x02\x00\x0a" + struct.pack("!H", len(client_id)) + client_id
+    with connect(svc) as sock:
+        sock.sendall(b"\x10" + bytes([len(var)]) + var)
+        connack = read_until(sock, rb"\x20\x02..")
+    assert connack == b"\x20\x02\x00\x00", connack  # accepted
+
+
+def _http_json(svc: LabService, path: str) -> dict[str, object]:
+    import json
+
+    with connect(svc) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {svc.ip}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        raw = read_until(sock, rb"(?!)")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    if b"chunked" in head.lower():
+        body = body.split(b"\r\n", 1)[1].rsplit(b"\r\n0\r\n", 1)[0]
+    return json.loads(body)
+
+
+def test_http_applications_show_versions(lab_up: list[LabService]) -> None:
+    services = by_name(lab_up)
+    etcd = _http_json(services["etcd"], "/version")
+    assert etcd["etcdserver"] == services["etcd"].version
+    prom = _http_json(services["prometheus"], "/api/v1/status/buildinfo")
+    assert str(prom["data"]["version"]).startswith(services["prometheus"].version or "?")  # type: ignore[index]
+    jupyter = _http_json(services["jupyter"], "/api")
+    assert jupyter["version"] == services["jupyter"].version
+    with connect(services["haproxy-stats"]) as sock:
+        _, _, body = http_get(sock, services["haproxy-stats"].ip)
+    assert f"HAProxy version {services['haproxy-stats'].version}" in body
+
+
+def test_squid_denies_and_names_itself(lab_up: list[LabService]) -> None:
+    svc = by_name(lab_up)["squid"]
+    with connect(svc) as sock:
+        # a proxy request for a lab address: denied by policy before any lookup
+        sock.sendall(b"GET http://127.20.0.2/ HTTP/1.1\r\nHost: 127.20.0.2\r\n"
+                     b"Connection: close\r\n\r\n")
+        head = read_until(sock, rb"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 403"), head[:80]
+    assert f"Server: squid/{svc.version}".encode() in head
+
+
+def test_dnsmasq_tcp_version_bind(lab_up: list[LabService]) -> None:
+    svc = by_name(lab_up)["dns"]
+    qname = b"\x07version\x04bind\x00"
+    query = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + qname + struct.pack("!HH", 16, 3)
+    with connect(svc) as sock:
+        sock.sendall(struct.pack("!H", len(query)) + query)
+        reply = read_until(sock, rb"dnsmasq-[\d.]+")
+    assert reply[2:4] == b"\x12\x34"
+    assert f"dnsmasq-{svc.version}".encode() in reply
+
+
+@pytest.mark.parametrize("name", ["ssh-odd", "redis-odd", "memcached-odd"])
+def test_well_known_services_on_odd_ports(lab_up: list[LabService], name: str) -> None:
+    svc = by_name(lab_up)[name]
+    with connect(svc) as sock:
+        if svc.service == "ssh":
+            assert read_until(sock, rb"\r\n").startswith(f"SSH-2.0-OpenSSH_{svc.version}".encode())
+        elif svc.service == "redis":
+            sock.sendall(b"PING\r\n")
+            assert read_until(sock, rb"\r\n") == b"+PONG\r\n"
+        else:
+            sock.sendall(b"version\r\n")
+            assert read_until(sock, rb"\r\n") == f"VERSION {svc.version}\r\n".encode()
+
+
 # -- what the lab binds, and how it starts and stops -----------------------------------------
 
 def _lab_processes(services: list[LabService]) -> Iterator[psutil.Process]:

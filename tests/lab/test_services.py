@@ -42,6 +42,21 @@ def test_minimum_catalogue() -> None:
     assert endpoints[("127.20.0.8", 25)][:2] == ("smtp", "Exim")
 
 
+def test_grown_catalogue_core_and_bench_services() -> None:
+    """At least 25 services; the original eleven are core (asserted end to end), the
+    rest are measured by bench/identify.py; several sit where the port misleads."""
+    assert len(CATALOGUE) >= 25
+    core = {s.name for s in CATALOGUE if s.core}
+    assert core == {"nginx-http", "nginx-https", "nginx-alt", "ssh", "ssh-alt", "redis",
+                    "redis-auth", "ftp", "postgresql", "memcached", "smtp"}
+    assert len({s.product.lower() for s in CATALOGUE}) >= 15
+    wellknown = {"ssh": 22, "redis": 6379, "memcached": 11211}
+    misleading = [s for s in CATALOGUE if s.service in wellknown
+                  and s.port != wellknown[s.service]]
+    assert len(misleading) >= 4
+    assert all(s.port not in (22, 6379) for s in CATALOGUE if s.name.endswith("-odd"))
+
+
 def test_each_daemon_has_its_own_addresses() -> None:
     owner: dict[str, str] = {}
     for spec in CATALOGUE:

@@ -1,5 +1,6 @@
-"""A local range of real services (Debian packages) on 127.20.0.x for the demo and the
-integration tests: ``Lab().up()``, ``.status()``, ``.down()``, ``.ground_truth()``."""
+"""A local range of real services (Debian packages, and PyPI servers from the venv) on
+127.20.0.x for the demo and the integration tests: ``Lab().up()``, ``.status()``,
+``.down()``, ``.ground_truth()``."""
 
 from netatlas.lab.lab import DEFAULT_STATE_DIR, Lab, default_state_dir
 from netatlas.lab.services import CATALOGUE, FORBIDDEN_PORT, LAB_NET, LabError, LabService

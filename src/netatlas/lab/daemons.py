@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +47,23 @@ BINARIES: dict[str, str] = {
     "postgres": str(_PG_BIN / "postgres"),
     "memcached": "/usr/bin/memcached",
     "exim": "/usr/sbin/exim4",
+    "apache2": "/usr/sbin/apache2",
+    "lighttpd": "/usr/sbin/lighttpd",
+    "dovecot": "/usr/sbin/dovecot",
+    "mariadb": "/usr/sbin/mariadbd",
+    "mosquitto": "/usr/sbin/mosquitto",
+    "haproxy": "/usr/sbin/haproxy",
+    "squid": "/usr/sbin/squid",
+    "etcd": "/usr/bin/etcd",
+    "prometheus": "/usr/bin/prometheus",
+    "dnsmasq": "/usr/sbin/dnsmasq",
+    # a PyPI server installed in this Python's environment (the venv), not a Debian package
+    "jupyter": str(Path(sys.executable).parent / "jupyter-server"),
 }
+# Kinds whose binary comes from PyPI rather than a Debian package.
+PYPI_KINDS = frozenset({"jupyter"})
 _SSH_KEYGEN = "/usr/bin/ssh-keygen"
+_MARIADB_INSTALL_DB = "/usr/bin/mariadb-install-db"
 _FTP_PASV = (40000, 40009)
 
 
@@ -242,6 +258,154 @@ def _exim(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
     return [BINARIES["exim"], "-C", str(conf), "-bdf"]
 
 
+def _static_site(www: Path, title: str) -> None:
+    _mkdir(www, 0o755)
+    (www / "index.html").write_text(
+        f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
+        f"<body><h1>{title}</h1></body></html>\n")
+
+
+def _apache(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    _mkdir(d / "run", 0o755)
+    _static_site(d / "www", "Apache lab")
+    conf = _write(d / "apache2.conf", render("apache2.conf.in", dir=d, ip=spec.ip,
+                                             port=spec.port))
+    return [BINARIES["apache2"], "-d", str(d), "-f", str(conf), "-DFOREGROUND"]
+
+
+def _lighttpd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    _static_site(d / "www", "lighttpd lab")
+    conf = _write(d / "lighttpd.conf", render("lighttpd.conf.in", dir=d, ip=spec.ip,
+                                              port=spec.port))
+    return [BINARIES["lighttpd"], "-D", "-f", str(conf)]
+
+
+def _dovecot(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    pop3, imap = _by_name(specs, "pop3"), _by_name(specs, "imap")
+    assert pop3.ip == imap.ip, specs
+    _mkdir(d, 0o755)
+    _mkdir(d / "run", 0o755)
+    _mkdir(d / "state", 0o750)
+    _write(d / "users", "", 0o640)  # no user at all: every login fails
+    conf = _write(d / "dovecot.conf", render("dovecot.conf.in", dir=d, ip=pop3.ip,
+                                             pop_port=pop3.port, imap_port=imap.port))
+    return [BINARIES["dovecot"], "-F", "-c", str(conf)]
+
+
+def _mariadb(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755, "mysql")
+    data = d / "data"
+    if not (data / "mysql").is_dir():
+        if data.exists():
+            shutil.rmtree(data)  # a half-made datadir from an interrupted install
+        proc = subprocess.run(
+            [_MARIADB_INSTALL_DB, "--no-defaults", "--user=mysql", f"--datadir={data}",
+             "--auth-root-authentication-method=socket", "--skip-test-db",
+             "--skip-name-resolve"],
+            cwd=d, capture_output=True, timeout=120, check=False,
+            env={"PATH": "/usr/sbin:/usr/bin:/bin", "LC_ALL": "C"})
+        if proc.returncode != 0:
+            raise LabError("mariadb: mariadb-install-db failed: "
+                           + (proc.stdout + proc.stderr).decode(errors="replace")[-2000:])
+        # Without an account for remote hosts, MariaDB answers "Host ... is not allowed"
+        # instead of its handshake. A locked account whose hash matches no password makes
+        # it greet every client, as a server that serves the network does; nobody can log
+        # in. (Bootstrap mode has no grant tables loaded, so no CREATE USER: a row.)
+        sql = ("INSERT INTO mysql.global_priv (Host, User, Priv) VALUES ('%', 'lab', "
+               "'{\"access\":0,\"plugin\":\"mysql_native_password\","
+               "\"authentication_string\":\"!locked\",\"account_locked\":true}');\n")
+        proc = subprocess.run(
+            [BINARIES["mariadb"], "--no-defaults", "--bootstrap", "--user=mysql",
+             f"--datadir={data}", "--skip-networking", "--skip-log-bin"],
+            input=sql.encode(), cwd=d, capture_output=True, timeout=120, check=False,
+            env={"PATH": "/usr/sbin:/usr/bin:/bin", "LC_ALL": "C"})
+        if proc.returncode != 0:
+            shutil.rmtree(data, ignore_errors=True)
+            raise LabError("mariadb: bootstrap failed: "
+                           + (proc.stdout + proc.stderr).decode(errors="replace")[-2000:])
+    return [BINARIES["mariadb"], "--no-defaults", f"--datadir={data}",
+            f"--socket={d / 'mysqld.sock'}", f"--pid-file={d / 'mysqld.pid'}",
+            f"--bind-address={spec.ip}", f"--port={spec.port}", "--skip-name-resolve",
+            "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--max-connections=50"]
+
+
+def _mosquitto(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    conf = _write(d / "mosquitto.conf", render("mosquitto.conf.in", dir=d, ip=spec.ip,
+                                               port=spec.port))
+    return [BINARIES["mosquitto"], "-c", str(conf)]
+
+
+def _haproxy(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    conf = _write(d / "haproxy.cfg", render("haproxy.conf.in", ip=spec.ip, port=spec.port))
+    return [BINARIES["haproxy"], "-db", "-f", str(conf)]  # -db: foreground, no daemon
+
+
+def _squid(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755, "proxy")
+    # the lab's dnsmasq, in this lab's net (the catalogue may have been moved)
+    octet = next(s.ip for s in CATALOGUE if s.daemon == "dnsmasq").rsplit(".", 1)[1]
+    dns = f"{spec.ip.rsplit('.', 1)[0]}.{octet}"
+    conf = _write(d / "squid.conf", render("squid.conf.in", dir=d, ip=spec.ip,
+                                           port=spec.port, dns=dns))
+    return [BINARIES["squid"], "-N", "-f", str(conf)]  # -N: foreground, one process
+
+
+def _etcd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755, "etcd")
+    client, peer = f"http://{spec.ip}:{spec.port}", f"http://{spec.ip}:{spec.port + 1}"
+    return [BINARIES["etcd"], "--name", "lab", "--data-dir", str(d / "data"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"lab={peer}", "--initial-cluster-state", "new"]
+
+
+def _prometheus(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755, "prometheus")
+    conf = _write(d / "prometheus.yml", render("prometheus.conf.in"))
+    return [BINARIES["prometheus"], f"--config.file={conf}",
+            f"--storage.tsdb.path={d / 'data'}", f"--web.listen-address={spec.ip}:{spec.port}"]
+
+
+def _dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o755)
+    # Authoritative for the lab names only: no upstream servers, no /etc/hosts, so a
+    # query never leaves it; DNS only (no DHCP without a dhcp-range).
+    return [BINARIES["dnsmasq"], "--keep-in-foreground", "--conf-file=/dev/null",
+            f"--listen-address={spec.ip}", f"--port={spec.port}", "--bind-interfaces",
+            "--no-resolv", "--no-hosts", "--no-poll", f"--pid-file={d / 'dnsmasq.pid'}",
+            "--user=dnsmasq", "--log-facility=-",
+            f"--address=/lab.netatlas.test/{spec.ip.rsplit('.', 1)[0]}.2"]
+
+
+def _jupyter(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = _one(specs)
+    _mkdir(d, 0o700)
+    _mkdir(d / "root", 0o700)
+    token_file = d / "token"
+    if not token_file.exists():
+        write_private(token_file, secrets.token_hex(24).encode())
+    # env execs the server (same PID) with HOME and Jupyter's dirs inside the state dir.
+    return ["/usr/bin/env", f"HOME={d}", f"JUPYTER_RUNTIME_DIR={d / 'runtime'}",
+            f"JUPYTER_CONFIG_DIR={d / 'config'}", f"JUPYTER_DATA_DIR={d / 'data'}",
+            BINARIES["jupyter"], f"--ServerApp.ip={spec.ip}", f"--ServerApp.port={spec.port}",
+            "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
+            f"--IdentityProvider.token={token_file.read_text().strip()}",
+            f"--ServerApp.root_dir={d / 'root'}", "--allow-root"]
+
+
 DAEMONS: tuple[Daemon, ...] = (
     Daemon("nginx", "nginx", _nginx),
     Daemon("ssh", "sshd", _sshd),
@@ -254,6 +418,20 @@ DAEMONS: tuple[Daemon, ...] = (
            ready_timeout=60.0),
     Daemon("memcached", "memcached", _memcached),
     Daemon("smtp", "exim", _exim),
+    Daemon("apache", "apache2", _apache),
+    Daemon("lighttpd", "lighttpd", _lighttpd),
+    Daemon("dovecot", "dovecot", _dovecot),
+    Daemon("mariadb", "mariadb", _mariadb, user="mysql", ready_timeout=60.0),
+    Daemon("mosquitto", "mosquitto", _mosquitto),
+    Daemon("haproxy", "haproxy", _haproxy),
+    Daemon("squid", "squid", _squid),
+    Daemon("etcd", "etcd", _etcd, user="etcd"),
+    Daemon("prometheus", "prometheus", _prometheus, user="prometheus"),
+    Daemon("dnsmasq", "dnsmasq", _dnsmasq),
+    Daemon("ssh-odd", "sshd", _sshd),
+    Daemon("redis-odd", "redis", _redis),
+    Daemon("memcached-odd", "memcached", _memcached),
+    Daemon("jupyter", "jupyter", _jupyter),
 )
 
 DAEMON_BY_NAME = {d.name: d for d in DAEMONS}

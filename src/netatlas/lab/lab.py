@@ -94,7 +94,7 @@ class Lab:
                 service=spec.service, product=spec.product,
                 version=binary_version(daemon.kind), tls=spec.tls, running=running,
                 pid=rec.pid if running and rec else None,
-                version_visible=spec.version_visible, tags=spec.tags,
+                version_visible=spec.version_visible, tags=spec.tags, core=spec.core,
             ))
         return out
 
@@ -154,7 +154,8 @@ class Lab:
         missing = sorted({d.binary for d in DAEMONS if not Path(d.binary).exists()})
         if missing:
             raise LabError("not installed: " + ", ".join(missing)
-                           + " (run scripts/install-system-deps.sh)")
+                           + " (run scripts/install-system-deps.sh; PyPI servers such as "
+                           "jupyter-server come with the dev extras: pip install -e '.[dev]')")
 
     def _make_state_dir(self) -> None:
         for sub in (self.state_dir, self.state_dir / "run", self.state_dir / "tls"):

@@ -36,6 +36,9 @@ class ServiceSpec:
     version_visible: bool = True
     tags: tuple[str, ...] = ()
     transport: str = "tcp"
+    # Core services are asserted by the end-to-end scan tests; the others are measured by
+    # bench/identify.py (their grabbers and rules are newer).
+    core: bool = True
 
 
 @dataclass(slots=True)
@@ -54,6 +57,7 @@ class LabService:
     pid: int | None
     version_visible: bool = True
     tags: tuple[str, ...] = ()
+    core: bool = True
 
     @property
     def endpoint(self) -> str:
@@ -76,6 +80,31 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
     ServiceSpec("memcached", "memcached", "127.20.0.7", 11211, "memcached", "memcached",
                 tags=("no-auth",)),
     ServiceSpec("smtp", "smtp", "127.20.0.8", 25, "smtp", "Exim", tags=("starttls",)),
+    *(replace(s, core=False) for s in (
+        # plain HTTP on a port nmap's tables call https-alt
+        ServiceSpec("apache", "apache", "127.20.0.15", 8443, "http", "Apache httpd"),
+        ServiceSpec("lighttpd", "lighttpd", "127.20.0.16", 80, "http", "lighttpd"),
+        ServiceSpec("memcached-odd", "memcached-odd", "127.20.0.17", 4000, "memcached",
+                    "memcached", tags=("no-auth",)),
+        # Dovecot's greeting names the product, never its version.
+        ServiceSpec("pop3", "dovecot", "127.20.0.18", 110, "pop3", "Dovecot",
+                    version_visible=False),
+        ServiceSpec("imap", "dovecot", "127.20.0.18", 143, "imap", "Dovecot",
+                    version_visible=False),
+        ServiceSpec("mariadb", "mariadb", "127.20.0.19", 3306, "mysql", "MariaDB"),
+        ServiceSpec("mqtt", "mosquitto", "127.20.0.20", 1883, "mqtt", "Mosquitto",
+                    tags=("anonymous",)),
+        ServiceSpec("haproxy-stats", "haproxy", "127.20.0.21", 8404, "http", "HAProxy"),
+        ServiceSpec("squid", "squid", "127.20.0.22", 3128, "http-proxy", "Squid"),
+        ServiceSpec("etcd", "etcd", "127.20.0.23", 2379, "http", "etcd", tags=("no-auth",)),
+        ServiceSpec("prometheus", "prometheus", "127.20.0.24", 9090, "http", "Prometheus"),
+        ServiceSpec("dns", "dnsmasq", "127.20.0.25", 53, "domain", "dnsmasq"),
+        # well-known services on ports that belong to something else
+        ServiceSpec("ssh-odd", "ssh-odd", "127.20.0.26", 443, "ssh", "OpenSSH"),
+        ServiceSpec("redis-odd", "redis-odd", "127.20.0.27", 8080, "redis", "Redis",
+                    tags=("no-auth",)),
+        ServiceSpec("jupyter", "jupyter", "127.20.0.28", 5000, "http", "Jupyter Server"),
+    )),
 )
 
 

@@ -71,4 +71,24 @@ def binary_version(daemon_kind: str) -> str | None:
             return _search(r"memcached (\S+)", _run([binary, "-V"]))
         case "exim":
             return _search(r"Exim version (\S+)", _run([binary, "-bV"]))
+    if daemon_kind in _SIMPLE:
+        flag, pattern = _SIMPLE[daemon_kind]
+        return _search(pattern, _run([binary, flag]))
     raise KeyError(daemon_kind)
+
+
+# kind -> (flag that prints the version, regex whose group 1 is it). Debian repack
+# suffixes ("2.42.0+ds") are left out: the upstream release is what a scanner can name.
+_SIMPLE: dict[str, tuple[str, str]] = {
+    "apache2": ("-v", r"Apache/(\d[\d.]*)"),
+    "lighttpd": ("-v", r"lighttpd/(\d[\d.]*)"),
+    "dovecot": ("--version", r"^(\d[\d.]*)"),
+    "mariadb": ("--version", r"Ver (\d[\d.]*)-MariaDB"),
+    "mosquitto": ("-h", r"mosquitto version (\d[\d.]*)"),
+    "haproxy": ("-v", r"HAProxy version (\d[\d.]*)"),
+    "squid": ("-v", r"Squid Cache: Version (\d[\d.]*)"),
+    "etcd": ("--version", r"etcd Version: (\d[\d.]*)"),
+    "prometheus": ("--version", r"prometheus, version (\d[\d.]*\d)"),
+    "dnsmasq": ("--version", r"Dnsmasq version (\d[\d.]*)"),
+    "jupyter": ("--version", r"^(\d[\d.]*\d)"),
+}
