@@ -94,7 +94,8 @@ async def test_icon_link_on_same_endpoint_and_redirect_not_followed(fast: GrabOp
     assert h["status"] == 302
     assert h["favicon"]["location"].endswith("/img/i.png") and h["favicon"]["size"] == len(png)
     paths = [q.split(b" ")[1] for q in srv.requests]
-    assert paths == [b"/", b"/", b"/favicon.ico", b"/img/i.png", b"/.git/HEAD", b"/.env"]
+    assert paths == [b"/", b"/", b"/favicon.ico", b"/img/i.png", b"/.git/HEAD", b"/.env",
+                     b"/version", b"/api", b"/api/v1/status/buildinfo"]
     assert "exposed" not in h  # 404s are not exposures
 
 
@@ -144,3 +145,15 @@ def test_exposed_content_checks() -> None:
     assert not looks_like_env(b"hello world\nnot env\nA=1\n")
     assert not looks_like_env(b"")
     assert env_sample(b"SECRET=topsecret\n") == "SECRET=***\n"
+
+
+async def test_well_known_api_documents(fast: GrabOptions) -> None:
+    srv = TinyHttp({
+        "/": (404, b"text/plain", b"404 page not found\n"),
+        "/version": (200, b"application/json", b'{"etcdserver":"3.4.23"}'),
+        "/api": (200, b"text/html", b"<html>not json</html>"),
+    })
+    async with serve(srv, "127.20.250.15") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.15", port), fast)
+    # only JSON answered with 200 is kept; HTML and 404s are not API documents
+    assert res.sections["http"]["api"] == {"version": '{"etcdserver":"3.4.23"}'}

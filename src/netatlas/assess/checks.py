@@ -80,6 +80,13 @@ def _http_open_store(product_words: tuple[str, ...], body_marks: tuple[str, ...]
 
     def check(obs: Observation) -> str | None:
         h = _http(obs)
+        # a well-known API path (http.api, kept only when it answered 200) is evidence
+        # even when GET / is a 404, as on etcd
+        api = h.get("api") if isinstance(h.get("api"), dict) else {}
+        for name, doc in api.items():
+            for mark in body_marks:
+                if isinstance(doc, str) and mark in doc:
+                    return f"API document {quote(name)} answered 200 and contains {quote(mark)}"
         if h.get("status") != 200:
             return None
         prod = _product(obs)

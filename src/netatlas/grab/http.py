@@ -182,6 +182,33 @@ async def exposed_files(ctx: GrabContext) -> dict[str, dict[str, Any]]:
     return found
 
 
+# Well-known API paths that name applications behind a generic web server, one GET
+# each: etcd / Docker / Kubernetes (/version), Jupyter (/api), Prometheus (buildinfo).
+API_PATHS = {
+    "version": "/version",
+    "api": "/api",
+    "buildinfo": "/api/v1/status/buildinfo",
+}
+API_SAMPLE = 4096
+
+
+async def api_documents(ctx: GrabContext) -> dict[str, str]:
+    """The JSON each well-known path returns with 200, capped; nothing else is kept."""
+    found: dict[str, str] = {}
+    for name, path in API_PATHS.items():
+        try:
+            resp = await fetch(ctx, path)
+        except _SOFT_ERRORS:
+            continue
+        if resp.status != 200 or not resp.body:
+            continue
+        body, err = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
+        if err or body.lstrip()[:1] not in (b"{", b"["):
+            continue
+        found[name] = body[:API_SAMPLE].decode("utf-8", errors="replace")
+    return found
+
+
 def _same_endpoint_target(ctx: GrabContext, href: str) -> str | None:
     """The request target for ``href`` if it points back at this endpoint, else None."""
     if href.lower().startswith(("data:", "javascript:")):
@@ -248,3 +275,6 @@ async def grab(ctx: GrabContext) -> None:
     exposed = await exposed_files(ctx)
     if exposed:
         section["exposed"] = exposed
+    api = await api_documents(ctx)
+    if api:
+        section["api"] = api
