@@ -10,7 +10,27 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 
-from . import banner, ftp, http, memcached, mysql, postgresql, redis, smtp, ssh
+from . import (
+    amqp,
+    banner,
+    dns,
+    ftp,
+    http,
+    imap,
+    ldap,
+    memcached,
+    mqtt,
+    mysql,
+    nats,
+    pop3,
+    postgresql,
+    redis,
+    smtp,
+    ssh,
+    telnet,
+    vnc,
+    zookeeper,
+)
 from .conn import Conn
 from .context import GrabContext, Outcome
 from .errors import ProtocolError
@@ -41,16 +61,43 @@ PORT_HINTS: dict[int, str] = {
             10000,
         )
     },
-    **{p: "tls" for p in (443, 465, 636, 853, 993, 995, 2376, 4443, 6443, 8443, 9443, 10443)},
+    **{p: "tls" for p in (443, 465, 636, 853, 993, 995, 2376, 3269, 4443, 5671, 6443, 8443, 8883)},
+    9443: "tls",
+    10443: "tls",
     6379: "redis",
     6380: "redis",
     5432: "postgresql",
     5433: "postgresql",
     11211: "memcached",
+    1883: "mqtt",
+    5672: "amqp",
+    389: "ldap",
+    3268: "ldap",
+    2181: "zookeeper",
+    53: "dns",
+    5353: "dns",
 }
+# Inside TLS on these ports, the silent protocol to try before HTTP.
+TLS_INNER_HINTS = {636: "ldap", 3269: "ldap", 8883: "mqtt", 5671: "amqp", 853: "dns"}
 # memcached before postgresql: postgres waits silently for an 8th byte of "stats\r\n",
 # and memcached silently for a newline in an SSLRequest; this order costs one silence.
-DEFAULT_ORDER = ("tls", "http", "redis", "memcached", "postgresql")
+# zookeeper before postgresql: ZooKeeper waits silently for the 8-byte SSLRequest's body,
+# while postgres refuses the 8-byte "srvr" probe at once. mqtt, amqp: brokers hang up on
+# the earlier probes' bytes (a bad packet type, a wrong protocol header), so they cost a
+# connection each, not a silence. slapd and DNS wait silently for a BER / length-prefix
+# worth of bytes already at the TLS hello: only their port hint (389, 53) reaches them.
+DEFAULT_ORDER = (
+    "tls",
+    "http",
+    "redis",
+    "memcached",
+    "zookeeper",
+    "postgresql",
+    "mqtt",
+    "amqp",
+    "ldap",
+    "dns",
+)
 MAX_SILENT = 2  # two probes met with silence: a tarpit or a protocol we cannot wake
 TLS_HTTP_PORTS = {443, 4443, 8443, 9443, 10443}
 
@@ -65,6 +112,8 @@ def classify_greeting(greeting: bytes, port: int = 0) -> str | None:
         return "ssh"
     if mysql.is_handshake(g):
         return "mysql"
+    if nats.is_info(g):
+        return "nats"
     if g.startswith(b"RFB "):
         return "vnc"
     if g.startswith(b"+OK"):
@@ -73,6 +122,8 @@ def classify_greeting(greeting: bytes, port: int = 0) -> str | None:
         return "imap"
     if len(g) > 1 and g[0] == 0xFF and g[1] in (0xFB, 0xFC, 0xFD, 0xFE):
         return "telnet"
+    if len(re.findall(rb"\xff[\xfb-\xfe][\x00-\x27]", g[:256])) >= 2:
+        return "telnet"  # a text banner first, then option negotiation (one could be noise)
     m = re.match(rb"(\d{3})[ -]", g)
     if m and m.group(1) in (b"220", b"421", b"120", b"500", b"554"):
         low = g.lower()
@@ -84,6 +135,8 @@ def classify_greeting(greeting: bytes, port: int = 0) -> str | None:
             return "ftp"
         if port in (25, 465, 587, 2525):
             return "smtp"
+    if port in (23, 2323) and g:
+        return "telnet"  # a bare text banner (no negotiation) on telnet's ports
     return None
 
 
@@ -93,6 +146,11 @@ GREETING_GRABBERS: dict[str, GreetingGrabber] = {
     "ftp": ftp.grab,
     "smtp": smtp.grab,
     "mysql": mysql.grab,
+    "pop3": pop3.grab,
+    "imap": imap.grab,
+    "vnc": vnc.grab,
+    "telnet": telnet.grab,
+    "nats": nats.grab,
 }
 
 
@@ -152,6 +210,15 @@ async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> N
         await conn.close()
         await http.grab(ctx)
         return
+    inner = TLS_INNER_HINTS.get(ctx.ep.port)
+    if inner and alpn is None:
+        await conn.close()
+        if (
+            await PROBES[inner](ctx) != Outcome.POSITIVE
+            and await http.probe(ctx) == Outcome.POSITIVE
+        ):
+            await http.grab(ctx)
+        return
     greeting = await read_greeting(ctx, conn)
     if greeting:
         await on_greeting(ctx, conn, greeting)
@@ -174,7 +241,21 @@ PROBES: dict[str, Callable[[GrabContext], Awaitable[str]]] = {
     "redis": redis.probe,
     "memcached": memcached.probe,
     "postgresql": postgresql.probe,
+    "mqtt": mqtt.probe,
+    "amqp": amqp.probe,
+    "ldap": ldap.probe,
+    "zookeeper": zookeeper.probe,
+    "dns": dns.probe,
 }
+
+
+def hint_from_replies(responses: dict[str, bytes]) -> str | None:
+    """Another probe's reply that gives a silent protocol away: an AMQP broker answers
+    any junk (a TLS hello, a GET) with its own protocol header."""
+    for reply in responses.values():
+        if reply.startswith(b"AMQP"):
+            return "amqp"
+    return None
 
 
 def probe_order(port: int) -> list[str]:
@@ -206,7 +287,13 @@ async def run(ctx: GrabContext) -> None:
     if await _listen(ctx):
         return
     silent = 0
-    for name in probe_order(ctx.ep.port):
+    order = probe_order(ctx.ep.port)
+    tried: set[str] = set()
+    while order:
+        name = order.pop(0)
+        if name in tried:
+            continue
+        tried.add(name)
         outcome = await PROBES[name](ctx)
         if outcome == Outcome.POSITIVE:
             return
@@ -219,6 +306,9 @@ async def run(ctx: GrabContext) -> None:
         # It speaks first after all, just late or not to our first connection.
         if name == "http" and late_greeting and await _listen(ctx):
             return
+        hint = hint_from_replies(ctx.result.responses)
+        if hint and hint not in tried:
+            order.insert(0, hint)
     if ctx.result.responses:
         ctx.result.data = next(iter(ctx.result.responses.values()))
         return  # something answered, in no protocol we speak: a generic banner
