@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 from .context import GrabContext, Outcome
+from .exchange import exchange
 
 STATS = b"stats\r\n"
 KEEP = (
@@ -70,21 +70,9 @@ def parse_stats(buf: bytes) -> dict[str, Any] | None:
 
 
 async def probe(ctx: GrabContext) -> str:
-    try:
-        conn = await ctx.open()
-    except (TimeoutError, ConnectionError, ssl.SSLError):
-        return Outcome.NEGATIVE
-    try:
-        await conn.write(STATS, ctx.opts.read_timeout)
-        reply = await conn.read_until_done(
-            reply_complete, ctx.opts.max_bytes, ctx.opts.read_timeout
-        )
-    except TimeoutError:
-        return Outcome.SILENT
-    except (ConnectionError, ssl.SSLError):
-        return Outcome.NEGATIVE
-    finally:
-        await conn.close()
+    reply = await exchange(ctx, STATS, reply_complete)
+    if isinstance(reply, str):
+        return reply
     section = parse_stats(reply)
     if section is None:
         return Outcome.NEGATIVE

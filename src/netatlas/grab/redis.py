@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ssl
 from typing import Any
 
 from .context import GrabContext, Outcome
 from .errors import ProtocolError
+from .exchange import exchange
 
 INFO = b"*1\r\n$4\r\nINFO\r\n"
 INFO_KEYS = (
@@ -72,21 +72,9 @@ def parse_info_reply(buf: bytes) -> dict[str, Any]:
 
 async def probe(ctx: GrabContext) -> str:
     """Send INFO; a RESP reply means redis (and fills the section)."""
-    try:
-        conn = await ctx.open()
-    except (TimeoutError, ConnectionError, ssl.SSLError):
-        return Outcome.NEGATIVE
-    try:
-        await conn.write(INFO, ctx.opts.read_timeout)
-        reply = await conn.read_until_done(
-            reply_complete, ctx.opts.max_bytes, ctx.opts.read_timeout
-        )
-    except TimeoutError:
-        return Outcome.SILENT
-    except (ConnectionError, ssl.SSLError):
-        return Outcome.NEGATIVE
-    finally:
-        await conn.close()
+    reply = await exchange(ctx, INFO, reply_complete)
+    if isinstance(reply, str):
+        return reply
     if not reply_complete(reply):
         return Outcome.NEGATIVE
     if reply.startswith(b"$"):
