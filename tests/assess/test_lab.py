@@ -31,6 +31,7 @@ EXPECTED: dict[str, set[str]] = {
     "postgresql": set(),
     "memcached": {"memcached-open"},
     "smtp": set(),  # Exim offers STARTTLS
+    "mqtt": {"mqtt-anonymous"},  # Mosquitto with allow_anonymous true
 }
 
 

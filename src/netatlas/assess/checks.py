@@ -103,6 +103,12 @@ def _http_open_store(product_words: tuple[str, ...], body_marks: tuple[str, ...]
 
 # -- ftp / cleartext ------------------------------------------------------------------
 
+def mqtt_anonymous(obs: Observation) -> str | None:
+    if sec(obs, "mqtt").get("anonymous") is True:
+        return "CONNECT without credentials accepted (CONNACK 0)"
+    return None
+
+
 def ftp_anonymous(obs: Observation) -> str | None:
     if sec(obs, "ftp").get("anonymous") is True:
         return "USER anonymous / PASS accepted (230)"
@@ -316,6 +322,7 @@ CHECKS: tuple[Check, ...] = (
     Check("mongodb-open", "high", "MongoDB HTTP interface open",
           _http_open_store(("mongodb",), ())),
     Check("ftp-anonymous", "medium", "FTP allows anonymous login", ftp_anonymous),
+    Check("mqtt-anonymous", "medium", "MQTT broker accepts anonymous clients", mqtt_anonymous),
     Check("cleartext-login", "low", "Login offered over cleartext", cleartext_login),
     Check("tls-self-signed", "low", "Self-signed TLS certificate", tls_self_signed),
     Check("tls-expired", "medium", "Expired TLS certificate", tls_expired),
