@@ -28,24 +28,8 @@ KEEP = (
     "get_misses",
     "evictions",
 )
-_INTS = {
-    "pid",
-    "uptime",
-    "time",
-    "pointer_size",
-    "curr_connections",
-    "total_connections",
-    "threads",
-    "curr_items",
-    "total_items",
-    "bytes",
-    "limit_maxbytes",
-    "cmd_get",
-    "cmd_set",
-    "get_hits",
-    "get_misses",
-    "evictions",
-}
+# every kept stat except the version strings is a counter
+_INTS = frozenset(KEEP) - {"version", "libevent"}
 
 
 def reply_complete(buf: bytes) -> bool:
