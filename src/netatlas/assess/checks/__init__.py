@@ -1,0 +1,20 @@
+"""The table of risk checks, one module per theme. Each check reads only what the record
+holds (grab sections, identification) and returns a short evidence string quoting it, or
+None. Nothing here guesses from a port number, and nothing talks to the network.
+
+Table order is report order: data stores first, then access, TLS, web and AI / ML."""
+
+from __future__ import annotations
+
+from . import access, ai, datastores, tls, web
+from ._base import EVIDENCE_MAX, Check, Severity
+
+CHECKS: tuple[Check, ...] = (
+    *datastores.CHECKS,
+    *access.CHECKS,
+    *tls.CHECKS,
+    *web.CHECKS,
+    *ai.CHECKS,
+)
+
+__all__ = ["CHECKS", "EVIDENCE_MAX", "Check", "Severity"]

@@ -1,0 +1,68 @@
+"""Data stores and control APIs that answer without authentication."""
+
+from __future__ import annotations
+
+from ...model import Observation
+from ._base import Check, Evidence, http_section, page_html, product_name, quote, sec
+
+
+def redis_no_auth(obs: Observation) -> str | None:
+    r = sec(obs, "redis")
+    if r.get("auth_required") is False and r.get("info"):
+        version = r["info"].get("redis_version")
+        return "INFO answered without AUTH" + (f" (redis_version {quote(version)})"
+                                               if version else "")
+    return None
+
+
+def memcached_open(obs: Observation) -> str | None:
+    m = sec(obs, "memcached")
+    if m.get("version") or "uptime" in m:
+        return (f"stats answered without auth (version {quote(m.get('version'))}, "
+                f"curr_items {m.get('curr_items')})")
+    return None
+
+
+def _http_open_store(product_words: tuple[str, ...], body_marks: tuple[str, ...]) -> Evidence:
+    """An HTTP data store / control API answering 200 to an unauthenticated GET /."""
+
+    def check(obs: Observation) -> str | None:
+        h = http_section(obs)
+        # a well-known API path (http.api, kept only when it answered 200) is evidence
+        # even when GET / is a 404, as on etcd
+        api = h.get("api") if isinstance(h.get("api"), dict) else {}
+        for name, doc in api.items():
+            for mark in body_marks:
+                if isinstance(doc, str) and mark in doc:
+                    return f"API document {quote(name)} answered 200 and contains {quote(mark)}"
+        if h.get("status") != 200:
+            return None
+        prod = product_name(obs)
+        if any(w in prod for w in product_words):
+            return f"product {quote(obs.product)}, GET / status 200"
+        html = page_html(obs)
+        for mark in body_marks:
+            if mark in html:
+                return f"GET / status 200, body contains {quote(mark)}"
+        return None
+
+    return check
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("redis-no-auth", "high", "Redis answers without authentication", redis_no_auth),
+    Check("memcached-open", "medium", "Memcached open to the network", memcached_open),
+    Check("elasticsearch-open", "high", "Elasticsearch open without authentication",
+          _http_open_store(("elasticsearch",), ('"tagline" : "You Know, for Search"',
+                                                  '"tagline":"You Know, for Search"'))),
+    Check("couchdb-open", "high", "CouchDB open without authentication",
+          _http_open_store(("couchdb",), ('"couchdb":"Welcome"',))),
+    Check("etcd-open", "high", "etcd API open without authentication",
+          _http_open_store(("etcd",), ('"etcdserver":',))),
+    Check("docker-api-open", "high", "Docker Engine API open without authentication",
+          _http_open_store(("docker",), ('"ApiVersion":',))),
+    Check("kubernetes-api-open", "high", "Kubernetes API answers anonymous requests",
+          _http_open_store(("kubernetes",), ('"/apis/apps"',))),
+    Check("mongodb-open", "high", "MongoDB HTTP interface open",
+          _http_open_store(("mongodb",), ())),
+)
