@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from netatlas.lab import Lab
-from netatlas.lab.daemons import BINARIES, PYPI_KINDS
+from netatlas.lab.daemon import BINARIES, PYPI_KINDS
 from netatlas.lab.versions import _sshd_version, binary_version
 
 

@@ -2,167 +2,49 @@
 
 Every daemon runs in the foreground (so the PID we record is the daemon itself), reads
 a config rendered into its own folder of the state dir, and binds only the addresses of
-its catalogue entries. Nothing here touches system config.
+its catalogue entries. Nothing here touches system config. Families of daemons with
+more than a few lines of setup live in their own module and are joined in DAEMONS.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
 import re
 import secrets
 import shutil
 import signal
 import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from netatlas.lab.certs import write_private
+from netatlas.lab.daemon import (
+    BINARIES,
+    FTP_PASV,
+    MARIADB_INSTALL_DB,
+    PG_BIN,
+    SSH_KEYGEN,
+    Daemon,
+    Workspace,
+    by_name,
+    copy_tls,
+    ids,
+    mkdir,
+    one,
+    write,
+)
 from netatlas.lab.services import CATALOGUE, LabError, ServiceSpec
 from netatlas.lab.site import write_sites
 from netatlas.lab.templates import render
 
-
-def _postgres_bin() -> Path:
-    """The newest installed PostgreSQL server's bin dir (Debian keeps one per major)."""
-    found = []
-    for p in Path("/usr/lib/postgresql").glob("*/bin/postgres"):
-        major = p.parent.parent.name
-        if major.isdigit():
-            found.append((int(major), p.parent))
-    return max(found)[1] if found else Path("/usr/lib/postgresql/15/bin")
-
-
-_PG_BIN = _postgres_bin()
-
-# Absolute paths: sshd refuses to start unless exec'd by absolute path, and nothing
-# here should depend on $PATH.
-BINARIES: dict[str, str] = {
-    "nginx": "/usr/sbin/nginx",
-    "sshd": "/usr/sbin/sshd",
-    "redis": "/usr/bin/redis-server",
-    "vsftpd": "/usr/sbin/vsftpd",
-    "postgres": str(_PG_BIN / "postgres"),
-    "memcached": "/usr/bin/memcached",
-    "exim": "/usr/sbin/exim4",
-    "apache2": "/usr/sbin/apache2",
-    "lighttpd": "/usr/sbin/lighttpd",
-    "dovecot": "/usr/sbin/dovecot",
-    "mariadb": "/usr/sbin/mariadbd",
-    "mosquitto": "/usr/sbin/mosquitto",
-    "haproxy": "/usr/sbin/haproxy",
-    "squid": "/usr/sbin/squid",
-    "etcd": "/usr/bin/etcd",
-    "prometheus": "/usr/bin/prometheus",
-    "dnsmasq": "/usr/sbin/dnsmasq",
-    # a PyPI server installed in this Python's environment (the venv), not a Debian package
-    "jupyter": str(Path(sys.executable).parent / "jupyter-server"),
-}
-# Kinds whose binary comes from PyPI rather than a Debian package.
-PYPI_KINDS = frozenset({"jupyter"})
-_SSH_KEYGEN = "/usr/bin/ssh-keygen"
-_MARIADB_INSTALL_DB = "/usr/bin/mariadb-install-db"
-_FTP_PASV = (40000, 40009)
-
-
-@dataclass(frozen=True, slots=True)
-class Workspace:
-    """Where the lab keeps its files: one folder per daemon plus the shared TLS pair."""
-
-    root: Path
-
-    def dir(self, daemon: str) -> Path:
-        return self.root / daemon
-
-    @property
-    def cert(self) -> Path:
-        return self.root / "tls" / "lab.crt"
-
-    @property
-    def key(self) -> Path:
-        return self.root / "tls" / "lab.key"
-
-    def log(self, daemon: str) -> Path:
-        return self.dir(daemon) / f"{daemon}.log"
-
-
-# prepare(workspace, daemon dir, catalogue entries) -> argv
-Prepare = Callable[[Workspace, Path, tuple[ServiceSpec, ...]], list[str]]
-
-
-@dataclass(frozen=True, slots=True)
-class Daemon:
-    name: str
-    kind: str  # key of BINARIES, and of versions.binary_version
-    prepare: Prepare
-    user: str | None = None  # run as this user instead of root
-    stop_signal: signal.Signals = signal.SIGTERM
-    ready_timeout: float = 30.0
-
-    def specs(self, entries: tuple[ServiceSpec, ...]) -> tuple[ServiceSpec, ...]:
-        """This daemon's endpoints within the catalogue ``entries``."""
-        return tuple(s for s in entries if s.daemon == self.name)
-
-    @property
-    def binary(self) -> str:
-        return BINARIES[self.kind]
-
-
-# -- helpers ------------------------------------------------------------------------------
-
-def _ids(user: str) -> tuple[int, int]:
-    try:
-        pw = pwd.getpwnam(user)
-    except KeyError as exc:
-        raise LabError(f"system user {user!r} is missing: run scripts/install-system-deps.sh"
-                       ) from exc
-    return pw.pw_uid, pw.pw_gid
-
-
-def _mkdir(path: Path, mode: int = 0o755, owner: str | None = None) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(mode)
-    if owner:
-        os.chown(path, *_ids(owner))
-    return path
-
-
-def _write(path: Path, text: str, mode: int = 0o644) -> Path:
-    path.write_text(text)
-    path.chmod(mode)
-    return path
-
-
-def _copy_tls(ws: Workspace, d: Path, owner: str) -> None:
-    """A private copy of the lab cert and key that ``owner`` alone can read (postgres
-    and exim insist on owning their key file)."""
-    uid, gid = _ids(owner)
-    shutil.copyfile(ws.cert, d / "tls.crt")
-    (d / "tls.crt").chmod(0o644)
-    write_private(d / "tls.key", ws.key.read_bytes(), uid, gid)
-
-
-def _one(specs: tuple[ServiceSpec, ...]) -> ServiceSpec:
-    assert len(specs) == 1, specs
-    return specs[0]
-
-
-def _by_name(specs: tuple[ServiceSpec, ...], name: str) -> ServiceSpec:
-    return next(s for s in specs if s.name == name)
-
-
 # -- one prepare function per kind ---------------------------------------------------------
 
 def _nginx(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    tmp = _mkdir(d / "tmp", 0o700, "www-data")
+    tmp = mkdir(d / "tmp", 0o700, "www-data")
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        _mkdir(tmp / sub, 0o700, "www-data")
+        mkdir(tmp / sub, 0o700, "www-data")
     write_sites(d / "www")
-    http, https = _by_name(specs, "nginx-http"), _by_name(specs, "nginx-https")
-    alt = _by_name(specs, "nginx-alt")
-    conf = _write(d / "nginx.conf", render(
+    http, https = by_name(specs, "nginx-http"), by_name(specs, "nginx-https")
+    alt = by_name(specs, "nginx-alt")
+    conf = write(d / "nginx.conf", render(
         "nginx.conf.in", dir=d, cert=ws.cert, key=ws.key,
         http_ip=http.ip, http_port=http.port, https_ip=https.ip, https_port=https.port,
         alt_ip=alt.ip, alt_port=alt.port))
@@ -171,64 +53,64 @@ def _nginx(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
 
 
 def _sshd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(Path("/run/sshd"), 0o755)  # sshd's privilege-separation chroot
-    _mkdir(d, 0o700)
+    spec = one(specs)
+    mkdir(Path("/run/sshd"), 0o755)  # sshd's privilege-separation chroot
+    mkdir(d, 0o700)
     for kind in ("ed25519", "ecdsa", "rsa"):
         key = d / f"ssh_host_{kind}_key"
         if not key.exists():
-            subprocess.run([_SSH_KEYGEN, "-q", "-N", "", "-t", kind, "-C", f"lab-{spec.name}",
+            subprocess.run([SSH_KEYGEN, "-q", "-N", "", "-t", kind, "-C", f"lab-{spec.name}",
                             "-f", str(key)], check=True, capture_output=True, timeout=60)
     password = "yes" if "password-auth" in spec.tags else "no"
-    conf = _write(d / "sshd_config", render("sshd_config.conf.in", dir=d, ip=spec.ip,
+    conf = write(d / "sshd_config", render("sshd_config.conf.in", dir=d, ip=spec.ip,
                                             port=spec.port, password_auth=password), 0o600)
     return [BINARIES["sshd"], "-D", "-e", "-f", str(conf)]
 
 
 def _redis(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o700)
+    spec = one(specs)
+    mkdir(d, 0o700)
     requirepass = ""
     if "auth-required" in spec.tags:
         pw_file = d / "password"
         if not pw_file.exists():
             write_private(pw_file, secrets.token_hex(16).encode())
         requirepass = f"requirepass {pw_file.read_text().strip()}"
-    conf = _write(d / "redis.conf", render("redis.conf.in", dir=d, ip=spec.ip, port=spec.port,
+    conf = write(d / "redis.conf", render("redis.conf.in", dir=d, ip=spec.ip, port=spec.port,
                                            requirepass=requirepass), 0o600)
     return [BINARIES["redis"], str(conf)]
 
 
 def _vsftpd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
+    spec = one(specs)
+    mkdir(d, 0o755)
     # Both roots belong to root and are not writable: vsftpd refuses a writable chroot,
     # and anonymous users must not be able to upload anything.
-    _mkdir(d / "anon", 0o555)
-    _mkdir(d / "empty", 0o555)
-    conf = _write(d / "vsftpd.conf", render("vsftpd.conf.in", dir=d, ip=spec.ip,
-                                            port=spec.port, pasv_min=_FTP_PASV[0],
-                                            pasv_max=_FTP_PASV[1]), 0o600)
+    mkdir(d / "anon", 0o555)
+    mkdir(d / "empty", 0o555)
+    conf = write(d / "vsftpd.conf", render("vsftpd.conf.in", dir=d, ip=spec.ip,
+                                            port=spec.port, pasv_min=FTP_PASV[0],
+                                            pasv_max=FTP_PASV[1]), 0o600)
     return [BINARIES["vsftpd"], str(conf)]
 
 
 def _postgres(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    uid, gid = _ids("postgres")
-    _mkdir(d, 0o755, "postgres")
+    spec = one(specs)
+    uid, gid = ids("postgres")
+    mkdir(d, 0o755, "postgres")
     data = d / "data"
     if not (data / "PG_VERSION").exists():
         if data.exists():
             shutil.rmtree(data)  # a half-made cluster from an interrupted initdb
         proc = subprocess.run(
-            [str(_PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--no-locale",
+            [str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--no-locale",
              "-E", "UTF8", "--auth-local=peer", "--auth-host=scram-sha-256"],
             user=uid, group=gid, extra_groups=[], cwd=d, capture_output=True, timeout=120,
             check=False, env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
         if proc.returncode != 0:
             raise LabError(f"postgresql: initdb failed: {proc.stderr.decode(errors='replace')}")
-    _copy_tls(ws, d, "postgres")
-    lab_conf = _write(d / "lab.conf", render("postgresql.conf.in", dir=d, ip=spec.ip,
+    copy_tls(ws, d, "postgres")
+    lab_conf = write(d / "lab.conf", render("postgresql.conf.in", dir=d, ip=spec.ip,
                                              port=spec.port))
     main_conf = data / "postgresql.conf"
     include = f"include '{lab_conf}'\n"
@@ -239,8 +121,8 @@ def _postgres(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[st
 
 
 def _memcached(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
+    spec = one(specs)
+    mkdir(d, 0o755)
     # -U 0: no UDP (an amplification vector, and it would bind more than we list);
     # -u nobody: memcached refuses to run as root.
     return [BINARIES["memcached"], "-l", spec.ip, "-p", str(spec.port), "-U", "0",
@@ -248,63 +130,63 @@ def _memcached(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[s
 
 
 def _exim(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
-    _mkdir(d / "spool", 0o750, "Debian-exim")
-    _mkdir(d / "log", 0o750, "Debian-exim")
-    _copy_tls(ws, d, "Debian-exim")
+    spec = one(specs)
+    mkdir(d, 0o755)
+    mkdir(d / "spool", 0o750, "Debian-exim")
+    mkdir(d / "log", 0o750, "Debian-exim")
+    copy_tls(ws, d, "Debian-exim")
     # exim accepts a -C config only if it is owned by root and not writable by others.
-    conf = _write(d / "exim.conf", render("exim.conf.in", dir=d, ip=spec.ip, port=spec.port))
+    conf = write(d / "exim.conf", render("exim.conf.in", dir=d, ip=spec.ip, port=spec.port))
     return [BINARIES["exim"], "-C", str(conf), "-bdf"]
 
 
 def _static_site(www: Path, title: str) -> None:
-    _mkdir(www, 0o755)
+    mkdir(www, 0o755)
     (www / "index.html").write_text(
         f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
         f"<body><h1>{title}</h1></body></html>\n")
 
 
 def _apache(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
-    _mkdir(d / "run", 0o755)
+    spec = one(specs)
+    mkdir(d, 0o755)
+    mkdir(d / "run", 0o755)
     _static_site(d / "www", "Apache lab")
-    conf = _write(d / "apache2.conf", render("apache2.conf.in", dir=d, ip=spec.ip,
+    conf = write(d / "apache2.conf", render("apache2.conf.in", dir=d, ip=spec.ip,
                                              port=spec.port))
     return [BINARIES["apache2"], "-d", str(d), "-f", str(conf), "-DFOREGROUND"]
 
 
 def _lighttpd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
+    spec = one(specs)
+    mkdir(d, 0o755)
     _static_site(d / "www", "lighttpd lab")
-    conf = _write(d / "lighttpd.conf", render("lighttpd.conf.in", dir=d, ip=spec.ip,
+    conf = write(d / "lighttpd.conf", render("lighttpd.conf.in", dir=d, ip=spec.ip,
                                               port=spec.port))
     return [BINARIES["lighttpd"], "-D", "-f", str(conf)]
 
 
 def _dovecot(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    pop3, imap = _by_name(specs, "pop3"), _by_name(specs, "imap")
+    pop3, imap = by_name(specs, "pop3"), by_name(specs, "imap")
     assert pop3.ip == imap.ip, specs
-    _mkdir(d, 0o755)
-    _mkdir(d / "run", 0o755)
-    _mkdir(d / "state", 0o750)
-    _write(d / "users", "", 0o640)  # no user at all: every login fails
-    conf = _write(d / "dovecot.conf", render("dovecot.conf.in", dir=d, ip=pop3.ip,
+    mkdir(d, 0o755)
+    mkdir(d / "run", 0o755)
+    mkdir(d / "state", 0o750)
+    write(d / "users", "", 0o640)  # no user at all: every login fails
+    conf = write(d / "dovecot.conf", render("dovecot.conf.in", dir=d, ip=pop3.ip,
                                              pop_port=pop3.port, imap_port=imap.port))
     return [BINARIES["dovecot"], "-F", "-c", str(conf)]
 
 
 def _mariadb(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755, "mysql")
+    spec = one(specs)
+    mkdir(d, 0o755, "mysql")
     data = d / "data"
     if not (data / "mysql").is_dir():
         if data.exists():
             shutil.rmtree(data)  # a half-made datadir from an interrupted install
         proc = subprocess.run(
-            [_MARIADB_INSTALL_DB, "--no-defaults", "--user=mysql", f"--datadir={data}",
+            [MARIADB_INSTALL_DB, "--no-defaults", "--user=mysql", f"--datadir={data}",
              "--auth-root-authentication-method=socket", "--skip-test-db",
              "--skip-name-resolve"],
             cwd=d, capture_output=True, timeout=120, check=False,
@@ -335,34 +217,34 @@ def _mariadb(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str
 
 
 def _mosquitto(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
-    conf = _write(d / "mosquitto.conf", render("mosquitto.conf.in", dir=d, ip=spec.ip,
+    spec = one(specs)
+    mkdir(d, 0o755)
+    conf = write(d / "mosquitto.conf", render("mosquitto.conf.in", dir=d, ip=spec.ip,
                                                port=spec.port))
     return [BINARIES["mosquitto"], "-c", str(conf)]
 
 
 def _haproxy(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
-    conf = _write(d / "haproxy.cfg", render("haproxy.conf.in", ip=spec.ip, port=spec.port))
+    spec = one(specs)
+    mkdir(d, 0o755)
+    conf = write(d / "haproxy.cfg", render("haproxy.conf.in", ip=spec.ip, port=spec.port))
     return [BINARIES["haproxy"], "-db", "-f", str(conf)]  # -db: foreground, no daemon
 
 
 def _squid(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755, "proxy")
+    spec = one(specs)
+    mkdir(d, 0o755, "proxy")
     # the lab's dnsmasq, in this lab's net (the catalogue may have been moved)
     octet = next(s.ip for s in CATALOGUE if s.daemon == "dnsmasq").rsplit(".", 1)[1]
     dns = f"{spec.ip.rsplit('.', 1)[0]}.{octet}"
-    conf = _write(d / "squid.conf", render("squid.conf.in", dir=d, ip=spec.ip,
+    conf = write(d / "squid.conf", render("squid.conf.in", dir=d, ip=spec.ip,
                                            port=spec.port, dns=dns))
     return [BINARIES["squid"], "-N", "-f", str(conf)]  # -N: foreground, one process
 
 
 def _etcd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755, "etcd")
+    spec = one(specs)
+    mkdir(d, 0o755, "etcd")
     client, peer = f"http://{spec.ip}:{spec.port}", f"http://{spec.ip}:{spec.port + 1}"
     return [BINARIES["etcd"], "--name", "lab", "--data-dir", str(d / "data"),
             "--listen-client-urls", client, "--advertise-client-urls", client,
@@ -371,16 +253,16 @@ def _etcd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
 
 
 def _prometheus(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755, "prometheus")
-    conf = _write(d / "prometheus.yml", render("prometheus.conf.in"))
+    spec = one(specs)
+    mkdir(d, 0o755, "prometheus")
+    conf = write(d / "prometheus.yml", render("prometheus.conf.in"))
     return [BINARIES["prometheus"], f"--config.file={conf}",
             f"--storage.tsdb.path={d / 'data'}", f"--web.listen-address={spec.ip}:{spec.port}"]
 
 
 def _dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o755)
+    spec = one(specs)
+    mkdir(d, 0o755)
     # Authoritative for the lab names only: no upstream servers, no /etc/hosts, so a
     # query never leaves it; DNS only (no DHCP without a dhcp-range).
     return [BINARIES["dnsmasq"], "--keep-in-foreground", "--conf-file=/dev/null",
@@ -391,9 +273,9 @@ def _dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str
 
 
 def _jupyter(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = _one(specs)
-    _mkdir(d, 0o700)
-    _mkdir(d / "root", 0o700)
+    spec = one(specs)
+    mkdir(d, 0o700)
+    mkdir(d / "root", 0o700)
     token_file = d / "token"
     if not token_file.exists():
         write_private(token_file, secrets.token_hex(24).encode())

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from netatlas.lab.daemons import BINARIES
+from netatlas.lab.daemon import BINARIES
 
 _TIMEOUT = 10.0
 
