@@ -343,11 +343,12 @@ def _lab_table(services: list[Any]) -> None:
 
 
 @lab.command("up")
-def lab_up() -> None:
-    """Start every lab service (idempotent)."""
+@click.argument("names", nargs=-1)
+def lab_up(names: tuple[str, ...]) -> None:
+    """Start every lab service, or the NAMES given (idempotent)."""
     from netatlas.lab import Lab
 
-    _lab_table(Lab().up())
+    _lab_table(Lab().up(names or None))
 
 
 @lab.command("status")
@@ -367,11 +368,12 @@ def lab_status(as_json: bool) -> None:
 
 
 @lab.command("down")
-def lab_down() -> None:
-    """Stop the lab services this lab started (by PID)."""
+@click.argument("names", nargs=-1)
+def lab_down(names: tuple[str, ...]) -> None:
+    """Stop the lab services this lab started (all, or the NAMES given), by PID."""
     from netatlas.lab import Lab
 
-    Lab().down()
+    Lab().down(names or None)
     console.print("lab stopped")
 
 

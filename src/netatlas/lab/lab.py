@@ -58,17 +58,19 @@ class Lab:
 
     # -- public --------------------------------------------------------------------------
 
-    def up(self) -> list[LabService]:
-        """Start every daemon not already running, wait until each accepts connections
-        on all its endpoints, and return the status of the whole catalogue."""
+    def up(self, names: Iterable[str] | None = None) -> list[LabService]:
+        """Start every daemon (or those serving the named services) not already running,
+        wait until each accepts connections on all its endpoints, and return the status
+        of the whole catalogue."""
+        daemons = self._select(names)
         _require_root()
-        self._require_binaries()
+        self._require_binaries(daemons)
         self._make_state_dir()
         errors: list[str] = []
         with self._locked():
             ensure_cert(self._ws.cert, self._ws.key, sorted({s.ip for s in self.catalogue}))
             started: dict[str, PidRecord] = {}
-            for daemon in DAEMONS:
+            for daemon in daemons:
                 rec = self._record(daemon)
                 if rec is not None and alive(rec):
                     continue
@@ -150,8 +152,8 @@ class Lab:
                 raise LabError(f"no lab service named {n!r}")
         return [d for d in DAEMONS if d.name in chosen]
 
-    def _require_binaries(self) -> None:
-        missing = sorted({d.binary for d in DAEMONS if not Path(d.binary).exists()})
+    def _require_binaries(self, daemons: Iterable[Daemon]) -> None:
+        missing = sorted({d.binary for d in daemons if not Path(d.binary).exists()})
         if missing:
             raise LabError("not installed: " + ", ".join(missing)
                            + " (run scripts/install-system-deps.sh; PyPI servers such as "
