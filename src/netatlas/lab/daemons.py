@@ -15,6 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from netatlas.lab import apps, directory, ics, tls_sites, udp, windows
 from netatlas.lab.certs import write_private
 from netatlas.lab.daemon import (
     BINARIES,
@@ -314,6 +315,12 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("redis-odd", "redis", _redis),
     Daemon("memcached-odd", "memcached", _memcached),
     Daemon("jupyter", "jupyter", _jupyter),
+    *apps.DAEMONS,
+    *directory.DAEMONS,
+    *ics.DAEMONS,
+    *tls_sites.DAEMONS,
+    *udp.DAEMONS,
+    *windows.DAEMONS,
 )
 
 DAEMON_BY_NAME = {d.name: d for d in DAEMONS}
