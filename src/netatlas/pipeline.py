@@ -10,6 +10,7 @@ is fully done (probed, and grabbed if open), so ``--resume`` restarts from there
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,12 +20,14 @@ from netatlas.assess import CveDB, assess, redact_observation
 from netatlas.discover import Discoverer
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.proxy import Canary
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation, Scan, utcnow
 from netatlas.scope import (
     Permutation,
     PortSet,
     Scope,
+    ScopeError,
     TargetSpace,
     exclude_ports,
     iter_endpoints,
@@ -61,6 +64,7 @@ class ScanConfig:
     grab_timeout: float = 15.0
     geoip: list[str] = field(default_factory=list)  # MaxMind-format databases (enrich)
     redact_pii: bool = False  # mask e-mail addresses, phone and ID numbers before storing
+    proxy_canary: str | None = None  # in-scope http:// URL for the open-proxy check
     # host names resolved once at the start, so a resumed scan visits the same addresses
     resolved: dict[str, list[str]] = field(default_factory=dict)
 
@@ -105,6 +109,8 @@ def plan_scan(cfg: ScanConfig) -> Plan:
     else:
         targets = parse_targets(cfg.targets, resolve=True)
     scope.check_targets(targets)
+    if cfg.proxy_canary:
+        check_canary(scope, cfg.proxy_canary)
     if cfg.top_ports:
         ports: PortSet = top_ports(cfg.top_ports)
     else:
@@ -117,6 +123,20 @@ def plan_scan(cfg: ScanConfig) -> Plan:
     if not cfg.resolved:
         cfg.resolved = _resolved_specs(cfg.targets, hostnames)
     return Plan(scope, space, permutation, hostnames)
+
+
+def check_canary(scope: Scope, url: str) -> None:
+    """The open-proxy canary makes proxies connect to its host: it must be an address
+    inside the scope, like any target (a name would need resolving; ask for the IP)."""
+    try:
+        host = Canary.parse(url).host
+        ipaddress.ip_address(host)
+    except ValueError as e:
+        raise ScopeError(f"proxy canary {url!r}: {e}; give an http:// URL whose host is an "
+                         "IP address inside the scope") from None
+    if not scope.is_allowed(host):
+        raise ScopeError(f"refusing to scan: proxy canary {url!r} is outside the allow list "
+                         f"({scope.describe_allow()}); nothing was sent")
 
 
 def _resolved_specs(specs: list[str], hostnames: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -146,6 +166,7 @@ class ScanRunner:
             banner_wait=cfg.banner_wait,
             total_timeout=cfg.grab_timeout,
             in_scope=plan.scope.is_allowed,
+            proxy_canary=cfg.proxy_canary,
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
         self.geoip = GeoIP.open(cfg.geoip)

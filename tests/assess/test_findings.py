@@ -75,8 +75,15 @@ POSITIVE: dict[str, Observation] = {
     "kubernetes-api-open": obs("http", None, http=http(html='{"paths":["/api","/apis/apps"]}')),
     "mongodb-open": obs("http", "MongoDB", http=http()),
     "ftp-anonymous": obs("ftp", "vsftpd", ftp={**FTP_OK, "anonymous": True}),
+    "monitoring-exposed": obs("http", "Prometheus", http=http(302, api={
+        "buildinfo": '{"status":"success","data":{"version":"2.42.0"}}'})),
+    "open-proxy": obs("http-proxy", "Squid", http=http(400, proxy={
+        "canary": "http://127.20.0.2/", "status": 200, "forwarded": True})),
     "mqtt-anonymous": obs("mqtt", "Mosquitto", mqtt={"return_code": 0, "anonymous": True}),
     "cleartext-login": obs("ftp", "vsftpd", ftp={**FTP_OK, "features": ["EPSV"]}),
+    "smtp-user-enum": obs("smtp", "Exim", smtp={
+        "code": 220, "ehlo": ["STARTTLS"], "starttls": True,
+        "vrfy": {"code": 250, "text": "<postmaster@mail> is deliverable"}}),
     "tls-self-signed": obs("http", None, http=http(), ssl=ssl(self_signed=True)),
     "tls-expired": obs("http", None, http=http(), ssl=ssl(expired=True)),
     "tls-weak-version": obs("http", None, http=http(), ssl=ssl("TLSv1")),
@@ -107,6 +114,9 @@ EXTRA_POSITIVE = [
     ("cleartext-login", obs("smtp", None, smtp={"code": 220, "ehlo": ["AUTH LOGIN"],
                                                 "starttls": False})),
     ("cleartext-login", obs("pop3", None, data=b"+OK Dovecot ready.\r\n")),
+    ("smtp-user-enum", obs("smtp", None, smtp={"code": 220, "starttls": True,
+                                               "vrfy": {"code": 252, "text": "Cannot VRFY"},
+                                               "expn": {"code": 250, "text": "<root@mail>"}})),
     ("cleartext-login", obs("telnet", None, data=b"\xff\xfd\x18login: ")),
     ("server-status", obs("http", None, http=http(title="Apache Status"))),
     ("jupyter-no-token", obs("http", "Jupyter Notebook", http=http(location="/api"))),
@@ -121,6 +131,13 @@ NEAR_MISS = [
     ("tls-short-key", obs("http", None, http=http(), ssl=ssl(pubkey={"type": "ec",
                                                                        "bits": 384}))),
     ("redis-no-auth", obs("redis", None, redis={"auth_required": None})),
+    ("monitoring-exposed", obs("http", "Prometheus", http=http(401, api={
+        "buildinfo": '{"status":"error","errorType":"unauthorized"}'}))),
+    ("open-proxy", obs("http-proxy", "Squid", http=http(403, proxy={
+        "canary": "http://127.20.0.2/", "status": 403, "forwarded": False}))),
+    ("smtp-user-enum", obs("smtp", None, smtp={"code": 220, "starttls": True,
+                                               "vrfy": {"code": 252, "text": "Cannot VRFY"},
+                                               "expn": {"code": 502, "text": "no"}})),
 ]
 
 

@@ -3,6 +3,7 @@ with what each service really exposes (precision and recall). Needs the ``lab`` 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +19,37 @@ pytestmark = pytest.mark.lab
 
 DATA = Path(__file__).parent / "data" / "nvd-lab.json"
 
-# Ground truth by lab service name: the findings it must have, and no others.
+# Ground truth by lab service name: the findings it must have, and no others. Every
+# running lab service must be listed (a new service without a line fails the test).
 EXPECTED: dict[str, set[str]] = {
     "nginx-http": set(),
     "nginx-https": {"tls-self-signed"},
     "nginx-alt": set(),
     "ssh": set(),
     "ssh-alt": set(),
+    "ssh-odd": set(),
     "redis": {"redis-no-auth"},
+    "redis-odd": {"redis-no-auth"},
     "redis-auth": set(),
     "ftp": {"ftp-anonymous", "cleartext-login"},  # vsftpd without ssl_enable
     "postgresql": set(),
     "memcached": {"memcached-open"},
-    "smtp": set(),  # Exim offers STARTTLS
+    "memcached-odd": {"memcached-open"},
+    "smtp": set(),  # Exim offers STARTTLS, refuses VRFY/EXPN
+    "smtp-vrfy": {"smtp-user-enum"},  # Exim answering VRFY/EXPN postmaster with 250
+    "apache": set(),
+    "lighttpd": set(),
+    "pop3": {"cleartext-login"},  # Dovecot without TLS
+    "imap": {"cleartext-login"},
+    "mariadb": set(),
     "mqtt": {"mqtt-anonymous"},  # Mosquitto with allow_anonymous true
+    "haproxy-stats": {"admin-console"},
+    "squid": set(),  # denies every request
+    "squid-open": {"open-proxy"},  # forwards to the lab's /24 for anyone
+    "etcd": {"etcd-open"},
+    "prometheus": {"monitoring-exposed"},
+    "dns": set(),
+    "jupyter": set(),  # token required
 }
 
 
@@ -46,9 +64,17 @@ def lab_services(request: pytest.FixtureRequest) -> list[Any]:
     return [s for s in services if s.port != 2024 and s.running]
 
 
-async def observe(svc: Any) -> Observation:
-    ep = Endpoint(svc.ip, svc.port)
-    result = await grab_endpoint(ep, GrabOptions())
+def lab_options(services: list[Any]) -> GrabOptions:
+    """The lab's nginx as the open-proxy canary; only the lab's /24 is in scope."""
+    nginx = next(s for s in services if s.name == "nginx-http")
+    net = nginx.ip.rsplit(".", 1)[0] + "."
+    return GrabOptions(proxy_canary=f"http://{nginx.ip}/",
+                       in_scope=lambda host: host.startswith(net))
+
+
+async def observe(svc: Any, opts: GrabOptions | None = None) -> Observation:
+    ep = Endpoint(svc.ip, svc.port, svc.transport)
+    result = await grab_endpoint(ep, opts or GrabOptions())
     ident = Identifier().identify(result, ep)
     return Observation.build(ep, "lab-test", result, ident)
 
@@ -56,10 +82,12 @@ async def observe(svc: Any) -> Observation:
 async def test_lab_findings_precision_recall(lab_services: list[Any]) -> None:
     tp = fp = fn = 0
     rows: list[str] = []
-    for svc in lab_services:
-        if svc.name not in EXPECTED:
-            continue
-        found = {f.id for f in assess(await observe(svc))}
+    unlisted = sorted(s.name for s in lab_services if s.name not in EXPECTED)
+    assert not unlisted, f"lab services without expected findings: {unlisted}"
+    opts = lab_options(lab_services)
+    observed = await asyncio.gather(*(observe(svc, opts) for svc in lab_services))
+    for svc, obs in zip(lab_services, observed, strict=True):
+        found = {f.id for f in assess(obs)}
         want = EXPECTED[svc.name]
         tp += len(found & want)
         fp += len(found - want)

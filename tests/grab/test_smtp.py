@@ -24,7 +24,14 @@ async def test_live_fake_smtpd(fast: GrabOptions) -> None:
         w.write(b"220 mx.lab.test ESMTP Postfix (Debian/GNU)\r\n")
         while line := await r.readline():
             seen.append(line)
-            w.write(EHLO if line.startswith(b"EHLO") else b"221 2.0.0 Bye\r\n")
+            if line.startswith(b"EHLO"):
+                w.write(EHLO)
+            elif line.startswith(b"VRFY"):
+                w.write(b"252 2.5.2 Cannot VRFY user\r\n")
+            elif line.startswith(b"EXPN"):
+                w.write(b"502 5.5.1 EXPN not available\r\n")
+            else:
+                w.write(b"221 2.0.0 Bye\r\n")
             await w.drain()
 
     async with serve(smtpd, "127.20.250.41") as port:
@@ -34,4 +41,7 @@ async def test_live_fake_smtpd(fast: GrabOptions) -> None:
     smtp = res.sections["smtp"]
     assert smtp["banner"] == "mx.lab.test ESMTP Postfix (Debian/GNU)"
     assert smtp["starttls"] is True and "PIPELINING" in smtp["ehlo"]
-    assert seen == [b"EHLO netatlas.invalid\r\n", b"QUIT\r\n"]
+    assert smtp["vrfy"] == {"code": 252, "text": "2.5.2 Cannot VRFY user"}
+    assert smtp["expn"] == {"code": 502, "text": "5.5.1 EXPN not available"}
+    assert seen == [b"EHLO netatlas.invalid\r\n", b"VRFY postmaster\r\n",
+                    b"EXPN postmaster\r\n", b"QUIT\r\n"]

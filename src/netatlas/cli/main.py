@@ -80,6 +80,9 @@ def cli() -> None:
               help="MaxMind-format database(s) for location / ASN / org (repeatable).")
 @click.option("--redact-pii", is_flag=True,
               help="Store e-mail addresses, phone and ID numbers masked.")
+@click.option("--proxy-canary", default=None, metavar="URL",
+              help="http:// URL inside the scope that proxies are asked to fetch "
+                   "(open-proxy check).")
 @click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
 @db_option
 @json_option
@@ -88,7 +91,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
          exclude: tuple[str, ...], exclude_file: tuple[str, ...], rate: float | None,
          concurrency: int, timeout: float, retries: int, seed: int, shard: str,
          no_grab: bool, grab_concurrency: int, banner_wait: float, geoip: tuple[str, ...],
-         redact_pii: bool, resume_id: str | None,
+         redact_pii: bool, proxy_canary: str | None, resume_id: str | None,
          db: str | None, as_json: bool) -> None:
     """Discover, grab and identify services on TARGETS (addresses, CIDRs, ranges, names)."""
     store = open_store(db)
@@ -108,6 +111,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
                 timeout=timeout, retries=retries, grab=not no_grab,
                 grab_concurrency=grab_concurrency, banner_wait=banner_wait,
                 geoip=[str(Path(g).resolve()) for g in geoip], redact_pii=redact_pii,
+                proxy_canary=proxy_canary,
             )
             scan_obj, plan = pipeline.start_scan(store, cfg)
     except ScopeError as exc:

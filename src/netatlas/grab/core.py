@@ -7,7 +7,7 @@ import asyncio
 import ssl
 
 from ..model import Endpoint, GrabResult
-from . import detect
+from . import detect, proxy
 from .context import GrabContext
 from .errors import GrabError
 from .options import GrabOptions
@@ -34,6 +34,8 @@ async def grab_endpoint(ep: Endpoint, opts: GrabOptions | None = None) -> GrabRe
     try:
         async with cm:
             await detect.run(ctx)
+            if opts.proxy_canary:
+                await proxy.check(ctx, proxy.Canary.parse(opts.proxy_canary))
     except TimeoutError as e:
         res.status = "io-timeout"
         if cm.expired():

@@ -25,3 +25,6 @@ class GrabOptions:
     # contacts another host (redirects are recorded, not followed); kept so callers
     # wire it once and later features cannot forget it.
     in_scope: Callable[[str], bool] = field(default=_nothing_else_in_scope)
+    # An http:// URL inside the scope: HTTP endpoints that look like proxies are asked to
+    # fetch it (the open-proxy check, grab/proxy.py). None: no such check.
+    proxy_canary: str | None = None

@@ -1,4 +1,7 @@
-"""SMTP grabber: greeting, EHLO capabilities (STARTTLS noted, not performed), QUIT."""
+"""SMTP grabber: greeting, EHLO capabilities (STARTTLS noted, not performed), one VRFY
+and one EXPN of ``postmaster`` (the address RFC 5321 requires every server to have: the
+answer shows whether the server confirms addresses, i.e. allows user enumeration), QUIT.
+No MAIL, no RCPT: nothing is ever queued."""
 
 from __future__ import annotations
 
@@ -12,6 +15,9 @@ from .errors import GrabError, ProtocolError
 from .lines import command, parse_reply, read_reply
 
 EHLO = b"EHLO netatlas.invalid\r\n"
+# RFC 5321 3.5.3: 250/251 confirm the address, 252 "cannot verify" confirms nothing,
+# 502/252 are how servers that forbid enumeration answer.
+PROBE_ADDRESS = b"postmaster"
 _SOFT = (TimeoutError, ConnectionError, ssl.SSLError, GrabError)
 
 
@@ -45,5 +51,18 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
         ehlo = parse_ehlo(await command(conn, EHLO, cap, t))
         section["ehlo"] = ehlo
         section["starttls"] = any(x.upper() == "STARTTLS" for x in ehlo)
+    for verb in ("vrfy", "expn"):
+        try:
+            reply = await command(conn, verb.upper().encode() + b" " + PROBE_ADDRESS + b"\r\n",
+                                  cap, t)
+        except _SOFT:
+            break
+        section[verb] = reply_summary(reply)
     with contextlib.suppress(*_SOFT):
         await command(conn, b"QUIT\r\n", cap, min(t, 1.0))
+
+
+def reply_summary(reply: bytes) -> dict[str, Any]:
+    """A reply as {code, text}: the text capped, lines joined."""
+    code, lines = parse_reply(reply)
+    return {"code": code, "text": " / ".join(lines)[:200]}

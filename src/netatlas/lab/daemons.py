@@ -130,14 +130,36 @@ def _memcached(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[s
             "-u", "nobody", "-m", "32", "-c", "256"]
 
 
+_EXIM_VRFY_ACLS = "acl_smtp_vrfy = accept\nacl_smtp_expn = accept"
+# postmaster -> root, and local users verify: VRFY/EXPN answer 250. Delivery would go to
+# /dev/null, but RCPT is refused by the ACL, so nothing is ever accepted.
+_EXIM_ROUTERS = """system_aliases:
+  driver = redirect
+  data = ${if eq{$local_part}{postmaster}{root}{}}
+
+local_user:
+  driver = accept
+  check_local_user
+  transport = nowhere
+"""
+_EXIM_TRANSPORTS = """nowhere:
+  driver = appendfile
+  file = /dev/null
+"""
+
+
 def _exim(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
     spec = one(specs)
     mkdir(d, 0o755)
     mkdir(d / "spool", 0o750, "Debian-exim")
     mkdir(d / "log", 0o750, "Debian-exim")
     copy_tls(ws, d, "Debian-exim")
+    vrfy = "vrfy" in spec.tags
     # exim accepts a -C config only if it is owned by root and not writable by others.
-    conf = write(d / "exim.conf", render("exim.conf.in", dir=d, ip=spec.ip, port=spec.port))
+    conf = write(d / "exim.conf", render(
+        "exim.conf.in", dir=d, ip=spec.ip, port=spec.port,
+        vrfy_acls=_EXIM_VRFY_ACLS if vrfy else "",
+        routers=_EXIM_ROUTERS if vrfy else "", transports=_EXIM_TRANSPORTS if vrfy else ""))
     return [BINARIES["exim"], "-C", str(conf), "-bdf"]
 
 
@@ -238,9 +260,14 @@ def _squid(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
     # the lab's dnsmasq, in this lab's net (the catalogue may have been moved)
     octet = next(s.ip for s in CATALOGUE if s.daemon == "dnsmasq").rsplit(".", 1)[1]
     dns = f"{spec.ip.rsplit('.', 1)[0]}.{octet}"
+    access = "http_access deny all"
+    if "open-proxy" in spec.tags:
+        net = spec.ip.rsplit(".", 1)[0] + ".0/24"
+        access = f"acl lab_net dst {net}\nhttp_access allow lab_net\n{access}"
     conf = write(d / "squid.conf", render("squid.conf.in", dir=d, ip=spec.ip,
-                                           port=spec.port, dns=dns))
-    return [BINARIES["squid"], "-N", "-f", str(conf)]  # -N: foreground, one process
+                                           port=spec.port, dns=dns, access=access))
+    # -N: foreground, one process; -n: this instance's name (pid and shared memory)
+    return [BINARIES["squid"], "-N", "-n", spec.name.replace("-", ""), "-f", str(conf)]
 
 
 def _etcd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
@@ -301,6 +328,7 @@ DAEMONS: tuple[Daemon, ...] = (
            ready_timeout=60.0),
     Daemon("memcached", "memcached", _memcached),
     Daemon("smtp", "exim", _exim),
+    Daemon("smtp-vrfy", "exim", _exim),
     Daemon("apache", "apache2", _apache),
     Daemon("lighttpd", "lighttpd", _lighttpd),
     Daemon("dovecot", "dovecot", _dovecot),
@@ -308,6 +336,7 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("mosquitto", "mosquitto", _mosquitto),
     Daemon("haproxy", "haproxy", _haproxy),
     Daemon("squid", "squid", _squid),
+    Daemon("squid-open", "squid", _squid),
     Daemon("etcd", "etcd", _etcd, user="etcd"),
     Daemon("prometheus", "prometheus", _prometheus, user="prometheus"),
     Daemon("dnsmasq", "dnsmasq", _dnsmasq),

@@ -83,6 +83,9 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
     *(replace(s, core=False) for s in (
         # plain HTTP on a port nmap's tables call https-alt
         ServiceSpec("apache", "apache", "127.20.0.15", 8443, "http", "Apache httpd"),
+        # a second Exim that answers VRFY / EXPN (user enumeration), on a submission-ish port
+        ServiceSpec("smtp-vrfy", "smtp-vrfy", "127.20.0.9", 2525, "smtp", "Exim",
+                    tags=("starttls", "vrfy")),
         ServiceSpec("lighttpd", "lighttpd", "127.20.0.16", 80, "http", "lighttpd"),
         ServiceSpec("memcached-odd", "memcached-odd", "127.20.0.17", 4000, "memcached",
                     "memcached", tags=("no-auth",)),
@@ -96,6 +99,9 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
                     tags=("anonymous",)),
         ServiceSpec("haproxy-stats", "haproxy", "127.20.0.21", 8404, "http", "HAProxy"),
         ServiceSpec("squid", "squid", "127.20.0.22", 3128, "http-proxy", "Squid"),
+        # forwards to the lab's own /24 for anyone: the open-proxy check's positive case
+        ServiceSpec("squid-open", "squid-open", "127.20.0.10", 8118, "http-proxy", "Squid",
+                    tags=("open-proxy",)),
         ServiceSpec("etcd", "etcd", "127.20.0.23", 2379, "http", "etcd", tags=("no-auth",)),
         ServiceSpec("prometheus", "prometheus", "127.20.0.24", 9090, "http", "Prometheus"),
         ServiceSpec("dns", "dnsmasq", "127.20.0.25", 53, "domain", "dnsmasq"),

@@ -57,7 +57,16 @@ def cleartext_login(obs: Observation) -> str | None:
     return None
 
 
+def open_proxy(obs: Observation) -> str | None:
+    proxy = sec(obs, "http").get("proxy")
+    if isinstance(proxy, dict) and proxy.get("forwarded") is True:
+        return (f"fetched the canary {quote(proxy.get('canary'))} for us: same status "
+                f"{proxy.get('status')} and body as a direct fetch")
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
+    Check("open-proxy", "high", "Open proxy: forwards requests for anyone", open_proxy),
     Check("ftp-anonymous", "medium", "FTP allows anonymous login", ftp_anonymous),
     Check("mqtt-anonymous", "medium", "MQTT broker accepts anonymous clients", mqtt_anonymous),
     Check("cleartext-login", "low", "Login offered over cleartext", cleartext_login),
