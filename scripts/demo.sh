@@ -12,9 +12,10 @@ if [ -z "${NETATLAS_FINGERPRINTS:-}" ] && [ -d ../shared/fingerprints ]; then
 fi
 
 $na lab up
-# Port 2024 is not ours on this machine: never scan it.
-$na scan 127.20.0.0/24 -p 1-1024,2222,5432,6379,7000,8081,11211 \
-  --exclude-ports 2024 --allow 127.20.0.0/16
+# Port 2024 is not ours on this machine: never scan it. The lab's nginx is the canary
+# that open proxies are asked to fetch.
+$na scan 127.20.0.0/24 -p "1-1024,$($na lab ports)" \
+  --exclude-ports 2024 --allow 127.20.0.0/16 --proxy-canary http://127.20.0.2/
 $na search 'net:127.20.0.0/24'
 $na stats '' --facets service,product,port
 echo

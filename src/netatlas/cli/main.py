@@ -371,6 +371,20 @@ def lab_status(as_json: bool) -> None:
         _lab_table(services)
 
 
+@lab.command("ports")
+def lab_ports() -> None:
+    """Print the lab's ports as a port spec for `scan -p` (TCP and UDP)."""
+    from netatlas.lab import Lab
+
+    services = Lab().catalogue
+    tcp = sorted({s.port for s in services if s.transport == "tcp"})
+    udp = sorted({s.port for s in services if s.transport == "udp"})
+    parts = [f"T:{','.join(map(str, tcp))}"] if tcp else []
+    if udp:
+        parts.append(f"U:{','.join(map(str, udp))}")
+    click.echo(",".join(parts))
+
+
 @lab.command("down")
 @click.argument("names", nargs=-1)
 def lab_down(names: tuple[str, ...]) -> None:
