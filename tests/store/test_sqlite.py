@@ -93,3 +93,55 @@ def test_committed_records_survive_a_kill(tmp_path: Path) -> None:
         assert s.count("") == 500
     finally:
         s.close()
+
+
+def test_exactly_one_latest_row_per_endpoint(store, tmp_path: Path) -> None:
+    for day in (0, 2, 1, 3, -1):  # out of order on purpose
+        store.add(obs("127.20.0.2", 80, T0 + timedelta(days=day), f"p{day}"))
+    store.add(obs("127.20.0.3", 80, T0, "nginx"))
+    store.flush()
+    db = sqlite3.connect(tmp_path / "t.db")
+    rows = db.execute("SELECT ip, product FROM observations WHERE is_latest = 1"
+                      " ORDER BY ip").fetchall()
+    assert rows == [("127.20.0.2", "p3"), ("127.20.0.3", "nginx")]
+    # the flag mirrors the `latest` table row for row
+    assert db.execute("SELECT count(*) FROM latest l JOIN observations o ON o.id = l.obs_id"
+                      " WHERE o.is_latest = 1").fetchone() == (2,)
+    db.close()
+
+
+def test_searches_use_the_latest_indexes(store, tmp_path: Path) -> None:
+    store.add(obs("127.20.0.2", 80, T0, "nginx"))
+    store.flush()
+    db = sqlite3.connect(tmp_path / "t.db")
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT o.record FROM observations o WHERE o.is_latest = 1"
+        " AND o.port = 22 ORDER BY o.ts DESC, o.id DESC LIMIT 10"))
+    assert "latest_port" in plan and "TEMP B-TREE" not in plan, plan
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT o.product, count(*) FROM observations o"
+        " WHERE o.is_latest = 1 GROUP BY o.product COLLATE NOCASE"))
+    assert "latest_product" in plan, plan
+    db.close()
+
+
+def test_a_store_file_from_before_is_latest_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    s = open_store(path)
+    s.add(obs("127.20.0.2", 80, T0, "nginx"))
+    s.add(obs("127.20.0.2", 80, T0 + timedelta(days=1), "Apache httpd"))
+    s.flush()
+    s.close()
+    # make it look like a file written before the column existed
+    db = sqlite3.connect(path)
+    for name in ("latest_ts", "latest_port", "latest_service", "latest_product", "latest_ip"):
+        db.execute(f"DROP INDEX {name}")
+    db.execute("ALTER TABLE observations DROP COLUMN is_latest")
+    db.commit()
+    db.close()
+    s = open_store(path)
+    try:
+        assert [r["product"] for r in s.search("")] == ["Apache httpd"]
+        assert s.count("product:nginx") == 0
+    finally:
+        s.close()

@@ -79,9 +79,9 @@ _ALL: tuple[Field, ...] = (
           facetable=True, normalize=_asn),
     # -- what ------------------------------------------------------------------------
     Field("service", "str", "o.service", "service name (http, ssh, redis, ...)",
-          facetable=True),
+          facetable=True, facet_expr="o.service COLLATE NOCASE"),
     Field("product", "str", "o.product", "product name", facetable=True,
-          example='product:"Apache httpd"'),
+          facet_expr="o.product COLLATE NOCASE", example='product:"Apache httpd"'),
     Field("version", "version", "o.version",
           "product version; <, >, [a TO b] compare as versions (9.2p1 > 9.2)",
           facetable=True, example="version:<8.0"),

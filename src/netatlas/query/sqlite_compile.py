@@ -27,7 +27,7 @@ class SqlWhere:
 
 @dataclass(frozen=True, slots=True)
 class FacetSql:
-    """``SELECT {expr} AS value ... FROM latest l JOIN observations o ...[, {join}]``."""
+    """``SELECT {expr} AS value ... FROM observations o[, {join}] WHERE o.is_latest = 1``."""
 
     name: str
     expr: str

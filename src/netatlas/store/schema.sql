@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS observations (
   version   TEXT,
   title     TEXT,                      -- http.title, denormalised for search
   data      BLOB NOT NULL,             -- exact banner bytes, capped by grab
-  record    TEXT NOT NULL              -- the published JSON record
+  record    TEXT NOT NULL,             -- the published JSON record
+  is_latest INTEGER NOT NULL DEFAULT 0 -- 1 on the row `latest` points at (see below)
 );
 CREATE INDEX IF NOT EXISTS obs_endpoint ON observations (ip_bin, port, transport, ts);
 CREATE INDEX IF NOT EXISTS obs_scan ON observations (scan_id);
@@ -49,6 +50,9 @@ CREATE TABLE IF NOT EXISTS latest (
   PRIMARY KEY (ip_bin, port, transport)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS latest_obs ON latest (obs_id);
+-- Searches read only latest rows: observations.is_latest mirrors `latest`, and partial
+-- indexes over those rows let SQLite walk newest-first pages and group facets without
+-- touching the history (created in sqlite.py, after older files gain the column).
 
 -- Full text over banners, titles and product names; rowid = observations.id.
 CREATE VIRTUAL TABLE IF NOT EXISTS obs_fts USING fts5 (

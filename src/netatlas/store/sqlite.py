@@ -27,9 +27,31 @@ from netatlas.store.base import FacetValue
 BATCH_ROWS = 200
 QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
 
-_SELECT_LATEST = (
-    "SELECT o.record, o.data FROM latest l JOIN observations o ON o.id = l.obs_id WHERE "
+_SELECT_LATEST = "SELECT o.record, o.data FROM observations o WHERE o.is_latest = 1 AND "
+# Partial indexes over the latest rows only. The NOCASE ones match how the query
+# language compares strings, so `product:nginx` can seek.
+_LATEST_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS latest_ts ON observations (ts) WHERE is_latest = 1",
+    "CREATE INDEX IF NOT EXISTS latest_port ON observations (port, ts) WHERE is_latest = 1",
+    "CREATE INDEX IF NOT EXISTS latest_service ON observations (service COLLATE NOCASE)"
+    " WHERE is_latest = 1",
+    "CREATE INDEX IF NOT EXISTS latest_product ON observations (product COLLATE NOCASE,"
+    " version) WHERE is_latest = 1",
+    "CREATE INDEX IF NOT EXISTS latest_ip ON observations (ip_bin, port) WHERE is_latest = 1",
 )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store file made by an older netatlas up to this schema."""
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(observations)")}
+    if "is_latest" not in columns:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ALTER TABLE observations ADD COLUMN is_latest INTEGER NOT NULL DEFAULT 0")
+        conn.execute("UPDATE observations SET is_latest = 1"
+                     " WHERE id IN (SELECT obs_id FROM latest)")
+        conn.execute("COMMIT")
+    for sql in _LATEST_INDEXES:
+        conn.execute(sql)
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -49,6 +71,7 @@ class SQLiteStore:
         self.path = str(path)
         conn = self._connect(readonly=False)
         conn.executescript(resources.files("netatlas.store").joinpath("schema.sql").read_text())
+        _migrate(conn)
         conn.close()
         self._queue: queue.Queue[Callable[[sqlite3.Connection], None] | _Stop] = queue.Queue(
             maxsize=10_000
@@ -181,12 +204,23 @@ class SQLiteStore:
             )
             # Only move `latest` forward in time: an older observation imported late
             # must not hide a newer one.
+            key = (ip_bin, obs.port, obs.transport)
             c.execute(
                 "INSERT INTO latest (ip_bin, port, transport, obs_id) VALUES (?,?,?,?)"
                 " ON CONFLICT (ip_bin, port, transport) DO UPDATE SET obs_id = excluded.obs_id"
                 " WHERE (SELECT ts FROM observations WHERE id = latest.obs_id) <= ?",
-                (ip_bin, obs.port, obs.transport, obs_id, row[5]),
+                (*key, obs_id, row[5]),
             )
+            # mirror `latest` in observations.is_latest (same transaction)
+            (now_latest,) = c.execute(
+                "SELECT obs_id FROM latest WHERE ip_bin = ? AND port = ? AND transport = ?", key
+            ).fetchone()
+            if now_latest == obs_id:
+                c.execute(
+                    "UPDATE observations SET is_latest = (id = ?) WHERE ip_bin = ? AND port = ?"
+                    " AND transport = ? AND (is_latest = 1 OR id = ?)",
+                    (obs_id, *key, obs_id),
+                )
 
         self._submit(write)
 
@@ -236,7 +270,7 @@ class SQLiteStore:
     def count(self, query: str) -> int:
         sql, params = self._where(query)
         cur = self._execute(
-            "SELECT count(*) FROM latest l JOIN observations o ON o.id = l.obs_id WHERE " + sql,
+            "SELECT count(*) FROM observations o WHERE o.is_latest = 1 AND " + sql,
             params,
         )
         return int(cur.fetchone()[0])
@@ -251,8 +285,8 @@ class SQLiteStore:
             join = f", {facet.join}" if facet.join else ""
             cur = self._execute(
                 f"SELECT {facet.expr} AS value, count(*) AS n"
-                f" FROM latest l JOIN observations o ON o.id = l.obs_id{join}"
-                f" WHERE ({sql}) AND value IS NOT NULL"
+                f" FROM observations o{join}"
+                f" WHERE o.is_latest = 1 AND ({sql}) AND value IS NOT NULL"
                 " GROUP BY value ORDER BY n DESC, value LIMIT ?",
                 [*params, size],
             )
@@ -270,8 +304,8 @@ class SQLiteStore:
             )
         else:
             sql = (
-                "SELECT o.record, o.data FROM latest l JOIN observations o ON o.id = l.obs_id"
-                " WHERE l.ip_bin = ? ORDER BY o.ts DESC"
+                "SELECT o.record, o.data FROM observations o"
+                " WHERE o.is_latest = 1 AND o.ip_bin = ? ORDER BY o.ts DESC"
             )
         return [self._row_record(r) for r in self._execute(sql, [ip_bin]).fetchall()]
 
