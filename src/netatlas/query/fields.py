@@ -78,6 +78,8 @@ _ALL: tuple[Field, ...] = (
     Field("asn", "str", _ASN_SQL, "autonomous system, AS15169 or 15169",
           facetable=True, normalize=_asn),
     # -- what ------------------------------------------------------------------------
+    # facets group case-insensitively, as search matches, and so walk the store's
+    # NOCASE indexes instead of sorting every row
     Field("service", "str", "o.service", "service name (http, ssh, redis, ...)",
           facetable=True, facet_expr="o.service COLLATE NOCASE"),
     Field("product", "str", "o.product", "product name", facetable=True,
