@@ -279,7 +279,15 @@ def start_scan(store: Store, cfg: ScanConfig) -> tuple[Scan, Plan]:
     return scan, plan
 
 
-def resume_scan(store: Store, scan_id: str) -> tuple[Scan, ScanConfig, Plan]:
+# Pace settings a resumed scan may change: they do not move the permutation or scope.
+RESUME_OVERRIDABLE = frozenset({"rate", "concurrency", "timeout", "retries",
+                                "grab_concurrency", "banner_wait"})
+
+
+def resume_scan(store: Store, scan_id: str, overrides: dict[str, Any] | None = None
+                ) -> tuple[Scan, ScanConfig, Plan]:
+    """The interrupted scan's own config, with pace ``overrides`` (e.g. a lower rate
+    for the rest of the night); what it visits and in which order never changes."""
     scan = store.get_scan(scan_id)
     if scan is None:
         raise LookupError(f"no scan with id {scan_id!r}")
@@ -294,3 +302,10 @@ def resume_scan(store: Store, scan_id: str) -> tuple[Scan, ScanConfig, Plan]:
 async def run(store: Store, scan: Scan, cfg: ScanConfig, plan: Plan,
               on_progress: ProgressFn | None = None) -> Scan:
     return await ScanRunner(store, scan, cfg, plan).run(on_progress)
+    for name, value in (overrides or {}).items():
+        if name not in RESUME_OVERRIDABLE:
+            raise ValueError(f"--{name.replace('_', '-')} cannot change on --resume: "
+                             "it would change what the scan visits")
+        setattr(cfg, name, value)
+    if overrides:
+        scan.args = cfg.to_args()

@@ -18,15 +18,19 @@ from tests.cli.test_scan_lab import jsonl, netatlas
 
 pytestmark = pytest.mark.lab
 
-SCAN = ["127.20.0.0/28", "-p", "1-200", "--exclude-ports", "2024",
-        "--allow", "127.20.0.0/16", "--seed", "7", "--no-grab"]
+def scan_args(lab: list[Any]) -> list[str]:
+    """The first 16 addresses of the lab's /24 (wherever NETATLAS_LAB_NET put it)."""
+    prefix = lab[0].ip.rsplit(".", 1)[0]
+    return [f"{prefix}.0/28", "-p", "1-200", "--exclude-ports", "2024",
+            "--allow", "127.20.0.0/16", "--seed", "7", "--no-grab"]
 
 
 def test_interrupt_then_resume(lab: list[Any], tmp_path: Path) -> None:
+    scan = scan_args(lab)
     db = tmp_path / "resume.db"
     env = {**os.environ, "NETATLAS_DB": str(db)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netatlas.cli.main", "scan", *SCAN, "--rate", "500"],
+        [sys.executable, "-m", "netatlas.cli.main", "scan", *scan, "--rate", "500"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     time.sleep(2.5)
@@ -41,14 +45,18 @@ def test_interrupt_then_resume(lab: list[Any], tmp_path: Path) -> None:
     assert first["status"] == "interrupted"
     assert 0 < first["done"] < first["total"]
 
-    out = netatlas("scan", "--resume", first["id"], "--json", db=db).stdout
+    # what the scan visits cannot change on resume; its pace can
+    refused = netatlas("scan", "--resume", first["id"], "--seed", "8", db=db, check=False)
+    assert refused.returncode == 2 and "cannot change on --resume" in refused.stderr
+    out = netatlas("scan", "--resume", first["id"], "--rate", "5000", "--json", db=db).stdout
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["status"] == "finished"
+    assert jsonl(netatlas("scans", "--json", db=db).stdout)[0]["args"]["rate"] == 5000
 
     resumed = {(r["ip_str"], r["port"]) for r in jsonl(
         netatlas("search", "", "--json", "--limit", "10000", db=db).stdout)}
     fresh_db = tmp_path / "fresh.db"
-    netatlas("scan", *SCAN, db=fresh_db)
+    netatlas("scan", *scan, db=fresh_db)
     fresh = {(r["ip_str"], r["port"]) for r in jsonl(
         netatlas("search", "", "--json", "--limit", "10000", db=fresh_db).stdout)}
     assert fresh and resumed == fresh

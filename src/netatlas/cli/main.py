@@ -99,7 +99,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
         if resume_id:
             if targets:
                 _fail("--resume takes no targets: it continues with the scan's own", 2)
-            scan_obj, cfg, plan = pipeline.resume_scan(store, resume_id)
+            scan_obj, cfg, plan = pipeline.resume_scan(store, resume_id, _given_pace())
         else:
             if not targets:
                 _fail("name at least one target (or --resume SCAN_ID)", 2)
@@ -122,6 +122,15 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
         _fail(str(exc), 2)
 
     _run_scan(store, scan_obj, cfg, plan, as_json)
+
+
+def _given_pace() -> dict[str, Any]:
+    """Scan options typed on this command line (not defaults), for --resume to apply
+    (pace) or refuse (anything that would change what the scan visits)."""
+    ctx = click.get_current_context()
+    return {name: value for name, value in ctx.params.items()
+            if name not in ("targets", "resume_id", "db", "as_json")
+            and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
 
 
 def _parse_shard(text: str) -> tuple[int, int]:

@@ -168,12 +168,12 @@ class SQLiteStore:
 
     def update_scan(self, scan: Scan) -> None:
         row = (
-            _ts(scan.finished), scan.status, scan.done, scan.total, scan.open_ports,
-            scan.observations, scan.id,
+            _ts(scan.finished), scan.status, json.dumps(scan.args, sort_keys=True), scan.done,
+            scan.total, scan.open_ports, scan.observations, scan.id,
         )
         self._submit(
             lambda c: c.execute(
-                "UPDATE scans SET finished=?, status=?, done=?, total=?, open_ports=?,"
+                "UPDATE scans SET finished=?, status=?, args=?, done=?, total=?, open_ports=?,"
                 " observations=? WHERE id=?",
                 row,
             )
