@@ -425,6 +425,26 @@ def fingerprints(as_json: bool) -> None:
     console.print(table)
 
 
+@cli.command()
+@json_option
+def checks(as_json: bool) -> None:
+    """List the risk checks: finding id, severity and title (search with risk:ID)."""
+    from netatlas.assess import CHECKS
+
+    if as_json:
+        for c in CHECKS:
+            click.echo(json.dumps({"id": c.id, "severity": c.severity, "title": c.title}))
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("id", "severity", "title"):
+        table.add_column(col)
+    for c in CHECKS:
+        table.add_row(c.id, c.severity, c.title)
+    console.print(table)
+
+
 def _register_fronts() -> None:
     from netatlas.cli.cve import cve
     from netatlas.cli.serve import keys, serve
