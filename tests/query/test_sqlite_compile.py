@@ -31,8 +31,8 @@ CASES: list[tuple[str, set[str]]] = [
     ("port:[* TO 22]", {"B", "C", "I"}),
     ("port:22,8000-8100", {"B", "C", "F", "G", "H"}),
     # strings: case-insensitive equality, wildcards
-    ("transport:udp", {"J"}),
-    ("transport:UDP", {"J"}),
+    ("transport:udp", {"J", "N"}),
+    ("transport:UDP", {"J", "N"}),
     ("service:ssh", {"B", "C"}),
     ("product:nginx", {"A", "M"}),
     ('product:"Apache httpd"', {"D"}),
@@ -98,6 +98,15 @@ CASES: list[tuple[str, set[str]]] = [
     ('ssl.cert.issuer.cn:"Lab CA"', {"D"}),
     ("ssl.cert.fingerprint.sha256:" + "AB" * 32, {"D"}),
     ("ssl.cert.expired:true", {"D"}),
+    ("ssl.versions:TLSv1", {"D"}),  # accepted; "-TLSv1" (refused) is another value
+    ("ssl.versions:TLSv1.3", {"L"}),
+    ("ssl.verified:true", {"L"}),
+    ("ssl.verified:false", {"D"}),
+    ("ssl.jarm:2ad2ad*", {"D"}),
+    ("http.version:HTTP/2", {"L"}),
+    ('snmp.sys_descr:"Linux lab*"', {"N"}),
+    ("smb.dialect:3.1.1", {"O"}),
+    ("smb.signing_required:false", {"O"}),
     ("ssl.cert.expired:false", {"L"}),
     ("ssh.type:ssh-ed25519", {"B"}),
     ("ssh.fingerprint:aa:bb:cc", {"B"}),
@@ -256,14 +265,15 @@ Facets = Callable[[str, str], dict[object, int]]
 
 
 def test_facet_port(facets: Facets) -> None:
-    assert facets("", "port") == {80: 2, 22: 2, 21: 1, 25: 1, 53: 1, 443: 1, 6379: 1,
-                                  8080: 1, 8081: 1, 8082: 1, 8443: 1}
+    assert facets("", "port") == {80: 2, 22: 2, 21: 1, 25: 1, 53: 1, 161: 1, 443: 1,
+                                  445: 1, 6379: 1, 8080: 1, 8081: 1, 8082: 1, 8443: 1}
 
 
 def test_facet_follows_the_query(facets: Facets) -> None:
     assert facets("port:443", "tag") == {"web": 1, "self-signed": 1}
     assert facets("service:ssh", "product") == {"OpenSSH": 2}
-    assert facets("-service:ssh", "service") == {"http": 7, "redis": 1, "ftp": 1, "dns": 1}
+    assert facets("-service:ssh", "service") == {"http": 7, "redis": 1, "ftp": 1, "dns": 1,
+                                                 "snmp": 1, "microsoft-ds": 1}
 
 
 @pytest.mark.parametrize(("name", "expected"), [
@@ -277,17 +287,18 @@ def test_facet_follows_the_query(facets: Facets) -> None:
     ("country", {"DE": 2, "US": 2}),
     ("org", {"Lab GmbH": 1, "Other Org": 1}),
     ("asn", {"AS64500": 2, "AS64501": 1}),
-    ("transport", {"tcp": 12, "udp": 1}),
+    ("transport", {"tcp": 13, "udp": 2}),
     ("os", {"Linux": 1}),
     ("http.status", {200: 5, 403: 1, 404: 1}),
     ("ssl.version", {"TLSv1.2": 1, "TLSv1.3": 1}),
     ("http.server", {"nginx/1.22.1": 1, "Apache/2.4.41 (Ubuntu)": 1}),
     ("http.title", {"Welcome to nginx!": 1, "Forbidden": 1, "Not here": 1, "100%_done": 1,
                     "100xxdone": 1, "Caddy works": 1, "'; DROP TABLE observations; --": 1}),
-    ("ip", {"127.20.0.1": 2, **{f"127.20.0.{i}": 1 for i in range(2, 11)},
+    ("ip", {"127.20.0.1": 2, **{f"127.20.0.{i}": 1 for i in range(2, 13)},
             "::1": 1, "127.20.1.5": 1}),
     ("version", {"1.22.1": 1, "8.9p1": 1, "7.4": 1, "2.4.41": 1, "7.0.11": 1,
-                 "9.4.43.v20210629": 1, "3.0.3": 1, "2.80": 1, "2.7.0rc1": 1, "1.18.0": 1}),
+                 "9.4.43.v20210629": 1, "3.0.3": 1, "2.80": 1, "2.7.0rc1": 1, "1.18.0": 1,
+                 "5.9.3": 1}),
 ])
 def test_facet_values(facets: Facets, name: str, expected: dict[object, int]) -> None:
     assert facets("", name) == expected
