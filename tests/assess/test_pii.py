@@ -7,7 +7,7 @@ from netatlas.assess.pii import cn_id_valid
 from netatlas.model import Observation
 
 PAGE = (
-    "<title>Staff</title>Contact Jane.Doe@corp.example or ops@corp.example, "
+    "<title>Staff</title>Contact Jane.Doe@corp-mail.de or ops@corp-mail.de, "
     "phone +1 415-555-0134 or (212) 555-0188; SSN 123-45-6789; "
     "身份证 11010519491231002X"
 )
@@ -37,7 +37,7 @@ def test_cn_id_checksum() -> None:
 
 def test_redact() -> None:
     out = redact(PAGE)
-    assert "Jane.Doe" not in out and "***@corp.example" in out
+    assert "Jane.Doe" not in out and "***@corp-mail.de" in out
     assert "555-0134" not in out and "555-0188" not in out and out.count("[PHONE]") == 2
     assert "123-45-6789" not in out and "1949" not in out and out.count("[ID]") == 2
     assert find_pii(out) == {}
@@ -55,7 +55,7 @@ def test_finding_counts_distinct_across_banner_and_html() -> None:
     [f] = [f for f in assess(o) if f.id == "pii-exposed"]
     assert f.severity == "low"  # national IDs present
     assert f.evidence == "2 email, 2 national id, 2 phone"
-    o = _obs(service="smtp", sections={"smtp": {"banner": "mx ESMTP postmaster@x.example",
+    o = _obs(service="smtp", sections={"smtp": {"banner": "mx ESMTP postmaster@mx-lab.de",
                                                  "code": 220, "ehlo": [], "starttls": False}})
     [f] = assess(o)
     assert (f.id, f.severity, f.evidence) == ("pii-exposed", "info", "1 email")
@@ -65,12 +65,19 @@ def test_finding_counts_distinct_across_banner_and_html() -> None:
 def test_redact_observation_keeps_other_bytes() -> None:
     from netatlas.assess import redact_observation
 
-    o = _obs(service="http", data=b"\xff\xfe mail bob@x.example \x00",
-             sections={"http": {"status": 200, "title": "bob@x.example", "html": PAGE},
+    o = _obs(service="http", data=b"\xff\xfe mail bob@mx-lab.de \x00",
+             sections={"http": {"status": 200, "title": "bob@mx-lab.de", "html": PAGE},
                        "ftp": {"banner": "call +44 20 7946 0958"}})
     redact_observation(o)
-    assert o.data == b"\xff\xfe mail ***@x.example \x00"
-    assert o.sections["http"]["title"] == "***@x.example"
+    assert o.data == b"\xff\xfe mail ***@mx-lab.de \x00"
+    assert o.sections["http"]["title"] == "***@mx-lab.de"
     assert find_pii(o.sections["http"]["html"]) == {}
     assert o.sections["ftp"]["banner"] == "call [PHONE]"
     assert assess(o) == []
+
+
+def test_reserved_domains_are_not_personal_data() -> None:
+    # a SIP server echoing our own From: header, documentation examples
+    text = ("From: <sip:netatlas@netatlas.invalid> admin@example.com root@mail.localhost "
+            "ops@lab.test user@shop.example.org jane@corp-mail.de")
+    assert find_pii(text) == {"email": 1}

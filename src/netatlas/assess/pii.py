@@ -34,6 +34,18 @@ def cn_id_valid(text: str) -> bool:
     return _CN_CHECK[total % 11] == text[17].upper()
 
 
+# RFC 2606 / 6761 names: never a person's address. Servers echo ours (SIP's From:
+# <sip:netatlas@netatlas.invalid>) and show these in examples and defaults.
+_RESERVED_TLDS = ("test", "example", "invalid", "localhost")
+_RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+
+
+def _reserved(address: str) -> bool:
+    domain = address.rsplit("@", 1)[1].lower()
+    return domain.rsplit(".", 1)[-1] in _RESERVED_TLDS or any(
+        domain == d or domain.endswith("." + d) for d in _RESERVED_DOMAINS)
+
+
 def _phones(text: str) -> list[str]:
     # at least 9 digits: "+1 2" or a version "2.4.41" is not a phone number
     return [m for m in PHONE.findall(text) if 9 <= sum(c.isdigit() for c in m) <= 15]
@@ -43,7 +55,7 @@ def pii_matches(text: str) -> dict[str, set[str]]:
     """Distinct hits by kind; kinds with no hit are left out."""
     text = text[:SCAN_MAX]
     hits = {
-        "email": {m.lower() for m in EMAIL.findall(text)},
+        "email": {m.lower() for m in EMAIL.findall(text) if not _reserved(m)},
         "phone": set(_phones(text)),
         "national_id": set(SSN.findall(text)) | {m for m in CN_ID.findall(text)
                                                   if cn_id_valid(m)},
