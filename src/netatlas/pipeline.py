@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netatlas.assess import CveDB, assess, redact_observation
-from netatlas.discover import Discoverer
+from netatlas.discover import Discoverer, MixedDiscoverer, UdpDiscoverer
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.limit import ConnectLimiter
 from netatlas.grab.proxy import Canary
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation, Scan, utcnow
@@ -162,11 +163,14 @@ class ScanRunner:
         self.discoverer = Discoverer(
             rate=cfg.rate, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries
         )
+        # UDP ports: a UDP engine beside the TCP one, each over its own probes
+        self.mixed = _mixed_discoverer(cfg, plan.space.ports) if plan.space.ports.udp else None
         self.grab_options = GrabOptions(
             banner_wait=cfg.banner_wait,
             total_timeout=cfg.grab_timeout,
             in_scope=plan.scope.is_allowed,
             proxy_canary=cfg.proxy_canary,
+            limiter=ConnectLimiter(cfg.rate) if cfg.rate else None,
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
         self.geoip = GeoIP.open(cfg.geoip)
@@ -185,7 +189,10 @@ class ScanRunner:
         ticker = asyncio.create_task(self._tick(start, on_progress))
         try:
             probes = iter_endpoints(self.plan.space, self.plan.permutation, start_position=start)
-            async for position, endpoint in self.discoverer.run(probes):
+            found = self.discoverer.run(probes) if self.mixed is None else self.mixed.run(
+                lambda: iter_endpoints(self.plan.space, self.plan.permutation,
+                                       start_position=start))
+            async for position, endpoint in found:
                 self.scan.open_ports += 1
                 if not self.plan.scope.is_allowed(endpoint.ip):  # defence in depth
                     continue
@@ -218,7 +225,8 @@ class ScanRunner:
 
     def _safe_watermark(self, start: int) -> int:
         # discover's watermark is an absolute position; it reads 0 before the first pull
-        done = max(start, self.discoverer.watermark)
+        mark = self.mixed.watermark if self.mixed is not None else self.discoverer.watermark
+        done = max(start, mark)
         if self._pending:
             done = min(done, min(self._pending))
         return done
@@ -268,6 +276,22 @@ class ScanRunner:
         self.scan.observations += 1
 
 
+def _mixed_discoverer(cfg: ScanConfig, ports: PortSet) -> MixedDiscoverer:
+    """TCP and UDP engines sharing ``--rate`` in proportion to their port counts. UDP
+    always re-sends once after silence (datagrams get lost; a SYN is retried by the
+    kernel)."""
+    n_tcp, n_udp = len(ports.tcp), len(ports.udp)
+
+    def share(n: int) -> float | None:
+        return cfg.rate * n / (n_tcp + n_udp) if cfg.rate else None
+
+    tcp = Discoverer(rate=share(n_tcp), concurrency=cfg.concurrency, timeout=cfg.timeout,
+                     retries=cfg.retries) if n_tcp else None
+    udp = UdpDiscoverer(rate=share(n_udp), concurrency=cfg.concurrency, timeout=cfg.timeout,
+                        retries=max(1, cfg.retries))
+    return MixedDiscoverer(tcp, udp)
+
+
 def start_scan(store: Store, cfg: ScanConfig) -> tuple[Scan, Plan]:
     """Plan (scope-checked) and register a new scan; nothing is sent yet."""
     if not cfg.seed:
@@ -294,6 +318,13 @@ def resume_scan(store: Store, scan_id: str, overrides: dict[str, Any] | None = N
     if scan.status == "finished":
         raise ValueError(f"scan {scan_id} already finished")
     cfg = ScanConfig.from_args(scan.args)
+    for name, value in (overrides or {}).items():
+        if name not in RESUME_OVERRIDABLE:
+            raise ValueError(f"--{name.replace('_', '-')} cannot change on --resume: "
+                             "it would change what the scan visits")
+        setattr(cfg, name, value)
+    if overrides:
+        scan.args = cfg.to_args()
     plan = plan_scan(cfg)
     scan.status = "running"
     return scan, cfg, plan
@@ -302,10 +333,3 @@ def resume_scan(store: Store, scan_id: str, overrides: dict[str, Any] | None = N
 async def run(store: Store, scan: Scan, cfg: ScanConfig, plan: Plan,
               on_progress: ProgressFn | None = None) -> Scan:
     return await ScanRunner(store, scan, cfg, plan).run(on_progress)
-    for name, value in (overrides or {}).items():
-        if name not in RESUME_OVERRIDABLE:
-            raise ValueError(f"--{name.replace('_', '-')} cannot change on --resume: "
-                             "it would change what the scan visits")
-        setattr(cfg, name, value)
-    if overrides:
-        scan.args = cfg.to_args()

@@ -3,5 +3,6 @@ import netatlas.discover as discover
 
 def test_public_surface() -> None:
     assert sorted(discover.__all__) == [
-        "DiscoverStats", "Discoverer", "Probe", "TokenBucket", "Watermark",
+        "DiscoverStats", "Discoverer", "MixedDiscoverer", "Payloads", "Probe", "TokenBucket",
+        "UdpDiscoverer", "Watermark",
     ]

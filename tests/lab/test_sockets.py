@@ -30,3 +30,17 @@ def test_finds_our_own_listeners() -> None:
 
 def test_no_such_process() -> None:
     assert bound_sockets(2**22 + 17) == []
+
+
+def test_udp_bound_sees_any_process_socket() -> None:
+    from netatlas.lab.sockets import udp_bound
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        udp.bind(("127.20.11.201", 0))
+        port = udp.getsockname()[1]
+        assert udp_bound("127.20.11.201", port)
+        assert not udp_bound("127.20.11.202", port)
+    finally:
+        udp.close()
+    assert not udp_bound("127.20.11.201", port)

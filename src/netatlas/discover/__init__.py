@@ -1,8 +1,12 @@
-"""Discover: which endpoints are open (asyncio TCP connect; raw SYN and UDP later)."""
+"""Discover: which endpoints are open (asyncio TCP connect; UDP protocol probes)."""
 
+from netatlas.discover._mixed import MixedDiscoverer
+from netatlas.discover._payloads import Payloads
 from netatlas.discover._progress import Watermark
 from netatlas.discover._ratelimit import TokenBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.discover._tcp import Discoverer, Probe
+from netatlas.discover._udp import UdpDiscoverer
 
-__all__ = ["DiscoverStats", "Discoverer", "Probe", "TokenBucket", "Watermark"]
+__all__ = ["DiscoverStats", "Discoverer", "MixedDiscoverer", "Payloads", "Probe", "TokenBucket",
+           "UdpDiscoverer", "Watermark"]

@@ -7,7 +7,7 @@ import asyncio
 import ssl
 
 from ..model import Endpoint, GrabResult
-from . import detect, proxy
+from . import detect, proxy, udp
 from .context import GrabContext
 from .errors import GrabError
 from .options import GrabOptions
@@ -22,18 +22,18 @@ _PEER_TROUBLE = (
 
 
 async def grab_endpoint(ep: Endpoint, opts: GrabOptions | None = None) -> GrabResult:
-    """Talk to one open TCP endpoint and collect facts. Never raises for network or
+    """Talk to one open TCP or UDP endpoint and collect facts. Never raises for network or
     protocol trouble (cancellation still propagates)."""
     opts = opts or GrabOptions()
     res = GrabResult()
-    if ep.transport != "tcp":
-        res.status, res.error = "unknown-error", "grab 0.1 speaks TCP only"
-        return res
     ctx = GrabContext(ep=ep, opts=opts, result=res)
     cm = asyncio.timeout(opts.total_timeout)
     try:
         async with cm:
-            await detect.run(ctx)
+            if ep.transport == "udp":
+                await udp.grab(ep, opts, res)  # datagrams: no connections in ctx
+            else:
+                await detect.run(ctx)
             if opts.proxy_canary:
                 await proxy.check(ctx, proxy.Canary.parse(opts.proxy_canary))
     except TimeoutError as e:

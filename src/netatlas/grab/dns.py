@@ -30,11 +30,16 @@ def encode_name(name: str) -> bytes:
     return out + b"\x00"
 
 
-def query(name: str = "version.bind", qid: int | None = None) -> bytes:
-    """A TCP DNS message (2-byte length prefix), no recursion desired."""
+def message(name: str = "version.bind", qid: int | None = None) -> bytes:
+    """A CHAOS TXT query as sent over UDP (no length prefix), no recursion desired."""
     qid = int.from_bytes(os.urandom(2), "big") if qid is None else qid
     msg = struct.pack(">HHHHHH", qid, 0, 1, 0, 0, 0)
-    msg += encode_name(name) + struct.pack(">HH", TYPE_TXT, CLASS_CH)
+    return msg + encode_name(name) + struct.pack(">HH", TYPE_TXT, CLASS_CH)
+
+
+def query(name: str = "version.bind", qid: int | None = None) -> bytes:
+    """A TCP DNS message (2-byte length prefix), no recursion desired."""
+    msg = message(name, qid)
     return struct.pack(">H", len(msg)) + msg
 
 

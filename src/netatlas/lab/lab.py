@@ -26,7 +26,7 @@ from netatlas.lab.process import (
     write_pidfile,
 )
 from netatlas.lab.services import LAB_NET, LabError, LabService, ServiceSpec, catalogue
-from netatlas.lab.sockets import bound_sockets
+from netatlas.lab.sockets import bound_sockets, udp_bound
 from netatlas.lab.versions import binary_version
 
 DEFAULT_STATE_DIR = Path("/tmp/netatlas-lab")
@@ -193,7 +193,8 @@ class Lab:
     def _start(self, daemon: Daemon) -> PidRecord:
         self._pidfile(daemon).unlink(missing_ok=True)
         for spec in self._specs(daemon):
-            if accepts(spec.ip, spec.port, timeout=0.5):
+            if udp_bound(spec.ip, spec.port) if spec.transport == "udp" else \
+                    accepts(spec.ip, spec.port, timeout=0.5):
                 raise LabError(f"{spec.name}: {spec.ip}:{spec.port} is already taken by a "
                                f"process this lab did not start (state dir {self.state_dir})")
         d = self._ws.dir(daemon.name)
@@ -218,17 +219,19 @@ class Lab:
         while pending:
             for name, deadline in list(pending.items()):
                 daemon, rec = DAEMON_BY_NAME[name], started[name]
-                endpoints = [(s.ip, s.port) for s in self._specs(daemon)]
+                endpoints = [(s.ip, s.port) for s in self._specs(daemon) if s.transport == "tcp"]
+                udp = [(s.ip, s.port) for s in self._specs(daemon) if s.transport == "udp"]
                 log = self._ws.log(name)
                 failure = None
                 if not alive(rec):
                     failure = f"exited during start-up (status {exit_status(rec.pid)})"
-                elif ready(rec, endpoints):
+                elif ready(rec, endpoints, udp):
                     del pending[name]
                     continue
                 elif time.monotonic() > deadline:
                     stop(rec, daemon.stop_signal)
-                    where = ", ".join(f"{ip}:{port}" for ip, port in endpoints)
+                    where = ", ".join([f"{ip}:{port}" for ip, port in endpoints]
+                                      + [f"{ip}:{port}/udp" for ip, port in udp])
                     failure = (f"not accepting connections on {where} after "
                                f"{daemon.ready_timeout:.0f}s")
                 if failure:
@@ -243,8 +246,9 @@ class Lab:
         """Give a stopped daemon's last children (a session ending) a moment to let go of
         the listening socket, so "down" means the endpoints refuse connections."""
         deadline = time.monotonic() + timeout
-        endpoints = [(s.ip, s.port) for s in self._specs(daemon)]
-        while time.monotonic() < deadline and any(accepts(ip, p, 0.2) for ip, p in endpoints):
+        endpoints = [(s.ip, s.port, s.transport) for s in self._specs(daemon)]
+        while time.monotonic() < deadline and any(
+                udp_bound(ip, p) if t == "udp" else accepts(ip, p, 0.2) for ip, p, t in endpoints):
             time.sleep(0.1)
 
     def _check_bindings(self) -> list[str]:

@@ -99,11 +99,17 @@ def accepts(ip: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def ready(rec: PidRecord, endpoints: list[tuple[str, int]]) -> bool:
+def ready(rec: PidRecord, endpoints: list[tuple[str, int]],
+          udp: list[tuple[str, int]] | None = None) -> bool:
     """The process itself holds a listening socket on every endpoint (not some other
-    process on the same port) and each accepts a connection."""
-    bound = {(b.ip, b.port) for b in bound_sockets(rec.pid) if b.transport == "tcp"}
+    process on the same port) and each accepts a connection; ``udp`` endpoints: it holds
+    a socket bound there (read from /proc/net/udp)."""
+    socks = bound_sockets(rec.pid)
+    bound = {(b.ip, b.port) for b in socks if b.transport == "tcp"}
     if not all(ep in bound for ep in endpoints):
+        return False
+    bound_udp = {(b.ip, b.port) for b in socks if b.transport == "udp"}
+    if not all(ep in bound_udp for ep in udp or ()):
         return False
     return all(accepts(ip, port) for ip, port in endpoints)
 

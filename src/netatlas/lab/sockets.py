@@ -22,7 +22,36 @@ class Bound:
     transport: str  # "tcp" (listening) or "udp" (bound)
 
 
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and all its descendants: some daemons (Kamailio, Samba) listen from a
+    child process. Parents come from /proc/<pid>/stat (field 4, after the ``(comm)``)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone while we looked
+        ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    tree, todo = {pid}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in tree:
+                tree.add(child)
+                todo.append(child)
+    return tree
+
+
 def _socket_inodes(pid: int) -> set[int]:
+    inodes: set[int] = set()
+    for member in process_tree(pid):
+        inodes |= _fd_sockets(member)
+    return inodes
+
+
+def _fd_sockets(pid: int) -> set[int]:
     inodes: set[int] = set()
     fd_dir = Path(f"/proc/{pid}/fd")
     try:
@@ -48,8 +77,23 @@ def _decode(hex_addr: str) -> tuple[str, int]:
     return str(ipaddress.ip_address(swapped)), int(port, 16)
 
 
+def udp_bound(ip: str, port: int) -> bool:
+    """Is any process's UDP socket bound to ``ip:port``? (UDP has no handshake to try.)"""
+    for table in ("udp", "udp6"):
+        try:
+            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if len(cols) > 3 and cols[3] == _UDP_UNCONNECTED and _decode(cols[1]) == (ip, port):
+                return True
+    return False
+
+
 def bound_sockets(pid: int) -> list[Bound]:
-    """TCP sockets in LISTEN and bound UDP sockets held by ``pid`` (IPv4 and IPv6)."""
+    """TCP sockets in LISTEN and bound UDP sockets held by ``pid`` or its descendants
+    (IPv4 and IPv6)."""
     inodes = _socket_inodes(pid)
     found: list[Bound] = []
     if not inodes:
