@@ -94,4 +94,9 @@ async def test_live_tls_http_with_expired_cert(tmp_path: Path, fast: GrabOptions
     assert s["version"] in ("TLSv1.2", "TLSv1.3") and s["alpn"] == "http/1.1"
     assert s["cipher"]["bits"] >= 128 and s["chain_length"] == 1
     assert s["cert"]["expired"] is True and s["cert"]["self_signed"] is True
+    # judged after the handshake: trust, the scanned name, versions, JARM
+    assert (s["verified"], s["verify_error"]) == (False, "self-signed certificate")
+    assert s["hostname"] == "127.20.250.20" and s["hostname_match"] is False  # DNS SANs only
+    assert "TLSv1.2" in s["versions"] and s["weak_ciphers"] == {}
+    assert len(s["jarm"]) == 62
     assert res.sections["http"]["title"] == "tls page"

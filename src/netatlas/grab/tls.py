@@ -1,8 +1,11 @@
 """TLS facts: negotiated version, cipher, ALPN, and the peer certificate parsed from
-DER with ``cryptography``. Verification is off: broken chains are recorded, not refused."""
+DER with ``cryptography``. The handshake never verifies (broken chains are recorded, not
+refused); trust and the name are judged afterwards from the chain (``tls_verify``), and
+the accepted versions and weak ciphers by extra short handshakes (``tls_probes``)."""
 
 from __future__ import annotations
 
+import _ssl
 import hashlib
 import ssl
 from datetime import UTC, datetime
@@ -12,6 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from .context import GrabContext
+from .tls_verify import hostname_match, is_self_signed, verify_chain
 
 
 def _name(name: x509.Name) -> dict[str, str]:
@@ -45,16 +49,6 @@ def _pubkey(cert: x509.Certificate) -> dict[str, Any]:
     return {"type": type(key).__name__.lower(), "bits": 0}
 
 
-def _self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except Exception:
-        return False
-    return True
-
-
 def _san(cert: x509.Certificate) -> list[str]:
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -80,7 +74,7 @@ def cert_facts(der: bytes, now: datetime | None = None) -> dict[str, Any]:
         "issued": issued.isoformat(),
         "expires": expires.isoformat(),
         "expired": now > expires,
-        "self_signed": _self_signed(cert),
+        "self_signed": is_self_signed(cert),
         "san": _san(cert),
         "fingerprint": {
             "sha1": hashlib.sha1(der).hexdigest(),
@@ -91,27 +85,45 @@ def cert_facts(der: bytes, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def _chain_length(sslobj: ssl.SSLObject) -> int | None:
-    # Public in Python 3.13 (get_unverified_chain); on 3.11 the C object has it privately.
+def _chain(sslobj: ssl.SSLObject) -> list[bytes] | None:
+    """The certificates the server sent, leaf first, as DER (None: not available).
+    Public in Python 3.13 (get_unverified_chain); on 3.11 the C object has it privately."""
     for obj in (sslobj, getattr(sslobj, "_sslobj", None)):
         fn = getattr(obj, "get_unverified_chain", None)
         if fn is not None:
             try:
-                return len(fn() or [])
+                return [c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER)
+                        for c in fn() or []]
             except Exception:
                 return None
     return None
 
 
-def tls_section(sslobj: ssl.SSLObject) -> dict[str, Any]:
-    """Facts from a completed handshake."""
+def trust_facts(ders: list[bytes], hostname: str | None) -> dict[str, Any]:
+    """Chain verification against the system trust store and the name check (sans-IO)."""
+    verified, error = verify_chain(ders)
+    facts: dict[str, Any] = {"verified": verified, "verify_error": error}
+    if hostname:
+        facts["hostname"] = hostname
+        try:
+            facts["hostname_match"] = hostname_match(x509.load_der_x509_certificate(ders[0]),
+                                                     hostname)
+        except (ValueError, IndexError):
+            facts["hostname_match"] = None
+    return facts
+
+
+def tls_section(sslobj: ssl.SSLObject, hostname: str | None = None) -> dict[str, Any]:
+    """Facts from a completed handshake; ``hostname`` is the name the scan used (an
+    address or a host name), checked against the certificate's names."""
     name, proto, bits = sslobj.cipher() or (None, None, None)
+    chain = _chain(sslobj)
     section: dict[str, Any] = {
         "version": sslobj.version(),
         "cipher": {"name": name, "bits": bits, "version": proto},
         "alpn": sslobj.selected_alpn_protocol(),
         "cert": None,
-        "chain_length": _chain_length(sslobj),
+        "chain_length": None if chain is None else len(chain),
     }
     der = sslobj.getpeercert(binary_form=True)
     if der:
@@ -120,10 +132,11 @@ def tls_section(sslobj: ssl.SSLObject) -> dict[str, Any]:
         except Exception as e:  # a certificate cryptography cannot parse is a fact too
             section["cert_error"] = str(e)[:200]
             section["cert_sha256"] = hashlib.sha256(der).hexdigest()
+        section.update(trust_facts(chain or [der], hostname))
     return section
 
 
 def record_tls(ctx: GrabContext, sslobj: ssl.SSLObject) -> None:
     ctx.tls = True
     ctx.result.tls = True
-    ctx.result.sections["ssl"] = tls_section(sslobj)
+    ctx.result.sections["ssl"] = tls_section(sslobj, ctx.hostname)
