@@ -1,7 +1,8 @@
 """HTTP/1.1 grabber (h11, sans-IO parser in ``httpparse``): nmap's GetRequest probe,
-``GET /`` with our headers, the favicon, and single GETs of ``/.git/HEAD`` and ``/.env``
-on the same endpoint (recorded only when they really are those files). Never follows a
-redirect: the Location is recorded."""
+``GET /`` with our headers, the favicon, single GETs of ``/.git/HEAD`` and ``/.env``
+(recorded only when they really are those files), and the well-known API paths that
+``http_followups`` chooses from what ``GET /`` showed, all on the same endpoint. Never
+follows a redirect: the Location is recorded."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import mmh3
 
+from . import http_followups
 from .conn import Conn
 from .context import GrabContext, Outcome
 from .errors import GrabError, ProtocolError
@@ -182,31 +184,40 @@ async def exposed_files(ctx: GrabContext) -> dict[str, dict[str, Any]]:
     return found
 
 
-# Well-known API paths that name applications behind a generic web server, one GET
-# each: etcd / Docker / Kubernetes (/version), Jupyter (/api), Prometheus (buildinfo).
-API_PATHS = {
-    "version": "/version",
-    "api": "/api",
-    "buildinfo": "/api/v1/status/buildinfo",
-}
-API_SAMPLE = 4096
+API_SAMPLE = http_followups.API_SAMPLE
+# The paths asked of every endpoint (the rest depend on GET /: see http_followups).
+API_PATHS = {r.name: r.path for r in http_followups.FOLLOW_UPS if not r.when}
 
 
-async def api_documents(ctx: GrabContext) -> dict[str, str]:
-    """The JSON each well-known path returns with 200, capped; nothing else is kept."""
+async def api_documents(ctx: GrabContext, section: dict[str, Any] | None = None,
+                        rows: list[http_followups.FollowUp] | None = None,
+                        replies: dict[str, tuple[int | None, bytes] | None] | None = None,
+                        ) -> dict[str, str]:
+    """The documents the well-known paths chosen from ``GET /`` returned (or ``rows``),
+    capped; each path is asked once even when two rows share it (``replies`` carries what
+    was asked already), and kept only as its row accepts."""
     found: dict[str, str] = {}
-    for name, path in API_PATHS.items():
-        try:
-            resp = await fetch(ctx, path)
-        except _SOFT_ERRORS:
+    replies = {} if replies is None else replies
+    for row in http_followups.select(section or {}) if rows is None else rows:
+        if row.path not in replies:
+            replies[row.path] = await _get_body(ctx, row.path)
+        reply = replies[row.path]
+        if reply is None:
             continue
-        if resp.status != 200 or not resp.body:
-            continue
-        body, err = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
-        if err or body.lstrip()[:1] not in (b"{", b"["):
-            continue
-        found[name] = body[:API_SAMPLE].decode("utf-8", errors="replace")
+        doc = http_followups.accepted(row, *reply)
+        if doc is not None:
+            found[row.name] = doc
     return found
+
+
+async def _get_body(ctx: GrabContext, path: str) -> tuple[int | None, bytes] | None:
+    """(status, decoded body) of one GET, or None when it failed or did not decode."""
+    try:
+        resp = await fetch(ctx, path)
+    except _SOFT_ERRORS:
+        return None
+    body, err = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
+    return None if err else (resp.status, body)
 
 
 def _same_endpoint_target(ctx: GrabContext, href: str) -> str | None:
@@ -269,12 +280,19 @@ async def grab(ctx: GrabContext) -> None:
     section = http_section(resp, host_header(ctx), ctx.opts.max_body)
     res.sections["http"] = section
     decoded, _ = decode_body(resp.body, resp.header("content-encoding"), ctx.opts.max_body)
+    # The targeted follow-ups first: they name the application, and must not be the part
+    # a slow endpoint loses to the grab's total time-out.
+    rows = http_followups.select(section)
+    replies: dict[str, tuple[int | None, bytes] | None] = {}
+    api = await api_documents(ctx, rows=[r for r in rows if r.when], replies=replies)
+    if api:
+        section["api"] = api  # the same dict grows below
     icon = await favicon(ctx, decoded)
     if icon:
         section["favicon"] = icon
     exposed = await exposed_files(ctx)
     if exposed:
         section["exposed"] = exposed
-    api = await api_documents(ctx)
+    api.update(await api_documents(ctx, rows=[r for r in rows if not r.when], replies=replies))
     if api:
         section["api"] = api

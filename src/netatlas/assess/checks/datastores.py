@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from ...model import Observation
 from ._base import Check, Evidence, http_section, page_html, product_name, quote, sec
 
@@ -49,6 +52,45 @@ def _http_open_store(product_words: tuple[str, ...], body_marks: tuple[str, ...]
     return check
 
 
+def influxdb_open(obs: Observation) -> str | None:
+    """InfluxDB 1.x ran ``SHOW DATABASES`` for a client without credentials (401 when
+    auth is on), or 2.x offers its first-time setup to anyone (``{"allowed": true}``)."""
+    api = http_section(obs).get("api")
+    api = api if isinstance(api, dict) else {}
+    version = (http_section(obs).get("headers") or {}).get("x-influxdb-version")
+    shown = f"InfluxDB {quote(version)}: " if isinstance(version, str) else ""
+    query = _json(api.get("influxdb_query"))
+    if isinstance(query, dict) and isinstance(query.get("results"), list):
+        names = [v[0] for r in query["results"] if isinstance(r, dict)
+                 for s in r.get("series") or [] if isinstance(s, dict)
+                 for v in s.get("values") or [] if isinstance(v, list) and v]
+        return (f"{shown}SHOW DATABASES answered 200 without credentials "
+                f"({len(names)} database(s){': ' + quote(names[:5]) if names else ''})")
+    setup = _json(api.get("influxdb_setup"))
+    if isinstance(setup, dict) and setup.get("allowed") is True:
+        return f"{shown}GET /api/v2/setup answered allowed: true (no owner set up yet)"
+    return None
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def mongodb_exposed(obs: Observation) -> str | None:
+    # hello and buildInfo are answered before authentication: this proves the server
+    # talks to the network, not that its data is readable (that is never tried).
+    m = sec(obs, "mongodb")
+    if m.get("buildinfo_answered") is True:
+        return (f"hello and buildInfo answered to an unauthenticated client (version "
+                f"{quote(m.get('version'))}); data access not tested")
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     Check("redis-no-auth", "high", "Redis answers without authentication", redis_no_auth),
     Check("memcached-open", "medium", "Memcached open to the network", memcached_open),
@@ -63,6 +105,9 @@ CHECKS: tuple[Check, ...] = (
           _http_open_store(("docker",), ('"ApiVersion":',))),
     Check("kubernetes-api-open", "high", "Kubernetes API answers anonymous requests",
           _http_open_store(("kubernetes",), ('"/apis/apps"',))),
+    Check("influxdb-open", "high", "InfluxDB answers without authentication", influxdb_open),
     Check("mongodb-open", "high", "MongoDB HTTP interface open",
           _http_open_store(("mongodb",), ())),
+    Check("mongodb-exposed", "medium", "MongoDB wire protocol reachable from the network",
+          mongodb_exposed),
 )

@@ -69,10 +69,38 @@ def admin_console(obs: Observation) -> str | None:
     return None
 
 
+# (server, a sentence only its out-of-the-box page carries): a default page says the
+# server was installed and left as it came, and names the software.
+DEFAULT_PAGES: tuple[tuple[str, str], ...] = (
+    ("nginx", "If you see this page, the nginx web server is successfully installed"),
+    ("Apache httpd", "Apache2 Debian Default Page"),
+    ("Apache httpd", "Apache2 Ubuntu Default Page"),
+    ("Apache httpd", "Test Page for the Apache HTTP Server"),
+    ("Apache Tomcat", "If you're seeing this, you've successfully installed Tomcat"),
+    ("Apache Tomcat", "This is the default Tomcat home page"),
+    ("lighttpd", "The owner of this web site has not put up any web pages yet"),
+    ("IIS", "<title>IIS Windows Server</title>"),
+)
+
+
+def default_page(obs: Observation) -> str | None:
+    if http_section(obs).get("status") != 200:
+        return None
+    html = page_html(obs)
+    if html.strip() == "<html><body><h1>It works!</h1></body></html>":
+        return "Apache httpd default page 'It works!'"
+    for server, mark in DEFAULT_PAGES:
+        if mark in html:
+            return f"{server} default page, body contains {quote(mark, 60)}"
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     Check("git-exposed", "high", "Git repository exposed over HTTP", _exposed("/.git/HEAD")),
     Check("env-exposed", "high", ".env secrets file exposed over HTTP", _exposed("/.env")),
     Check("http-dir-listing", "low", "HTTP directory listing", dir_listing),
     Check("server-status", "medium", "Server status page exposed", server_status),
     Check("admin-console", "medium", "Administration console reachable", admin_console),
+    Check("default-page", "info", "Web server default page (installed, never set up)",
+          default_page),
 )

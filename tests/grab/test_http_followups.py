@@ -1,0 +1,267 @@
+"""Follow-up requests chosen from GET /: the selection table on captured first responses,
+what a plain web server is asked (no more than before), and real lab applications."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.http import http_section
+from netatlas.grab.http_followups import (
+    FOLLOW_UPS,
+    MAX_FOLLOW_UPS,
+    FollowUp,
+    accepted,
+    select,
+)
+from netatlas.grab.httpparse import parse_response
+from netatlas.identify import Identifier
+from netatlas.lab.services import LabError
+from netatlas.model import Endpoint
+
+from .conftest import serve
+from .test_http import TinyHttp, grab_requests
+
+ALWAYS = ["version", "api", "buildinfo"]
+
+# First responses as servers send them (headers trimmed to what matters).
+NGINX = (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nContent-Type: text/html\r\n"
+         b"Content-Length: 46\r\n\r\n<html><title>netatlas lab</title>hello</html>\n")
+JUPYTER = (b"HTTP/1.1 200 OK\r\nServer: TornadoServer/6.6.1\r\nContent-Type: text/html\r\n"
+           b"Content-Security-Policy: frame-ancestors 'self'; report-uri "
+           b"/api/security/csp-report\r\nContent-Length: 37\r\n\r\n"
+           b"<html><title>Jupyter Server</title>\n")
+OLLAMA = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          b"Content-Length: 17\r\n\r\nOllama is running")
+FASTAPI_404 = (b"HTTP/1.1 404 Not Found\r\nserver: uvicorn\r\ncontent-length: 22\r\n"
+               b"content-type: application/json\r\n\r\n{\"detail\":\"Not Found\"}")
+TGI_405 = b"HTTP/1.1 405 Method Not Allowed\r\nallow: POST\r\ncontent-length: 0\r\n\r\n"
+INFLUX = (b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
+          b"X-Influxdb-Build: OSS\r\nX-Influxdb-Version: 1.6.7~rc0\r\n"
+          b"Content-Length: 19\r\n\r\n404 page not found\n")
+GRAFANA = (b"HTTP/1.1 302 Found\r\nCache-Control: no-store\r\nLocation: /login\r\n"
+           b"Content-Length: 29\r\n\r\n<a href=\"/login\">Found</a>.\n\n")
+TENSORBOARD = (b"HTTP/1.1 200 OK\r\nServer: Werkzeug/3.1.9 Python/3.11.7\r\n"
+               b"Content-Type: text/html\r\nContent-Length: 78\r\n\r\n"
+               b'<!doctype html><meta name="tb-relative-root" content="./"><title>TensorBoard')
+TOMCAT = (b"HTTP/1.1 200 \r\nContent-Type: text/html\r\nContent-Length: 31\r\n\r\n"
+          b"<title>Apache Tomcat</title>It works")
+
+
+def section(raw: bytes) -> dict[str, Any]:
+    return http_section(parse_response(raw), "h", 1 << 20)
+
+
+def chosen(raw: bytes) -> list[str]:
+    return [r.name for r in select(section(raw))]
+
+
+@pytest.mark.parametrize(("raw", "extra"), [
+    (NGINX, []),
+    (JUPYTER, ["jupyter_status"]),
+    (OLLAMA, ["ollama_version", "ollama_tags"]),
+    (FASTAPI_404, ["models", "openapi", "chroma_version"]),
+    (TGI_405, ["models", "tgi_info"]),
+    (INFLUX, ["influxdb_query"]),
+    (GRAFANA, ["grafana_health"]),
+    (TENSORBOARD, ["tensorboard_env"]),
+    (TOMCAT, ["tomcat_docs"]),
+])
+def test_selection_from_first_response(raw: bytes, extra: list[str]) -> None:
+    assert chosen(raw) == ALWAYS + extra
+
+
+def test_plain_web_server_gets_nothing_conditional() -> None:
+    for title in ("Welcome to nginx!", "Index of /", "Apache2 Debian Default Page"):
+        raw = (b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: %d\r\n\r\n<title>%s"
+               % (len(title) + 7, title.encode()))
+        assert chosen(raw) == ALWAYS
+
+
+def test_selection_is_capped() -> None:
+    # a page carrying every mark at once still gets at most MAX_FOLLOW_UPS extra requests
+    body = (b'Ollama is running window.gradio_config weaviate.io <meta name="tb-relative-'
+            b'root"')
+    raw = (b"HTTP/1.1 200 OK\r\nX-Influxdb-Version: 1.8.10\r\nContent-Length: %d\r\n\r\n%s"
+           % (len(body), body))
+    assert len(chosen(raw)) == len(ALWAYS) + MAX_FOLLOW_UPS
+
+
+def test_table_rows_are_well_formed() -> None:
+    names = [r.name for r in FOLLOW_UPS]
+    assert len(names) == len(set(names))
+    for r in FOLLOW_UPS:
+        assert r.path.startswith("/") and " " not in r.path
+        for cond in r.when:
+            assert cond and all(k in ("status", "server", "title", "body", "redirect")
+                                or k.startswith("header:") for k in cond)
+
+
+def test_accept_shapes() -> None:
+    json_row = FollowUp("x", "/x")
+    assert accepted(json_row, 200, b'{"version": "1"}') == '{"version": "1"}'
+    assert accepted(json_row, 200, b'"1.0.0"') == '"1.0.0"'
+    assert accepted(json_row, 200, b"<html>soft 404</html>") is None
+    assert accepted(json_row, 404, b'{"detail":"Not Found"}') is None
+    assert accepted(json_row, 200, b"") is None
+    mlflow = next(r for r in FOLLOW_UPS if r.name == "mlflow_version")
+    assert accepted(mlflow, 200, b"2.9.2") == "2.9.2"
+    assert accepted(mlflow, 200, b"<!doctype html><title>MLflow</title>") is None
+    big = accepted(json_row, 200, b"[" + b"1," * 10000 + b"1]")
+    assert big is not None and len(big) == 4096
+
+
+def _paths(srv: TinyHttp) -> list[bytes]:
+    """The targets of the grabber's own requests (detection's probes come before)."""
+    return [q.split(b" ")[1] for q in grab_requests(srv)]
+
+
+async def test_plain_nginx_like_endpoint_request_count(fast: GrabOptions) -> None:
+    """The grabber's requests to a plain web server: GET /, the favicon, /.git/HEAD, /.env
+    and the three always-asked API paths, as before follow-ups existed (detection's own
+    probes, nmap's GetRequest among them, come before and are not counted here)."""
+    page = b"<html><title>netatlas lab</title></html>"
+    srv = TinyHttp({"/": (200, b"text/html", page)})
+    async with serve(srv, "127.20.250.30") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.30", port), fast)
+    assert res.status == "success", res.error
+    assert _paths(srv) == [b"/", b"/favicon.ico", b"/.git/HEAD", b"/.env", b"/version",
+                           b"/api", b"/api/v1/status/buildinfo"]
+
+
+async def test_ollama_follow_ups_recorded(fast: GrabOptions) -> None:
+    srv = TinyHttp({
+        "/": (200, b"text/plain", b"Ollama is running"),
+        "/api/version": (200, b"application/json", b'{"version":"0.5.7"}'),
+        "/api/tags": (200, b"application/json",
+                      b'{"models":[{"name":"llama3:latest","size":1}]}'),
+    })
+    async with serve(srv, "127.20.250.31") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.31", port), fast)
+    api = res.sections["http"]["api"]
+    assert api == {"ollama_version": '{"version":"0.5.7"}',
+                   "ollama_tags": '{"models":[{"name":"llama3:latest","size":1}]}'}
+    # /api/version is asked once even though two rows may share a path
+    assert _paths(srv).count(b"/api/version") == 1
+
+
+async def test_shared_path_asked_once_and_accepted_per_row(fast: GrabOptions) -> None:
+    """MLflow's /version is text: the always row drops it, the MLflow row keeps it."""
+    srv = TinyHttp({
+        "/": (200, b"text/html", b"<!doctype html><title>MLflow</title>"),
+        "/version": (200, b"text/plain", b"2.9.2"),
+    })
+    async with serve(srv, "127.20.250.32") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.32", port), fast)
+    assert res.sections["http"]["api"] == {"mlflow_version": "2.9.2"}
+    assert _paths(srv).count(b"/version") == 1
+
+
+async def test_redirect_is_not_followed_by_follow_ups(fast: GrabOptions) -> None:
+    srv = TinyHttp({"/": (302, b"text/html", b"moved"),
+                    "/api/health": (200, b"application/json", b'{"database":"ok"}')})
+    async with serve(srv, "127.20.250.33") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.33", port), fast)
+    # TinyHttp sends no Location: not Grafana's /login, so no /api/health
+    assert b"/api/health" not in _paths(srv)
+    assert "api" not in res.sections["http"]
+
+
+# -- the real lab: each application named with the version its package installed ------
+
+def _lab(request: pytest.FixtureRequest, name: str) -> Any:
+    try:
+        services = request.getfixturevalue("lab")
+    except pytest.FixtureLookupError:
+        pytest.skip("no `lab` fixture")
+    except LabError as e:  # a daemon's package is missing on this machine
+        pytest.skip(f"lab unavailable: {e}")
+    svc = next((s for s in services if s.name == name and s.running), None)
+    if svc is None:
+        pytest.skip(f"lab {name} is not running")
+    return svc
+
+
+async def _grab(svc: Any) -> tuple[dict[str, Any], Any]:
+    ep = Endpoint(svc.ip, svc.port)
+    res = await grab_endpoint(ep, GrabOptions())
+    assert res.status == "success", res.error
+    return res.sections["http"], Identifier(nmap=None, fingerprints=None).identify(res, ep)
+
+
+# lab service -> (the http.api documents its first response must earn, a text in one)
+LAB_APPS = {
+    "jupyter-open": ({"api", "jupyter_status"}, ("jupyter_status", '"kernels"')),
+    "jupyter": ({"api"}, ("api", '"version"')),  # token: /api/status is 403, not kept
+    "influxdb": ({"influxdb_query"}, ("influxdb_query", '"results"')),
+    "influxdb-auth": (set(), None),  # SHOW DATABASES refused: nothing kept
+    "tomcat": ({"tomcat_docs"}, ("tomcat_docs", "Apache Tomcat/")),
+    "tensorboard": ({"tensorboard_env"}, ("tensorboard_env", '"data_location"')),
+    "streamlit": ({"streamlit_health"}, ("streamlit_health", "ok")),
+    "web-exposed": (set(), None),
+}
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("name", sorted(LAB_APPS))
+async def test_lab_applications(request: pytest.FixtureRequest, name: str) -> None:
+    svc = _lab(request, name)
+    http, ident = await _grab(svc)
+    docs, probe = LAB_APPS[name]
+    assert set(http.get("api") or {}) == docs
+    if probe:
+        assert probe[1] in http["api"][probe[0]]
+    assert (ident.service, ident.product) == (svc.service, svc.product)
+    if svc.version_visible:
+        assert ident.version == svc.version  # read from the installed binary / package
+    else:
+        assert ident.version is None
+
+
+@pytest.mark.lab
+async def test_lab_web_exposed_files(request: pytest.FixtureRequest) -> None:
+    svc = _lab(request, "web-exposed")
+    http, _ = await _grab(svc)
+    assert http["title"] == "Index of /"
+    assert http["exposed"]["/.git/HEAD"]["sample"] == "ref: refs/heads/main\n"
+    assert "DB_PASSWORD=***" in http["exposed"]["/.env"]["sample"]
+
+
+async def test_a_follow_up_that_hangs_is_time_bounded(fast: GrabOptions) -> None:
+    """Every follow-up is one bounded request: a path that never answers costs its read
+    timeout, and the grab still keeps the rest."""
+    srv = TinyHttp({
+        "/": (200, b"text/plain", b"Ollama is running"),
+        "/api/tags": (200, b"application/json", b'{"models":[]}'),
+    })
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        head = await r.readuntil(b"\r\n\r\n")
+        if head.startswith(b"GET /api/version "):
+            await asyncio.sleep(30)  # a tarpit on one path
+        r2 = asyncio.StreamReader()
+        r2.feed_data(head)
+        r2.feed_eof()
+        await srv(r2, w)
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    async with serve(handler, "127.20.250.34") as port:
+        res = await grab_endpoint(Endpoint("127.20.250.34", port), fast)
+    assert res.status == "success", res.error
+    assert loop.time() - t0 < fast.total_timeout
+    assert res.sections["http"]["api"] == {"ollama_tags": '{"models":[]}'}
+
+
+async def test_targeted_follow_ups_come_first(fast: GrabOptions) -> None:
+    """What names the application is asked right after GET /, before the favicon and the
+    exposure checks, so a slow endpoint loses the generic paths first."""
+    srv = TinyHttp({"/": (200, b"text/plain", b"Ollama is running")})
+    async with serve(srv, "127.20.250.35") as port:
+        await grab_endpoint(Endpoint("127.20.250.35", port), fast)
+    assert _paths(srv) == [b"/", b"/api/version", b"/api/tags", b"/favicon.ico",
+                           b"/.git/HEAD", b"/.env", b"/version", b"/api",
+                           b"/api/v1/status/buildinfo"]
