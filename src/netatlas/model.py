@@ -79,6 +79,7 @@ class Identification:
     os: str | None = None
     devicetype: str | None = None
     source: str | None = None  # which rule source named it: "netatlas", "nmap", ...
+    probe: str | None = None  # the nmap probe whose reply matched, when nmap had a say
 
 
 @dataclass(slots=True)

@@ -174,7 +174,11 @@ class Conn:
                 await w.wait_closed()
         except asyncio.CancelledError:
             self.abort()
-            raise
+            # Our task being cancelled propagates; a close waiter that asyncio cancelled
+            # itself (an SSL transport whose socket was already aborted) is just closed.
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise
         except Exception:  # a peer that misbehaves on close must not matter
             self.abort()
 

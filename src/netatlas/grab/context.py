@@ -35,6 +35,8 @@ class GrabContext:
         return conn
 
     async def open_plain(self) -> Conn:
+        if self.opts.limiter is not None:
+            await self.opts.limiter.wait()  # the scan-wide connection rate
         conn = await connect(
             self.ep.ip, self.ep.port, self.opts.connect_timeout, limit=self.opts.max_bytes
         )

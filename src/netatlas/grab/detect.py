@@ -1,11 +1,14 @@
 """Which protocol is this? Listen first (server-speaks-first greetings), then probe
 silent endpoints on fresh connections in port-hinted order; TLS found -> record it
-and detect again inside. Each step hands over to one protocol grabber."""
+and detect again inside. Each step hands over to one protocol grabber. What none of
+them names goes to the scheduler (grab/scheduler.py): nmap's probes, until one matches;
+a match in a protocol we speak hands over to its grabber after all."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import re
 import ssl
 from collections.abc import Awaitable, Callable
@@ -16,21 +19,30 @@ from . import (
     dns,
     ftp,
     http,
+    http2,
     imap,
     ldap,
     memcached,
+    modbus,
+    mongodb,
     mqtt,
     mysql,
     nats,
     pop3,
     postgresql,
+    rdp,
     redis,
+    s7,
+    sip,
+    smb,
     smtp,
     ssh,
     telnet,
+    tls_probes,
     vnc,
     zookeeper,
 )
+from . import scheduler as nmap_scheduler
 from .conn import Conn
 from .context import GrabContext, Outcome
 from .errors import ProtocolError
@@ -75,7 +87,15 @@ PORT_HINTS: dict[int, str] = {
     3268: "ldap",
     2181: "zookeeper",
     53: "dns",
+    502: "modbus",
+    102: "s7",
+    27017: "mongodb",
+    27018: "mongodb",
     5353: "dns",
+    445: "smb",
+    139: "smb",
+    3389: "rdp",
+    5060: "sip",
 }
 # Inside TLS on these ports, the silent protocol to try before HTTP.
 TLS_INNER_HINTS = {636: "ldap", 3269: "ldap", 8883: "mqtt", 5671: "amqp", 853: "dns"}
@@ -98,7 +118,10 @@ DEFAULT_ORDER = (
     "ldap",
     "dns",
 )
-MAX_SILENT = 2  # two probes met with silence: a tarpit or a protocol we cannot wake
+# Our own probes stop after two silences (a tarpit, or a protocol that waits for more
+# bytes than ours carry: slapd and DNS on an unusual port); then the scheduler decides,
+# within its silent budget, with the nmap probes worth sending to a silent endpoint.
+OWN_SILENCES = 2
 TLS_HTTP_PORTS = {443, 4443, 8443, 9443, 10443}
 
 _FTP_HINTS = (b"ftp", b"filezilla", b"serv-u", b"oops:")  # vsftpd fails with "500 OOPS:"
@@ -183,6 +206,9 @@ async def on_greeting(ctx: GrabContext, conn: Conn, greeting: bytes) -> None:
         await grabber(ctx, conn)
     else:
         await banner.collect(ctx, conn, proto)
+        if proto is None:  # a greeting we cannot name: ask nmap's probes
+            await conn.close()
+            await schedule(ctx, nmap_scheduler.Knowledge(answered=True))
 
 
 async def tls_probe(ctx: GrabContext) -> str:
@@ -206,6 +232,13 @@ async def tls_probe(ctx: GrabContext) -> str:
 async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> None:
     """HTTP first: ALPN or the port says so outright; otherwise listen for a greeting
     (imaps, pop3s, smtps...) and fall back to an HTTP probe."""
+    # -- TLS extras (grab/tls_probes.py, grab/http2.py): accepted versions and weak
+    # ciphers on a few short extra connections, time-bounded; h2 is read on this conn.
+    await tls_probes.probe(ctx)
+    if alpn == "h2":
+        await http2.grab(ctx, conn)  # GET / over HTTP/2, then the HTTP/1.1 grab
+        return
+    # -- end of TLS extras
     if alpn in ("h2", "http/1.1") or ctx.ep.port in TLS_HTTP_PORTS:
         await conn.close()
         await http.grab(ctx)
@@ -213,19 +246,27 @@ async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> N
     inner = TLS_INNER_HINTS.get(ctx.ep.port)
     if inner and alpn is None:
         await conn.close()
-        if (
-            await PROBES[inner](ctx) != Outcome.POSITIVE
-            and await http.probe(ctx) == Outcome.POSITIVE
-        ):
+        if await PROBES[inner](ctx) == Outcome.POSITIVE:
+            return
+        outcome = await http.probe(ctx)
+        if outcome == Outcome.POSITIVE:
             await http.grab(ctx)
+        else:
+            # the handshake succeeded: it is alive, whatever the probes meet
+            await schedule(ctx, nmap_scheduler.Knowledge(sent={"GetRequest"}, answered=True),
+                           {inner})
         return
     greeting = await read_greeting(ctx, conn)
     if greeting:
         await on_greeting(ctx, conn, greeting)
         return
     await conn.close()
-    if await http.probe(ctx) == Outcome.POSITIVE:
+    outcome = await http.probe(ctx)
+    if outcome == Outcome.POSITIVE:
         await http.grab(ctx)
+        return
+    await schedule(ctx, nmap_scheduler.Knowledge(
+        sent={"GetRequest"}, silent_http=outcome == Outcome.SILENT, answered=True))
 
 
 async def http_probe(ctx: GrabContext) -> str:
@@ -246,6 +287,12 @@ PROBES: dict[str, Callable[[GrabContext], Awaitable[str]]] = {
     "ldap": ldap.probe,
     "zookeeper": zookeeper.probe,
     "dns": dns.probe,
+    "modbus": modbus.probe,
+    "s7": s7.probe,
+    "mongodb": mongodb.probe,
+    "smb": smb.probe,
+    "rdp": rdp.probe,
+    "sip": sip.probe,
 }
 
 
@@ -256,6 +303,98 @@ def hint_from_replies(responses: dict[str, bytes]) -> str | None:
         if reply.startswith(b"AMQP"):
             return "amqp"
     return None
+
+
+# nmap service names for our protocols, where they differ; the rest are PROBES' keys.
+NMAP_SERVICES = {"domain": "dns", "http-proxy": "http", "ssl": "tls", "netbios-ssn": "smb",
+                 "microsoft-ds": "smb"}
+# Our probe -> the nmap probe it stands for: met with silence, nmap's would be too.
+SAME_AS_NMAP = {"http": "GetRequest", "dns": "DNSVersionBindReqTCP"}
+HANDOVER_RESERVE = 3.0  # seconds
+_DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("grab_deadline")
+_NULL_CLOSED: contextvars.ContextVar[bool] = contextvars.ContextVar("null_closed", default=False)
+
+
+async def schedule(ctx: GrabContext, know: nmap_scheduler.Knowledge,
+                   tried: set[str] | None = None, window: float | None = None) -> bool:
+    """Run nmap's probes; a hard match in a protocol we speak hands over to our grabber,
+    whose parsed facts then replace nmap's guess (its replies are dropped; the grabber
+    keeps its own). True when something named the endpoint."""
+    loop = asyncio.get_running_loop()
+    # what the grab has left, less a share kept for the grabber a match hands over to
+    deadline = _DEADLINE.get(loop.time() + ctx.opts.total_timeout) - min(
+        HANDOVER_RESERVE, ctx.opts.total_timeout / 5)
+    know.sent |= set(ctx.result.responses)
+    before = set(ctx.result.responses)
+    found = await nmap_scheduler.run(ctx, know, deadline, window)
+    if found is None:
+        return False
+    if found.soft:
+        return False  # a softmatch names a service, not a product: identify keeps it
+    ours = NMAP_SERVICES.get(found.service, found.service)
+    if ours in PROBES and ours not in (tried or set()) and not (
+            ours in ("tls", "http") and ctx.tls):
+        replies = {k: v for k, v in ctx.result.responses.items() if k not in before}
+        outcome = Outcome.NEGATIVE
+        with contextlib.suppress(TimeoutError, ConnectionError, ProtocolError, ssl.SSLError):
+            outcome = await PROBES[ours](ctx)
+        if outcome == Outcome.POSITIVE:
+            for k, v in replies.items():
+                if ctx.result.responses.get(k) is v:
+                    del ctx.result.responses[k]
+            return True
+    ctx.result.service = ctx.result.service or found.service
+    if not ctx.result.data:
+        ctx.result.data = ctx.result.responses.get(found.probe, b"")
+    return True
+
+
+def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabContext) -> None:
+    """What our own probes' outcomes tell the scheduler."""
+    know.sent |= {SAME_AS_NMAP[n] for n in outcomes if n in SAME_AS_NMAP}
+    know.silent_tls = outcomes.get("tls") == Outcome.SILENT
+    know.silent_http = outcomes.get("http") == Outcome.SILENT
+    know.answered = know.answered or Outcome.NEGATIVE in outcomes.values() or bool(
+        ctx.result.responses)
+
+
+# Protocols that answer only a well-formed frame of their own and that nmap has no probe
+# for: tried within the first silence's window, so an odd port still finds them.
+OWN_SILENT_PROBES = ("modbus",)
+
+
+async def _own_silent_probes(ctx: GrabContext, tried: set[str]) -> bool:
+    for name in OWN_SILENT_PROBES:
+        if name in tried:
+            continue
+        tried.add(name)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(silent_window(ctx)):
+                if await PROBES[name](ctx) == Outcome.POSITIVE:
+                    return True
+    return False
+
+
+def silent_window(ctx: GrabContext) -> float:
+    opts = ctx.opts
+    return opts.silent_budget if opts.silent_budget is not None else opts.read_timeout / 2
+
+
+def protocols_in_replies(responses: dict[str, bytes]) -> list[str]:
+    """Our protocols that replies to nmap's probes suggest: a TPKT / COTP connection
+    confirm (to TerminalServer*) is RDP when it carries an RDP negotiation response,
+    otherwise more likely an S7 PLC (ISO-TSAP)."""
+    out: list[str] = []
+    hint = hint_from_replies(responses)
+    if hint:
+        out.append(hint)
+    confirms = [r for r in responses.values()
+                if r[:2] == b"\x03\x00" and len(r) >= 7 and r[5] == 0xD0]
+    if any(len(r) >= 19 and r[11] in (0x02, 0x03) for r in confirms):
+        out += ["rdp", "s7"]
+    elif confirms:
+        out += ["s7", "rdp"]
+    return out
 
 
 def probe_order(port: int) -> list[str]:
@@ -275,6 +414,7 @@ async def _listen(ctx: GrabContext) -> bool:
                 await on_greeting(ctx, conn, greeting)
                 return True
             if not conn.at_eof or attempt:
+                _NULL_CLOSED.set(conn.at_eof)
                 return False
         finally:
             await conn.close()
@@ -284,23 +424,35 @@ async def _listen(ctx: GrabContext) -> bool:
 
 async def run(ctx: GrabContext) -> None:
     """Detect and grab; fills ctx.result, raises for core to turn into a status word."""
+    loop = asyncio.get_running_loop()
+    _DEADLINE.set(loop.time() + ctx.opts.total_timeout)
+    nmap_scheduler.preload(ctx)
     if await _listen(ctx):
         return
-    silent = 0
+    outcomes: dict[str, str] = {}
     order = probe_order(ctx.ep.port)
     tried: set[str] = set()
+    know = nmap_scheduler.Knowledge(null_closed=_NULL_CLOSED.get())
     while order:
         name = order.pop(0)
         if name in tried:
             continue
         tried.add(name)
-        outcome = await PROBES[name](ctx)
+        outcome = outcomes[name] = await PROBES[name](ctx)
         if outcome == Outcome.POSITIVE:
             return
-        if outcome == Outcome.SILENT:
-            silent += 1
-            if silent >= MAX_SILENT:
+        learn(know, outcomes, ctx)
+        if outcome == Outcome.SILENT and list(outcomes.values()).count(Outcome.SILENT) == 1:
+            # The first silence: one short window of the nmap probes a silent service
+            # may be waiting for (DNS, LDAP...). Nothing at all: a tarpit, stop here.
+            if await schedule(ctx, know, tried, window=silent_window(ctx)):
+                return
+            if await _own_silent_probes(ctx, tried):
+                return
+            if know.probes_sent and not know.answered:
                 raise TimeoutError("no response to any probe")
+        if list(outcomes.values()).count(Outcome.SILENT) >= OWN_SILENCES:
+            break  # the scheduler decides what else is worth a silence
         reply = ctx.result.responses.get("GetRequest", b"")
         late_greeting = classify_greeting(reply, ctx.ep.port) in GREETING_GRABBERS
         # It speaks first after all, just late or not to our first connection.
@@ -309,6 +461,17 @@ async def run(ctx: GrabContext) -> None:
         hint = hint_from_replies(ctx.result.responses)
         if hint and hint not in tried:
             order.insert(0, hint)
+    learn(know, outcomes, ctx)
+    if await schedule(ctx, know, tried):
+        return
+    for name in protocols_in_replies(ctx.result.responses):
+        # nmap's probes woke it, in a protocol nmap cannot name but we speak
+        if name in PROBES and name not in tried:
+            tried.add(name)
+            if await PROBES[name](ctx) == Outcome.POSITIVE:
+                return
+    if not know.answered and Outcome.SILENT in outcomes.values():
+        raise TimeoutError("no response to any probe")
     if ctx.result.responses:
         ctx.result.data = next(iter(ctx.result.responses.values()))
         return  # something answered, in no protocol we speak: a generic banner

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .limit import ConnectLimiter
+
 
 def _nothing_else_in_scope(host: str) -> bool:
     # Default: we may touch the endpoint we were given and nothing else.
@@ -25,6 +27,19 @@ class GrabOptions:
     # contacts another host (redirects are recorded, not followed); kept so callers
     # wire it once and later features cannot forget it.
     in_scope: Callable[[str], bool] = field(default=_nothing_else_in_scope)
+    # The probe scheduler (grab/scheduler.py): nmap's probes for what our grabbers cannot
+    # name. nmap_probes: the installed nmap-service-probes (None: no scheduler);
+    # nmap_intensity: nmap's --version-intensity (probes of higher rarity are sent only
+    # when their ports hold the port); probe_parallel: connections at once per endpoint;
+    # probe_budget: seconds the scheduler may spend; silent_budget: seconds while the
+    # endpoint never answered anything (None: read_timeout / 2), what a tarpit costs extra.
+    nmap_probes: str | None = "/usr/share/nmap/nmap-service-probes"
+    nmap_intensity: int = 7
+    probe_parallel: int = 6
+    probe_budget: float = 8.0
+    silent_budget: float | None = None
+    # Scan-wide pacing of new connections (grab/limit.py), shared by every grab of a run.
+    limiter: ConnectLimiter | None = None
     # An http:// URL inside the scope: HTTP endpoints that look like proxies are asked to
     # fetch it (the open-proxy check, grab/proxy.py). None: no such check.
     proxy_canary: str | None = None

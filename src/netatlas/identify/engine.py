@@ -13,6 +13,7 @@ attribute-only rules (OS from a banner comment, tags), fill in what it left open
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,10 +23,12 @@ from typing import Any, Literal
 from netatlas.identify.candidate import Candidate
 from netatlas.identify.fields import resolve
 from netatlas.identify.nmap_probes import DEFAULT_PATH, NmapProbes, NmapResult
+from netatlas.identify.nmap_probes import shared as shared_nmap
 from netatlas.identify.ports import port_service
 from netatlas.identify.recog import RecogDB
 from netatlas.identify.rules import MATCH_TIMEOUT, Rule, RuleFile, RuleTimeout, load_rules
 from netatlas.identify.wappalyzer import Wappalyzer
+from netatlas.identify.webtech import rule_technologies
 from netatlas.model import Endpoint, GrabResult, Identification
 
 log = logging.getLogger(__name__)
@@ -107,9 +110,13 @@ class Identifier:
         return self._wappalyzer
 
     def technologies(self, http: dict[str, Any] | None) -> list[dict[str, Any]]:
-        """Web technologies in an http section (empty without Wappalyzer data)."""
+        """Web technologies in an http section: Wappalyzer's when its data is loaded,
+        else the products our own http rules name (web server and application both)."""
         wap = self.wappalyzer
-        return wap.technologies(http) if wap is not None and http else []
+        if not http:
+            return []
+        return wap.technologies(http) if wap is not None else \
+            rule_technologies(self.rules, http, self.timeout)
 
     # -- nmap --------------------------------------------------------------------
     @property
@@ -119,7 +126,9 @@ class Identifier:
                 if not self._nmap_loaded:
                     setting = self._nmap_setting
                     path = DEFAULT_PATH if setting == "auto" else Path(str(setting))
-                    if path.is_file():
+                    if setting == "auto" and self.timeout == MATCH_TIMEOUT:
+                        self._nmap = shared_nmap(path)  # the copy the scheduler uses too
+                    elif path.is_file():
                         try:
                             self._nmap = NmapProbes.load(path, timeout=self.timeout)
                         except OSError as exc:
@@ -188,17 +197,30 @@ class Identifier:
         return out
 
     def _from_nmap(self, r: NmapResult) -> Candidate:
+        """``rule_id`` names the probe whose reply matched and the line: nmap:<probe>:<n>."""
         product = self.aliases.get(r.product, r.product) if r.product else None
+        version, info = r.version, r.info
+        if version and is_version_range(version):
+            # "2.2.X - 2.3.X" is nmap's guess from a behaviour, not a version: kept as info
+            version, info = None, info or f"version {version}"
         return Candidate(
             source="nmap", kind="softmatch" if r.soft else "match",
             rule_id=f"nmap:{r.probe}:{r.line}", service=r.service, product=product,
-            version=r.version, info=r.info, os=r.os, devicetype=r.devicetype, cpe=list(r.cpe),
+            version=version, info=info, os=r.os, devicetype=r.devicetype, cpe=list(r.cpe),
         )
 
     # -- decision ----------------------------------------------------------------
     def identify(self, result: GrabResult, ep: Endpoint | None = None) -> Identification:
         self.stats.identified += 1
         return decide(self.candidates(result, ep), result, ep, self.port_guess)
+
+
+_RANGE = re.compile(r"(?:^|[.\s])[xX](?:$|[.\s])|\s-\s|^[<>]")
+
+
+def is_version_range(version: str) -> bool:
+    """nmap's version guesses: "2.2.X - 2.3.X", "3.X - 4.X", "5.0 - 5.5", "< 1.2"."""
+    return bool(_RANGE.search(version))
 
 
 def _canonical_products(rules: Iterable[Rule], aliases: dict[str, str]) -> dict[str, str]:
@@ -298,11 +320,24 @@ def decide(cands: list[Candidate], result: GrabResult, ep: Endpoint | None,
         _merge_cpes(cpes, extra)  # other own-rule products were observed too (PHP, ...)
         tags.extend(c.tags)
     service, source = _service(winner, cands, result, ep, port_guess, tags)
+    ident.probe = _probe(winner, cands)
     ident.service = service
     ident.source = ident.source or source
     ident.cpe = _prune_cpes(cpes)
     ident.tags = sorted(set(tags))
     return ident
+
+
+def _probe(winner: Candidate | None, cands: list[Candidate]) -> str | None:
+    """The nmap probe behind the identification: the winner's, else that of an nmap
+    match that agrees with it (same product), else of the nmap match naming the service."""
+    nmap = [c for c in cands if c.source == "nmap"]
+    if winner is not None and winner.source != "nmap":
+        nmap = [c for c in nmap if _norm(c.product) == _norm(winner.product)]
+    elif winner is not None:
+        nmap = [winner]
+    best = max(nmap, key=lambda c: c.score(), default=None)
+    return best.rule_id.split(":")[1] if best is not None else None
 
 
 def _strip_ssl(service: str | None, tags: list[str]) -> str | None:

@@ -9,12 +9,14 @@ nmap semantics kept here: a probe's matches run in file order, the first hard
 ``match`` wins; a ``softmatch`` fixes the service and from then on only matches of
 that service are tried; a probe's ``fallback`` probes and, for TCP, the NULL probe
 are tried after its own list. The probe list (payloads, ports, rarity, ...) is
-exposed for a future scheduler that sends them; this module only matches.
+what grab/scheduler.py sends; this module only parses and matches. ``shared()`` is
+the one parsed copy a process needs (grab and identify both use it).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -146,6 +148,7 @@ class NmapProbes:
         self.stats = MatchStats()
         self.timeout = timeout
         self._by_name: dict[tuple[str, str], Probe] = {}
+        self._possible: dict[tuple[str, str, str], bool] = {}
         for p in probes:
             self._by_name.setdefault((p.protocol, p.name), p)
 
@@ -169,6 +172,17 @@ class NmapProbes:
 
     def probe(self, name: str, protocol: str = "TCP") -> Probe | None:
         return self._by_name.get((protocol.upper(), name))
+
+    def can_match(self, probe: Probe, service: str) -> bool:
+        """Could this probe's reply still hard-match ``service`` (its own lines or its
+        fallbacks')? nmap's rule for the probes worth sending after a softmatch."""
+        key = (probe.protocol, probe.name, service)
+        known = self._possible.get(key)
+        if known is None:
+            chain = [probe, *(p for p in map(self._fallback, probe.fallback) if p)]
+            known = any(not m.soft and m.service == service for p in chain for m in p.matches)
+            self._possible[key] = known
+        return known
 
     def compile_all(self) -> int:
         """Compile every pattern now (for checks and figures); returns failures."""
@@ -210,11 +224,17 @@ class NmapProbes:
                     soft = res
         return soft
 
+    def _fallback(self, name: str) -> Probe | None:
+        """nmap looks a fallback up among the TCP probes, then the UDP ones: the TCP
+        DNS probes fall back to the UDP DNSVersionBindReq, whose patterns allow for
+        the TCP length prefix."""
+        return self._by_name.get(("TCP", name)) or self._by_name.get(("UDP", name))
+
     def _chain(self, probe: Probe) -> Iterable[Probe]:
         seen = {probe.name}
         yield probe
         for fb in probe.fallback:
-            p = self._by_name.get((probe.protocol, fb))
+            p = self._fallback(fb)
             if p is not None and fb not in seen:
                 seen.add(fb)
                 yield p
@@ -231,11 +251,35 @@ class NmapProbes:
             return None
         self.stats.searches += 1
         try:
-            return pat.search(data, timeout=self.timeout)
+            # concurrent: the GIL is released, so a scheduler thread matching a reply
+            # does not stall the event loop
+            return pat.search(data, timeout=self.timeout, concurrent=True)
         except TimeoutError:
             self.stats.timeouts += 1
             log.warning("nmap-service-probes line %d: pattern timed out", m.line)
             return None
+
+
+_shared: dict[Path, NmapProbes] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(path: str | Path = DEFAULT_PATH) -> NmapProbes | None:
+    """The process-wide parsed copy of ``path`` (None when it is not installed): the
+    scheduler and the identifier read the same 11,000 lines once."""
+    path = Path(path)
+    with _shared_lock:
+        db = _shared.get(path)
+        if db is None:
+            if not path.is_file():
+                return None
+            try:
+                db = NmapProbes.load(path)
+            except OSError as exc:
+                log.warning("cannot read %s: %s", path, exc)
+                return None
+            _shared[path] = db
+        return db
 
 
 # -- parsing ---------------------------------------------------------------------

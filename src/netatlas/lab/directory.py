@@ -1,8 +1,68 @@
-"""Lab daemons: Directory and naming services on unusual ports (slapd, dnsmasq), for the probe
-scheduler."""
+"""Lab daemons for the probe scheduler (grab/scheduler.py): services that stay silent to
+our TLS and HTTP probes on ports that belong to something else, and one that none of
+our own grabbers speak.
+
+- slapd (OpenLDAP) on a port nmap calls something else; anonymous rootDSE only.
+- a second dnsmasq answering DNS over TCP on a non-DNS port.
+- an MIT Kerberos KDC on an odd port: only nmap's probes name it.
+"""
 
 from __future__ import annotations
 
-from netatlas.lab.daemon import Daemon
+import secrets
+import subprocess
+from pathlib import Path
 
-DAEMONS: tuple[Daemon, ...] = ()
+from netatlas.lab.daemon import BINARIES, Daemon, Workspace, mkdir, one, write
+from netatlas.lab.services import LabError, ServiceSpec
+from netatlas.lab.templates import render
+
+REALM = "LAB.NETATLAS.TEST"
+KDB5_UTIL = "/usr/sbin/kdb5_util"
+
+
+def _slapd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = one(specs)
+    mkdir(d, 0o700)
+    mkdir(d / "data", 0o700)
+    conf = write(d / "slapd.conf", render("slapd.conf.in", dir=d))
+    # -d 0: foreground, no debug output; -h: this one address and port only
+    return [BINARIES["slapd"], "-d", "0", "-f", str(conf), "-h",
+            f"ldap://{spec.ip}:{spec.port}/"]
+
+
+def _dnsmasq_odd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = one(specs)
+    mkdir(d, 0o755)
+    # As the lab's dnsmasq: authoritative for the lab names only, no upstream, no hosts
+    # file, no DHCP; a query never leaves it.
+    return [BINARIES["dnsmasq"], "--keep-in-foreground", "--conf-file=/dev/null",
+            f"--listen-address={spec.ip}", f"--port={spec.port}", "--bind-interfaces",
+            "--no-resolv", "--no-hosts", "--no-poll", f"--pid-file={d / 'dnsmasq.pid'}",
+            "--user=dnsmasq", "--log-facility=-",
+            f"--address=/lab.netatlas.test/{spec.ip.rsplit('.', 1)[0]}.2"]
+
+
+def _krb5kdc(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    spec = one(specs)
+    mkdir(d, 0o700)
+    krb5 = write(d / "krb5.conf", f"[libdefaults]\n default_realm = {REALM}\n")
+    kdc = write(d / "kdc.conf", render("krb5-kdc.conf.in", ip=spec.ip, port=spec.port,
+                                       realm=REALM, dir=d))
+    env = [f"KRB5_CONFIG={krb5}", f"KRB5_KDC_PROFILE={kdc}"]
+    if not (d / "principal").exists():
+        # an empty realm; its master password is random and never used again
+        proc = subprocess.run(["/usr/bin/env", *env, KDB5_UTIL, "create", "-s", "-r", REALM,
+                               "-P", secrets.token_urlsafe(18)], capture_output=True,
+                              timeout=30, check=False)
+        if proc.returncode != 0:
+            raise LabError(f"kdb5_util create failed: {proc.stderr.decode()[-300:]}")
+    # env execs the KDC (same PID) with its config in the state dir; -n: foreground
+    return ["/usr/bin/env", *env, BINARIES["krb5kdc"], "-n", "-r", REALM]
+
+
+DAEMONS: tuple[Daemon, ...] = (
+    Daemon("slapd", "slapd", _slapd),
+    Daemon("dnsmasq-odd", "dnsmasq", _dnsmasq_odd),
+    Daemon("krb5kdc", "krb5kdc", _krb5kdc),
+)
