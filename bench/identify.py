@@ -6,7 +6,9 @@
 
 Both scanners get the same targets (every lab address) and the same ports (every lab
 port), port 2024 excluded whatever happens; they run one after the other in this run, so
-neither slows the other. Each answer is scored against ``Lab().ground_truth()``.
+neither slows the other. Each answer is scored against ``Lab().ground_truth()``. UDP
+entries are scanned as ``U:`` ports (nmap then gets ``-sS -sU``; -sU needs root) and
+answers are keyed by (address, port, transport): dnsmasq's 53/tcp and 53/udp are two.
 
 Scoring (the same for both tools):
 - service: names lowercased; a TLS tunnel prefix dropped ("ssl/http" -> "http", nmap's
@@ -68,6 +70,7 @@ PRODUCT_ALIASES = {
     "dnsmasq dns": "dnsmasq",
     "openssh sshd": "openssh",
     "vsftpd ftpd": "vsftpd",
+    "net-snmp; net-snmp snmpv3 server": "net-snmp",  # nmap -sU joins its two matches
 }
 
 
@@ -83,7 +86,7 @@ class Answer:
 class Run:
     tool: str
     wall: float
-    answers: dict[tuple[str, int], Answer] = field(default_factory=dict)
+    answers: dict[tuple[str, int, str], Answer] = field(default_factory=dict)  # ip, port, tr
     error: str = ""
 
 
@@ -139,7 +142,7 @@ def score(run: Run, truth: list[Any]) -> tuple[Score, dict[str, tuple[bool, bool
     sc = Score(total=len(truth))
     marks: dict[str, tuple[bool, bool, bool | None]] = {}
     for t in truth:
-        a = run.answers.get((t.ip, t.port), Answer())
+        a = run.answers.get((t.ip, t.port, t.transport), Answer())
         s_ok = norm_service(a.service) == norm_service(t.service)
         p_ok = norm_product(a.product) == norm_product(t.product)
         v_ok: bool | None = None
@@ -179,13 +182,15 @@ def run_netatlas(addrs: list[str], ports: str, net: str, timeout: float) -> Run:
         if not line.strip():
             continue
         rec = json.loads(line)
-        run.answers[(rec["ip_str"], int(rec["port"]))] = Answer(
+        run.answers[(rec["ip_str"], int(rec["port"]), rec.get("transport", "tcp"))] = Answer(
             rec.get("service"), rec.get("product"), rec.get("version"))
     return run
 
 
 def nmap_cmd(addrs: list[str], ports: str) -> list[str]:
-    return ["nmap", "-sV", "-Pn", "-n", "-T4", "--exclude-ports", str(FORBIDDEN_PORT),
+    # UDP ports (U:...) need -sU, which needs root, and then TCP needs its scan type named
+    udp = ["-sS", "-sU"] if "U:" in ports else []
+    return ["nmap", "-sV", *udp, "-Pn", "-n", "-T4", "--exclude-ports", str(FORBIDDEN_PORT),
             "-p", ports, *addrs, "-oX", "-"]
 
 
@@ -214,7 +219,8 @@ def run_nmap(addrs: list[str], ports: str, timeout: float) -> Run:
                     name = "ssl/" + name
                 a = Answer(name, svc.get("product"), svc.get("version"),
                            "table" if svc.get("method") == "table" else "")
-            run.answers[(addr.get("addr", ""), int(port.get("portid", "0")))] = a
+            run.answers[(addr.get("addr", ""), int(port.get("portid", "0")),
+                         port.get("protocol", "tcp"))] = a
     return run
 
 
@@ -263,15 +269,27 @@ def per_service(truth: list[Any], runs: list[tuple[Run, dict[str, Any]]]) -> Non
     print("\nper service (+ right, - wrong; a version without a mark is not scored)")
     for t in truth:
         vis = "" if t.version_visible else " (version hidden)"
-        print(f"{t.name:<14} {t.ip}:{t.port:<6} truth: {t.service} | {t.product} | "
+        print(f"{t.name:<14} {t.ip}:{t.port:<6}{'/udp' if t.transport == 'udp' else ''} "
+              f"truth: {t.service} | {t.product} | "
               f"{t.version}{vis}")
         for run, marks in runs:
-            a = run.answers.get((t.ip, t.port), Answer(note=""))
-            said = cell(a, marks[t.name]) if (t.ip, t.port) in run.answers else "(not found)"
+            key = (t.ip, t.port, t.transport)
+            a = run.answers.get(key, Answer(note=""))
+            said = cell(a, marks[t.name]) if key in run.answers else "(not found)"
             print(f"{'':<14} {run.tool:<22} {said}")
 
 
 # -- main --------------------------------------------------------------------------------------
+
+def port_spec(truth: list[Any]) -> str:
+    """Every lab port, TCP and UDP (``T:..,U:..`` once the lab has UDP entries)."""
+    tcp = sorted({t.port for t in truth if t.transport != "udp"} - {FORBIDDEN_PORT})
+    udp = sorted({t.port for t in truth if t.transport == "udp"} - {FORBIDDEN_PORT})
+    if not udp:
+        return ",".join(map(str, tcp))
+    parts = [f"T:{','.join(map(str, tcp))}"] if tcp else []
+    return ",".join([*parts, f"U:{','.join(map(str, udp))}"])
+
 
 def check_safe(addrs: list[str], ports: list[int]) -> None:
     for a in addrs:
@@ -299,7 +317,7 @@ def main() -> int:
     addrs = sorted({t.ip for t in truth}, key=ipaddress.ip_address)
     port_list = sorted({t.port for t in truth} - {FORBIDDEN_PORT})
     check_safe(addrs, port_list)
-    ports = ",".join(map(str, port_list))
+    ports = port_spec(truth)
     print(f"lab: {len(truth)} services on {len(addrs)} addresses x {len(port_list)} ports "
           f"= {len(addrs) * len(port_list)} endpoints (port {FORBIDDEN_PORT} excluded)")
 
@@ -319,10 +337,10 @@ def main() -> int:
     print()
     summary([(r, sc) for r, sc, _ in scored])
     per_service(truth, [(r, marks) for r, _, marks in scored])
-    extra = {k for r in runs for k in r.answers} - {(t.ip, t.port) for t in truth}
+    extra = {k for r in runs for k in r.answers} - {(t.ip, t.port, t.transport) for t in truth}
     if extra:
         print(f"\nopen but not in the catalogue (not scored): "
-              f"{', '.join(f'{ip}:{p}' for ip, p in sorted(extra))}")
+              f"{', '.join(f'{ip}:{p}/{tr}' for ip, p, tr in sorted(extra))}")
 
     if args.json:
         args.json.write_text(json.dumps({
@@ -331,8 +349,9 @@ def main() -> int:
                        "version_visible": t.version_visible} for t in truth],
             "runs": [{"tool": r.tool, "wall": r.wall, "error": r.error,
                       "score": {w: sc.pct(w) for w in ("service", "product", "version")},
-                      "answers": {f"{ip}:{p}": [a.service, a.product, a.version]
-                                  for (ip, p), a in r.answers.items()}}
+                      "answers": {f"{ip}:{p}" + ("/udp" if tr == "udp" else ""):
+                                  [a.service, a.product, a.version]
+                                  for (ip, p, tr), a in r.answers.items()}}
                      for r, sc, _ in scored],
         }, indent=2))
     return 0 if not any(r.error for r in runs) else 1

@@ -11,6 +11,7 @@ set -euo pipefail
 # server: Debian's FTP servers conflict (ftp-server), so no proftpd or pure-ftpd here.
 LAB_PACKAGES=(
   nginx-light         # http 127.20.0.2:80, https :443, http 127.20.0.12:8081
+  ca-certificates     # the trust store grab/tls_verify.py judges chains against
   openssh-server      # ssh 127.20.0.3:22 and 127.20.0.13:2222 (also ssh-keygen)
   openssh-client
   redis-server        # 127.20.0.4:6379 open, 127.20.0.14:7000 with requirepass
@@ -29,6 +30,17 @@ LAB_PACKAGES=(
   etcd-server         # etcd 127.20.0.23:2379
   prometheus          # prometheus 127.20.0.24:9090
   dnsmasq-base        # dns 127.20.0.25:53 (tcp)
+  slapd               # ldap 127.20.0.35:3000 (scheduler: silent on an odd port)
+  krb5-kdc            # kerberos 127.20.0.37:8888 (named by nmap's probes only)
+  krb5-user           # klist -V: the krb5 release, for the lab's ground truth
+  snmpd               # snmp 127.20.0.30:161/udp (public), 127.20.0.31:1161/udp
+  chrony              # ntp 127.20.0.32:123/udp (ntpsec cannot bind one loopback address)
+  influxdb            # 127.20.0.42:8086 open, 127.20.0.46:9086 auth; tomcat10 .43:8080
+  tomcat10
+  git                 # the exposed .git of web-exposed 127.20.0.41:80
+  samba               # smb 127.20.0.50:445, 127.20.0.51:4450 (strict), 127.20.0.54:139
+  xrdp                # rdp 127.20.0.52:3389 (negotiation only; no sesman)
+  kamailio            # sip 127.20.0.53:5060 (tcp, udp)
   openssl
 )
 # Tools the scanner and the tests use.
@@ -94,6 +106,8 @@ if [ -n "$new" ]; then
     [vsftpd]=vsftpd [postgres]=postgresql [memcached]=memcached [exim4]=exim4
     [apache2]=apache2 [lighttpd]=lighttpd [dovecot]=dovecot
     [mariadbd]=mariadb [mosquitto]=mosquitto [haproxy]=haproxy [squid]=squid
+    [smbd]=smbd [nmbd]=nmbd [xrdp]=xrdp [xrdp-sesman]=xrdp [kamailio]=kamailio
+    [snmpd]=snmpd [chronyd]=chrony
     [etcd]=etcd [prometheus]=prometheus)
   for proc in $(grep -o '(("[^"]*"' <<<"$new" | tr -d '("' | sort -u); do
     svc=${init_script[$proc]:-}

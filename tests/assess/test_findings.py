@@ -44,6 +44,7 @@ CLEAN: dict[str, Observation] = {
                                                      "protected_mode": True, "error": "DENIED"}),
     "ftp-tls-no-anon": obs("ftp", "vsftpd", ftp=FTP_OK),
     "mqtt-auth-required": obs("mqtt", "Mosquitto", mqtt={"return_code": 5, "anonymous": False}),
+    "snmp-v3-only": obs("snmp", "Net-SNMP", snmp={"community_public": False, "versions": ["v3"]}),
     "smtp-starttls": obs("smtp", "Exim", smtp={"banner": "mail ESMTP", "code": 220,
                                                "ehlo": ["STARTTLS", "AUTH PLAIN"],
                                                "starttls": True}),
@@ -59,6 +60,11 @@ CLEAN: dict[str, Observation] = {
         title="Release 2.4.41", html="build 2024-01-02 v1.22.1 id 1234567890123 +1 2")),
     "soft-404-exposed": obs("http", None, http=http(exposed={"/.env": {"status": 404}})),
     "tls-ec": obs("http", None, http=http(), ssl=ssl(pubkey={"type": "ec", "bits": 256})),
+    "smb-strict": obs("microsoft-ds", "Samba", smb={
+        "protocol": "SMB2", "signing_required": True, "smb1": False, "null_session": False,
+        "session": {"status": "STATUS_ACCESS_DENIED", "granted": False}}),
+    "rdp-nla": obs("ms-wbt-server", None, rdp={"selected": "HYBRID", "standard_rdp": False,
+                                               "nla_required": True}),
 }
 
 # check id -> a record with the evidence
@@ -80,6 +86,25 @@ POSITIVE: dict[str, Observation] = {
     "open-proxy": obs("http-proxy", "Squid", http=http(400, proxy={
         "canary": "http://127.20.0.2/", "status": 200, "forwarded": True})),
     "mqtt-anonymous": obs("mqtt", "Mosquitto", mqtt={"return_code": 0, "anonymous": True}),
+    "smb-null-session": obs("microsoft-ds", "Samba", smb={
+        "protocol": "SMB2", "dialect": "3.1.1", "signing_required": True, "null_session": True,
+        "session": {"status": "STATUS_SUCCESS", "granted": True, "flags": []}}),
+    "smb-signing-not-required": obs("microsoft-ds", "Samba", smb={
+        "protocol": "SMB2", "dialect": "3.1.1", "signing_enabled": True,
+        "signing_required": False, "null_session": False}),
+    "smb1-enabled": obs("microsoft-ds", None, smb={"protocol": "SMB1", "smb1": True,
+                                                   "smb1_dialect": "NT LM 0.12",
+                                                   "signing_required": True}),
+    "rdp-no-nla": obs("ms-wbt-server", "xrdp", rdp={
+        "requested": ["SSL", "HYBRID", "RDSTLS"], "selected": "SSL", "standard_rdp": True,
+        "nla_required": False}),
+    "snmp-public": obs("snmp", "Net-SNMP", snmp={"community_public": True, "sys_descr": "Linux"}),
+    "ics-modbus-exposed": obs("modbus", "pymodbus", modbus={"unit_id": 0,
+                                                           "vendor_name": "Pymodbus"}),
+    "ics-s7-exposed": obs("iso-tsap", "Snap7", s7={"s7comm": True, "module_type": "CPU 315-2"}),
+    "ics-bacnet-exposed": obs("bacnet", "BACpypes", bacnet={"vendor_name": "BACpypes"}),
+    "mongodb-exposed": obs("mongodb", "MongoDB", mongodb={"buildinfo_answered": True,
+                                                          "version": "7.0.4"}),
     "cleartext-login": obs("ftp", "vsftpd", ftp={**FTP_OK, "features": ["EPSV"]}),
     "smtp-user-enum": obs("smtp", "Exim", smtp={
         "code": 220, "ehlo": ["STARTTLS"], "starttls": True,
@@ -89,6 +114,15 @@ POSITIVE: dict[str, Observation] = {
     "tls-weak-version": obs("http", None, http=http(), ssl=ssl("TLSv1")),
     "tls-short-key": obs("http", None, http=http(), ssl=ssl(pubkey={"type": "rsa",
                                                                       "bits": 1024})),
+    # more TLS cases (captured lab records, near misses): tests/assess/test_tls_checks.py
+    "tls-insecure-cipher": obs("http", None, http=http(), ssl={
+        **ssl(), "weak_ciphers": {"NULL": {"cipher": "NULL-SHA", "version": "TLSv1.2"}}}),
+    "tls-weak-cipher": obs("http", None, http=http(), ssl={
+        **ssl(), "weak_ciphers": {"3DES": {"cipher": "DES-CBC3-SHA", "version": "TLSv1.2"}}}),
+    "tls-hostname-mismatch": obs("http", None, http=http(), ssl={
+        **ssl(), "hostname": "www.lab.test", "hostname_match": False}),
+    "tls-untrusted": obs("http", None, http=http(), ssl={
+        **ssl(), "verified": False, "verify_error": "candidates exhausted"}),
     "git-exposed": obs("http", None, http=http(exposed={"/.git/HEAD": {
         "status": 200, "length": 21, "sample": "ref: refs/heads/main\n"}})),
     "env-exposed": obs("http", None, http=http(exposed={"/.env": {
@@ -108,9 +142,25 @@ POSITIVE: dict[str, Observation] = {
     "ai-tensorboard": obs("http", None, http=http(title="TensorBoard")),
     "ai-qdrant": obs("http", None, http=http(
         html='{"title":"qdrant - vector search engine","version":"1.9.0"}')),
+    "ai-model-api-open": obs("http", "vLLM", http=http(404, api={
+        "models": '{"object":"list","data":[{"id":"opt-125m","owned_by":"vllm"}]}'})),
+    "ai-langserve": obs("http", "LangServe", http=http(404, api={
+        "openapi": '{"paths":{"/joke/stream_log":{}}}'})),
+    "ai-weaviate": obs("http", "Weaviate", http=http(
+        api={"weaviate_meta": '{"hostname":"x","version":"1.24.1"}'})),
+    "ai-chroma": obs("http", "Chroma", http=http(404, api={"chroma_version": '"1.0.0"'})),
+    "ai-milvus": obs("http", None, http=http(title="Attu")),
+    "influxdb-open": obs("http", "InfluxDB", http=http(404, api={
+        "influxdb_query": '{"results":[{"statement_id":0,"series":[{"name":"databases",'
+                          '"columns":["name"],"values":[["_internal"]]}]}]}'})),
+    "default-page": obs("http", "nginx", http=http(
+        title="Welcome to nginx!", html="<p>If you see this page, the nginx web server is "
+                                        "successfully installed and working.</p>")),
 }
 
 EXTRA_POSITIVE = [
+    ("ics-modbus-exposed", obs("modbus", None, modbus={"exception": 1,
+                                                      "exception_text": "illegal function"})),
     ("cleartext-login", obs("smtp", None, smtp={"code": 220, "ehlo": ["AUTH LOGIN"],
                                                 "starttls": False})),
     ("cleartext-login", obs("pop3", None, data=b"+OK Dovecot ready.\r\n")),
@@ -123,6 +173,14 @@ EXTRA_POSITIVE = [
     ("ai-ollama", obs("http", "Ollama", http=http(404))),
 ]
 NEAR_MISS = [
+    ("rdp-no-nla", obs("ms-wbt-server", None, rdp={"selected": "HYBRID"})),  # not learned
+    ("smb-signing-not-required", obs("microsoft-ds", None, smb={"protocol": "SMB2"})),
+    ("smb-null-session", obs("microsoft-ds", None, smb={"null_session": "yes"})),
+    ("ics-s7-exposed", obs("iso-tsap", None, s7={"s7comm": False, "src_tsap": "0x0100"})),
+    ("ics-bacnet-exposed", obs("bacnet", None, bacnet={"errors": {"vendor_name": 31}})),
+    ("ics-modbus-exposed", obs("modbus", None, modbus={"exception": "1", "unit_id": 0})),
+    ("mongodb-exposed", obs("mongodb", "MongoDB", mongodb={"buildinfo_answered": False,
+                                                           "max_wire_version": 21})),
     ("cleartext-login", obs("imap", None, data=b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n")),
     ("cleartext-login", obs("ftp", None, ftp=FTP_OK, ssl=ssl())),  # implicit FTPS
     ("http-dir-listing", obs("http", None, http=http(404, "Index of /x"))),

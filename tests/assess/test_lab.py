@@ -24,6 +24,11 @@ DATA = Path(__file__).parent / "data" / "nvd-lab.json"
 EXPECTED: dict[str, set[str]] = {
     "nginx-http": set(),
     "nginx-https": {"tls-self-signed"},
+    # TLS 1.0-1.2, NULL + anonymous suites, expired 1024-bit cert, private CA (the cert is
+    # for another name, but the lab is scanned by address: no hostname-mismatch)
+    "nginx-tls-legacy": {"tls-expired", "tls-weak-version", "tls-insecure-cipher",
+                         "tls-untrusted", "tls-short-key"},
+    "nginx-tls-modern": {"tls-self-signed"},  # TLS 1.3 only, HTTP/2, the lab's own cert
     "nginx-alt": set(),
     "ssh": set(),
     "ssh-alt": set(),
@@ -43,13 +48,37 @@ EXPECTED: dict[str, set[str]] = {
     "imap": {"cleartext-login"},
     "mariadb": set(),
     "mqtt": {"mqtt-anonymous"},  # Mosquitto with allow_anonymous true
+    "snmp": {"snmp-public"},  # Net-SNMP with rocommunity public
+    "snmp-private": set(),  # a random community: only v3 discovery answers
+    "ntp": set(),
+    "dns-udp": set(),
+    "modbus": {"ics-modbus-exposed"},  # pymodbus answering Read Device Identification
+    "modbus-odd": {"ics-modbus-exposed"},
+    "s7": {"ics-s7-exposed"},  # python-snap7 accepting S7 setup communication
+    "s7-odd": {"ics-s7-exposed"},
+    "bacnet": {"ics-bacnet-exposed"},  # bacpypes3 device answering ReadProperty (UDP)
     "haproxy-stats": {"admin-console"},
     "squid": set(),  # denies every request
     "squid-open": {"open-proxy"},  # forwards to the lab's /24 for anyone
     "etcd": {"etcd-open"},
     "prometheus": {"monitoring-exposed"},
     "dns": set(),
+    "ldap-odd": set(),
+    "dns-odd": set(),
+    "kerberos-odd": set(),
     "jupyter": set(),  # token required
+    "smb": {"smb-null-session", "smb-signing-not-required"},  # Samba, map to guest
+    "smb-strict": set(),  # signing mandatory, encryption required: anonymous refused
+    "smb-legacy": {"smb1-enabled", "smb-null-session", "smb-signing-not-required"},  # NT1
+    "rdp": {"rdp-no-nla", "tls-self-signed"},  # xrdp: TLS or standard RDP, no CredSSP
+    "sip": set(),  # Kamailio answering OPTIONS (once lab/windows.py KAMAILIO runs in the lab)
+    "jupyter-open": {"jupyter-no-token"},  # no token, no password: /api/status answers
+    "web-exposed": {"git-exposed", "env-exposed", "http-dir-listing"},  # nginx, git docroot
+    "influxdb": {"influxdb-open"},  # InfluxDB 1.x without auth-enabled
+    "influxdb-auth": set(),  # auth-enabled: SHOW DATABASES is refused
+    "tomcat": {"default-page"},  # Debian's "It works !" ROOT page
+    "tensorboard": {"ai-tensorboard"},
+    "streamlit": {"ai-streamlit"},
 }
 
 

@@ -23,6 +23,7 @@ def _owning_package_version(binary: str) -> str:
                           capture_output=True, text=True, check=True).stdout
     upstream = re.sub(r"^\d+:", "", full)  # epoch
     upstream = re.sub(r"-[^-]*$", "", upstream)  # Debian revision
+    upstream = re.sub(r"~rc\d+$", "", upstream)  # a pre-release (influxdb 1.6.7~rc0)
     return re.sub(r"\+(dfsg|ds)\d*$", "", upstream)  # Debian repack of the upstream tarball
 
 

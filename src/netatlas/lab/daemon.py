@@ -52,11 +52,26 @@ BINARIES: dict[str, str] = {
     "etcd": "/usr/bin/etcd",
     "prometheus": "/usr/bin/prometheus",
     "dnsmasq": "/usr/sbin/dnsmasq",
+    "slapd": "/usr/sbin/slapd",
+    "krb5kdc": "/usr/sbin/krb5kdc",
+    "snmpd": "/usr/sbin/snmpd",
+    "chrony": "/usr/sbin/chronyd",
+    "smbd": "/usr/sbin/smbd",
+    "xrdp": "/usr/sbin/xrdp",
+    "kamailio": "/usr/sbin/kamailio",
     # a PyPI server installed in this Python's environment (the venv), not a Debian package
     "jupyter": str(Path(sys.executable).parent / "jupyter-server"),
+    "influxdb": "/usr/bin/influxd",
+    "tomcat": "/usr/share/tomcat10/bin/catalina.sh",
+    "tensorboard": str(Path(sys.executable).parent / "tensorboard"),
+    "streamlit": str(Path(sys.executable).parent / "streamlit"),
+    # PyPI servers run by lab/icsd.py; the console script proves the package is installed
+    "pymodbus": str(Path(sys.executable).parent / "pymodbus.simulator"),
+    "snap7": str(Path(sys.executable).parent / "snap7-server"),
+    "bacpypes3": sys.executable,  # no console script: lab/icsd.py imports the package
 }
 # Kinds whose binary comes from PyPI rather than a Debian package.
-PYPI_KINDS = frozenset({"jupyter"})
+PYPI_KINDS = frozenset({"tensorboard", "streamlit", "jupyter", "pymodbus", "snap7", "bacpypes3"})
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 MARIADB_INSTALL_DB = "/usr/bin/mariadb-install-db"
 FTP_PASV = (40000, 40009)

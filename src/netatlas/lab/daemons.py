@@ -289,7 +289,7 @@ def _prometheus(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[
 
 
 def _dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = one(specs)
+    spec = one(tuple(s for s in specs if s.transport == "tcp"))  # 53/udp: same address
     mkdir(d, 0o755)
     # Authoritative for the lab names only: no upstream servers, no /etc/hosts, so a
     # query never leaves it; DNS only (no DHCP without a dhcp-range).

@@ -110,6 +110,67 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         ServiceSpec("redis-odd", "redis-odd", "127.20.0.27", 8080, "redis", "Redis",
                     tags=("no-auth",)),
         ServiceSpec("jupyter", "jupyter", "127.20.0.28", 5000, "http", "Jupyter Server"),
+        # for the probe scheduler (lab/directory.py): slapd on a port nmap calls ppp and
+        # DNS over TCP on an odd port, both silent to our TLS and HTTP probes; slapd tells
+        # no version anonymously. A Kerberos KDC none of our grabbers speak.
+        ServiceSpec("ldap-odd", "slapd", "127.20.0.35", 3000, "ldap", "OpenLDAP",
+                    version_visible=False),
+        ServiceSpec("dns-odd", "dnsmasq-odd", "127.20.0.36", 5300, "domain", "dnsmasq"),
+        ServiceSpec("kerberos-odd", "krb5kdc", "127.20.0.37", 8888, "kerberos-sec",
+                    "MIT Kerberos", version_visible=False),
+        # UDP (lab/udp.py): Net-SNMP with community public, another on an odd port whose
+        # community is random (v3 discovery names it, nothing tells its version), chrony
+        # serving its local clock (no mode 6: no version), and dnsmasq's 53/udp
+        ServiceSpec("snmp", "snmpd", "127.20.0.30", 161, "snmp", "Net-SNMP",
+                    tags=("public-community",), transport="udp"),
+        ServiceSpec("snmp-private", "snmpd-private", "127.20.0.31", 1161, "snmp", "Net-SNMP",
+                    version_visible=False, transport="udp"),
+        ServiceSpec("ntp", "chrony", "127.20.0.32", 123, "ntp", "chrony",
+                    version_visible=False, transport="udp"),
+        ServiceSpec("dns-udp", "dnsmasq", "127.20.0.25", 53, "domain", "dnsmasq",
+                    transport="udp"),
+        # web applications and AI / ML servers (lab/apps.py)
+        # on a generic http-alt port: nothing says Jupyter (its own is 8888)
+        ServiceSpec("jupyter-open", "jupyter-open", "127.20.0.40", 8000, "http",
+                    "Jupyter Server", tags=("no-auth",)),
+        ServiceSpec("web-exposed", "web-exposed", "127.20.0.41", 80, "http", "nginx",
+                    tags=("git-exposed", "env-exposed", "dir-listing")),
+        ServiceSpec("influxdb", "influxdb", "127.20.0.42", 8086, "http", "InfluxDB",
+                    tags=("no-auth",)),
+        ServiceSpec("influxdb-auth", "influxdb-auth", "127.20.0.46", 9086, "http", "InfluxDB",
+                    tags=("auth-required",)),
+        ServiceSpec("tomcat", "tomcat", "127.20.0.43", 8080, "http", "Apache Tomcat"),
+        ServiceSpec("tensorboard", "tensorboard", "127.20.0.44", 7007, "http", "TensorBoard"),
+        # Streamlit shows no version to a client
+        ServiceSpec("streamlit", "streamlit", "127.20.0.45", 80, "http", "Streamlit",
+                    version_visible=False),
+        # Windows-world and telephony (lab/windows.py). Samba shows no version over SMB2;
+        # the strict one refuses anonymous sessions (encryption required), on an odd port.
+        ServiceSpec("smb", "smbd", "127.20.0.50", 445, "microsoft-ds", "Samba",
+                    version_visible=False, tags=("null-session",)),
+        ServiceSpec("smb-strict", "smbd-strict", "127.20.0.51", 4450, "microsoft-ds", "Samba",
+                    version_visible=False, tags=("signing-required",)),
+        # SMB1 still allowed, behind the NetBIOS session service
+        ServiceSpec("smb-legacy", "smbd-legacy", "127.20.0.54", 139, "netbios-ssn", "Samba",
+                    version_visible=False, tags=("smb1", "null-session")),
+        ServiceSpec("rdp", "xrdp", "127.20.0.52", 3389, "ms-wbt-server", "xrdp",
+                    version_visible=False, tags=("standard-rdp",)),
+        ServiceSpec("sip", "kamailio", "127.20.0.53", 5060, "sip", "Kamailio"),
+        # TLS done badly (TLS 1.0-1.2, NULL/anon suites, expired 1024-bit cert for another
+        # name, private CA) and well (TLS 1.3 only, HTTP/2): lab/tls_sites.py
+        ServiceSpec("nginx-tls-legacy", "nginx-tls", "127.20.0.60", 443, "http", "nginx",
+                    tls=True, tags=("weak-tls",)),
+        ServiceSpec("nginx-tls-modern", "nginx-tls", "127.20.0.61", 8443, "http", "nginx",
+                    tls=True, tags=("http2",)),
+        # industrial protocols: PyPI servers answering read-only identification requests
+        ServiceSpec("modbus", "modbus", "127.20.0.55", 502, "modbus", "pymodbus"),
+        ServiceSpec("modbus-odd", "modbus", "127.20.0.56", 5020, "modbus", "pymodbus"),
+        ServiceSpec("bacnet", "bacnet", "127.20.0.57", 47808, "bacnet", "BACpypes",
+                    transport="udp"),
+        # python-snap7 emulates a CPU 315-2 PN/DP; its own version is never sent
+        ServiceSpec("s7", "s7", "127.20.0.58", 102, "iso-tsap", "Snap7", version_visible=False),
+        ServiceSpec("s7-odd", "s7-odd", "127.20.0.59", 1102, "iso-tsap", "Snap7",
+                    version_visible=False),
     )),
 )
 
@@ -130,12 +191,12 @@ def catalogue(net: str = LAB_NET) -> tuple[ServiceSpec, ...]:
 
 def _check_catalogue() -> None:
     """Fail at import if someone adds an endpoint the lab must never use."""
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int, str]] = set()
     for spec in CATALOGUE:
         assert spec.ip.startswith("127.20.0."), spec
         assert spec.port != FORBIDDEN_PORT, spec
-        assert (spec.ip, spec.port) not in seen, spec
-        seen.add((spec.ip, spec.port))
+        assert (spec.ip, spec.port, spec.transport) not in seen, spec
+        seen.add((spec.ip, spec.port, spec.transport))
 
 
 _check_catalogue()

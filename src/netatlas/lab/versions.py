@@ -7,6 +7,7 @@ import functools
 import re
 import subprocess
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from netatlas.lab.daemon import BINARIES
@@ -71,6 +72,10 @@ def binary_version(daemon_kind: str) -> str | None:
             return _search(r"memcached (\S+)", _run([binary, "-V"]))
         case "exim":
             return _search(r"Exim version (\S+)", _run([binary, "-bV"]))
+        case "krb5kdc":  # the KDC prints no version; klist is the same krb5 release
+            return _search(r"Kerberos 5 version (\S+)", _run(["/usr/bin/klist", "-V"]))
+    if daemon_kind in _PYPI_DISTS:
+        return _dist_version(_PYPI_DISTS[daemon_kind])
     if daemon_kind in _SIMPLE:
         flag, pattern = _SIMPLE[daemon_kind]
         return _search(pattern, _run([binary, flag]))
@@ -90,5 +95,30 @@ _SIMPLE: dict[str, tuple[str, str]] = {
     "etcd": ("--version", r"etcd Version: (\d[\d.]*)"),
     "prometheus": ("--version", r"prometheus, version (\d[\d.]*\d)"),
     "dnsmasq": ("--version", r"Dnsmasq version (\d[\d.]*)"),
+    "slapd": ("-VV", r"slapd (\d[\d.]*\d)"),
+    "snmpd": ("-v", r"NET-SNMP version:\s+(\d[\d.]*\d)"),
+    "chrony": ("--version", r"chronyd \(chrony\) version (\d[\d.]*\d)"),
+    "smbd": ("--version", r"Version (\d[\d.]*\d)"),
+    "xrdp": ("--version", r"xrdp (\d[\d.]*\d)"),
+    "kamailio": ("-v", r"kamailio (\d[\d.]*\d)"),
     "jupyter": ("--version", r"^(\d[\d.]*\d)"),
+    "influxdb": ("version", r"InfluxDB v(\d[\d.]*\d)"),  # v1.6.7~rc0: an rc, named 1.6.7
+    "tomcat": ("version", r"Apache Tomcat/(\d[\d.]*\d)"),
+    "tensorboard": ("--version", r"^(\d[\d.]*\d)"),
+    "streamlit": ("version", r"Streamlit, version (\d[\d.]*\d)"),
 }
+
+
+# kind -> PyPI distribution whose installed metadata gives the server's version
+_PYPI_DISTS: dict[str, str] = {
+    "pymodbus": "pymodbus",
+    "snap7": "python-snap7",
+    "bacpypes3": "bacpypes3",
+}
+
+
+def _dist_version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None

@@ -6,7 +6,7 @@ Table order is report order: data stores, access, protocol hygiene, TLS, web, AI
 
 from __future__ import annotations
 
-from . import access, ai, datastores, hygiene, tls, web
+from . import access, ai, datastores, hygiene, ics, tls, web
 from ._base import EVIDENCE_MAX, Check, Severity
 
 CHECKS: tuple[Check, ...] = (
@@ -16,6 +16,7 @@ CHECKS: tuple[Check, ...] = (
     *tls.CHECKS,
     *web.CHECKS,
     *ai.CHECKS,
+    *ics.CHECKS,
 )
 
 __all__ = ["CHECKS", "EVIDENCE_MAX", "Check", "Severity"]

@@ -65,9 +65,18 @@ def open_proxy(obs: Observation) -> str | None:
     return None
 
 
+def snmp_public(obs: Observation) -> str | None:
+    if sec(obs, "snmp").get("community_public") is True:
+        descr = sec(obs, "snmp").get("sys_descr")
+        return "GET with community 'public' answered" + (f" (sysDescr {quote(descr)})"
+                                                        if descr else "")
+    return None
+
+
 CHECKS: tuple[Check, ...] = (
     Check("open-proxy", "high", "Open proxy: forwards requests for anyone", open_proxy),
     Check("ftp-anonymous", "medium", "FTP allows anonymous login", ftp_anonymous),
     Check("mqtt-anonymous", "medium", "MQTT broker accepts anonymous clients", mqtt_anonymous),
     Check("cleartext-login", "low", "Login offered over cleartext", cleartext_login),
+    Check("snmp-public", "high", "SNMP answers community 'public'", snmp_public),
 )
