@@ -108,7 +108,8 @@ _ALL: tuple[Field, ...] = (
     # -- http ------------------------------------------------------------------------
     Field("http.status", "int", _json("$.http.status"), "HTTP status code",
           facetable=True),
-    Field("http.title", "str", _json("$.http.title"), "HTTP page title", facetable=True),
+    # the store keeps http.title in its own column: no JSON to parse per row
+    Field("http.title", "str", "o.title", "HTTP page title", facetable=True),
     Field("http.server", "str", _json("$.http.server"), "HTTP Server header",
           facetable=True),
     Field("http.html_hash", "int", _json("$.http.html_hash"), "MurmurHash3 of the body",
