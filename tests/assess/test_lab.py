@@ -71,7 +71,8 @@ EXPECTED: dict[str, set[str]] = {
     "smb-strict": set(),  # signing mandatory, encryption required: anonymous refused
     "smb-legacy": {"smb1-enabled", "smb-null-session", "smb-signing-not-required"},  # NT1
     "rdp": {"rdp-no-nla", "tls-self-signed"},  # xrdp: TLS or standard RDP, no CredSSP
-    "sip": set(),  # Kamailio answering OPTIONS (once lab/windows.py KAMAILIO runs in the lab)
+    "sip": set(),  # Kamailio answering OPTIONS
+    "sip-udp": set(),  # the same over UDP
     "jupyter-open": {"jupyter-no-token"},  # no token, no password: /api/status answers
     "web-exposed": {"git-exposed", "env-exposed", "http-dir-listing"},  # nginx, git docroot
     "influxdb": {"influxdb-open"},  # InfluxDB 1.x without auth-enabled

@@ -123,16 +123,17 @@ def kamailio(request: pytest.FixtureRequest) -> tuple[str, int]:
 
 
 @pytest.mark.lab
-async def test_real_kamailio(kamailio: tuple[str, int]) -> None:
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+async def test_real_kamailio(kamailio: tuple[str, int], transport: str) -> None:
     ip, port = kamailio
-    res = await grab_endpoint(Endpoint(ip, port), GrabOptions())
+    ep = Endpoint(ip, port, transport)  # type: ignore[arg-type]
+    res = await grab_endpoint(ep, GrabOptions())
     assert res.status == "success", res.error
     assert res.service == "sip"
     section = res.sections["sip"]
-    print(section)
-    assert section["status"] == 200 and section["transport"] == "tcp"
+    assert section["status"] == 200 and section["transport"] == transport
     version = binary_version("kamailio")
     assert section["server"].startswith(f"kamailio ({version} (")
-    ident = Identifier().identify(res, Endpoint(ip, port))
+    ident = Identifier().identify(res, ep)
     assert (ident.service, ident.product, ident.version) == ("sip", "Kamailio", version)
     assert f"cpe:/a:kamailio:kamailio:{version}" in ident.cpe

@@ -89,7 +89,7 @@ class Payloads:
             with contextlib.suppress(OSError):
                 self.nmap = parse_nmap_payloads(nmap_file.read_text("latin-1"))
         # the grabbers' own message builders (imported here: grab imports discover)
-        from netatlas.grab import bacnet, dns, ntp, snmp
+        from netatlas.grab import bacnet, dns, ntp, sip, snmp
 
         rid = int.from_bytes(os.urandom(3), "big") + 1
         dns_q = dns.message(qid=rid & 0xFFFF)
@@ -100,6 +100,8 @@ class Payloads:
             53: (dns_q,), 5353: (dns_q,), 123: (ntp_q,), 161: (v2c, v3),
             # BACnet/IP: ReadProperty vendor-name of the wildcard device, and Who-Is
             47808: (bacnet.read_property(121, rid & 0xFF), bacnet.who_is()),
+            # SIP OPTIONS; replies go back to the source address (rport), as servers do
+            5060: (sip.options_request("netatlas.invalid", "UDP"),),
         }
         self.generic: tuple[bytes, ...] = (v3, ntp_q, dns_q)
         # index: narrow ranges by port, the few wide ones (32768-65535) scanned

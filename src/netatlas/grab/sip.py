@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 from .context import GrabContext, Outcome
+from .dgram import Datagram
 from .errors import ProtocolError
 from .exchange import exchange
+from .options import GrabOptions
 
 MAX_RESPONSE = 16 * 1024
 MAX_HEADERS = 64
@@ -115,4 +117,30 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.data = reply[: ctx.opts.max_bytes]
     ctx.result.responses["SIPOptions"] = reply[: ctx.opts.max_bytes]
     ctx.result.sections["sip"] = section
+    return Outcome.POSITIVE
+
+
+async def probe_udp(ip: str, port: int, opts: GrabOptions, result: Any) -> str:
+    """The same OPTIONS in one datagram (most SIP runs over UDP); the Via names our
+    socket, so a server that answers to the Via rather than the source still reaches us."""
+    async with Datagram(ip, port) as d:
+        local_ip, local_port = d.sock.getsockname()[:2]
+        call_id = os.urandom(6).hex() + "@netatlas"
+        request = options_request(ip, "UDP", local_ip, local_port, call_id=call_id)
+
+        def ours(reply: bytes) -> bool:
+            return reply.startswith(b"SIP/2.0 ") and call_id.encode() in reply
+
+        reply = await d.request(request, opts.read_timeout, MAX_RESPONSE, ours)
+    if reply is None:
+        return Outcome.SILENT
+    try:
+        section = parse_response(reply)
+    except ProtocolError:
+        return Outcome.NEGATIVE
+    section["transport"] = "udp"
+    result.service = "sip"
+    result.data = reply[: opts.max_bytes]
+    result.responses["SIPOptions"] = reply[: opts.max_bytes]
+    result.sections["sip"] = section
     return Outcome.POSITIVE

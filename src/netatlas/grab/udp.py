@@ -13,14 +13,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..model import Endpoint, GrabResult
-from . import bacnet, dnsudp, ntp, snmp
+from . import bacnet, dnsudp, ntp, sip, snmp
 from .context import Outcome
 from .options import GrabOptions
 
 Probe = Callable[[str, int, GrabOptions, Any], Awaitable[str]]
 PROBES: dict[str, Probe] = {"snmp": snmp.probe, "ntp": ntp.probe, "dns": dnsudp.probe,
-                            "bacnet": bacnet.probe}
-USUAL: dict[int, str] = {53: "dns", 5353: "dns", 123: "ntp", 161: "snmp", 47808: "bacnet"}
+                            "bacnet": bacnet.probe, "sip": sip.probe_udp}
+USUAL: dict[int, str] = {53: "dns", 5353: "dns", 123: "ntp", 161: "snmp", 47808: "bacnet",
+                         5060: "sip"}
 
 
 async def grab(ep: Endpoint, opts: GrabOptions, result: GrabResult) -> None:

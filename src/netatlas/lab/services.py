@@ -156,6 +156,8 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         ServiceSpec("rdp", "xrdp", "127.20.0.52", 3389, "ms-wbt-server", "xrdp",
                     version_visible=False, tags=("standard-rdp",)),
         ServiceSpec("sip", "kamailio", "127.20.0.53", 5060, "sip", "Kamailio"),
+        ServiceSpec("sip-udp", "kamailio", "127.20.0.53", 5060, "sip", "Kamailio",
+                    transport="udp"),
         # TLS done badly (TLS 1.0-1.2, NULL/anon suites, expired 1024-bit cert for another
         # name, private CA) and well (TLS 1.3 only, HTTP/2): lab/tls_sites.py
         ServiceSpec("nginx-tls-legacy", "nginx-tls", "127.20.0.60", 443, "http", "nginx",

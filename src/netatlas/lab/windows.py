@@ -53,7 +53,7 @@ def _xrdp(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
 
 
 def _kamailio(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = one(specs)
+    spec = one(tuple(s for s in specs if s.transport == "tcp"))  # 5060/udp: same address
     mkdir(d, 0o755)
     mkdir(d / "run", 0o755)
     conf = write(d / "kamailio.cfg", render("kamailio.conf.in", ip=spec.ip, port=spec.port))
