@@ -244,9 +244,13 @@ class ScanRunner:
             position, endpoint = await queue.get()
             try:
                 await self._observe(endpoint)
-            finally:
-                self._pending.discard(position)
+            except BaseException:
+                # interrupted mid-grab (or failed): the position stays pending, so the
+                # stored watermark cannot pass an endpoint whose record was never written
                 queue.task_done()
+                raise
+            self._pending.discard(position)
+            queue.task_done()
 
     async def _observe(self, endpoint: Endpoint) -> None:
         if self.cfg.grab:

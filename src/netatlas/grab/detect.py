@@ -359,7 +359,8 @@ def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabCon
 
 
 # Protocols that answer only a well-formed frame of their own and that nmap has no probe
-# for: tried within the first silence's window, so an odd port still finds them.
+# for: tried beside the first silence's window of nmap probes, so an odd port still
+# finds them without making a tarpit wait longer than one read time-out for them.
 OWN_SILENT_PROBES = ("modbus",)
 
 
@@ -368,10 +369,9 @@ async def _own_silent_probes(ctx: GrabContext, tried: set[str]) -> bool:
         if name in tried:
             continue
         tried.add(name)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(silent_window(ctx)):
-                if await PROBES[name](ctx) == Outcome.POSITIVE:
-                    return True
+        with contextlib.suppress(TimeoutError, ConnectionError, ProtocolError, ssl.SSLError):
+            if await PROBES[name](ctx) == Outcome.POSITIVE:
+                return True
     return False
 
 
@@ -445,10 +445,18 @@ async def run(ctx: GrabContext) -> None:
         if outcome == Outcome.SILENT and list(outcomes.values()).count(Outcome.SILENT) == 1:
             # The first silence: one short window of the nmap probes a silent service
             # may be waiting for (DNS, LDAP...). Nothing at all: a tarpit, stop here.
-            if await schedule(ctx, know, tried, window=silent_window(ctx)):
-                return
-            if await _own_silent_probes(ctx, tried):
-                return
+            # our own frame-only probes (Modbus) run beside nmap's, with a full read time
+            own = asyncio.create_task(_own_silent_probes(ctx, tried))
+            try:
+                if await schedule(ctx, know, tried, window=silent_window(ctx)):
+                    return
+                if await own:
+                    return
+            finally:
+                if not own.done():
+                    own.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await own
             if know.probes_sent and not know.answered:
                 raise TimeoutError("no response to any probe")
         if list(outcomes.values()).count(Outcome.SILENT) >= OWN_SILENCES:
