@@ -288,18 +288,6 @@ def _prometheus(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[
             f"--storage.tsdb.path={d / 'data'}", f"--web.listen-address={spec.ip}:{spec.port}"]
 
 
-def _dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = one(tuple(s for s in specs if s.transport == "tcp"))  # 53/udp: same address
-    mkdir(d, 0o755)
-    # Authoritative for the lab names only: no upstream servers, no /etc/hosts, so a
-    # query never leaves it; DNS only (no DHCP without a dhcp-range).
-    return [BINARIES["dnsmasq"], "--keep-in-foreground", "--conf-file=/dev/null",
-            f"--listen-address={spec.ip}", f"--port={spec.port}", "--bind-interfaces",
-            "--no-resolv", "--no-hosts", "--no-poll", f"--pid-file={d / 'dnsmasq.pid'}",
-            "--user=dnsmasq", "--log-facility=-",
-            f"--address=/lab.netatlas.test/{spec.ip.rsplit('.', 1)[0]}.2"]
-
-
 def _jupyter(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
     spec = one(specs)
     mkdir(d, 0o700)
@@ -339,7 +327,7 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("squid-open", "squid", _squid),
     Daemon("etcd", "etcd", _etcd, user="etcd"),
     Daemon("prometheus", "prometheus", _prometheus, user="prometheus"),
-    Daemon("dnsmasq", "dnsmasq", _dnsmasq),
+    Daemon("dnsmasq", "dnsmasq", directory.dnsmasq),
     Daemon("ssh-odd", "sshd", _sshd),
     Daemon("redis-odd", "redis", _redis),
     Daemon("memcached-odd", "memcached", _memcached),

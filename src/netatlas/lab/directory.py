@@ -31,11 +31,13 @@ def _slapd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
             f"ldap://{spec.ip}:{spec.port}/"]
 
 
-def _dnsmasq_odd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    spec = one(specs)
+def dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    """dnsmasq for the lab's and the odd-port DNS entries (a UDP entry on the same
+    address and port is served by the same process)."""
+    spec = one(tuple(s for s in specs if s.transport == "tcp"))
     mkdir(d, 0o755)
-    # As the lab's dnsmasq: authoritative for the lab names only, no upstream, no hosts
-    # file, no DHCP; a query never leaves it.
+    # Authoritative for the lab names only: no upstream servers, no /etc/hosts, so a
+    # query never leaves it; DNS only (no DHCP without a dhcp-range).
     return [BINARIES["dnsmasq"], "--keep-in-foreground", "--conf-file=/dev/null",
             f"--listen-address={spec.ip}", f"--port={spec.port}", "--bind-interfaces",
             "--no-resolv", "--no-hosts", "--no-poll", f"--pid-file={d / 'dnsmasq.pid'}",
@@ -63,6 +65,6 @@ def _krb5kdc(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str
 
 DAEMONS: tuple[Daemon, ...] = (
     Daemon("slapd", "slapd", _slapd),
-    Daemon("dnsmasq-odd", "dnsmasq", _dnsmasq_odd),
+    Daemon("dnsmasq-odd", "dnsmasq", dnsmasq),
     Daemon("krb5kdc", "krb5kdc", _krb5kdc),
 )

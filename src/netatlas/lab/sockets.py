@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,38 +78,35 @@ def _decode(hex_addr: str) -> tuple[str, int]:
     return str(ipaddress.ip_address(swapped)), int(port, 16)
 
 
-def udp_bound(ip: str, port: int) -> bool:
-    """Is any process's UDP socket bound to ``ip:port``? (UDP has no handshake to try.)"""
-    for table in ("udp", "udp6"):
+_TABLES = (("tcp", "tcp", _TCP_LISTEN), ("tcp6", "tcp", _TCP_LISTEN),
+           ("udp", "udp", _UDP_UNCONNECTED), ("udp6", "udp", _UDP_UNCONNECTED))
+
+
+def _sockets(transports: tuple[str, ...]) -> Iterator[tuple[str, list[str]]]:
+    """(transport, columns) of every listening TCP / bound UDP row of /proc/net."""
+    for table, transport, wanted in _TABLES:
+        if transport not in transports:
+            continue
         try:
             lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
         except OSError:
             continue
         for line in lines:
             cols = line.split()
-            if len(cols) > 3 and cols[3] == _UDP_UNCONNECTED and _decode(cols[1]) == (ip, port):
-                return True
-    return False
+            if len(cols) >= 10 and cols[3] == wanted:
+                yield transport, cols
+
+
+def udp_bound(ip: str, port: int) -> bool:
+    """Is any process's UDP socket bound to ``ip:port``? (UDP has no handshake to try.)"""
+    return any(_decode(cols[1]) == (ip, port) for _, cols in _sockets(("udp",)))
 
 
 def bound_sockets(pid: int) -> list[Bound]:
     """TCP sockets in LISTEN and bound UDP sockets held by ``pid`` or its descendants
     (IPv4 and IPv6)."""
     inodes = _socket_inodes(pid)
-    found: list[Bound] = []
     if not inodes:
-        return found
-    for table, transport, wanted in (("tcp", "tcp", _TCP_LISTEN), ("tcp6", "tcp", _TCP_LISTEN),
-                                     ("udp", "udp", _UDP_UNCONNECTED),
-                                     ("udp6", "udp", _UDP_UNCONNECTED)):
-        try:
-            lines = Path(f"/proc/net/{table}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            if len(cols) < 10 or cols[3] != wanted or int(cols[9]) not in inodes:
-                continue
-            ip, port = _decode(cols[1])
-            found.append(Bound(ip, port, transport))
-    return found
+        return []
+    return [Bound(*_decode(cols[1]), transport) for transport, cols in _sockets(("tcp", "udp"))
+            if int(cols[9]) in inodes]
