@@ -25,8 +25,8 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 
 from netatlas.discover._limits import fd_budget
+from netatlas.discover._pacing import Pacer
 from netatlas.discover._progress import Watermark
-from netatlas.discover._ratelimit import TokenBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
 
@@ -127,31 +127,24 @@ class _Straggler:
         self.deadline = deadline
 
 
-class _Run:
+class _Run(Pacer):
     """State of one ``Discoverer.run``: lives only as long as the generator."""
 
     def __init__(self, owner: Discoverer, it: Iterator[Probe],
                  loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop, owner.rate, owner.stats)
         self.it = it
-        self.stats = owner.stats
         self.progress = owner._progress
         self.concurrency = owner.concurrency
         self.timeout = owner.timeout
         self.retries = owner.retries
         self.batch = owner.batch
-        self.started = loop.time()
-        self.bucket = TokenBucket(owner.rate, now=self.started) if owner.rate else None
         self.opens: deque[Probe] = deque()
         self.retry: deque[tuple[int, Endpoint, int]] = deque()  # already in progress map
         # Stragglers by fd, in launch order = deadline order (the timeout is constant).
         self.active: OrderedDict[int, _Straggler] = OrderedDict()
-        self.exhausted = False
         self.last_pos = -1
         self.backoff = _BACKOFF_MIN
-        self.backoff_until = 0.0
-        self.waiter: asyncio.Future[None] | None = None
-        self.pump_timer: asyncio.TimerHandle | None = None
         self.sweep_timer: asyncio.TimerHandle | None = None
         self.epoll = select.epoll() if hasattr(select, "epoll") else None
         # Refused sockets, ready to connect again (see module doc), per family.
@@ -164,54 +157,15 @@ class _Run:
     def finished(self) -> bool:
         return self.exhausted and not self.retry and not self.active and not self.opens
 
-    def pump(self) -> bool:
-        """Launch one batch if allowed now; True if another could follow at once."""
-        if self.exhausted and not self.retry:
-            return False
-        now = self.loop.time()
-        self.stats.elapsed = now - self.started
-        if now < self.backoff_until:
-            self._arm_pump(self.backoff_until)
-            return False
-        n = min(self.concurrency - len(self.active), self.batch)
-        if n <= 0:
-            return False  # a straggler finishing or timing out wakes us
-        if self.bucket is not None:
-            n = self.bucket.take(n, now)
-            if n == 0:
-                self._arm_pump(now + self.bucket.delay(now))
-                return False
-        used = self._launch(n)
-        if self.bucket is not None and used < n:
-            self.bucket.give_back(n - used)
-        if self.backoff_until > now:  # a local shortage: pause, then retry
-            self._arm_pump(self.backoff_until)
-            return False
-        return not (self.exhausted and not self.retry)
+    def _requeued(self) -> bool:
+        return bool(self.retry)
 
-    async def wait(self) -> None:
-        self.waiter = self.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
+    def _batch_size(self) -> int:
+        return min(self.concurrency - len(self.active), self.batch)
 
-    def _wake(self) -> None:
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
+    def _send_batch(self, n: int) -> int:
+        return self._launch(n)
 
-    def _arm_pump(self, when: float) -> None:
-        t = self.pump_timer
-        if t is not None and not t.cancelled() and t.when() <= when:
-            return
-        if t is not None:
-            t.cancel()
-        self.pump_timer = self.loop.call_at(when, self._on_pump_timer)
-
-    def _on_pump_timer(self) -> None:
-        self.pump_timer = None
-        self._wake()
 
     # -- the hot path ----------------------------------------------------------------
 

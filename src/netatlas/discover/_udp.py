@@ -24,9 +24,9 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable, Iterator
 
 from netatlas.discover._limits import fd_budget
+from netatlas.discover._pacing import Pacer
 from netatlas.discover._payloads import Payloads
 from netatlas.discover._progress import Watermark
-from netatlas.discover._ratelimit import TokenBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
 
@@ -111,16 +111,13 @@ class UdpDiscoverer:
             self._running = False
 
 
-class _UdpRun:
+class _UdpRun(Pacer):
     def __init__(self, owner: UdpDiscoverer, it: Iterator[Probe],
                  loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop, owner.rate, owner.stats)
         self.it = it
         self.owner = owner
-        self.stats = owner.stats
         self.progress = owner._progress
-        self.started = loop.time()
-        self.bucket = TokenBucket(owner.rate, now=self.started) if owner.rate else None
         self.opens: deque[Probe] = deque()
         self.resend: deque[_InFlight] = deque()  # timed out, waiting for a token
         self.active: dict[int, _InFlight] = {}  # every probe holding a socket, by fd
@@ -129,12 +126,8 @@ class _UdpRun:
         # sockets of closed ports, ready to connect to the next target (saves socket()
         # and close() per probe, as TCP discovery does with refused sockets)
         self.pools: dict[int, list[socket.socket]] = {socket.AF_INET: [], socket.AF_INET6: []}
-        self.exhausted = False
         self.last_pos = -1
         self.backoff = _BACKOFF_MIN
-        self.backoff_until = 0.0
-        self.waiter: asyncio.Future[None] | None = None
-        self.pump_timer: asyncio.TimerHandle | None = None
         self.sweep_timer: asyncio.TimerHandle | None = None
 
     def finished(self) -> bool:
@@ -143,55 +136,13 @@ class _UdpRun:
 
     # -- driving -----------------------------------------------------------------------
 
-    def pump(self) -> bool:
-        """Send one batch if allowed now; True if another could follow at once."""
-        if self.exhausted and not self.resend:
-            return False
-        now = self.loop.time()
-        self.stats.elapsed = now - self.started
-        if now < self.backoff_until:
-            self._arm_pump(self.backoff_until)
-            return False
+    def _requeued(self) -> bool:
+        return bool(self.resend)
+
+    def _batch_size(self) -> int:
         room = self.owner.concurrency - len(self.active) - self.restarting
-        n = min(max(room, len(self.resend)), self.owner.batch)
-        if n <= 0:
-            return False
-        if self.bucket is not None:
-            n = self.bucket.take(n, now)
-            if n == 0:
-                self._arm_pump(now + self.bucket.delay(now))
-                return False
-        used = self._send_batch(n)
-        if self.bucket is not None and used < n:
-            self.bucket.give_back(n - used)
-        if self.backoff_until > now:
-            self._arm_pump(self.backoff_until)
-            return False
-        return not (self.exhausted and not self.resend)
+        return min(max(room, len(self.resend)), self.owner.batch)
 
-    async def wait(self) -> None:
-        self.waiter = self.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
-
-    def _wake(self) -> None:
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def _arm_pump(self, when: float) -> None:
-        t = self.pump_timer
-        if t is not None and not t.cancelled() and t.when() <= when:
-            return
-        if t is not None:
-            t.cancel()
-        self.pump_timer = self.loop.call_at(when, self._on_pump_timer)
-
-    def _on_pump_timer(self) -> None:
-        self.pump_timer = None
-        self._wake()
 
     # -- sending -----------------------------------------------------------------------
 
