@@ -12,8 +12,8 @@ import pytest
 from netatlas.assess import CveDB, assess
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.identify import Identifier
-from netatlas.lab.services import LabError
 from netatlas.model import Endpoint, Observation
+from tests.labsvc import running_services
 
 pytestmark = pytest.mark.lab
 
@@ -85,13 +85,7 @@ EXPECTED: dict[str, set[str]] = {
 
 @pytest.fixture
 def lab_services(request: pytest.FixtureRequest) -> list[Any]:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    except LabError as e:  # a daemon's package is missing on this machine
-        pytest.skip(f"lab unavailable: {e}")
-    return [s for s in services if s.port != 2024 and s.running]
+    return running_services(request)
 
 
 def lab_options(services: list[Any]) -> GrabOptions:

@@ -8,7 +8,6 @@ import asyncio
 import struct
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,7 @@ from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.identify.engine import Identifier
 from netatlas.identify.nmap_probes import DEFAULT_PATH
 from netatlas.model import Endpoint
+from tests.labsvc import lab_named
 
 from .conftest import serve
 from .test_scheduler import PROBES
@@ -98,17 +98,6 @@ async def test_unknown_greeting_goes_to_the_scheduler(fast: GrabOptions,
     assert res.service == "widget" and res.responses["Gamma"] == b"WIDGET v4.2\r\n"
 
 
-def lab_entry(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    for s in services:
-        if s.name == name and s.running:
-            return s
-    pytest.skip(f"lab {name} is not running")
-
-
 @needs_nmap
 @pytest.mark.lab
 @pytest.mark.parametrize(("name", "probe"), [
@@ -118,7 +107,7 @@ def lab_entry(request: pytest.FixtureRequest, name: str) -> Any:
 ])
 async def test_lab_services_only_the_scheduler_reaches(request: pytest.FixtureRequest,
                                                        name: str, probe: str | None) -> None:
-    svc = lab_entry(request, name)
+    svc = lab_named(request, name)
     ep = Endpoint(svc.ip, svc.port)
     t = time.monotonic()
     res = await grab_endpoint(ep, GrabOptions())

@@ -10,9 +10,9 @@ from netatlas.grab import GrabOptions, detect, grab_endpoint
 from netatlas.grab.dns import parse_response, query, tcp_complete
 from netatlas.grab.errors import ProtocolError
 from netatlas.model import Endpoint
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 Q = query(qid=0x1234)
 # dnsmasq's answer: the question, then a TXT RR whose name is a pointer to it

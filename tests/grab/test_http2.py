@@ -7,7 +7,6 @@ from __future__ import annotations
 import ssl
 import time
 from pathlib import Path
-from typing import Any
 
 import h2.config
 import h2.connection
@@ -16,8 +15,8 @@ import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.http2 import Http2Session
-from netatlas.lab.services import LabError
 from netatlas.model import Endpoint
+from tests.labsvc import lab_named
 
 from .tlsserver import HOST, PAGE, self_signed, server_context, tls_server
 
@@ -101,24 +100,11 @@ async def test_hostile_h2_falls_back_to_http11(tmp_path: Path, fast: GrabOptions
     assert http["server"] == "tlstest"  # what HTTP/1.1 said
 
 
-def lab_by_name(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    except LabError as e:  # a daemon's package is missing on this machine
-        pytest.skip(f"lab unavailable: {e}")
-    for s in services:
-        if s.name == name and s.running:
-            return s
-    pytest.skip(f"lab {name} is not running")
-
-
 @pytest.mark.lab
 @pytest.mark.parametrize(("name", "title"), [("nginx-tls-modern", "modern TLS site"),
                                              ("nginx-https", "netatlas lab")])
 async def test_lab_nginx_http2(request: pytest.FixtureRequest, name: str, title: str) -> None:
-    svc = lab_by_name(request, name)
+    svc = lab_named(request, name)
     res = await grab_endpoint(Endpoint(svc.ip, svc.port), GrabOptions())
     assert res.status == "success", res.error
     http = res.sections["http"]

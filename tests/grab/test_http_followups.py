@@ -19,8 +19,8 @@ from netatlas.grab.http_followups import (
 )
 from netatlas.grab.httpparse import parse_response
 from netatlas.identify import Identifier
-from netatlas.lab.services import LabError
 from netatlas.model import Endpoint
+from tests.labsvc import lab_named
 
 from .conftest import serve
 from .test_http import TinyHttp, grab_requests
@@ -172,18 +172,6 @@ async def test_redirect_is_not_followed_by_follow_ups(fast: GrabOptions) -> None
 
 # -- the real lab: each application named with the version its package installed ------
 
-def _lab(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    except LabError as e:  # a daemon's package is missing on this machine
-        pytest.skip(f"lab unavailable: {e}")
-    svc = next((s for s in services if s.name == name and s.running), None)
-    if svc is None:
-        pytest.skip(f"lab {name} is not running")
-    return svc
-
 
 async def _grab(svc: Any) -> tuple[dict[str, Any], Any]:
     ep = Endpoint(svc.ip, svc.port)
@@ -208,7 +196,7 @@ LAB_APPS = {
 @pytest.mark.lab
 @pytest.mark.parametrize("name", sorted(LAB_APPS))
 async def test_lab_applications(request: pytest.FixtureRequest, name: str) -> None:
-    svc = _lab(request, name)
+    svc = lab_named(request, name)
     http, ident = await _grab(svc)
     docs, probe = LAB_APPS[name]
     assert set(http.get("api") or {}) == docs
@@ -223,7 +211,7 @@ async def test_lab_applications(request: pytest.FixtureRequest, name: str) -> No
 
 @pytest.mark.lab
 async def test_lab_web_exposed_files(request: pytest.FixtureRequest) -> None:
-    svc = _lab(request, "web-exposed")
+    svc = lab_named(request, "web-exposed")
     http, _ = await _grab(svc)
     assert http["title"] == "Index of /"
     assert http["exposed"]["/.git/HEAD"]["sample"] == "ref: refs/heads/main\n"

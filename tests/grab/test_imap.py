@@ -9,9 +9,9 @@ from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.errors import ProtocolError
 from netatlas.grab.imap import parse_greeting, parse_response, tagged_complete
 from netatlas.model import Endpoint
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 GREETING = (
     b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "

@@ -21,9 +21,9 @@ from netatlas.grab.modbus import (
     server_id_request,
 )
 from netatlas.model import Endpoint, GrabResult
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 HOST = "127.20.15.210"  # this suite's fake servers: inside the helper's own lab net
 # What pymodbus 3.16.1 sent to 2B/0E/01 and 2B/0E/02 for unit 0 (captured in the lab).

@@ -19,9 +19,9 @@ from netatlas.grab.mqtt import (
     version_complete,
 )
 from netatlas.model import Endpoint
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 
 def test_connect_packet() -> None:

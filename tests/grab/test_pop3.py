@@ -10,9 +10,9 @@ from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.errors import ProtocolError
 from netatlas.grab.pop3 import capa_complete, parse_capa, parse_greeting
 from netatlas.model import Endpoint
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 GREETING = b"+OK Dovecot (Debian) ready.\r\n"
 CAPA = (

@@ -11,9 +11,9 @@ from netatlas.grab import GrabOptions, grab_endpoint, rdp
 from netatlas.grab.context import GrabContext, Outcome
 from netatlas.grab.errors import ProtocolError
 from netatlas.model import Endpoint, GrabResult
+from tests.labsvc import lab_service
 
 from .conftest import Handler, serve
-from .labsvc import lab_service
 
 HOST = "127.20.14.202"
 

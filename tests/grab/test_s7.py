@@ -24,9 +24,9 @@ from netatlas.grab.s7 import (
     tpkt_complete,
 )
 from netatlas.model import Endpoint, GrabResult
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 HOST = "127.20.15.211"
 # What python-snap7 3.3.0's server sent (captured in the lab).

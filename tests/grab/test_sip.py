@@ -12,9 +12,9 @@ from netatlas.grab.errors import ProtocolError
 from netatlas.identify import Identifier
 from netatlas.lab.versions import binary_version
 from netatlas.model import Endpoint, GrabResult
+from tests.labsvc import lab_service
 
 from .conftest import serve
-from .labsvc import lab_service
 
 HOST = "127.20.14.203"
 

@@ -2,7 +2,6 @@ import asyncio
 import contextlib
 import struct
 import time
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,6 +11,7 @@ from netatlas.grab import GrabOptions, grab_endpoint, ntlm, smb
 from netatlas.grab.context import GrabContext, Outcome
 from netatlas.grab.errors import ProtocolError
 from netatlas.model import Endpoint, GrabResult
+from tests.labsvc import lab_named
 
 from .conftest import serve
 
@@ -231,20 +231,10 @@ async def test_negotiate_only_server(fast: GrabOptions) -> None:
 
 # -- the lab's real Samba -------------------------------------------------------------
 
-def _lab(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    for s in services:
-        if s.name == name and s.running and s.port != 2024:
-            return s
-    pytest.skip(f"lab {name} is not running")
-
 
 @pytest.mark.lab
 async def test_lab_samba_guest(request: pytest.FixtureRequest) -> None:
-    svc = _lab(request, "smb")
+    svc = lab_named(request, "smb")
     res = await grab_endpoint(Endpoint(svc.ip, svc.port), GrabOptions())
     assert res.status == "success", res.error
     assert res.service == "microsoft-ds"
@@ -260,7 +250,7 @@ async def test_lab_samba_guest(request: pytest.FixtureRequest) -> None:
 
 @pytest.mark.lab
 async def test_lab_samba_strict(request: pytest.FixtureRequest) -> None:
-    svc = _lab(request, "smb-strict")
+    svc = lab_named(request, "smb-strict")
     ctx = GrabContext(Endpoint(svc.ip, svc.port), GrabOptions(), GrabResult())
     try:
         assert await smb.probe(ctx) == Outcome.POSITIVE  # an unhinted port: the probe itself
@@ -306,10 +296,9 @@ async def test_port_139_session_request(fast: GrabOptions) -> None:
     assert seen and all(s == smb.session_request() for s in seen)
 
 
-
 @pytest.mark.lab
 async def test_lab_samba_legacy_smb1_on_139(request: pytest.FixtureRequest) -> None:
-    svc = _lab(request, "smb-legacy")
+    svc = lab_named(request, "smb-legacy")
     res = await grab_endpoint(Endpoint(svc.ip, svc.port), GrabOptions())
     assert res.status == "success", res.error
     assert res.service == "netbios-ssn"  # through a NetBIOS SESSION REQUEST

@@ -7,14 +7,13 @@ from __future__ import annotations
 import re
 import ssl
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.tls_jarm import NO_TLS, digest, hellos
-from netatlas.lab.services import LabError
 from netatlas.model import Endpoint
+from tests.labsvc import lab_named
 
 from .tlsserver import HOST, self_signed, server_context, tls_server
 
@@ -49,24 +48,11 @@ async def test_stable_and_discriminating(tmp_path: Path, fast: GrabOptions) -> N
     assert tls12 != first
 
 
-def lab_by_name(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    except LabError as e:
-        pytest.skip(f"lab unavailable: {e}")
-    for s in services:
-        if s.name == name and s.running:
-            return s
-    pytest.skip(f"lab {name} is not running")
-
-
 @pytest.mark.lab
 async def test_lab_nginx_jarms(request: pytest.FixtureRequest) -> None:
     got: dict[str, str] = {}
     for name in ("nginx-https", "nginx-tls-legacy", "nginx-tls-modern"):
-        svc = lab_by_name(request, name)
+        svc = lab_named(request, name)
         ep = Endpoint(svc.ip, svc.port)
         a = (await grab_endpoint(ep, GrabOptions())).sections["ssl"]["jarm"]
         b = (await grab_endpoint(ep, GrabOptions())).sections["ssl"]["jarm"]

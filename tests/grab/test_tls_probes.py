@@ -14,8 +14,8 @@ import pytest
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.tls_jarm import NO_TLS
 from netatlas.grab.tls_probes import budget, versions_list
-from netatlas.lab.services import LabError
 from netatlas.model import Endpoint
+from tests.labsvc import lab_named
 
 from .tlsserver import HOST, self_signed, server_context, tls_server
 
@@ -136,18 +136,6 @@ def test_versions_list_shape() -> None:
 
 # -- the lab's nginx endpoints ----------------------------------------------------------
 
-def lab_by_name(request: pytest.FixtureRequest, name: str) -> Any:
-    try:
-        services = request.getfixturevalue("lab")
-    except pytest.FixtureLookupError:
-        pytest.skip("no `lab` fixture")
-    except LabError as e:  # a daemon's package is missing on this machine
-        pytest.skip(f"lab unavailable: {e}")
-    for s in services:
-        if s.name == name and s.running:
-            return s
-    pytest.skip(f"lab {name} is not running")
-
 
 LAB_WANT = {
     "nginx-tls-legacy": (["-SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "-TLSv1.3"],
@@ -160,7 +148,7 @@ LAB_WANT = {
 @pytest.mark.lab
 @pytest.mark.parametrize("name", sorted(LAB_WANT))
 async def test_lab_nginx_tls(request: pytest.FixtureRequest, name: str) -> None:
-    svc = lab_by_name(request, name)
+    svc = lab_named(request, name)
     res = await grab_endpoint(Endpoint(svc.ip, svc.port), GrabOptions())
     assert res.status == "success", res.error
     s = res.sections["ssl"]
