@@ -85,7 +85,9 @@ async def test_interrupted_udp_scan_resumes_without_loss(
         await asyncio.wait_for(pipeline.run(store, scan, cfg, plan), timeout=1.2)
     first = store.get_scan(scan.id)
     assert first is not None and first.status == "interrupted"
-    assert 0 < first.done < first.total
+    # part-way: something was found or passed, not all; the watermark may still be 0
+    # when an endpoint found first was mid-grab (it stays pending until stored)
+    assert first.done < first.total and (first.done > 0 or first.open_ports > 0)
     scan2, cfg2, plan2 = pipeline.resume_scan(store, scan.id)
     done = await pipeline.run(store, scan2, cfg2, plan2)
     assert done.status == "finished" and done.done == done.total
