@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from netatlas.query import register_functions
 from netatlas.query.versions import compare_versions, version_key
@@ -42,3 +44,27 @@ def test_sql_functions() -> None:
         " na_version_cmp(NULL, '1'), na_version_cmp(3, '1'), na_severity_rank('High'),"
         " na_severity_rank('bogus'), na_severity_rank(NULL)").fetchone()
     assert row == (-1, 1, None, None, 3, None, None)
+
+
+def test_sort_key_orders_as_compare() -> None:
+    from netatlas.query.versions import version_sort_key
+
+    keys = [version_sort_key(v) for v in ASCENDING]
+    assert all(k is not None for k in keys)
+    assert keys == sorted(keys)  # type: ignore[type-var]
+    assert len(set(keys)) == len(keys)
+    assert version_sort_key("8.0") == version_sort_key("8.0.0") == version_sort_key("v8")
+    assert version_sort_key("unknown") is None
+
+
+_VERSIONS = st.from_regex(r"v?\d{1,3}(\.\d{1,3}){0,3}([a-z]{1,2}\d{0,2}|[-.](rc|beta|alpha|p)\d?)?",
+                          fullmatch=True)
+
+
+@given(_VERSIONS, _VERSIONS)
+def test_sort_key_agrees_with_compare(a: str, b: str) -> None:
+    from netatlas.query.versions import version_sort_key
+
+    ka, kb = version_sort_key(a), version_sort_key(b)
+    assert ka is not None and kb is not None
+    assert compare_versions(a, b) == (ka > kb) - (ka < kb)

@@ -1,9 +1,10 @@
-"""The field registry: every ``field:`` the language knows, its type and its SQL.
+"""The field registry: every ``field:`` the language knows — its name, type, help and
+where its value lives in a record. Declared once, for every backend.
 
-``sql`` is an SQLite expression over alias ``o`` (the observations row). For
-``list`` fields it is instead a SELECT yielding one row per element in a column
-named ``value`` (correlated on ``o``), so the compiler can test ``EXISTS`` over it
-and facets can count its elements. Paths are constants here, never user text.
+``source`` says where the value is, in backend-neutral terms (a store column, a JSON
+path in the record, the elements of a JSON list, ...); each store backend compiles a
+source into its own SQL (``store/sqlite/fields.py``, ``store/postgres/fields.py``).
+Paths are constants here, never user text.
 """
 
 from __future__ import annotations
@@ -17,30 +18,80 @@ from .ast import Op
 
 FieldType = Literal["str", "int", "version", "ip", "net", "date", "bool", "list"]
 ElementType = Literal["str", "severity"]
+Path = tuple[str, ...]
+
+# The observation columns every backend keeps (hot fields, indexed).
+ColumnName = Literal["ip", "port", "transport", "service", "product", "version", "title",
+                     "status", "scan_id", "ts"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the observations table."""
+
+    name: ColumnName
+
+
+@dataclass(frozen=True, slots=True)
+class Json:
+    """A scalar at ``path`` in the record; ``asn`` values compare as ``AS<number>``."""
+
+    path: Path
+    asn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Each:
+    """The elements of the JSON lists at ``paths`` (all of them, concatenated):
+    ``member`` reads one key of each element (risks -> id); ``keys_or_values`` takes an
+    object's keys, or a list's values (vulns is {"CVE-…": {...}}, tolerated as a list)."""
+
+    paths: tuple[Path, ...]
+    member: str | None = None
+    keys_or_values: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IsObject:
+    """True when the record has an object at ``path`` (ssl: the service speaks TLS)."""
+
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class NonEmpty:
+    """True when the object or list at ``path`` has at least one entry."""
+
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class MaxNumber:
+    """The largest number ``member`` of the object's values at ``path`` (highest CVSS);
+    compared numerically."""
+
+    path: Path
+    member: str
+
+
+Source = Column | Json | Each | IsObject | NonEmpty | MaxNumber
 
 
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
     type: FieldType
-    sql: str
+    source: Source
     description: str
     facetable: bool = False
     aliases: tuple[str, ...] = ()
     element_type: ElementType = "str"  # list fields: how elements compare
     implied_op: Op | None = None  # before:/after: carry their comparison
-    text_sql: str | None = None  # wildcards on a non-text column (ip) use this
-    facet_expr: str | None = None  # what a facet counts when not ``sql`` (same shape)
+    facet_source: Source | None = None  # what a facet counts when not ``source``
+    # facets group case-insensitively, as search matches (service, product)
+    facet_nocase: bool = False
     normalize: Callable[[str], str] | None = None  # applied to str values
     example: str = ""
-
-
-def _json(path: str) -> str:
-    return f"json_extract(o.record, '{path}')"
-
-
-def _each(path: str, element: str = "value") -> str:
-    return f"SELECT {element} AS value FROM json_each(o.record, '{path}')"
 
 
 def _asn(value: str) -> str:
@@ -48,123 +99,124 @@ def _asn(value: str) -> str:
     return "AS" + value.strip().upper().removeprefix("AS")
 
 
-# ASNs may be stored as 15169 or "AS15169"; compare one normal form.
-_ASN_SQL = "'AS' || ltrim(upper(CAST(json_extract(o.record, '$.asn') AS TEXT)), 'AS')"
-_HAS_SSL = "(json_type(o.record, '$.ssl') IS 'object')"
-_HAS_VULN = "EXISTS (SELECT 1 FROM json_each(o.record, '$.vulns'))"
-# vulns is {"CVE-…": {...}} (Shodan); tolerate a plain list of ids too.
-_MAX_CVSS = (
-    "(SELECT CAST(max(CAST(json_extract(value, '$.cvss') AS REAL)) AS TEXT)"
-    " FROM json_each(o.record, '$.vulns'))"
-)
-_VULN_IDS = _each("$.vulns", "CASE WHEN typeof(key) = 'text' THEN key ELSE value END")
+def _p(dotted: str) -> Path:
+    return tuple(dotted.split("."))
+
+
+def _json(dotted: str) -> Json:
+    return Json(_p(dotted))
+
+
+def _each(*dotted: str, member: str | None = None) -> Each:
+    return Each(tuple(_p(d) for d in dotted), member=member)
+
 
 _ALL: tuple[Field, ...] = (
     # -- where -----------------------------------------------------------------------
-    Field("ip", "ip", "o.ip_bin", "IP address, exact (a CIDR or wildcards also work)",
-          facetable=True, text_sql="o.ip", facet_expr="o.ip", example="ip:127.20.0.5"),
-    Field("net", "net", "o.ip_bin", "IPv4/IPv6 network in CIDR notation",
+    Field("ip", "ip", Column("ip"), "IP address, exact (a CIDR or wildcards also work)",
+          facetable=True, example="ip:127.20.0.5"),
+    Field("net", "net", Column("ip"), "IPv4/IPv6 network in CIDR notation",
           example="net:127.20.0.0/24"),
-    Field("port", "int", "o.port", "port number; comparisons, lists and ranges",
+    Field("port", "int", Column("port"), "port number; comparisons, lists and ranges",
           facetable=True, example="port:>1024 port:80,443 port:8000-8100"),
-    Field("transport", "str", "o.transport", "tcp or udp", facetable=True),
-    Field("hostname", "list", _each("$.hostnames"), "a host name of the address",
+    Field("transport", "str", Column("transport"), "tcp or udp", facetable=True),
+    Field("hostname", "list", _each("hostnames"), "a host name of the address",
           facetable=True, aliases=("hostnames",), example="hostname:*.lab.internal"),
-    Field("country", "str", _json("$.location.country_code"), "two-letter country code",
+    Field("country", "str", _json("location.country_code"), "two-letter country code",
           facetable=True, aliases=("country_code",)),
-    Field("city", "str", _json("$.location.city"), "city name", facetable=True),
-    Field("org", "str", _json("$.org"), "organisation owning the address", facetable=True),
-    Field("isp", "str", _json("$.isp"), "internet service provider", facetable=True),
-    Field("asn", "str", _ASN_SQL, "autonomous system, AS15169 or 15169",
+    Field("city", "str", _json("location.city"), "city name", facetable=True),
+    Field("org", "str", _json("org"), "organisation owning the address", facetable=True),
+    Field("isp", "str", _json("isp"), "internet service provider", facetable=True),
+    Field("asn", "str", Json(("asn",), asn=True), "autonomous system, AS15169 or 15169",
           facetable=True, normalize=_asn),
     # -- what ------------------------------------------------------------------------
     # facets group case-insensitively, as search matches, and so walk the store's
     # NOCASE indexes instead of sorting every row
-    Field("service", "str", "o.service", "service name (http, ssh, redis, ...)",
-          facetable=True, facet_expr="o.service COLLATE NOCASE"),
-    Field("product", "str", "o.product", "product name", facetable=True,
-          facet_expr="o.product COLLATE NOCASE", example='product:"Apache httpd"'),
-    Field("version", "version", "o.version",
+    Field("service", "str", Column("service"), "service name (http, ssh, redis, ...)",
+          facetable=True, facet_nocase=True),
+    Field("product", "str", Column("product"), "product name", facetable=True,
+          facet_nocase=True, example='product:"Apache httpd"'),
+    Field("version", "version", Column("version"),
           "product version; <, >, [a TO b] compare as versions (9.2p1 > 9.2)",
           facetable=True, example="version:<8.0"),
-    Field("cpe", "list", f"{_each('$.cpe')} UNION ALL {_each('$.cpe23')}",
-          "CPE 2.2 or 2.3 name", facetable=True, facet_expr=_each("$.cpe"),
+    Field("cpe", "list", _each("cpe", "cpe23"),
+          "CPE 2.2 or 2.3 name", facetable=True, facet_source=_each("cpe"),
           example="cpe:*openssh*"),
-    Field("tag", "list", _each("$.tags"), "tag set by identification", facetable=True,
+    Field("tag", "list", _each("tags"), "tag set by identification", facetable=True,
           aliases=("tags",)),
-    Field("os", "str", _json("$.os"), "operating system", facetable=True),
-    Field("devicetype", "str", _json("$.devicetype"), "device type", facetable=True),
-    Field("info", "str", _json("$.info"), "extra identification info"),
-    Field("title", "str", "o.title", "HTML title of the page", example='title:"Welcome*"'),
-    Field("status", "str", "o.status", "grab status (success, io-timeout, ...)",
+    Field("os", "str", _json("os"), "operating system", facetable=True),
+    Field("devicetype", "str", _json("devicetype"), "device type", facetable=True),
+    Field("info", "str", _json("info"), "extra identification info"),
+    Field("title", "str", Column("title"), "HTML title of the page", example='title:"Welcome*"'),
+    Field("status", "str", Column("status"), "grab status (success, io-timeout, ...)",
           facetable=True),
-    Field("scan", "str", "o.scan_id", "scan id", facetable=True, aliases=("scan_id",)),
+    Field("scan", "str", Column("scan_id"), "scan id", facetable=True, aliases=("scan_id",)),
     # -- when ------------------------------------------------------------------------
-    Field("after", "date", "o.ts", "seen at or after a date (2026-01-01 or ISO time)",
+    Field("after", "date", Column("ts"), "seen at or after a date (2026-01-01 or ISO time)",
           implied_op="ge", example="after:2026-01-01"),
-    Field("before", "date", "o.ts", "seen before a date", implied_op="lt"),
-    Field("timestamp", "date", "o.ts", "observation time; a bare date means that day",
+    Field("before", "date", Column("ts"), "seen before a date", implied_op="lt"),
+    Field("timestamp", "date", Column("ts"), "observation time; a bare date means that day",
           example="timestamp:[2026-01-01 TO 2026-01-31]"),
     # -- http ------------------------------------------------------------------------
-    Field("http.status", "int", _json("$.http.status"), "HTTP status code",
+    Field("http.status", "int", _json("http.status"), "HTTP status code",
           facetable=True),
     # the store keeps http.title in its own column: no JSON to parse per row
-    Field("http.title", "str", "o.title", "HTTP page title", facetable=True),
-    Field("http.server", "str", _json("$.http.server"), "HTTP Server header",
+    Field("http.title", "str", Column("title"), "HTTP page title", facetable=True),
+    Field("http.server", "str", _json("http.server"), "HTTP Server header",
           facetable=True),
-    Field("http.html_hash", "int", _json("$.http.html_hash"), "MurmurHash3 of the body",
+    Field("http.html_hash", "int", _json("http.html_hash"), "MurmurHash3 of the body",
           facetable=True),
-    Field("http.favicon.hash", "int", _json("$.http.favicon.hash"),
+    Field("http.favicon.hash", "int", _json("http.favicon.hash"),
           "Shodan-style favicon hash", facetable=True),
-    Field("http.version", "str", _json("$.http.version"), "HTTP/2 when GET / went over h2",
+    Field("http.version", "str", _json("http.version"), "HTTP/2 when GET / went over h2",
           facetable=True),
     # -- tls -------------------------------------------------------------------------
-    Field("ssl", "bool", _HAS_SSL, "the service speaks TLS", aliases=("has_ssl",)),
-    Field("ssl.version", "str", _json("$.ssl.version"), "TLS version (TLSv1.3, ...)",
+    Field("ssl", "bool", IsObject(("ssl",)), "the service speaks TLS", aliases=("has_ssl",)),
+    Field("ssl.version", "str", _json("ssl.version"), "TLS version (TLSv1.3, ...)",
           facetable=True),
-    Field("ssl.cipher", "str", _json("$.ssl.cipher.name"), "negotiated cipher",
+    Field("ssl.cipher", "str", _json("ssl.cipher.name"), "negotiated cipher",
           facetable=True),
-    Field("ssl.alpn", "str", _json("$.ssl.alpn"), "negotiated ALPN protocol",
+    Field("ssl.alpn", "str", _json("ssl.alpn"), "negotiated ALPN protocol",
           facetable=True),
-    Field("ssl.cert.subject.cn", "str", _json("$.ssl.cert.subject.CN"),
+    Field("ssl.cert.subject.cn", "str", _json("ssl.cert.subject.CN"),
           "certificate subject common name", facetable=True),
-    Field("ssl.cert.issuer.cn", "str", _json("$.ssl.cert.issuer.CN"),
+    Field("ssl.cert.issuer.cn", "str", _json("ssl.cert.issuer.CN"),
           "certificate issuer common name", facetable=True),
-    Field("ssl.cert.fingerprint.sha256", "str", _json("$.ssl.cert.fingerprint.sha256"),
+    Field("ssl.cert.fingerprint.sha256", "str", _json("ssl.cert.fingerprint.sha256"),
           "certificate SHA-256 fingerprint (hex)"),
-    Field("ssl.cert.expired", "bool", _json("$.ssl.cert.expired"),
+    Field("ssl.cert.expired", "bool", _json("ssl.cert.expired"),
           "the certificate had expired when seen"),
-    Field("ssl.versions", "list", _each("$.ssl.versions"),
+    Field("ssl.versions", "list", _each("ssl.versions"),
           "TLS versions offered and accepted (-TLSv1 = refused)", facetable=True,
           example="ssl.versions:TLSv1"),
-    Field("ssl.verified", "bool", _json("$.ssl.verified"),
+    Field("ssl.verified", "bool", _json("ssl.verified"),
           "the chain verifies against the scanner's trust store"),
-    Field("ssl.jarm", "str", _json("$.ssl.jarm"), "JARM TLS server fingerprint",
+    Field("ssl.jarm", "str", _json("ssl.jarm"), "JARM TLS server fingerprint",
           facetable=True),
     # -- other protocols ---------------------------------------------------------------
-    Field("snmp.sys_descr", "str", _json("$.snmp.sys_descr"), "SNMP sysDescr",
+    Field("snmp.sys_descr", "str", _json("snmp.sys_descr"), "SNMP sysDescr",
           facetable=True),
-    Field("smb.dialect", "str", _json("$.smb.dialect"), "negotiated SMB dialect",
+    Field("smb.dialect", "str", _json("smb.dialect"), "negotiated SMB dialect",
           facetable=True),
-    Field("smb.signing_required", "bool", _json("$.smb.signing_required"),
+    Field("smb.signing_required", "bool", _json("smb.signing_required"),
           "the SMB server requires message signing"),
     # -- ssh -------------------------------------------------------------------------
-    Field("ssh.type", "str", _json("$.ssh.type"), "host key type (ssh-ed25519, ...)",
+    Field("ssh.type", "str", _json("ssh.type"), "host key type (ssh-ed25519, ...)",
           facetable=True),
-    Field("ssh.fingerprint", "str", _json("$.ssh.fingerprint"),
+    Field("ssh.fingerprint", "str", _json("ssh.fingerprint"),
           "host key MD5 fingerprint (aa:bb:...)"),
-    Field("ssh.hassh", "str", _json("$.ssh.hassh"), "HASSH server fingerprint",
+    Field("ssh.hassh", "str", _json("ssh.hassh"), "HASSH server fingerprint",
           facetable=True),
     # -- risk ------------------------------------------------------------------------
-    Field("has_vuln", "bool", _HAS_VULN, "at least one CVE is attached"),
-    Field("cvss", "version", _MAX_CVSS,
+    Field("has_vuln", "bool", NonEmpty(("vulns",)), "at least one CVE is attached"),
+    Field("cvss", "version", MaxNumber(("vulns",), "cvss"),
           "highest CVSS score of the attached CVEs (numeric comparison)",
           example="cvss:>=9"),
-    Field("vuln", "list", _VULN_IDS, "CVE id", facetable=True, aliases=("vulns", "cve"),
-          example="vuln:CVE-2021-44228"),
-    Field("risk", "list", _each("$.risks", "json_extract(value, '$.id')"),
+    Field("vuln", "list", Each((("vulns",),), keys_or_values=True), "CVE id",
+          facetable=True, aliases=("vulns", "cve"), example="vuln:CVE-2021-44228"),
+    Field("risk", "list", _each("risks", member="id"),
           "risk finding id", facetable=True, aliases=("risks",)),
-    Field("severity", "list", _each("$.risks", "json_extract(value, '$.severity')"),
+    Field("severity", "list", _each("risks", member="severity"),
           "severity of a risk finding: info < low < medium < high < critical",
           facetable=True, element_type="severity", example="severity:>=high"),
 )

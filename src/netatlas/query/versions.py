@@ -56,3 +56,36 @@ def compare_versions(a: str | None, b: str | None) -> int | None:
     pa = ka + (_END,) * (n - len(ka))
     pb = kb + (_END,) * (n - len(kb))
     return (pa > pb) - (pa < pb)
+
+
+# -- a byte string that sorts as compare_versions does ---------------------------------
+# Stores index it, so `version:>1.20` is a range seek instead of a call per row.
+_PRE_CLASS, _STOP, _REL_CLASS = b"\x01", b"\x02", b"\x03"
+
+
+def _uint(n: int) -> bytes:
+    """Order-preserving bytes for a non-negative int: its length, then its digits."""
+    digits = str(n).encode()
+    return bytes([len(digits)]) + digits
+
+
+def version_sort_key(text: str | None) -> bytes | None:
+    """``compare_versions`` order as plain bytes (memcmp / bytea order): equal versions
+    give equal keys, and ``a < b`` exactly when ``key(a) < key(b)``. None: not a version.
+
+    Trailing end-equivalent tokens (``.0``) are dropped, then a stop byte sorts between
+    pre-release tokens (below it: ``1.22rc1 < 1.22``) and everything else (above it:
+    ``1.22 < 1.22p1 < 1.22.1``)."""
+    key = version_key(text)
+    if key is None:
+        return None
+    tokens = list(key)
+    while tokens and tokens[-1] == _END:
+        tokens.pop()
+    out = bytearray()
+    for cls, num, word in tokens:
+        out += _PRE_CLASS if cls == 0 else _REL_CLASS
+        out += _uint(num)
+        out += word.encode("ascii", "replace") + b"\x00"
+    out += _STOP
+    return bytes(out)
