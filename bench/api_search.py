@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from netatlas.api import KeyStore, create_app
+from netatlas.api import create_app
 from netatlas.model import Observation, Scan
 from netatlas.store import open_store
 
@@ -137,8 +137,8 @@ FACETS = [
 
 
 async def time_queries(db: str, repeat: int) -> list[tuple[str, float, float, int]]:
-    ks = KeyStore(db)
-    key = ks.create("read", "bench")[0]
+    ks = open_store(db)
+    key = ks.create_key("read", "bench")[0]
     ks.close()
     app = create_app(db, rate=0)
     rows = []

@@ -174,9 +174,8 @@ class ScanRunner:
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
         self.geoip = GeoIP.open(cfg.geoip)
-        # CVEs imported with `netatlas cve import` live beside the observations (SQLite)
-        db_path = getattr(store, "path", None)
-        self.cve_db = CveDB(db_path) if db_path else None
+        # CVEs imported with `netatlas cve import` live in the same store
+        self.cve_db = CveDB(store)
 
     async def run(self, on_progress: ProgressFn | None = None) -> Scan:
         start = self.scan.done
@@ -217,8 +216,6 @@ class ScanRunner:
                 self.scan.done = self._safe_watermark(start)
             self.store.update_scan(self.scan)
             self.store.flush()
-            if self.cve_db is not None:
-                self.cve_db.close()
             if on_progress:
                 on_progress(self.scan)
         return self.scan
@@ -272,7 +269,7 @@ class ScanRunner:
             obs.location = geo.get("location")
             obs.asn, obs.org, obs.isp = geo.get("asn"), geo.get("org"), geo.get("isp")
         obs.risks = assess(obs)
-        if self.cve_db is not None and obs.cpe:
+        if obs.cpe:
             obs.vulns = self.cve_db.match(obs.cpe, obs.version)
         if self.cfg.redact_pii:
             redact_observation(obs)  # after assess, so the PII counts are kept

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from netatlas.api import KeyStore, create_app
+from netatlas.api import create_app
 from netatlas.model import Finding, Observation, Scan
 from netatlas.store import open_store
 
@@ -69,8 +69,8 @@ def db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def keys(db: Path) -> Iterator[dict[str, str]]:
-    ks = KeyStore(db)
-    out = {role: ks.create(role, f"test-{role}")[0] for role in ("read", "scan", "admin")}
+    ks = open_store(db)
+    out = {role: ks.create_key(role, f"test-{role}")[0] for role in ("read", "scan", "admin")}
     ks.close()
     yield out
 

@@ -1,7 +1,6 @@
 import gzip
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -9,28 +8,30 @@ from click.testing import CliRunner
 
 from netatlas.assess.cve import CveDB, parse_cpe, version_in_range
 from netatlas.cli.cve import cve as cve_group
+from netatlas.store import Store, open_store
 
 DATA = Path(__file__).parent / "data" / "nvd-lab.json"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> CveDB:
-    cdb = CveDB(tmp_path / "store.db")
+def db(store: Store) -> CveDB:
+    """The lab's feed imported into a store of each backend."""
+    cdb = CveDB(store)
     assert cdb.import_nvd(DATA) == 11
     return cdb
 
 
 def test_parses_real_nvd_schema(db: CveDB) -> None:
-    row = db.conn.execute("SELECT * FROM cve WHERE id = 'CVE-2023-38408'").fetchone()
-    assert row["cvss"] == 9.8 and row["severity"] == "critical"
-    assert row["summary"].startswith("The PKCS#11 feature")  # the English description
-    assert row["published"] == "2023-07-20T03:15:10.170"
+    entries = {e.id: e for e in db.store.cve_entries()}
+    row = entries["CVE-2023-38408"]
+    assert row.cvss == 9.8 and row.severity == "critical"
+    assert row.summary.startswith("The PKCS#11 feature")  # the English description
+    assert row.published == "2023-07-20T03:15:10.170"
     # CVSS v2 only: the severity sits beside cvssData in V2 entries
-    v2 = db.conn.execute("SELECT cvss, severity FROM cve WHERE id = 'CVE-2010-4478'").fetchone()
-    assert tuple(v2) == (7.5, "high")
+    v2 = entries["CVE-2010-4478"]
+    assert (v2.cvss, v2.severity) == (7.5, "high")
     # the platform condition (vulnerable: false) is not stored
-    parts = {r[0] for r in db.conn.execute("SELECT part FROM cve_cpe")}
-    assert parts == {"a"}
+    assert {r.part for e in entries.values() for r in e.ranges} == {"a"}
 
 
 def test_lab_versions(db: CveDB) -> None:
@@ -85,31 +86,22 @@ def test_parse_cpe() -> None:
     assert parse_cpe("cpe:2.3:a:*:*:*") is None and parse_cpe("http://x") is None
 
 
-def test_gz_and_reimport(tmp_path: Path) -> None:
+def test_gz_and_reimport(tmp_path: Path, store: Store) -> None:
     gz = tmp_path / "feed.json.gz"
     with open(DATA, "rb") as f, gzip.open(gz, "wb") as g:
         shutil.copyfileobj(f, g)
-    with CveDB(tmp_path / "s.db") as cdb:
-        assert cdb.import_nvd(gz) == 11
-        assert cdb.import_nvd(gz) == 11
-        assert cdb.count() == 11  # replaced, not duplicated
-        n = cdb.conn.execute("SELECT count(*) FROM cve_cpe").fetchone()[0]
-        assert n == 15
+    cdb = CveDB(store)
+    assert cdb.import_nvd(gz) == 11
+    assert cdb.import_nvd(gz) == 11
+    assert cdb.count() == 11  # replaced, not duplicated
+    assert sum(len(e.ranges) for e in store.cve_entries()) == 15
 
 
-def test_rejects_other_json(tmp_path: Path) -> None:
+def test_rejects_other_json(tmp_path: Path, store: Store) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"CVE_Items": []}))  # the retired 1.1 feed
-    with CveDB(tmp_path / "s.db") as cdb, pytest.raises(ValueError, match=r"2\.0"):
-        cdb.import_nvd(bad)
-
-
-def test_shares_a_connection(tmp_path: Path) -> None:
-    conn = sqlite3.connect(tmp_path / "s.db")
-    cdb = CveDB(conn)
-    cdb.import_nvd(DATA)
-    cdb.close()  # not ours: stays open
-    assert conn.execute("SELECT count(*) FROM cve").fetchone()[0] == 11
+    with pytest.raises(ValueError, match=r"2\.0"):
+        CveDB(store).import_nvd(bad)
 
 
 def test_cli_import(tmp_path: Path) -> None:
@@ -122,14 +114,16 @@ def test_cli_import(tmp_path: Path) -> None:
     bad.write_text("{}")
     res = runner.invoke(cve_group, ["import", "--db", str(db), str(bad)])
     assert res.exit_code == 1
-    with CveDB(db) as cdb:
-        assert cdb.count() == 11
+    s = open_store(db)
+    assert s.cve_count() == 11
+    s.close()
 
 
 def test_match_cache_is_safe(db: CveDB) -> None:
     first = db.match(["cpe:/a:beasts:vsftpd:3.0.3"])
     first["CVE-2021-30047"]["verified"] = True  # the caller owns its copy
     assert db.match(["cpe:/a:beasts:vsftpd:3.0.3"])["CVE-2021-30047"]["verified"] is False
-    db.conn.execute("DELETE FROM cve_cpe")
-    db.import_records([])  # any import forgets cached answers
-    assert db.match(["cpe:/a:beasts:vsftpd:3.0.3"]) == {}
+    # any import forgets cached answers: a re-imported CVE without ranges matches nothing
+    (entry,) = [e for e in db.store.cve_entries() if e.id == "CVE-2021-30047"]
+    db.import_records([{"id": entry.id, "descriptions": []}])
+    assert "CVE-2021-30047" not in db.match(["cpe:/a:beasts:vsftpd:3.0.3"])

@@ -13,6 +13,7 @@ from netatlas.assess import CveDB, assess
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, Observation
+from netatlas.store import open_store
 from tests.labsvc import running_services
 
 pytestmark = pytest.mark.lab
@@ -138,13 +139,15 @@ async def test_lab_vsftpd_anonymous_and_redis_auth(lab_services: list[Any]) -> N
 
 async def test_lab_cves(lab_services: list[Any], tmp_path: Path) -> None:
     by_name = {s.name: s for s in lab_services}
-    with CveDB(tmp_path / "cve.db") as db:
-        db.import_nvd(DATA)
-        got: dict[str, set[str]] = {}
-        for name in ("ssh", "nginx-http", "redis", "ftp"):
-            if name in by_name:
-                o = await observe(by_name[name])
-                got[name] = set(db.match(o.cpe, o.version))
+    store = open_store(tmp_path / "cve.db")
+    db = CveDB(store)
+    db.import_nvd(DATA)
+    got: dict[str, set[str]] = {}
+    for name in ("ssh", "nginx-http", "redis", "ftp"):
+        if name in by_name:
+            o = await observe(by_name[name])
+            got[name] = set(db.match(o.cpe, o.version))
+    store.close()
     print(got)
     # The lab's Debian 12 versions: OpenSSH 9.2p1, nginx 1.22.1, Redis 7.0.15, vsftpd 3.0.3.
     want = {

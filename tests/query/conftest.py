@@ -1,19 +1,16 @@
-"""An in-memory store built from the real schema, with a dozen observations written
-the way the store writes them (observations + latest + obs_fts), labelled A..M."""
+"""A store of each backend holding a dozen observations written through the store's own
+writer, labelled A..O, plus one older observation (history, never found)."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import pytest
 
 from netatlas.model import Finding, Observation
-from netatlas.query import compile_sqlite, facet_sql, ip_to_bin, parse, register_functions
+from netatlas.store import Store, open_store
 
 T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -114,35 +111,22 @@ HISTORY = _obs("127.20.0.1", 80, "http", "lighttpd", "1.4", when=datetime(2026, 
 ALL = frozenset(DATASET)
 
 
-def _insert(conn: sqlite3.Connection, obs: Observation, extra: dict[str, Any]) -> int:
-    record = obs.to_record() | extra
-    title = (record.get("http") or {}).get("title")
-    cur = conn.execute(
-        "INSERT INTO observations (scan_id, ip, ip_bin, port, transport, ts, status, service,"
-        " product, version, title, data, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (obs.scan_id, obs.ip, ip_to_bin(obs.ip), obs.port, obs.transport,
-         obs.timestamp.timestamp(), obs.status, obs.service, obs.product, obs.version, title,
-         obs.data, json.dumps(record)),
-    )
-    obs_id = int(cur.lastrowid or 0)
-    conn.execute("INSERT INTO obs_fts (rowid, data, title, product) VALUES (?,?,?,?)",
-                 (obs_id, record["data"], title or "", obs.product or ""))
-    return obs_id
+def _with_extra(obs: Observation, extra: dict[str, Any]) -> Observation:
+    for key, value in extra.items():
+        setattr(obs, key, value)
+    return obs
 
 
 @pytest.fixture(scope="session")
-def db() -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(":memory:")
-    conn.executescript(resources.files("netatlas.store").joinpath("schema.sql").read_text())
-    register_functions(conn)
-    _insert(conn, HISTORY, {})
+def query_store(session_store_url: str) -> Iterator[Store]:
+    """The data set written through the store's own writer, on each backend."""
+    store = open_store(session_store_url)
+    store.add(HISTORY)
     for obs, extra in DATASET.values():
-        obs_id = _insert(conn, obs, extra)
-        conn.execute("INSERT OR REPLACE INTO latest (ip_bin, port, transport, obs_id)"
-                     " VALUES (?,?,?,?)", (ip_to_bin(obs.ip), obs.port, obs.transport, obs_id))
-    conn.commit()
-    yield conn
-    conn.close()
+        store.add(_with_extra(obs, extra))
+    store.flush()
+    yield store
+    store.close()
 
 
 def _label(ip: str, port: int) -> str:
@@ -153,33 +137,22 @@ def _label(ip: str, port: int) -> str:
 
 
 @pytest.fixture(scope="session")
-def search(db: sqlite3.Connection) -> Callable[[str], set[str]]:
-    """Labels of the latest observations a query matches, as the store would run it."""
+def search(query_store: Store) -> Callable[[str], set[str]]:
+    """Labels of the latest observations a query matches."""
 
     def run(query: str) -> set[str]:
-        where = compile_sqlite(parse(query))
-        rows = db.execute(
-            "SELECT o.ip, o.port FROM latest l JOIN observations o ON o.id = l.obs_id WHERE "
-            + where.sql, where.params).fetchall()
-        return {_label(ip, port) for ip, port in rows}
+        records = query_store.search(query, limit=1000)
+        assert query_store.count(query) == len(records)
+        return {_label(r["ip_str"], r["port"]) for r in records}
 
     return run
 
 
 @pytest.fixture(scope="session")
-def facets(db: sqlite3.Connection) -> Callable[[str, str], dict[Any, int]]:
-    """``{value: count}`` for one facet, with the SQL the store uses."""
+def facets(query_store: Store) -> Callable[[str, str], dict[Any, int]]:
+    """``{value: count}`` for one facet."""
 
     def run(query: str, name: str) -> dict[Any, int]:
-        where = compile_sqlite(parse(query))
-        facet = facet_sql(name)
-        join = f", {facet.join}" if facet.join else ""
-        rows = db.execute(
-            f"SELECT {facet.expr} AS value, count(*) AS n"
-            f" FROM latest l JOIN observations o ON o.id = l.obs_id{join}"
-            f" WHERE ({where.sql}) AND value IS NOT NULL"
-            " GROUP BY value ORDER BY n DESC, value LIMIT ?",
-            [*where.params, 100]).fetchall()
-        return dict(rows)
+        return {f.value: f.count for f in query_store.facets(query, [name], size=100)[name]}
 
     return run

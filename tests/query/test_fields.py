@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import netatlas.query as query
 from netatlas.query import FACETS, FIELDS, help_text
-from netatlas.query.fields import lookup
+from netatlas.query.fields import Each, lookup
 
 BRIEF_FIELDS = [
     "ip", "net", "port", "transport", "service", "product", "version", "cpe", "tag",
@@ -25,9 +25,8 @@ def test_registry_is_consistent() -> None:
     types = {"str", "int", "version", "ip", "net", "date", "bool", "list"}
     for name, f in FIELDS.items():
         assert f.name == name and f.type in types and f.description
-        assert "o." in f.sql  # every expression reads the observations row
-        if f.type == "list":
-            assert f.sql.lstrip().upper().startswith("SELECT")
+        # list fields read list sources, and only they do
+        assert (f.type == "list") == isinstance(f.source, Each)
     assert set(FACETS) <= set(FIELDS)
 
 
@@ -43,9 +42,8 @@ def test_help_lists_every_field_and_alias() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(query.__all__) == sorted([
-        "FACETS", "FIELDS", "And", "FacetSql", "Field", "Glob", "Node", "Not", "Or", "Query",
-        "QuerySyntaxError", "SqlWhere", "Term", "Text", "compile_sqlite", "facet_sql",
-        "help_text", "ip_to_bin", "parse", "register_functions",
+        "FACETS", "FIELDS", "SEVERITIES", "And", "Field", "Glob", "Node", "Not", "Or", "Query",
+        "QuerySyntaxError", "Term", "Text", "facet_field", "help_text", "ip_to_bin", "parse",
     ])
     for name in query.__all__:
         assert getattr(query, name) is not None

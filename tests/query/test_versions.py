@@ -1,14 +1,11 @@
-"""Version ordering used by version:<x (and the SQL function that exposes it)."""
+"""Version ordering used by version:<x, and the byte key stores index it by."""
 
 from __future__ import annotations
-
-import sqlite3
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netatlas.query import register_functions
 from netatlas.query.versions import compare_versions, version_key
 
 ASCENDING = ["1.0a1", "1.0b2", "1.0rc1", "1.0", "1.0.1", "1.1.1", "1.1.1a", "1.1.1k",
@@ -34,16 +31,6 @@ def test_equal(a: str, b: str) -> None:
 def test_not_a_version(text: str | None) -> None:
     assert version_key(text) is None
     assert compare_versions(text, "1.0") is None
-
-
-def test_sql_functions() -> None:
-    conn = sqlite3.connect(":memory:")
-    register_functions(conn)
-    row = conn.execute(
-        "SELECT na_version_cmp('7.4', '8.0'), na_version_cmp('9.2p1', '9.2'),"
-        " na_version_cmp(NULL, '1'), na_version_cmp(3, '1'), na_severity_rank('High'),"
-        " na_severity_rank('bogus'), na_severity_rank(NULL)").fetchone()
-    assert row == (-1, 1, None, None, 3, None, None)
 
 
 def test_sort_key_orders_as_compare() -> None:

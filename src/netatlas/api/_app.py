@@ -12,7 +12,6 @@ from starlette.responses import Response
 
 from netatlas.api import _errors, _native, _shodan
 from netatlas.api._auth import COOKIE, authenticate
-from netatlas.api._keys import KeyStore
 from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
 from netatlas.api._services import Services
@@ -51,7 +50,6 @@ def create_app(
     services = Services(
         db=path,
         store=store,
-        keys=KeyStore(path),
         limiter=RateLimiter(rate, burst),
         scans=ScanManager(store, allow, exclude_ports=exclude_ports),
         allow=allow,

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from netatlas.api._errors import ApiError
-from netatlas.api._keys import Role, role_allows
+from netatlas.store.base import Role
+from netatlas.store.keys import role_allows
 
 COOKIE = "netatlas_key"
 
@@ -52,7 +53,7 @@ def authenticate(request: Request) -> Principal:
     secret, from_query = _secret(request)
     rate = burst = None
     if secret:
-        key = services.keys.verify(secret)
+        key = services.store.verify_key(secret)
         if key is None:
             raise ApiError(401, "Invalid API key")
         principal = Principal(key.id, key.role, key.id)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netatlas.api._keys import KeyStore
 from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager
 from netatlas.enrich import GeoIP, enrich_record
@@ -16,7 +15,6 @@ from netatlas.store import Store
 class Services:
     db: str                      # the store path
     store: Store
-    keys: KeyStore
     limiter: RateLimiter
     scans: ScanManager
     allow: list[str] = field(default_factory=list)  # the server's scan allow list
@@ -28,6 +26,5 @@ class Services:
 
     def close(self) -> None:
         self.store.close()
-        self.keys.close()
         if self.geoip is not None:
             self.geoip.close()

@@ -1,5 +1,6 @@
-"""Offline CVE correlation: NVD CVE JSON 2.0 files imported into two tables of the
-SQLite store file, matched by CPE (vendor, product) and version ranges.
+"""Offline CVE correlation: NVD CVE JSON 2.0 files imported into the store (its CVE
+feed tables, through the Store interface), matched by CPE (vendor, product) and
+version ranges.
 
 Matches are inferred from the version the service shows, never verified: every result
 says ``verified: False``. Only ``vulnerable: true`` cpeMatch entries are kept; the
@@ -11,37 +12,13 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..query.versions import compare_versions
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS cve (
-    id        TEXT PRIMARY KEY,
-    cvss      REAL,
-    severity  TEXT,
-    summary   TEXT,
-    published TEXT,
-    modified  TEXT
-);
-CREATE TABLE IF NOT EXISTS cve_cpe (
-    cve_id     TEXT NOT NULL REFERENCES cve(id) ON DELETE CASCADE,
-    part       TEXT NOT NULL,
-    vendor     TEXT NOT NULL,
-    product    TEXT NOT NULL,
-    version    TEXT NOT NULL,
-    start_incl TEXT,
-    start_excl TEXT,
-    end_incl   TEXT,
-    end_excl   TEXT,
-    criteria   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS cve_cpe_product ON cve_cpe(product, vendor);
-"""
+from ..store import CveEntry, CveRange, Store
 
 SUMMARY_MAX = 1000
 # Products whose CPE vendor changed in the dictionary: either name finds both.
@@ -132,9 +109,13 @@ def _open(path: str | os.PathLike[str]) -> Any:
         p, encoding="utf-8")
 
 
-def version_in_range(version: str, row: sqlite3.Row | dict[str, Any]) -> bool:
+def version_in_range(version: str, row: CveRange | dict[str, Any]) -> bool:
     """Does ``version`` fall in the cpeMatch entry: an exact version, or the range bounds
     (a bound that cannot be compared means no match: never guess)."""
+    if isinstance(row, CveRange):
+        row = {"version": row.version, "start_incl": row.start_incl,
+               "start_excl": row.start_excl, "end_incl": row.end_incl,
+               "end_excl": row.end_excl}
     exact = row["version"]
     bounds = (row["start_incl"], row["start_excl"], row["end_incl"], row["end_excl"])
     if exact == "-":
@@ -157,30 +138,29 @@ def version_in_range(version: str, row: sqlite3.Row | dict[str, Any]) -> bool:
     return True
 
 
-class CveDB:
-    """The ``cve`` and ``cve_cpe`` tables, on their own connection to the store file."""
+def nvd_entry(cve: dict[str, Any]) -> CveEntry:
+    """One NVD ``cve`` object -> what the store keeps of it."""
+    score, severity = _metric(cve.get("metrics") or {})
+    ranges = []
+    for m in _cpe_matches(cve):
+        cpe = parse_cpe(m["criteria"])
+        if cpe is not None:
+            ranges.append(CveRange(cpe.part, cpe.vendor, cpe.product, cpe.version,
+                                   m.get("versionStartIncluding"),
+                                   m.get("versionStartExcluding"),
+                                   m.get("versionEndIncluding"), m.get("versionEndExcluding"),
+                                   m["criteria"]))
+    return CveEntry(cve["id"], score, severity, _summary(cve), cve.get("published"),
+                    cve.get("lastModified"), ranges)
 
-    def __init__(self, db: str | os.PathLike[str] | sqlite3.Connection) -> None:
-        if isinstance(db, sqlite3.Connection):
-            self.conn = db
-            self._owned = False
-        else:
-            self.conn = sqlite3.connect(os.fspath(db), timeout=30)
-            self._owned = True
-        self.conn.row_factory = sqlite3.Row
-        self.conn.executescript(SCHEMA)
+
+class CveDB:
+    """CVE import and matching over a store's CVE feed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
         # A scan sees the same few CPEs over and over: remember answers until an import.
         self._cache: dict[tuple[tuple[str, ...], str | None], dict[str, dict[str, Any]]] = {}
-
-    def close(self) -> None:
-        if self._owned:
-            self.conn.close()
-
-    def __enter__(self) -> CveDB:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- import ------------------------------------------------------------------------
 
@@ -195,43 +175,12 @@ class CveDB:
                                    if isinstance(v, dict))
 
     def import_records(self, cves: Iterable[Any]) -> int:
-        n = 0
         self._cache.clear()
-        with self.conn:
-            for cve in cves:
-                if not isinstance(cve, dict) or not isinstance(cve.get("id"), str):
-                    continue
-                self._import_one(cve)
-                n += 1
-        return n
-
-    def _import_one(self, cve: dict[str, Any]) -> None:
-        cve_id = cve["id"]
-        score, severity = _metric(cve.get("metrics") or {})
-        self.conn.execute("DELETE FROM cve_cpe WHERE cve_id = ?", (cve_id,))
-        self.conn.execute(
-            "INSERT OR REPLACE INTO cve (id, cvss, severity, summary, published, modified)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (cve_id, score, severity, _summary(cve), cve.get("published"),
-             cve.get("lastModified")),
-        )
-        rows = []
-        for m in _cpe_matches(cve):
-            cpe = parse_cpe(m["criteria"])
-            if cpe is None:
-                continue
-            rows.append((cve_id, cpe.part, cpe.vendor, cpe.product, cpe.version,
-                         m.get("versionStartIncluding"), m.get("versionStartExcluding"),
-                         m.get("versionEndIncluding"), m.get("versionEndExcluding"),
-                         m["criteria"]))
-        self.conn.executemany(
-            "INSERT INTO cve_cpe (cve_id, part, vendor, product, version, start_incl,"
-            " start_excl, end_incl, end_excl, criteria) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        return self.store.cve_import(
+            nvd_entry(c) for c in cves if isinstance(c, dict) and isinstance(c.get("id"), str))
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM cve").fetchone()[0])
+        return self.store.cve_count()
 
     # -- match -------------------------------------------------------------------------
 
@@ -257,20 +206,13 @@ class CveDB:
             if not v:
                 continue
             vendors = (cpe.vendor, *VENDOR_ALIASES.get((cpe.vendor, cpe.product), ()))
-            marks = ",".join("?" * len(vendors))
-            rows = self.conn.execute(
-                "SELECT m.*, c.cvss, c.severity, c.summary FROM cve_cpe m"
-                " JOIN cve c ON c.id = m.cve_id"
-                f" WHERE m.product = ? AND m.part = ? AND m.vendor IN ({marks})",
-                (cpe.product, cpe.part, *vendors),
-            ).fetchall()
-            for row in rows:
-                if row["cve_id"] in out or not version_in_range(v, row):
+            for cand in self.store.cve_candidates(cpe.part, cpe.product, vendors):
+                if cand.cve_id in out or not version_in_range(v, cand.range):
                     continue
-                out[row["cve_id"]] = {
-                    "cvss": row["cvss"],
-                    "severity": row["severity"],
-                    "summary": row["summary"],
+                out[cand.cve_id] = {
+                    "cvss": cand.cvss,
+                    "severity": cand.severity,
+                    "summary": cand.summary,
                     "verified": False,
                 }
         return dict(sorted(out.items()))

@@ -8,7 +8,8 @@ import sys
 import click
 
 from netatlas.assess.cve import CveDB
-from netatlas.store import resolve_db_path
+from netatlas.cli.options import db_option
+from netatlas.store import mask_url, open_store, resolve_db_path
 
 
 @click.group("cve")
@@ -19,13 +20,14 @@ def cve() -> None:
 @cve.command("import")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False))
-@click.option("--db", envvar="NETATLAS_DB", default=None,
-              help="SQLite store file (default: $NETATLAS_DB, else ./netatlas.db).")
+@db_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 def import_cmd(files: tuple[str, ...], db: str | None, as_json: bool) -> None:
     """Import NVD CVE JSON 2.0 FILES (.json or .json.gz)."""
     failed = False
-    with CveDB(resolve_db_path(db)) as cdb:
+    store = open_store(db)
+    cdb = CveDB(store)
+    try:
         for path in files:
             try:
                 n = cdb.import_nvd(path)
@@ -39,6 +41,8 @@ def import_cmd(files: tuple[str, ...], db: str | None, as_json: bool) -> None:
             else:
                 click.echo(f"{path}: {n} CVEs imported")
         if not as_json:
-            click.echo(f"{cdb.count()} CVEs in {resolve_db_path(db)}")
+            click.echo(f"{cdb.count()} CVEs in {mask_url(resolve_db_path(db))}")
+    finally:
+        store.close()
     if failed:
         sys.exit(1)

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from netatlas import pipeline
 from netatlas.cli import render
+from netatlas.cli.options import db_option
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
 from netatlas.scope import ScopeError
@@ -27,10 +28,6 @@ EXIT_QUERY_ERROR = 2
 EXIT_SCOPE_ERROR = 3
 EXIT_INTERRUPTED = 130
 
-db_option = click.option(
-    "--db", envvar="NETATLAS_DB", default=None,
-    help="SQLite store file (default: $NETATLAS_DB, else ./netatlas.db).",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 
 

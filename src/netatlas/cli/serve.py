@@ -10,10 +10,7 @@ from datetime import UTC, datetime
 
 import click
 
-db_option = click.option(
-    "--db", envvar="NETATLAS_DB", default=None,
-    help="SQLite store file (default: $NETATLAS_DB, else ./netatlas.db).",
-)
+from netatlas.cli.options import db_option
 
 
 def _is_loopback(host: str) -> bool:
@@ -80,12 +77,11 @@ def keys() -> None:
 def keys_create(role: str, name: str, rate: float | None, burst: int | None, db: str | None,
                 as_json: bool) -> None:
     """Create a key and print it — the only time it is shown."""
-    from netatlas.api import KeyStore
-    from netatlas.store import resolve_db_path
+    from netatlas.store import open_store
 
-    store = KeyStore(resolve_db_path(db))
+    store = open_store(db)
     try:
-        secret, key = store.create(role, name, rate, burst)
+        secret, key = store.create_key(role, name, rate, burst)
     finally:
         store.close()
     if as_json:
@@ -101,12 +97,11 @@ def keys_create(role: str, name: str, rate: float | None, burst: int | None, db:
 @click.option("--json", "as_json", is_flag=True)
 def keys_list(db: str | None, as_json: bool) -> None:
     """List keys (ids and roles; never the secrets)."""
-    from netatlas.api import KeyStore
-    from netatlas.store import resolve_db_path
+    from netatlas.store import open_store
 
-    store = KeyStore(resolve_db_path(db))
+    store = open_store(db)
     try:
-        rows = store.list()
+        rows = store.list_keys()
     finally:
         store.close()
     for k in rows:
@@ -124,12 +119,11 @@ def keys_list(db: str | None, as_json: bool) -> None:
 @db_option
 def keys_revoke(key_id: str, db: str | None) -> None:
     """Revoke the key with id KEY_ID (as shown by `keys list`)."""
-    from netatlas.api import KeyStore
-    from netatlas.store import resolve_db_path
+    from netatlas.store import open_store
 
-    store = KeyStore(resolve_db_path(db))
+    store = open_store(db)
     try:
-        done = store.revoke(key_id)
+        done = store.revoke_key(key_id)
     finally:
         store.close()
     if not done:

@@ -1,26 +1,25 @@
-"""The search language: a Shodan-style query -> AST -> parameterised SQL.
+"""The search language: a Shodan-style query -> a backend-neutral AST.
 
-``parse`` checks syntax and every value against the field registry;
-``compile_sqlite`` turns the AST into a WHERE fragment over alias ``o``;
-``facet_sql`` names the expression (and join) a facet groups by.
+``parse`` checks syntax and every value against the field registry (``fields.py``:
+each field declared once, with where its value lives); every store backend compiles
+the AST into its own SQL (``netatlas.store.sqlite``, ``netatlas.store.postgres``).
 """
 
 from __future__ import annotations
 
 from .ast import And, Glob, Node, Not, Or, Query, Term, Text
 from .errors import QuerySyntaxError
-from .fields import FACETS, FIELDS, Field
+from .fields import FACETS, FIELDS, Field, facet_field
 from .help import help_text
 from .ipbin import ip_to_bin
 from .parser import parse
-from .sqlite_compile import FacetSql, SqlWhere, compile_sqlite, facet_sql
-from .sqlite_functions import register_functions
+from .values import SEVERITIES
 
 __all__ = [
     "FACETS",
     "FIELDS",
+    "SEVERITIES",
     "And",
-    "FacetSql",
     "Field",
     "Glob",
     "Node",
@@ -28,13 +27,10 @@ __all__ = [
     "Or",
     "Query",
     "QuerySyntaxError",
-    "SqlWhere",
     "Term",
     "Text",
-    "compile_sqlite",
-    "facet_sql",
+    "facet_field",
     "help_text",
     "ip_to_bin",
     "parse",
-    "register_functions",
 ]

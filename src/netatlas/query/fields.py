@@ -237,3 +237,14 @@ def close_matches(name: str, names: list[str] | None = None) -> list[str]:
     out = [n for n in pool if n.startswith(name + ".")]
     out += [n for n in difflib.get_close_matches(name, pool, n=4, cutoff=0.6) if n not in out]
     return out[:6]
+
+
+def facet_field(name: str) -> Field:
+    """The field a facet counts; ValueError naming the facets there are."""
+    f = lookup(name)
+    if f is None or not f.facetable:
+        near = difflib.get_close_matches(name.lower(), FACETS, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        raise ValueError(f'unknown facet "{name}"{hint}; facets: {", ".join(FACETS)}')
+    return f
+

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 
 from .ast import Glob
 from .ipbin import canonical_ip, canonical_network
-from .sqlite_functions import SEVERITIES
 from .versions import version_key
 
 _ESCAPABLE = '"\\*?'
@@ -21,6 +20,7 @@ _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _INT64 = 2**63
+SEVERITIES = ("info", "low", "medium", "high", "critical")  # in rank order
 
 
 def unquote(token: str, quoted: bool) -> str | Glob:

@@ -73,19 +73,27 @@ def version_sort_key(text: str | None) -> bytes | None:
     """``compare_versions`` order as plain bytes (memcmp / bytea order): equal versions
     give equal keys, and ``a < b`` exactly when ``key(a) < key(b)``. None: not a version.
 
-    Trailing end-equivalent tokens (``.0``) are dropped, then a stop byte sorts between
-    pre-release tokens (below it: ``1.22rc1 < 1.22``) and everything else (above it:
-    ``1.22 < 1.22p1 < 1.22.1``)."""
+    compare_versions pads the shorter version with end markers, and a ``0`` equals the
+    end marker; so a run of zeros is decided by the token after it. Each non-zero token
+    is therefore written with the zeros before it: its class (pre-release below the
+    stop byte, others above), the zero count (more zeros sort lower before a release
+    token, higher before a pre-release one), then the token. Trailing zeros are
+    dropped and a stop byte ends the key: ``1.22rc1 < 1.22 = 1.22.0 < 1.22p1 < 1.22.1``."""
     key = version_key(text)
     if key is None:
         return None
-    tokens = list(key)
-    while tokens and tokens[-1] == _END:
-        tokens.pop()
     out = bytearray()
-    for cls, num, word in tokens:
-        out += _PRE_CLASS if cls == 0 else _REL_CLASS
-        out += _uint(num)
-        out += word.encode("ascii", "replace") + b"\x00"
+    zeros = 0
+    for cls, num, word in key:
+        if (cls, num, word) == _END:
+            zeros += 1
+            continue
+        run = min(zeros, 250)
+        if cls == 0:
+            out += _PRE_CLASS + bytes([run])
+        else:
+            out += _REL_CLASS + bytes([255 - run])
+        out += _uint(num) + word.encode("ascii", "replace") + b"\x00"
+        zeros = 0
     out += _STOP
     return bytes(out)

@@ -1,0 +1,194 @@
+"""Query AST -> a parameterised SQLite WHERE fragment over alias ``o`` (observations).
+
+Only constants from the field registry become SQL text; every value from the user
+travels as a ``?`` parameter. NULL-safe negation: ``-product:x`` also matches rows
+without a product, as a searcher expects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from netatlas.query import FIELDS, Field, Query, facet_field
+from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
+from netatlas.query.fields import Column, Each, MaxNumber
+from netatlas.query.ipbin import ip_to_bin, network_bounds
+from netatlas.query.versions import version_sort_key
+from netatlas.store.rows import fts_words
+
+from .fields import SEVERITY_RANK, elements, scalar
+
+_SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_FTS = "o.id IN (SELECT rowid FROM obs_fts WHERE obs_fts MATCH ?)"
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+@dataclass(frozen=True, slots=True)
+class SqlWhere:
+    sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FacetSql:
+    """``SELECT {expr} AS value, count(*) FROM observations o[, {join}] ... GROUP BY
+    {group}``."""
+
+    name: str
+    expr: str
+    group: str = "value"
+    join: str | None = None
+    present: str | None = None  # the per-row value that must not be NULL (else ``expr``)
+
+
+def compile_where(q: Query) -> SqlWhere:
+    if q.root is None:
+        return SqlWhere("1", [])
+    params: list[Any] = []
+    return SqlWhere(_node(q.root, params), params)
+
+
+def facet_sql(name: str) -> FacetSql:
+    f = facet_field(name)
+    src = f.facet_source or f.source
+    if isinstance(src, Each):
+        # one row per distinct element of each record, as a JSON array joined back
+        join = f"json_each((SELECT json_group_array(DISTINCT value) FROM ({elements(src)})))" \
+               " AS fj"
+        return FacetSql(f.name, "fj.value", join=join)
+    if src == Column("ip"):
+        return FacetSql(f.name, "o.ip")
+    expr = scalar(src)
+    if f.facet_nocase:
+        # group as search matches (case-insensitively) on the NOCASE index; show the
+        # smallest spelling, as the PostgreSQL backend does
+        return FacetSql(f.name, f"min({expr})", group=f"{expr} COLLATE NOCASE", present=expr)
+    return FacetSql(f.name, expr)
+
+
+# -- nodes ----------------------------------------------------------------------------
+def _node(n: Node, params: list[Any]) -> str:
+    if isinstance(n, Term):
+        return _term(n, FIELDS[n.field], params)
+    if isinstance(n, Text):
+        query = fts_query(n)
+        if query is None:
+            return "0"
+        params.append(query)
+        return _FTS
+    if isinstance(n, Not):
+        return f"NOT coalesce({_node(n.child, params)}, 0)"
+    if isinstance(n, And | Or):
+        glue = " AND " if isinstance(n, And) else " OR "
+        return "(" + glue.join(_node(c, params) for c in n.children) + ")"
+    raise TypeError(f"not a query node: {n!r}")
+
+
+def fts_query(t: Text) -> str | None:
+    """An FTS5 query that is one phrase of plain words (user text never reaches FTS5's
+    own operators); None when the text holds no word."""
+    words = fts_words(t.phrase)
+    if not words:
+        return None
+    phrase = '"' + " ".join(words) + '"'
+    return phrase + " *" if t.prefix else phrase
+
+
+def like_pattern(g: Glob) -> str:
+    """Glob -> LIKE pattern for ``ESCAPE '\\'``."""
+    out: list[str] = []
+    chars = iter(g.pattern)
+    for ch in chars:
+        if ch == "\\":
+            lit = next(chars, "\\")
+            out.append("\\" + lit if lit in "%_\\" else lit)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _term(t: Term, f: Field, params: list[Any]) -> str:
+    src = f.source
+    if isinstance(src, Each):
+        if f.element_type == "severity":
+            cond = _compare(t, SEVERITY_RANK.format(x="e.value"), "int", params)
+        else:
+            cond = _compare(t, "e.value", "str", params)
+        return f"EXISTS (SELECT 1 FROM ({elements(src)}) AS e WHERE {cond})"
+    if t.op == "glob":
+        return _compare(t, "o.ip" if src == Column("ip") else scalar(src), "str", params)
+    if f.type in ("ip", "net"):
+        return _address(t, params)
+    if isinstance(src, MaxNumber):
+        return _compare(t, scalar(src), "int", params, convert=_leading_number)
+    if f.type == "version" and t.op != "eq":
+        return _compare(t, "o.version_key", "int", params, convert=version_sort_key)
+    if f.type == "bool":
+        params.append(1 if t.values[0] else 0)
+        return f"{scalar(src)} = ?"
+    return _compare(t, scalar(src), f.type, params)
+
+
+def _compare(t: Term, expr: str, kind: str, params: list[Any],
+             convert: Any = None) -> str:
+    """``expr`` against the term's values: eq (any of), comparisons, inclusive range."""
+    if t.op == "glob":  # LIKE is case-insensitive (ASCII) in SQLite, as search is
+        params.append(like_pattern(t.values[0]))
+        return f"{expr} LIKE ? ESCAPE '\\'"
+    conv = convert or (lambda v: v)
+    collate = " COLLATE NOCASE" if kind in ("str", "version") else ""
+    if t.op == "eq":
+        params.extend(conv(v) for v in t.values)
+        if len(t.values) == 1:
+            return f"{expr} = ?{collate}"
+        return f"{expr}{collate} IN ({', '.join('?' * len(t.values))})"
+    if t.op == "range":
+        lo, hi = (None if v is None else conv(v) for v in t.values)
+        return _range(expr, lo, hi, params)
+    params.append(conv(t.values[0]))
+    return f"{expr} {_SQL_OP[t.op]} ?"
+
+
+def _range(expr: str, lo: Any, hi: Any, params: list[Any]) -> str:
+    if lo is not None and hi is not None:
+        params += [lo, hi]
+        return f"{expr} BETWEEN ? AND ?"
+    if lo is not None:
+        params.append(lo)
+        return f"{expr} >= ?"
+    if hi is not None:
+        params.append(hi)
+        return f"{expr} <= ?"
+    return f"{expr} IS NOT NULL"
+
+
+def _leading_number(value: str) -> float | None:
+    m = _NUMBER.match(str(value).strip())
+    return float(m.group()) if m else None
+
+
+def _address(t: Term, params: list[Any]) -> str:
+    expr = "o.ip_bin"
+    if t.op == "eq":
+        parts = []
+        for v in t.values:
+            if "/" in v:
+                params.extend(network_bounds(v))
+                parts.append(f"{expr} BETWEEN ? AND ?")
+            else:
+                params.append(ip_to_bin(v))
+                parts.append(f"{expr} = ?")
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    if t.op == "range":
+        lo, hi = (None if v is None else ip_to_bin(v) for v in t.values)
+        return _range(expr, lo, hi, params)
+    params.append(ip_to_bin(t.values[0]))
+    return f"{expr} {_SQL_OP[t.op]} ?"

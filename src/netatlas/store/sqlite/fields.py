@@ -1,0 +1,56 @@
+"""Field sources (``netatlas.query.fields``) as SQLite expressions over alias ``o``.
+
+Scalars are expressions; list sources are a SELECT yielding one row per element in a
+column named ``value`` (correlated on ``o``), which the compiler tests with ``EXISTS``
+and facets count. Every path here comes from the registry, never from user text.
+"""
+
+from __future__ import annotations
+
+from netatlas.query.fields import Column, Each, IsObject, Json, MaxNumber, NonEmpty, Path, Source
+
+_COLUMNS = {"ip": "o.ip_bin", "port": "o.port", "transport": "o.transport",
+            "service": "o.service", "product": "o.product", "version": "o.version",
+            "title": "o.title", "status": "o.status", "scan_id": "o.scan_id", "ts": "o.ts"}
+# The severity scale as a rank, so severity:>=high compares numbers.
+SEVERITY_RANK = ("CASE lower({x}) WHEN 'info' THEN 0 WHEN 'low' THEN 1 WHEN 'medium' THEN 2"
+                 " WHEN 'high' THEN 3 WHEN 'critical' THEN 4 END")
+
+
+def json_path(path: Path) -> str:
+    return "$" + "".join(f'."{p}"' for p in path)
+
+
+def scalar(src: Source) -> str:
+    match src:
+        case Column(name):
+            return _COLUMNS[name]
+        case Json(path, asn=True):
+            # ASNs may be stored as 15169 or "AS15169": compare one normal form.
+            return (f"'AS' || ltrim(upper(CAST(json_extract(o.record, '{json_path(path)}')"
+                    " AS TEXT)), 'AS')")
+        case Json(path):
+            return f"json_extract(o.record, '{json_path(path)}')"
+        case IsObject(path):
+            return f"(json_type(o.record, '{json_path(path)}') IS 'object')"
+        case NonEmpty(path):
+            return f"EXISTS (SELECT 1 FROM json_each(o.record, '{json_path(path)}'))"
+        case MaxNumber(path, member):
+            m = json_path((member,))
+            return (f"(SELECT max(CAST(json_extract(value, '{m}') AS REAL))"
+                    f" FROM json_each(o.record, '{json_path(path)}')"
+                    f" WHERE json_type(value, '{m}') IN ('integer', 'real'))")
+    raise TypeError(f"not a scalar source: {src!r}")
+
+
+def elements(src: Each) -> str:
+    if src.member is not None:
+        element = f"json_extract(value, '{json_path((src.member,))}')"
+    elif src.keys_or_values:
+        element = "CASE WHEN typeof(key) = 'text' THEN key ELSE value END"
+    else:
+        element = "value"
+    return " UNION ALL ".join(
+        f"SELECT {element} AS value FROM json_each(o.record, '{json_path(p)}')"
+        for p in src.paths
+    )

@@ -1,0 +1,198 @@
+"""The SQLite schema as numbered migrations, applied in order when a store opens.
+
+A file made by any earlier netatlas opens under this one: each migration runs once,
+in its own transaction, and is recorded in ``schema_migrations``. Files from before
+migrations were numbered (no such table) start at version 0; migration 1 is written
+so that it is a no-op on them apart from what they lack.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+
+from netatlas.model import banner_text
+from netatlas.query.versions import version_sort_key
+from netatlas.store.rows import blob_hash, fts_words, pack_blob, record_json
+
+Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
+
+_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scans (
+  id           TEXT PRIMARY KEY,
+  started      REAL NOT NULL,          -- unix seconds, UTC
+  finished     REAL,
+  status       TEXT NOT NULL,          -- running | interrupted | finished | failed
+  args         TEXT NOT NULL,          -- JSON: everything needed to rebuild the permutation
+  done         INTEGER NOT NULL DEFAULT 0,  -- permutation watermark
+  total        INTEGER NOT NULL DEFAULT 0,
+  open_ports   INTEGER NOT NULL DEFAULT 0,
+  observations INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS observations (
+  id INTEGER PRIMARY KEY, scan_id TEXT NOT NULL, ip TEXT NOT NULL, ip_bin BLOB NOT NULL,
+  port INTEGER NOT NULL, transport TEXT NOT NULL, ts REAL NOT NULL, status TEXT NOT NULL,
+  service TEXT, product TEXT, version TEXT, title TEXT, data BLOB NOT NULL,
+  record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS latest (
+  ip_bin BLOB NOT NULL, port INTEGER NOT NULL, transport TEXT NOT NULL,
+  obs_id INTEGER NOT NULL, PRIMARY KEY (ip_bin, port, transport)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS obs_fts USING fts5 (
+  data, title, product, tokenize = 'unicode61'
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+  name TEXT NOT NULL DEFAULT '', created REAL NOT NULL, revoked REAL, rate REAL, burst INTEGER
+);
+CREATE TABLE IF NOT EXISTS cve (
+  id TEXT PRIMARY KEY, cvss REAL, severity TEXT, summary TEXT, published TEXT, modified TEXT
+);
+CREATE TABLE IF NOT EXISTS cve_cpe (
+  cve_id TEXT NOT NULL REFERENCES cve(id) ON DELETE CASCADE, part TEXT NOT NULL,
+  vendor TEXT NOT NULL, product TEXT NOT NULL, version TEXT NOT NULL, start_incl TEXT,
+  start_excl TEXT, end_incl TEXT, end_excl TEXT, criteria TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cve_cpe_product ON cve_cpe(product, vendor);
+"""
+
+
+def run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Statement by statement: ``executescript`` would COMMIT the migration's
+    transaction first. (So no ';' inside the comments of these scripts.)"""
+    for stmt in script.split(";"):
+        if any(line.strip() and not line.strip().startswith("--")
+               for line in stmt.splitlines()):
+            conn.execute(stmt)
+
+
+def _baseline(conn: sqlite3.Connection) -> None:
+    """Version 1: the schema of netatlas 0.1 (the session-2 store), as it was."""
+    run_script(conn, _V1)
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(observations)")}
+    if "is_latest" not in columns:
+        conn.execute("ALTER TABLE observations ADD COLUMN is_latest INTEGER NOT NULL DEFAULT 0")
+        conn.execute("UPDATE observations SET is_latest = 1"
+                     " WHERE id IN (SELECT obs_id FROM latest)")
+
+
+_V2_TABLES = """
+CREATE TABLE blobs (
+  hash BLOB PRIMARY KEY,              -- blake2b-128 of the exact banner bytes
+  data BLOB NOT NULL                  -- rows.pack_blob: a kind byte, then raw or zlib
+) WITHOUT ROWID;
+CREATE TABLE observations_v2 (
+  id          INTEGER PRIMARY KEY,
+  scan_id     TEXT NOT NULL,
+  ip          TEXT NOT NULL,          -- canonical text form
+  ip_bin      BLOB NOT NULL,          -- 16 bytes, IPv4 as ::ffff:a.b.c.d: ranges compare bytewise
+  port        INTEGER NOT NULL,
+  transport   TEXT NOT NULL,
+  ts          REAL NOT NULL,          -- unix seconds, UTC
+  status      TEXT NOT NULL,
+  service     TEXT,
+  product     TEXT,
+  version     TEXT,
+  version_key BLOB,                   -- versions.version_sort_key: ranges seek an index
+  title       TEXT,                   -- http.title, denormalised for search
+  blob_hash   BLOB NOT NULL REFERENCES blobs (hash),
+  record      TEXT NOT NULL,          -- the published JSON record without `data`
+  is_latest   INTEGER NOT NULL DEFAULT 0  -- 1 on the newest row per (ip, port, transport)
+);
+"""
+_V2_INDEXES = """
+CREATE INDEX obs_endpoint ON observations (ip_bin, port, transport, ts);
+CREATE INDEX obs_scan ON observations (scan_id);
+-- Search reads only the latest rows: partial indexes over them alone. The NOCASE ones
+-- match how the query language compares strings, so `product:nginx` can seek.
+CREATE INDEX latest_ts ON observations (ts) WHERE is_latest = 1;
+CREATE INDEX latest_port ON observations (port, ts) WHERE is_latest = 1;
+CREATE INDEX latest_service ON observations (service COLLATE NOCASE) WHERE is_latest = 1;
+CREATE INDEX latest_product ON observations (product COLLATE NOCASE, version_key)
+  WHERE is_latest = 1;
+CREATE INDEX latest_version ON observations (version_key) WHERE is_latest = 1;
+CREATE INDEX latest_title ON observations (title COLLATE NOCASE) WHERE is_latest = 1;
+CREATE INDEX latest_ip ON observations (ip_bin, port, transport) WHERE is_latest = 1;
+-- Full text: words only (rows.fts_words), no second copy of the text. rowid = id.
+CREATE VIRTUAL TABLE obs_fts USING fts5 (
+  words, content = '', tokenize = 'unicode61 remove_diacritics 0'
+);
+"""
+
+
+def _dedupe_banners(conn: sqlite3.Connection) -> None:
+    """Version 2: banners stored once per content and compressed; the record without a
+    second copy of them; sortable version keys; words-only full text; no `latest`
+    table (``is_latest`` says it)."""
+    run_script(conn, _V2_TABLES)
+    old = conn.execute(
+        "SELECT id, scan_id, ip, ip_bin, port, transport, ts, status, service, product,"
+        " version, title, data, record, is_latest FROM observations ORDER BY id")
+    seen: set[bytes] = set()
+    fts: list[tuple[int, str]] = []
+    while rows := old.fetchmany(2000):
+        out = []
+        for (oid, scan_id, ip, ip_bin, port, transport, ts, status, service, product,
+             version, title, data, record, is_latest) in rows:
+            data = bytes(data)
+            h = blob_hash(data)
+            if h not in seen:
+                seen.add(h)
+                conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?)", (h, pack_blob(data)))
+            rec = json.loads(record)
+            rec.pop("data", None)
+            out.append((oid, scan_id, ip, ip_bin, port, transport, ts, status, service,
+                        product, version, version_sort_key(version), title, h,
+                        record_json(rec), is_latest))
+            words = " ".join((banner_text(data), title or "", product or ""))
+            fts.append((oid, " ".join(fts_words(words))))
+        conn.executemany("INSERT INTO observations_v2 VALUES"
+                         " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", out)
+    run_script(conn, """
+        DROP TABLE obs_fts;
+        DROP TABLE latest;
+        DROP TABLE observations;
+        ALTER TABLE observations_v2 RENAME TO observations;
+    """)
+    run_script(conn, _V2_INDEXES)
+    conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)", fts)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
+    (2, "banners stored once and compressed, version keys, words-only full text",
+     _dedupe_banners),
+)
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                 " version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied REAL NOT NULL)")
+    (v,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    return int(v)
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply what this file lacks, each migration in one IMMEDIATE transaction (a second
+    process opening the file at the same time waits, then finds nothing to do)."""
+    applied: list[str] = []
+    for version, description, apply in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) >= version:
+                conn.execute("COMMIT")
+                continue
+            apply(conn)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                         (version, description, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(f"{version}: {description}")
+    return applied

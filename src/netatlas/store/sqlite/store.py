@@ -1,0 +1,500 @@
+"""SQLite backend: WAL, one writer thread fed by a queue, read-only connections for reads.
+
+Every observation is appended (history is never overwritten); ``is_latest`` moves to
+the newest observation per (ip, port, transport) in the same transaction, so search
+sees a consistent view. Observations are written in batches (``executemany``, one
+transaction each): a crash loses at most the batch in flight, never a committed one,
+and never leaves half of a batch visible.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from netatlas.model import Observation, Scan
+from netatlas.query import parse
+from netatlas.query.ipbin import ip_to_bin
+from netatlas.store import cursor
+from netatlas.store.base import (
+    ROLES,
+    ApiKey,
+    CveCandidate,
+    CveEntry,
+    CveRange,
+    FacetValue,
+    KeyRow,
+    Page,
+)
+from netatlas.store.keys import hash_key
+from netatlas.store.rows import (
+    ObsRow,
+    fts_words,
+    pack_blob,
+    record_json,
+    to_row,
+    unpack_blob,
+    with_data,
+)
+
+from . import schema
+from .compile import compile_where, facet_sql
+
+T = TypeVar("T")
+BATCH_ROWS = 2000  # observations per transaction under load; an idle queue commits at once
+QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
+_SEEN_BLOBS = 50_000  # banner hashes known to be stored (skip the INSERT OR IGNORE)
+
+_SELECT = ("SELECT o.id, o.ts, o.record, b.data FROM observations o"
+           " JOIN blobs b ON b.hash = o.blob_hash")
+_SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
+_CVE_RANGE = "part, vendor, product, version, start_incl, start_excl, end_incl, end_excl, criteria"
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+class _Stop:
+    pass
+
+
+@dataclass(slots=True)
+class _Call:
+    """A write whose caller waits for its result (after the commit, not before)."""
+
+    fn: Callable[[sqlite3.Connection], Any]
+    done: Future[Any]
+
+
+_Job = Observation | _Call | Callable[[sqlite3.Connection], None] | _Stop
+
+
+class SQLiteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.url = self.path
+        conn = self._connect(readonly=False)
+        try:
+            self.applied = schema.migrate(conn)
+        finally:
+            conn.close()
+        self._queue: queue.Queue[_Job]
+        self._queue = queue.Queue(maxsize=10_000)
+        self._error: BaseException | None = None
+        self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._local = threading.local()
+        self._writer = threading.Thread(
+            target=self._write_loop, name="netatlas-writer", daemon=True
+        )
+        self._writer.start()
+
+    # -- connections ---------------------------------------------------------------
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            uri = f"file:{Path(self.path).resolve()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+        else:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(readonly=True)
+            self._local.conn = conn
+        return conn
+
+    # -- the writer ------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        conn = self._connect(readonly=False)
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
+        self._next_id = int(last) + 1
+        rows: list[ObsRow] = []
+        try:
+            while True:
+                job = self._queue.get()
+                try:
+                    if isinstance(job, Observation):
+                        rows.append(to_row(job))
+                        if len(rows) < BATCH_ROWS and not self._queue.empty():
+                            continue
+                    self._commit_rows(conn, rows)
+                    if isinstance(job, _Stop):
+                        return
+                    if isinstance(job, _Call):
+                        self._run_call(conn, job)
+                    elif not isinstance(job, Observation):
+                        self._in_transaction(conn, job)
+                finally:
+                    self._queue.task_done()
+        finally:
+            conn.close()
+
+    def _in_transaction(self, conn: sqlite3.Connection,
+                        job: Callable[[sqlite3.Connection], None]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            job(conn)
+            conn.execute("COMMIT")
+        except Exception as exc:  # keep the writer alive; surface on flush()
+            conn.execute("ROLLBACK")
+            self._error = exc
+
+    @staticmethod
+    def _run_call(conn: sqlite3.Connection, call: _Call) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = call.fn(conn)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            call.done.set_exception(exc)
+        else:
+            call.done.set_result(result)
+
+    def _commit_rows(self, conn: sqlite3.Connection, rows: list[ObsRow]) -> None:
+        if rows:
+            batch = list(rows)
+            rows.clear()
+            self._in_transaction(conn, lambda c: self._insert(c, batch))
+
+    def _insert(self, conn: sqlite3.Connection, rows: list[ObsRow]) -> None:
+        """One batch: banners, rows, full text, and ``is_latest`` moved forward in time
+        only (an older observation arriving late never hides a newer one)."""
+        blobs = {r.blob_hash: r.data for r in rows if r.blob_hash not in self._seen}
+        conn.executemany("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)",
+                         [(h, pack_blob(d)) for h, d in blobs.items()])
+        winner: dict[tuple[bytes, int, str], tuple[int, float]] = {}
+        demote: list[tuple[int]] = []
+        ids: list[int] = []
+        fresh: list[ObsRow] = []
+        batch: set[tuple[bytes, int, str, float]] = set()
+        for r in rows:
+            key = (r.ip_bin, r.port, r.transport)
+            # the same observation sent again (a retried batch, a re-run) is stored once
+            if (*key, r.ts) in batch or conn.execute(
+                    "SELECT 1 FROM observations WHERE ip_bin = ? AND port = ? AND transport = ?"
+                    " AND ts = ?", (*key, r.ts)).fetchone():
+                continue
+            batch.add((*key, r.ts))
+            fresh.append(r)
+            oid = self._next_id
+            self._next_id += 1
+            ids.append(oid)
+            best = winner.get(key)
+            if best is None:
+                found = conn.execute(
+                    "SELECT id, ts FROM observations WHERE ip_bin = ? AND port = ?"
+                    " AND transport = ? AND is_latest = 1", key).fetchone()
+                if found is not None:
+                    best = (int(found[0]), float(found[1]))
+                    demote.append((best[0],))
+            if best is None or r.ts >= best[1]:
+                winner[key] = (oid, r.ts)
+            else:
+                winner[key] = best
+        latest_ids = {oid for oid, _ in winner.values()}
+        numbered = list(zip(ids, fresh, strict=True))
+        conn.executemany(
+            "INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts, status,"
+            " service, product, version, version_key, title, blob_hash, record, is_latest)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(oid, r.scan_id, r.ip, r.ip_bin, r.port, r.transport, r.ts, r.status, r.service,
+              r.product, r.version, r.version_key, r.title, r.blob_hash,
+              record_json(r.record), int(oid in latest_ids)) for oid, r in numbered])
+        conn.executemany("UPDATE observations SET is_latest = 0 WHERE id = ?",
+                         [d for d in demote if d[0] not in latest_ids])
+        conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
+                         [(oid, " ".join(fts_words(r.fts_text))) for oid, r in numbered])
+        for h in blobs:
+            self._seen[h] = None
+        while len(self._seen) > _SEEN_BLOBS:
+            self._seen.popitem(last=False)
+
+    def _submit(self, job: _Job) -> None:
+        if not self._writer.is_alive():
+            raise RuntimeError("store writer has stopped")
+        self._queue.put(job)
+
+    def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the writer, in order with queued writes; wait until committed."""
+        call = _Call(fn, Future())
+        self._submit(call)
+        return call.done.result()
+
+    def flush(self) -> None:
+        """Block until every queued write is committed."""
+        self._queue.join()
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise RuntimeError(f"store write failed: {err}") from err
+
+    def close(self) -> None:
+        if self._writer.is_alive():
+            self._queue.put(_Stop())
+            self._writer.join()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- writes ----------------------------------------------------------------------
+    def begin_scan(self, scan: Scan) -> None:
+        row = (scan.id, _ts(scan.started), _ts(scan.finished), scan.status,
+               json.dumps(scan.args, sort_keys=True), scan.done, scan.total,
+               scan.open_ports, scan.observations)
+        self._submit(lambda c: c.execute(
+            f"INSERT OR REPLACE INTO scans ({_SCAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row))
+
+    def update_scan(self, scan: Scan) -> None:
+        row = (_ts(scan.finished), scan.status, json.dumps(scan.args, sort_keys=True),
+               scan.done, scan.total, scan.open_ports, scan.observations, scan.id)
+        self._submit(lambda c: c.execute(
+            "UPDATE scans SET finished=?, status=?, args=?, done=?, total=?, open_ports=?,"
+            " observations=? WHERE id=?", row))
+
+    def add(self, obs: Observation) -> None:
+        self._submit(obs)
+
+    def add_many(self, observations: Iterable[Observation]) -> None:
+        for obs in observations:
+            self._submit(obs)
+
+    # -- reads -----------------------------------------------------------------------
+    def _execute(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run a read with a time limit (reset per batch by streaming readers)."""
+        conn = self._reader()
+        self._local.deadline = time.monotonic() + QUERY_TIME_LIMIT
+        conn.set_progress_handler(
+            lambda: int(time.monotonic() > self._local.deadline), 10_000
+        )
+        try:
+            return conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                raise TimeoutError(f"query took longer than {QUERY_TIME_LIMIT:.0f}s") from exc
+            raise
+
+    @staticmethod
+    def _record(row: tuple[Any, ...]) -> dict[str, Any]:
+        return with_data(json.loads(row[2]), unpack_blob(row[3]))
+
+    @staticmethod
+    def _where(query: str) -> tuple[str, list[Any]]:
+        where = compile_where(parse(query))
+        return where.sql, list(where.params)
+
+    def search(self, query: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        sql, params = self._where(query)
+        cur = self._execute(
+            f"{_SELECT} WHERE o.is_latest = 1 AND {sql}"
+            " ORDER BY o.ts DESC, o.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
+        return [self._record(r) for r in cur.fetchall()]
+
+    def page(self, query: str, limit: int = 100, after: str | None = None) -> Page:
+        sql, params = self._where(query)
+        if after is not None:
+            ts, oid = cursor.decode(query, after)
+            sql += " AND (o.ts, o.id) < (?, ?)"
+            params += [ts, oid]
+        rows = self._execute(
+            f"{_SELECT} WHERE o.is_latest = 1 AND {sql}"
+            " ORDER BY o.ts DESC, o.id DESC LIMIT ?", [*params, limit + 1]).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        nxt = cursor.encode(query, rows[-1][1], rows[-1][0]) if more and rows else None
+        return Page([self._record(r) for r in rows], nxt)
+
+    def iter_search(self, query: str) -> Iterator[dict[str, Any]]:
+        sql, params = self._where(query)
+        cur = self._execute(
+            f"{_SELECT} WHERE o.is_latest = 1 AND {sql} ORDER BY o.ip_bin, o.port", params)
+        while True:
+            # an export may stream for minutes: the time limit bounds each batch
+            self._local.deadline = time.monotonic() + QUERY_TIME_LIMIT
+            rows = cur.fetchmany(500)
+            if not rows:
+                return
+            for r in rows:
+                yield self._record(r)
+
+    def count(self, query: str) -> int:
+        sql, params = self._where(query)
+        cur = self._execute(
+            f"SELECT count(*) FROM observations o WHERE o.is_latest = 1 AND {sql}", params)
+        return int(cur.fetchone()[0])
+
+    def facets(
+        self, query: str, names: list[str], size: int = 10
+    ) -> dict[str, list[FacetValue]]:
+        sql, params = self._where(query)
+        out: dict[str, list[FacetValue]] = {}
+        for name in names:
+            facet = facet_sql(name)
+            join = f", {facet.join}" if facet.join else ""
+            cur = self._execute(
+                f"SELECT {facet.expr} AS value, count(*) AS n FROM observations o{join}"
+                f" WHERE o.is_latest = 1 AND ({sql}) AND {facet.present or facet.expr} IS NOT NULL"
+                f" GROUP BY {facet.group} ORDER BY n DESC, value LIMIT ?",
+                [*params, size])
+            out[name] = [FacetValue(v, n) for v, n in cur.fetchall()]
+        return out
+
+    def host(self, ip: str, history: bool = True) -> list[dict[str, Any]]:
+        """Every observation of one host, newest first (only the latest per port
+        unless ``history``)."""
+        latest = "" if history else " AND o.is_latest = 1"
+        cur = self._execute(f"{_SELECT} WHERE o.ip_bin = ?{latest}"
+                            " ORDER BY o.ts DESC, o.id DESC", [ip_to_bin(ip)])
+        return [self._record(r) for r in cur.fetchall()]
+
+    def get_scan(self, scan_id: str) -> Scan | None:
+        row = self._execute(f"SELECT {_SCAN_COLUMNS} FROM scans WHERE id = ?",
+                            [scan_id]).fetchone()
+        return self._scan(row) if row else None
+
+    def scans(self) -> list[Scan]:
+        cur = self._execute(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY started DESC")
+        return [self._scan(r) for r in cur.fetchall()]
+
+    @staticmethod
+    def _scan(row: tuple[Any, ...]) -> Scan:
+        return Scan(id=row[0], started=_dt(row[1]) or datetime.now(UTC), finished=_dt(row[2]),
+                    status=row[3], args=json.loads(row[4]), done=row[5], total=row[6],
+                    open_ports=row[7], observations=row[8])
+
+    # -- API keys ------------------------------------------------------------------------
+    def create_key(self, role: str, name: str = "", rate: float | None = None,
+                   burst: int | None = None) -> tuple[str, ApiKey]:
+        """Make a key; returns (secret, record). Only the secret's hash is kept."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        secret = secrets.token_hex(16)  # 32 characters, like a Shodan key
+        key = ApiKey(id=secrets.token_hex(4), role=role, name=name,  # type: ignore[arg-type]
+                     created=time.time(), rate=rate, burst=burst)
+        self.import_keys([KeyRow(key, hash_key(secret))])
+        return secret, key
+
+    def import_keys(self, rows: Iterable[KeyRow]) -> None:
+        values = [(r.key.id, r.hash, r.key.role, r.key.name, r.key.created, r.key.revoked,
+                   r.key.rate, r.key.burst) for r in rows]
+        self._call(lambda c: c.executemany(
+            "INSERT OR REPLACE INTO api_keys (id, hash, role, name, created, revoked, rate,"
+            " burst) VALUES (?,?,?,?,?,?,?,?)", values))
+
+    def verify_key(self, secret: str) -> ApiKey | None:
+        if not secret or len(secret) > 256:
+            return None
+        row = self._execute(
+            "SELECT id, role, name, created, revoked, rate, burst FROM api_keys"
+            " WHERE hash = ? AND revoked IS NULL", [hash_key(secret)]).fetchone()
+        return ApiKey(*row) if row else None
+
+    def list_keys(self) -> list[ApiKey]:
+        return [r.key for r in self.key_rows()]
+
+    def key_rows(self) -> list[KeyRow]:
+        cur = self._execute("SELECT id, role, name, created, revoked, rate, burst, hash"
+                            " FROM api_keys ORDER BY created, id")
+        return [KeyRow(ApiKey(*r[:7]), r[7]) for r in cur.fetchall()]
+
+    def revoke_key(self, key_id: str) -> bool:
+        return self._call(lambda c: c.execute(
+            "UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL",
+            (time.time(), key_id)).rowcount > 0)
+
+    # -- the CVE feed ----------------------------------------------------------------------
+    def cve_import(self, entries: Iterable[CveEntry]) -> int:
+        """Load CVEs in one transaction; a CVE imported again replaces its old rows."""
+
+        def write(c: sqlite3.Connection) -> int:
+            n = 0
+            for e in entries:
+                c.execute("DELETE FROM cve_cpe WHERE cve_id = ?", (e.id,))
+                c.execute("INSERT OR REPLACE INTO cve (id, cvss, severity, summary, published,"
+                          " modified) VALUES (?,?,?,?,?,?)",
+                          (e.id, e.cvss, e.severity, e.summary, e.published, e.modified))
+                c.executemany(
+                    f"INSERT INTO cve_cpe (cve_id, {_CVE_RANGE}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(e.id, r.part, r.vendor, r.product, r.version, r.start_incl, r.start_excl,
+                      r.end_incl, r.end_excl, r.criteria) for r in e.ranges])
+                n += 1
+            return n
+
+        return self._call(write)
+
+    def cve_count(self) -> int:
+        return int(self._execute("SELECT count(*) FROM cve").fetchone()[0])
+
+    def cve_candidates(self, part: str, product: str,
+                       vendors: tuple[str, ...]) -> list[CveCandidate]:
+        marks = ",".join("?" * len(vendors))
+        cur = self._execute(
+            f"SELECT m.cve_id, c.cvss, c.severity, c.summary, {_CVE_RANGE} FROM cve_cpe m"
+            " JOIN cve c ON c.id = m.cve_id"
+            f" WHERE m.product = ? AND m.part = ? AND m.vendor IN ({marks})"
+            " ORDER BY m.cve_id, m.rowid", [product, part, *vendors])
+        return [CveCandidate(r[0], r[1], r[2], r[3] or "", CveRange(*r[4:]))
+                for r in cur.fetchall()]
+
+    def cve_entries(self) -> Iterator[CveEntry]:
+        ranges: dict[str, list[CveRange]] = {}
+        for r in self._execute(f"SELECT cve_id, {_CVE_RANGE} FROM cve_cpe ORDER BY rowid"):
+            ranges.setdefault(r[0], []).append(CveRange(*r[1:]))
+        cur = self._execute(
+            "SELECT id, cvss, severity, summary, published, modified FROM cve ORDER BY id")
+        for r in cur.fetchall():
+            yield CveEntry(r[0], r[1], r[2], r[3] or "", r[4], r[5], ranges.get(r[0], []))
+
+    # -- schema, meta, moving a store --------------------------------------------------------
+    def schema_version(self) -> int:
+        row = self._execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0])
+
+    def migrate(self) -> list[str]:
+        """Migrations run when the store opens; this says which ones that was."""
+        return list(self.applied)
+
+    def export_all(self, after_id: int = 0) -> Iterator[tuple[int, Observation]]:
+        """Every observation, history included, in id order from ``after_id``."""
+        while True:
+            rows = self._execute(f"{_SELECT} WHERE o.id > ? ORDER BY o.id LIMIT 1000",
+                                 [after_id]).fetchall()
+            if not rows:
+                return
+            for r in rows:
+                data = unpack_blob(r[3])
+                yield int(r[0]), Observation.from_record(with_data(json.loads(r[2]), data), data)
+            after_id = int(rows[-1][0])
+
+    def meta_get(self, key: str) -> str | None:
+        row = self._execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    def meta_set(self, key: str, value: str) -> None:
+        self._call(lambda c: c.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value)))
+
+    def disk_bytes(self) -> int:
+        return sum(os.path.getsize(p) for p in (self.path, self.path + "-wal")
+                   if os.path.exists(p))

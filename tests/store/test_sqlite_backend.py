@@ -1,0 +1,112 @@
+"""What only the SQLite backend promises: its indexes serve the searches, banners are
+stored once, and a store file made by netatlas 0.1 opens (migrated) under this one."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from netatlas.model import Observation
+from netatlas.query.ipbin import ip_to_bin
+from netatlas.store import open_store
+from netatlas.store.rows import blob_hash, unpack_blob
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+V1_SCHEMA = Path(__file__).with_name("schema_v1.sql")
+
+
+def _obs(ip: str, port: int, when: datetime, product: str, data: bytes = b"") -> Observation:
+    return Observation(ip=ip, port=port, transport="tcp", timestamp=when, scan_id="s1",
+                       service="http", product=product, version="1.22.1", data=data,
+                       sections={"http": {"title": f"{product} page"}})
+
+
+def test_searches_use_the_latest_indexes(tmp_path: Path) -> None:
+    s = open_store(tmp_path / "t.db")
+    s.add(_obs("127.20.0.2", 80, T0, "nginx"))
+    s.close()
+    db = sqlite3.connect(tmp_path / "t.db")
+    plans = {
+        "latest_port": "SELECT o.record FROM observations o WHERE o.is_latest = 1"
+                       " AND o.port = 22 ORDER BY o.ts DESC, o.id DESC LIMIT 10",
+        "latest_product": "SELECT o.product, count(*) FROM observations o"
+                          " WHERE o.is_latest = 1 GROUP BY o.product COLLATE NOCASE",
+        "latest_ts": "SELECT o.id FROM observations o WHERE o.is_latest = 1"
+                     " AND (o.ts, o.id) < (1e10, 5) ORDER BY o.ts DESC, o.id DESC LIMIT 10",
+    }
+    for index, sql in plans.items():
+        plan = " ".join(str(r) for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+        assert index in plan and "TEMP B-TREE" not in plan, plan
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT o.id FROM observations o WHERE o.is_latest = 1"
+        " AND o.product = 'nginx' COLLATE NOCASE AND o.version_key > x'03'"))
+    assert "latest_product" in plan, plan
+    db.close()
+
+
+def test_banners_are_stored_once_and_compressed(tmp_path: Path) -> None:
+    banner = b"HTTP/1.1 200 OK\r\nServer: nginx\r\n" + b"\x00\xff<x>" * 200
+    s = open_store(tmp_path / "t.db")
+    for i in range(50):
+        s.add(_obs(f"127.20.0.{i + 1}", 80, T0, "nginx", banner))
+    s.close()
+    db = sqlite3.connect(tmp_path / "t.db")
+    (stored,) = db.execute("SELECT data FROM blobs WHERE hash = ?",
+                           (blob_hash(banner),)).fetchone()
+    assert len(stored) < len(banner) // 4 and unpack_blob(stored) == banner
+    assert db.execute("SELECT count(*) FROM blobs").fetchone() == (1,)
+    # the record carries no second copy of the banner
+    (record,) = db.execute("SELECT record FROM observations LIMIT 1").fetchone()
+    assert "data" not in json.loads(record)
+    db.close()
+
+
+def _v1_file(path: Path) -> None:
+    """A store as netatlas 0.1 wrote it (its schema file, its row shapes)."""
+    db = sqlite3.connect(path)
+    db.executescript(V1_SCHEMA.read_text())
+    rows = [_obs("127.20.0.2", 80, T0, "nginx", b"Server: nginx\r\n\xff"),
+            _obs("127.20.0.2", 80, T0 + timedelta(days=1), "Apache httpd", b"Server: Apache"),
+            _obs("127.20.0.3", 22, T0, "OpenSSH", b"SSH-2.0-OpenSSH_9.2p1")]
+    for i, o in enumerate(rows, 1):
+        rec = o.to_record()
+        db.execute("INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts,"
+                   " status, service, product, version, title, data, record, is_latest)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (i, o.scan_id, o.ip, ip_to_bin(o.ip), o.port, o.transport,
+                    o.timestamp.timestamp(), o.status, o.service, o.product, o.version,
+                    rec["http"]["title"], o.data, json.dumps(rec), int(i != 1)))
+        db.execute("INSERT INTO obs_fts (rowid, data, title, product) VALUES (?,?,?,?)",
+                   (i, rec["data"], rec["http"]["title"], o.product))
+    db.execute("INSERT INTO latest VALUES (?, 80, 'tcp', 2), (?, 22, 'tcp', 3)",
+               (ip_to_bin("127.20.0.2"), ip_to_bin("127.20.0.3")))
+    db.execute("INSERT INTO scans VALUES ('s1', 1, 2, 'finished', '{}', 5, 5, 2, 3)")
+    db.commit()
+    db.close()
+
+
+def test_a_store_file_from_0_1_is_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _v1_file(path)
+    s = open_store(path)
+    try:
+        assert [m.split(":")[0] for m in s.migrate()] == ["1", "2"]
+        assert s.schema_version() == 2
+        assert [r["product"] for r in s.search("port:80")] == ["Apache httpd"]
+        assert s.count("product:nginx") == 0 and s.count("openssh") == 1
+        assert s.count("version:>1.20") == 2
+        (ssh,) = s.search("port:22")
+        assert ssh["data"] == "SSH-2.0-OpenSSH_9.2p1"
+        assert [r["data"] for r in s.host("127.20.0.2")] == ["Server: Apache",
+                                                             "Server: nginx\r\n\\xff"]
+        assert s.get_scan("s1") is not None
+        s.add(_obs("127.20.0.2", 80, T0 + timedelta(days=2), "lighttpd"))
+        s.flush()
+        assert [r["product"] for r in s.search("port:80")] == ["lighttpd"]
+    finally:
+        s.close()
+    s = open_store(path)  # a second open applies nothing
+    assert s.migrate() == [] and s.schema_version() == 2
+    s.close()
