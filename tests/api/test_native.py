@@ -23,7 +23,7 @@ async def test_search_pages_cursor_and_facets(client: httpx.AsyncClient) -> None
     cursor = body["next_cursor"]
     while cursor:
         page = (await client.get("/api/v1/search", params={"q": "", "limit": 2,
-                                                            "cursor": cursor})).json()
+                                                            "after": cursor})).json()
         seen += [(x["ip_str"], x["port"]) for x in page["results"]]
         cursor = page["next_cursor"]
     assert len(seen) == len(set(seen)) == 6
@@ -31,7 +31,9 @@ async def test_search_pages_cursor_and_facets(client: httpx.AsyncClient) -> None
     p2 = (await client.get("/api/v1/search", params={"limit": 2, "page": 2})).json()
     assert [(x["ip_str"], x["port"]) for x in p2["results"]] == seen[2:4]
     # a cursor is bound to its query
-    bad = await client.get("/api/v1/search", params={"q": "port:22", "cursor": body["next_cursor"]})
+    bad = await client.get("/api/v1/search", params={"q": "port:22", "after": body["next_cursor"]})
+    assert bad.status_code == 400 and "another query" in bad.json()["error"]
+    bad = await client.get("/api/v1/search", params={"after": "x" * 40})
     assert bad.status_code == 400
 
 

@@ -3,9 +3,7 @@ the (synchronous) store, so they run in the thread pool, never on the event loop
 
 from __future__ import annotations
 
-import base64
 import ipaddress
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
@@ -20,6 +18,7 @@ from netatlas.api._records import BadRequest, facets_json, host_summary, parse_f
 from netatlas.api._scans import ScanRefused, ScanRequest, ScanRequestError, scan_dict
 from netatlas.model import utcnow
 from netatlas.query import QuerySyntaxError, parse
+from netatlas.store import CursorError
 
 MAX_QUERY = 4096
 MAX_LIMIT = 1000
@@ -48,25 +47,6 @@ def _facets(services: Any, q: str, spec: str) -> dict[str, list[dict[str, Any]]]
         except ValueError as exc:  # an unknown facet name
             raise ApiError(400, str(exc), facet=name) from exc
     return out
-
-
-def _cursor(q: str, offset: int) -> str:
-    raw = json.dumps({"q": q, "o": offset}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _uncursor(cursor: str, q: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-        offset = int(data["o"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ApiError(400, "bad cursor") from exc
-    if data.get("q") != q:
-        raise ApiError(400, "cursor belongs to another query")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise ApiError(400, "cursor out of range")
-    return offset
 
 
 def _ip(ip: str) -> str:
@@ -109,17 +89,32 @@ def create_router() -> APIRouter:
     def search(request: Request, who: ReadAccess, q: QueryText = "", facets: FacetSpec = "",
                limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
                page: Annotated[int | None, Query(ge=1)] = None,
-               cursor: Annotated[str | None, Query(max_length=8192)] = None) -> dict[str, Any]:
+               cursor: Annotated[str | None, Query(max_length=64, alias="after",
+                                                   description="next_cursor of the page"
+                                                   " before (search-after: deep pages"
+                                                   " cost what the first does)")] = None,
+               ) -> dict[str, Any]:
         services = request.app.state.services
-        offset = _uncursor(cursor, q) if cursor is not None else ((page or 1) - 1) * limit
-        if offset > MAX_OFFSET:
-            raise ApiError(400, f"page too deep (offset > {MAX_OFFSET}); narrow the query")
-        results = [services.enrich(r) for r in services.store.search(q, limit=limit,
-                                                                     offset=offset)]
-        total = services.store.count(q)
+        if page is not None and cursor is not None:
+            raise ApiError(400, "give page= or after=, not both")
+        offset: int | None = None
+        if page is not None:  # Shodan's page: an offset, fine for the first pages
+            offset = (page - 1) * limit
+            if offset > MAX_OFFSET:
+                raise ApiError(400, f"page too deep (offset > {MAX_OFFSET}); use after=")
+            records = services.store.search(q, limit=limit, offset=offset)
+            total = services.store.count(q)
+            nxt = None
+        else:
+            try:
+                result = services.store.page(q, limit=limit, after=cursor)
+            except CursorError as exc:
+                raise ApiError(400, str(exc)) from exc
+            records, nxt = result.records, result.next
+            total = services.store.count(q)
         out: dict[str, Any] = {"total": total, "offset": offset, "limit": limit,
-                               "results": results}
-        out["next_cursor"] = _cursor(q, offset + limit) if offset + limit < total else None
+                               "results": [services.enrich(r) for r in records],
+                               "next_cursor": nxt}
         if facets:
             out["facets"] = _facets(services, q, facets)
         return out

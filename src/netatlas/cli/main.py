@@ -19,7 +19,7 @@ from netatlas.cli.options import db_option
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
 from netatlas.scope import ScopeError
-from netatlas.store import Store, open_store
+from netatlas.store import CursorError, Store, open_store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -229,11 +229,13 @@ def _scan_dict(s: Scan) -> dict[str, Any]:
 @click.argument("query", default="")
 @click.option("--limit", type=int, default=100, show_default=True)
 @click.option("--offset", type=int, default=0)
+@click.option("--after", default=None, metavar="CURSOR",
+              help="Continue after the page that printed this cursor (deep pages stay fast).")
 @click.option("--help-fields", is_flag=True, help="List the search fields and syntax.")
 @db_option
 @json_option
-def search(query: str, limit: int, offset: int, help_fields: bool, db: str | None,
-           as_json: bool) -> None:
+def search(query: str, limit: int, offset: int, after: str | None, help_fields: bool,
+           db: str | None, as_json: bool) -> None:
     """Search the latest observation of every service with the search language."""
     if help_fields:
         from netatlas.query import help_text
@@ -241,17 +243,27 @@ def search(query: str, limit: int, offset: int, help_fields: bool, db: str | Non
         click.echo(help_text())
         return
     store = open_store(db)
+    nxt = None
     try:
-        records = store.search(query, limit=limit, offset=offset)
+        if offset:
+            records = store.search(query, limit=limit, offset=offset)
+        else:
+            page = store.page(query, limit=limit, after=after)
+            records, nxt = page.records, page.next
         total = None if as_json else store.count(query)
     except QuerySyntaxError as exc:
         store.close()
         _query_error(exc)
+    except CursorError as exc:
+        store.close()
+        _fail(f"--after: {exc}", EXIT_QUERY_ERROR)
     store.close()
     if as_json:
         render.print_json_lines(records)
     else:
         console.print(render.results_table(records, total))
+    if nxt:
+        err_console.print(f"more: --after {nxt}", highlight=False)
 
 
 @cli.command()
@@ -445,10 +457,12 @@ def checks(as_json: bool) -> None:
 def _register_fronts() -> None:
     from netatlas.cli.cve import cve
     from netatlas.cli.serve import keys, serve
+    from netatlas.cli.store import store_group
 
     cli.add_command(serve)
     cli.add_command(keys)
     cli.add_command(cve)
+    cli.add_command(store_group)
 
 
 _register_fronts()

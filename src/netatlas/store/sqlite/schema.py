@@ -114,7 +114,6 @@ CREATE INDEX latest_port ON observations (port, ts) WHERE is_latest = 1;
 CREATE INDEX latest_service ON observations (service COLLATE NOCASE) WHERE is_latest = 1;
 CREATE INDEX latest_product ON observations (product COLLATE NOCASE, version_key)
   WHERE is_latest = 1;
-CREATE INDEX latest_version ON observations (version_key) WHERE is_latest = 1;
 CREATE INDEX latest_title ON observations (title COLLATE NOCASE) WHERE is_latest = 1;
 CREATE INDEX latest_ip ON observations (ip_bin, port, transport) WHERE is_latest = 1;
 -- Full text: words only (rows.fts_words), no second copy of the text. rowid = id.

@@ -83,7 +83,7 @@ class _Call:
     done: Future[Any]
 
 
-_Job = Observation | _Call | Callable[[sqlite3.Connection], None] | _Stop
+_Job = ObsRow | _Call | Callable[[sqlite3.Connection], None] | _Stop
 
 
 class SQLiteStore:
@@ -114,6 +114,8 @@ class SQLiteStore:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            # the writer seeks every endpoint's latest row: keep the indexes in memory
+            conn.execute("PRAGMA cache_size=-262144")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
@@ -134,8 +136,8 @@ class SQLiteStore:
             while True:
                 job = self._queue.get()
                 try:
-                    if isinstance(job, Observation):
-                        rows.append(to_row(job))
+                    if isinstance(job, ObsRow):
+                        rows.append(job)
                         if len(rows) < BATCH_ROWS and not self._queue.empty():
                             continue
                     self._commit_rows(conn, rows)
@@ -143,7 +145,7 @@ class SQLiteStore:
                         return
                     if isinstance(job, _Call):
                         self._run_call(conn, job)
-                    elif not isinstance(job, Observation):
+                    elif not isinstance(job, ObsRow):
                         self._in_transaction(conn, job)
                 finally:
                     self._queue.task_done()
@@ -191,24 +193,25 @@ class SQLiteStore:
         batch: set[tuple[bytes, int, str, float]] = set()
         for r in rows:
             key = (r.ip_bin, r.port, r.transport)
-            # the same observation sent again (a retried batch, a re-run) is stored once
-            if (*key, r.ts) in batch or conn.execute(
-                    "SELECT 1 FROM observations WHERE ip_bin = ? AND port = ? AND transport = ?"
-                    " AND ts = ?", (*key, r.ts)).fetchone():
+            if (*key, r.ts) in batch:
                 continue
+            best = winner.get(key)
+            # one seek finds both the endpoint's latest row and an exact duplicate
+            found = conn.execute(
+                "SELECT id, ts, is_latest FROM observations WHERE ip_bin = ? AND port = ?"
+                " AND transport = ? AND (is_latest = 1 OR ts = ?)", (*key, r.ts)).fetchall()
+            if any(ts == r.ts for _, ts, _ in found):
+                continue  # the same observation sent again (a retried batch, a re-run)
             batch.add((*key, r.ts))
             fresh.append(r)
             oid = self._next_id
             self._next_id += 1
             ids.append(oid)
-            best = winner.get(key)
             if best is None:
-                found = conn.execute(
-                    "SELECT id, ts FROM observations WHERE ip_bin = ? AND port = ?"
-                    " AND transport = ? AND is_latest = 1", key).fetchone()
-                if found is not None:
-                    best = (int(found[0]), float(found[1]))
-                    demote.append((best[0],))
+                for fid, fts, is_latest in found:
+                    if is_latest:
+                        best = (int(fid), float(fts))
+                        demote.append((best[0],))
             if best is None or r.ts >= best[1]:
                 winner[key] = (oid, r.ts)
             else:
@@ -274,11 +277,13 @@ class SQLiteStore:
             " observations=? WHERE id=?", row))
 
     def add(self, obs: Observation) -> None:
-        self._submit(obs)
+        # encoded here, in the caller's thread: the writer's SQLite work (which lets go
+        # of the GIL) overlaps the next observation's encoding
+        self._submit(to_row(obs))
 
     def add_many(self, observations: Iterable[Observation]) -> None:
         for obs in observations:
-            self._submit(obs)
+            self._submit(to_row(obs))
 
     # -- reads -----------------------------------------------------------------------
     def _execute(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> sqlite3.Cursor:
