@@ -4,12 +4,17 @@ column orders and ranges both families bytewise."""
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 _V4_PREFIX = b"\x00" * 10 + b"\xff\xff"
 
 
 def ip_to_bin(ip: str) -> bytes:
     """``"127.20.0.1"`` -> ``::ffff:127.20.0.1`` as 16 bytes. Raises ValueError."""
+    try:  # the store encodes every row: inet_pton is ~40x faster than ipaddress
+        return _V4_PREFIX + socket.inet_pton(socket.AF_INET, ip)
+    except (OSError, TypeError):
+        pass
     addr = ipaddress.ip_address(ip.strip())
     if isinstance(addr, ipaddress.IPv4Address):
         return _V4_PREFIX + addr.packed

@@ -69,6 +69,7 @@ def _uint(n: int) -> bytes:
     return bytes([len(digits)]) + digits
 
 
+@lru_cache(maxsize=4096)
 def version_sort_key(text: str | None) -> bytes | None:
     """``compare_versions`` order as plain bytes (memcmp / bytea order): equal versions
     give equal keys, and ``a < b`` exactly when ``key(a) < key(b)``. None: not a version.

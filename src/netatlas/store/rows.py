@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from netatlas.model import Observation, banner_text
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
@@ -43,6 +45,7 @@ class ObsRow:
     data: bytes
     record: dict[str, Any]  # the published record without ``data``
     fts_text: str
+    record_text: str  # ``record`` as JSON, encoded once, by the thread that adds it
 
 
 def to_row(obs: Observation) -> ObsRow:
@@ -59,11 +62,20 @@ def to_row(obs: Observation) -> ObsRow:
         version_key=version_sort_key(obs.version), title=title,
         blob_hash=blob_hash(obs.data), data=obs.data, record=record,
         fts_text=" ".join((text[:FTS_MAX_CHARS], title or "", obs.product or "")),
+        record_text=record_json(record),
     )
 
 
 def record_json(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, default=str, separators=(",", ":"))
+    try:
+        return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        # e.g. a lone surrogate from a server's bytes: ASCII escapes keep it storable
+        return json.dumps(record, ensure_ascii=True, default=str, separators=(",", ":"))
+
+
+def load_record(text: str | bytes) -> dict[str, Any]:
+    return orjson.loads(text)  # type: ignore[no-any-return]
 
 
 def with_data(record: dict[str, Any], data: bytes) -> dict[str, Any]:

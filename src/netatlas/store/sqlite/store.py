@@ -42,8 +42,8 @@ from netatlas.store.keys import hash_key
 from netatlas.store.rows import (
     ObsRow,
     fts_words,
+    load_record,
     pack_blob,
-    record_json,
     to_row,
     unpack_blob,
     with_data,
@@ -224,7 +224,7 @@ class SQLiteStore:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(oid, r.scan_id, r.ip, r.ip_bin, r.port, r.transport, r.ts, r.status, r.service,
               r.product, r.version, r.version_key, r.title, r.blob_hash,
-              record_json(r.record), int(oid in latest_ids)) for oid, r in numbered])
+              r.record_text, int(oid in latest_ids)) for oid, r in numbered])
         conn.executemany("UPDATE observations SET is_latest = 0 WHERE id = ?",
                          [d for d in demote if d[0] not in latest_ids])
         conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
@@ -302,7 +302,7 @@ class SQLiteStore:
 
     @staticmethod
     def _record(row: tuple[Any, ...]) -> dict[str, Any]:
-        return with_data(json.loads(row[2]), unpack_blob(row[3]))
+        return with_data(load_record(row[2]), unpack_blob(row[3]))
 
     @staticmethod
     def _where(query: str) -> tuple[str, list[Any]]:
@@ -489,7 +489,7 @@ class SQLiteStore:
                 return
             for r in rows:
                 data = unpack_blob(r[3])
-                yield int(r[0]), Observation.from_record(with_data(json.loads(r[2]), data), data)
+                yield int(r[0]), Observation.from_record(with_data(load_record(r[2]), data), data)
             after_id = int(rows[-1][0])
 
     def meta_get(self, key: str) -> str | None:
