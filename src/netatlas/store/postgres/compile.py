@@ -1,0 +1,224 @@
+"""Query AST -> a parameterised PostgreSQL WHERE fragment over alias ``o`` (observations).
+
+Only constants from the field registry become SQL text; every value from the user
+travels as a ``%s`` parameter. NULL-safe negation: ``-product:x`` also matches rows
+without a product, as a searcher expects. The answers are the SQLite store's, row for
+row: the conformance tests run the same queries against both.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from netatlas.query import FIELDS, SEVERITIES, Field, Query, facet_field
+from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
+from netatlas.query.fields import Column, Each, IsObject, MaxNumber, NonEmpty
+from netatlas.query.versions import version_sort_key
+from netatlas.store.rows import fts_words
+
+from . import inet
+from .fields import (
+    SEVERITY_RANK,
+    elements,
+    json_at,
+    lowered,
+    number,
+    plain,
+    predicate,
+    text,
+)
+from .pgtext import pg_text
+
+_SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_FTS = "o.fts @@ to_tsquery('simple', %s)"
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_ESCAPE = "ESCAPE '\\'"
+
+
+@dataclass(frozen=True, slots=True)
+class SqlWhere:
+    sql: str
+    params: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class FacetSql:
+    """``SELECT {expr} AS value, count(*) FROM observations o {join} ... GROUP BY
+    {group}``; ``notnull`` is what must not be NULL; ``text`` values sort bytewise."""
+
+    name: str
+    expr: str
+    notnull: str
+    group: str = "1"
+    join: str = ""
+    text: bool = True
+
+
+def compile_where(q: Query) -> SqlWhere:
+    if q.root is None:
+        return SqlWhere("true", [])
+    params: list[Any] = []
+    sql = _node(q.root, params)
+    return SqlWhere(sql, [pg_text(p) if isinstance(p, str) else p for p in params])
+
+
+def facet_sql(name: str) -> FacetSql:
+    """How a facet counts (ValueError for an unknown facet, worded by the registry)."""
+    f = facet_field(name)
+    src = f.facet_source or f.source
+    if isinstance(src, Each):
+        # one row per distinct element of each record: an element listed twice counts once
+        join = (f"CROSS JOIN LATERAL (SELECT DISTINCT e.value FROM ({elements(src)}) AS e)"
+                " AS fj")
+        return FacetSql(f.name, "fj.value", "fj.value", join=join)
+    if f.type == "int":
+        expr = number(src)
+        return FacetSql(f.name, expr, expr, text=False)
+    expr = text(src)
+    if f.facet_nocase:
+        # group as search matches (case-insensitively); show the smallest spelling
+        return FacetSql(f.name, f'min({expr} COLLATE "C")', expr, group=f"lower({expr})")
+    return FacetSql(f.name, expr, expr)
+
+
+# -- nodes ----------------------------------------------------------------------------
+def _node(n: Node, params: list[Any]) -> str:
+    if isinstance(n, Term):
+        return _term(n, FIELDS[n.field], params)
+    if isinstance(n, Text):
+        query = fts_query(n)
+        if query is None:
+            return "false"
+        params.append(query)
+        return _FTS
+    if isinstance(n, Not):
+        return f"NOT coalesce({_node(n.child, params)}, false)"
+    if isinstance(n, And | Or):
+        glue = " AND " if isinstance(n, And) else " OR "
+        return "(" + glue.join(_node(c, params) for c in n.children) + ")"
+    raise TypeError(f"not a query node: {n!r}")
+
+
+def fts_query(t: Text) -> str | None:
+    """A tsquery of one phrase of plain words (``a <-> b <-> c:*``); user text never
+    reaches tsquery's own operators. None when the text holds no word."""
+    words = fts_words(t.phrase)
+    if not words:
+        return None
+    return " <-> ".join(words) + (":*" if t.prefix else "")
+
+
+def like_pattern(g: Glob) -> str:
+    """Glob -> LIKE pattern for ``ESCAPE '\\'``."""
+    out: list[str] = []
+    chars = iter(g.pattern)
+    for ch in chars:
+        if ch == "\\":
+            lit = next(chars, "\\")
+            out.append("\\" + lit if lit in "%_\\" else lit)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _term(t: Term, f: Field, params: list[Any]) -> str:
+    src = f.source
+    if isinstance(src, Each):
+        return _each(t, f, src, params)
+    if t.op == "glob":
+        params.append(like_pattern(t.values[0]))
+        if src == Column("title"):  # the trigram index is on lower(title)
+            return f"lower(o.title) LIKE lower(%s) {_ESCAPE}"
+        return f"{text(src)} ILIKE %s {_ESCAPE}"
+    if f.type in ("ip", "net"):
+        return inet.condition(t, params)
+    if isinstance(src, MaxNumber):
+        return _compare(t, number(src), "num", params, convert=_leading_number)
+    if f.type == "version" and t.op != "eq":
+        return _compare(t, "o.version_key", "num", params, convert=version_sort_key)
+    if f.type == "bool":
+        if isinstance(src, IsObject | NonEmpty):
+            params.append(bool(t.values[0]))
+            return f"{predicate(src)} = %s"
+        params.append("true" if t.values[0] else "false")
+        return f"{json_at(src.path)} = %s::jsonb"
+    if f.type in ("int", "date"):
+        return _compare(t, number(src), "num", params)
+    return _compare(t, text(src), "str", params)
+
+
+def _each(t: Term, f: Field, src: Each, params: list[Any]) -> str:
+    severity = f.element_type == "severity"
+    if t.op == "eq":
+        # ANY element equal, case-insensitively: containment in the lower-cased list,
+        # which a GIN index answers
+        names = [SEVERITIES[v] if severity else v for v in t.values]
+        parts = []
+        for path in src.paths:
+            for name in names:
+                params.append(name)
+                parts.append(f"{lowered(path)} {_contains(src)}")
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    if t.op == "glob":
+        params.append(like_pattern(t.values[0]))
+        cond = f"e.value ILIKE %s {_ESCAPE}"
+    elif severity:
+        cond = _compare(t, SEVERITY_RANK.format(x="e.value"), "num", params)
+    else:
+        cond = _compare(t, "e.value", "str", params)
+    return f"EXISTS (SELECT 1 FROM ({elements(src)}) AS e WHERE {cond})"
+
+
+def _contains(src: Each) -> str:
+    if src.keys_or_values:
+        return "? lower(%s::text)"  # an object's keys, a list's string elements
+    if src.member is not None:  # keys are lower-cased in the indexed copy too
+        key = plain(src.member).lower()
+        return f"@> jsonb_build_array(jsonb_build_object('{key}', lower(%s::text)))"
+    return "@> jsonb_build_array(lower(%s::text))"
+
+
+def _compare(t: Term, expr: str, kind: str, params: list[Any], convert: Any = None) -> str:
+    """``expr`` against the term's values: eq (any of), comparisons, inclusive range."""
+    conv = convert or (lambda v: v)
+    if t.op == "eq":
+        values = [conv(v) for v in t.values]
+        params.extend(values)
+        if kind == "str":
+            if len(values) == 1:
+                return f"lower({expr}) = lower(%s)"
+            return f"lower({expr}) IN ({', '.join(['lower(%s)'] * len(values))})"
+        if len(values) == 1:
+            return f"{expr} = %s"
+        return f"{expr} IN ({', '.join(['%s'] * len(values))})"
+    if t.op == "range":
+        lo, hi = (None if v is None else conv(v) for v in t.values)
+        return _range(expr, lo, hi, params)
+    params.append(conv(t.values[0]))
+    return f"{expr} {_SQL_OP[t.op]} %s"
+
+
+def _range(expr: str, lo: Any, hi: Any, params: list[Any]) -> str:
+    if lo is not None and hi is not None:
+        params += [lo, hi]
+        return f"{expr} BETWEEN %s AND %s"
+    if lo is not None:
+        params.append(lo)
+        return f"{expr} >= %s"
+    if hi is not None:
+        params.append(hi)
+        return f"{expr} <= %s"
+    return f"{expr} IS NOT NULL"
+
+
+def _leading_number(value: str) -> float | None:
+    m = _NUMBER.match(str(value).strip())
+    return float(m.group()) if m else None

@@ -1,0 +1,435 @@
+"""PostgreSQL backend of the ``Store`` interface.
+
+Writes go through one writer thread (``writer.py``: batched COPY, one transaction per
+batch, retried across outages); reads come from a small connection pool, each statement
+bounded by ``statement_timeout``. Every observation is kept; search, count, facets and
+pages read only the latest one per (ip, port, transport) (``is_latest``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from netatlas.model import Observation, Scan
+from netatlas.query import parse
+from netatlas.store import cursor
+from netatlas.store.base import (
+    ROLES,
+    ApiKey,
+    CveCandidate,
+    CveEntry,
+    CveRange,
+    FacetValue,
+    KeyRow,
+    Page,
+    StoreUnavailable,
+)
+from netatlas.store.keys import hash_key
+from netatlas.store.rows import load_record, to_row, unpack_blob, with_data
+
+from . import schema
+from .compile import SqlWhere, compile_where, facet_sql
+from .inet import stored_form
+from .writer import (
+    RETRY_LIMIT,
+    ScanWrite,
+    Writer,
+    connect_options,
+    reason,
+    server_address,
+    stage,
+)
+
+QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven statement is bounded
+POOL_MAX = 8
+STREAM_ROWS = 500  # rows per FETCH of a streaming read
+
+_FROM = "observations o LEFT JOIN blobs b ON b.hash = o.blob_hash"
+_SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
+_KEY_COLUMNS = "id, role, name, created, revoked, rate, burst"
+_RANGE_COLUMNS = ("part, vendor, product, version, start_incl, start_excl, end_incl, end_excl,"
+                  " criteria")
+# The SQLite store streams in its byte order of addresses, where IPv6 below the IPv4-mapped
+# block comes first, then IPv4, then the rest of IPv6; PostgreSQL puts IPv4 first. Three
+# index range scans, one after the other, give that order.
+_ADDRESS_SPANS = (
+    "o.ip >= '::'::inet AND o.ip < '::ffff:0.0.0.0'::inet",
+    "o.ip < '::'::inet",
+    "o.ip >= '::ffff:0.0.0.0'::inet",
+)
+_PASSWORD_KV = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """The URL (or key=value conninfo) with any password replaced by ``***``."""
+    if "://" not in url:
+        return _PASSWORD_KV.sub(r"\1***", url)
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            netloc = userinfo.split(":", 1)[0] + ":***@" + host
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query, flags=re.IGNORECASE)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _with_timeout(url: str, seconds: float) -> str:
+    """The URL's own server ``options`` plus a statement time limit."""
+    try:
+        given = conninfo_to_dict(url).get("options") or ""
+    except psycopg.ProgrammingError:
+        given = ""
+    return f"{given} -c statement_timeout={max(1, int(seconds * 1000))}".strip()
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt else None
+
+
+def _dt(ts: float | None) -> datetime | None:
+    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
+
+
+def _record(doc: str, data: bytes | None) -> dict[str, Any]:
+    return with_data(load_record(doc), unpack_blob(data) if data else b"")
+
+
+def _facet_value(value: Any) -> Any:
+    """numeric -> int when whole (as SQLite gives), else float."""
+    if value is None or isinstance(value, int | str):
+        return value
+    number = float(value)
+    return int(value) if number.is_integer() else number
+
+
+class PostgresStore:
+    def __init__(self, url: str, retry_limit: float = RETRY_LIMIT,
+                 query_timeout: float = QUERY_TIME_LIMIT) -> None:
+        self.url = mask_url(url)
+        self._query_timeout = query_timeout
+        self._where = server_address(url)
+        self._options = connect_options(url)
+        try:
+            with psycopg.connect(url, **self._options, autocommit=True) as conn:
+                self.applied = schema.migrate(conn)
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+        self._dsn = url
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=POOL_MAX, name="netatlas-read", open=True,
+            timeout=query_timeout,  # a read that cannot get a connection fails as late
+            check=ConnectionPool.check_connection,  # a server restart leaves dead ones
+            kwargs={**self._options, "autocommit": True,
+                    "options": _with_timeout(url, query_timeout)},
+        )
+        self._writer = Writer(url, retry_limit=retry_limit)
+        self._closed = False
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"PostgreSQL at {self._where} unreachable ({reason(exc)})")
+
+    # -- writes (through the writer, in order) -------------------------------------------
+    def begin_scan(self, scan: Scan) -> None:
+        self._writer.put(ScanWrite(
+            "INSERT INTO scans (id, started, finished, status, args, done, total, open_ports,"
+            " observations) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET started = excluded.started,"
+            " finished = excluded.finished, status = excluded.status, args = excluded.args,"
+            " done = excluded.done, total = excluded.total, open_ports = excluded.open_ports,"
+            " observations = excluded.observations",
+            (scan.id, _ts(scan.started), _ts(scan.finished), scan.status,
+             json.dumps(scan.args, sort_keys=True), scan.done, scan.total, scan.open_ports,
+             scan.observations)))
+
+    def update_scan(self, scan: Scan) -> None:
+        self._writer.put(ScanWrite(
+            "UPDATE scans SET finished = %s, status = %s, args = %s, done = %s, total = %s,"
+            " open_ports = %s, observations = %s WHERE id = %s",
+            (_ts(scan.finished), scan.status, json.dumps(scan.args, sort_keys=True), scan.done,
+             scan.total, scan.open_ports, scan.observations, scan.id)))
+
+    def add(self, obs: Observation) -> None:
+        # encoded here, in the caller's thread: a snapshot of the observation (a bad
+        # address fails at the caller), and the writer's time goes to PostgreSQL
+        self._writer.put(stage(to_row(obs)))
+
+    def add_many(self, observations: Iterable[Observation]) -> None:
+        for obs in observations:
+            self.add(obs)
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._writer.close()
+        finally:
+            self._pool.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ---------------------------------------------------------------------------
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; a cancelled statement is a TimeoutError, a server that
+        cannot be reached is StoreUnavailable."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.errors.QueryCanceled as exc:
+            raise TimeoutError(f"query took longer than {self._query_timeout:g}s") from exc
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
+    def _fetch(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn() as conn:
+            return conn.execute(sql, list(params)).fetchall()
+
+    def _stream(self, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows through a server-side cursor: the time limit bounds each FETCH."""
+        with (self._conn() as conn, conn.transaction(),
+              conn.cursor(name="netatlas_stream") as cur):
+            cur.itersize = STREAM_ROWS
+            cur.execute(sql, list(params))
+            yield from cur
+
+    @staticmethod
+    def _where_latest(query: str) -> SqlWhere:
+        where = compile_where(parse(query))
+        return SqlWhere(f"o.is_latest AND ({where.sql})", where.params)
+
+    def search(self, query: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        w = self._where_latest(query)
+        rows = self._fetch(f"SELECT o.doc, b.data FROM {_FROM} WHERE {w.sql}"
+                           " ORDER BY o.ts DESC, o.id DESC LIMIT %s OFFSET %s",
+                           [*w.params, limit, offset])
+        return [_record(doc, data) for doc, data in rows]
+
+    def page(self, query: str, limit: int = 100, after: str | None = None) -> Page:
+        w = self._where_latest(query)
+        sql, params = w.sql, list(w.params)
+        if after is not None:
+            ts, row_id = cursor.decode(query, after)
+            sql += " AND (o.ts, o.id) < (%s, %s)"
+            params += [ts, row_id]
+        rows = self._fetch(f"SELECT o.ts, o.id, o.doc, b.data FROM {_FROM} WHERE {sql}"
+                           " ORDER BY o.ts DESC, o.id DESC LIMIT %s", [*params, limit + 1])
+        more = len(rows) > limit
+        rows = rows[:limit]
+        nxt = cursor.encode(query, rows[-1][0], rows[-1][1]) if more and rows else None
+        return Page([_record(doc, data) for _, _, doc, data in rows], nxt)
+
+    def iter_search(self, query: str) -> Iterator[dict[str, Any]]:
+        w = self._where_latest(query)
+        for span in _ADDRESS_SPANS:
+            rows = self._stream(f"SELECT o.doc, b.data FROM {_FROM} WHERE {w.sql} AND {span}"
+                                " ORDER BY o.ip, o.port, o.transport", w.params)
+            for doc, data in rows:
+                yield _record(doc, data)
+
+    def count(self, query: str) -> int:
+        w = self._where_latest(query)
+        return int(self._fetch(f"SELECT count(*) FROM observations o WHERE {w.sql}",
+                               w.params)[0][0])
+
+    def facets(
+        self, query: str, names: list[str], size: int = 10
+    ) -> dict[str, list[FacetValue]]:
+        w = self._where_latest(query)
+        plans = [(name, facet_sql(name)) for name in names]  # unknown names fail first
+        out: dict[str, list[FacetValue]] = {}
+        for name, f in plans:
+            order = 'value COLLATE "C"' if f.text else "value"
+            rows = self._fetch(
+                f"SELECT value, n FROM (SELECT {f.expr} AS value, count(*) AS n"
+                f" FROM observations o {f.join}"
+                f" WHERE {w.sql} AND {f.notnull} IS NOT NULL GROUP BY {f.group}) AS f"
+                f" ORDER BY n DESC, {order} LIMIT %s", [*w.params, size])
+            out[name] = [FacetValue(_facet_value(v), int(n)) for v, n in rows]
+        return out
+
+    def host(self, ip: str, history: bool = True) -> list[dict[str, Any]]:
+        """Every observation of one host, newest first (only the latest per port
+        unless ``history``)."""
+        latest = "" if history else " AND o.is_latest"
+        rows = self._fetch(f"SELECT o.doc, b.data FROM {_FROM} WHERE o.ip = %s::inet{latest}"
+                           " ORDER BY o.ts DESC, o.id DESC", [stored_form(ip)])
+        return [_record(doc, data) for doc, data in rows]
+
+    # -- scans -----------------------------------------------------------------------------
+    def get_scan(self, scan_id: str) -> Scan | None:
+        rows = self._fetch(f"SELECT {_SCAN_COLUMNS} FROM scans WHERE id = %s", [scan_id])
+        return self._scan(rows[0]) if rows else None
+
+    def scans(self) -> list[Scan]:
+        rows = self._fetch(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY started DESC, id")
+        return [self._scan(r) for r in rows]
+
+    @staticmethod
+    def _scan(row: tuple[Any, ...]) -> Scan:
+        return Scan(id=row[0], started=_dt(row[1]) or datetime.now(UTC), finished=_dt(row[2]),
+                    status=row[3], args=json.loads(row[4]), done=row[5], total=row[6],
+                    open_ports=row[7], observations=row[8])
+
+    # -- API keys --------------------------------------------------------------------------
+    def create_key(self, role: str, name: str = "", rate: float | None = None,
+                   burst: int | None = None) -> tuple[str, ApiKey]:
+        """Make a key; returns (secret, record). Only the secret's SHA-256 is kept."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        secret = secrets.token_hex(16)  # 32 characters, like a Shodan key
+        key = ApiKey(id=secrets.token_hex(4), role=role, name=name,  # type: ignore[arg-type]
+                     created=time.time(), rate=rate, burst=burst)
+        self.import_keys([KeyRow(key, hash_key(secret))])
+        return secret, key
+
+    def verify_key(self, secret: str) -> ApiKey | None:
+        """The live key for this secret, or None (unknown or revoked)."""
+        if not secret or len(secret) > 256:
+            return None
+        rows = self._fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys"
+                           " WHERE hash = %s AND revoked IS NULL", [hash_key(secret)])
+        return ApiKey(*rows[0]) if rows else None
+
+    def list_keys(self) -> list[ApiKey]:
+        rows = self._fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created, id")
+        return [ApiKey(*r) for r in rows]
+
+    def revoke_key(self, key_id: str) -> bool:
+        with self._conn() as conn:
+            cur = conn.execute("UPDATE api_keys SET revoked = %s"
+                               " WHERE id = %s AND revoked IS NULL", [time.time(), key_id])
+            return cur.rowcount > 0
+
+    def key_rows(self) -> list[KeyRow]:
+        rows = self._fetch(f"SELECT {_KEY_COLUMNS}, hash FROM api_keys ORDER BY created, id")
+        return [KeyRow(ApiKey(*r[:7]), r[7]) for r in rows]
+
+    def import_keys(self, rows: Iterable[KeyRow]) -> None:
+        """Keys with their hashes; one with the same id or hash is replaced."""
+        params = [(r.key.id, r.key.role, r.key.name, r.key.created, r.key.revoked, r.key.rate,
+                   r.key.burst, r.hash) for r in rows]
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            for p in params:
+                cur.execute("DELETE FROM api_keys WHERE id = %s OR hash = %s", (p[0], p[7]))
+                cur.execute(f"INSERT INTO api_keys ({_KEY_COLUMNS}, hash)"
+                            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", p)
+
+    def _fetch_none(self, sql: str, params: Iterable[Any]) -> None:
+        with self._conn() as conn:
+            conn.execute(sql, list(params))
+
+    # -- the offline CVE feed ----------------------------------------------------------------
+    def cve_import(self, entries: Iterable[CveEntry]) -> int:
+        """Load CVEs; one imported again replaces its rows. One transaction, no time
+        limit (a whole NVD feed is a few hundred thousand rows)."""
+        n = 0
+        it = iter(entries)
+        with self._conn() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET LOCAL statement_timeout = 0")
+            while chunk := list(islice(it, 2000)):
+                n += len(chunk)
+                last = {e.id: e for e in chunk}  # a CVE listed twice: the last one wins
+                cur.execute("DELETE FROM cve_cpe WHERE cve_id = ANY(%s)", [list(last)])
+                cur.executemany(
+                    "INSERT INTO cve (id, cvss, severity, summary, published, modified)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+                    " cvss = excluded.cvss, severity = excluded.severity,"
+                    " summary = excluded.summary, published = excluded.published,"
+                    " modified = excluded.modified",
+                    [(e.id, e.cvss, e.severity, e.summary, e.published, e.modified)
+                     for e in last.values()])
+                with cur.copy(f"COPY cve_cpe (cve_id, {_RANGE_COLUMNS}) FROM STDIN") as copy:
+                    for e in last.values():
+                        for r in e.ranges:
+                            copy.write_row((e.id, r.part, r.vendor, r.product, r.version,
+                                            r.start_incl, r.start_excl, r.end_incl,
+                                            r.end_excl, r.criteria))
+        return n
+
+    def cve_count(self) -> int:
+        return int(self._fetch("SELECT count(*) FROM cve")[0][0])
+
+    def cve_candidates(self, part: str, product: str,
+                       vendors: tuple[str, ...]) -> list[CveCandidate]:
+        rows = self._fetch(
+            f"SELECT c.id, c.cvss, c.severity, c.summary, {_prefixed('m', _RANGE_COLUMNS)}"
+            " FROM cve_cpe m JOIN cve c ON c.id = m.cve_id"
+            " WHERE m.product = %s AND m.part = %s AND m.vendor = ANY(%s)"
+            ' ORDER BY m.cve_id COLLATE "C", m.seq', [product, part, list(vendors)])
+        return [CveCandidate(r[0], r[1], r[2], r[3] or "", CveRange(*r[4:])) for r in rows]
+
+    def cve_entries(self) -> Iterator[CveEntry]:
+        rows = self._stream(
+            f"SELECT c.id, c.cvss, c.severity, c.summary, c.published, c.modified,"
+            f" m.seq, {_prefixed('m', _RANGE_COLUMNS)}"
+            ' FROM cve c LEFT JOIN cve_cpe m ON m.cve_id = c.id ORDER BY c.id COLLATE "C", m.seq')
+        entry: CveEntry | None = None
+        for r in rows:
+            if entry is None or entry.id != r[0]:
+                if entry is not None:
+                    yield entry
+                entry = CveEntry(r[0], r[1], r[2], r[3] or "", r[4], r[5])
+            if r[6] is not None:
+                entry.ranges.append(CveRange(*r[7:]))
+        if entry is not None:
+            yield entry
+
+    # -- schema and moving a whole store -------------------------------------------------
+    def schema_version(self) -> int:
+        with self._conn() as conn:
+            return schema.current_version(conn)
+
+    def migrate(self) -> list[str]:
+        """Migrations run when the store opens; this says which ones that was (and
+        applies any a newer process added since)."""
+        try:
+            with psycopg.connect(self._dsn, **self._options, autocommit=True) as conn:
+                self.applied += schema.migrate(conn)
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+        return list(self.applied)
+
+    def export_all(self, after_id: int = 0) -> Iterator[tuple[int, Observation]]:
+        """Every observation (history too) in id order, rebuilt with its exact banner."""
+        rows = self._stream(f"SELECT o.id, o.doc, b.data FROM {_FROM} WHERE o.id > %s"
+                            " ORDER BY o.id", [after_id])
+        for row_id, doc, blob in rows:
+            data = unpack_blob(blob) if blob else b""
+            yield row_id, Observation.from_record(with_data(load_record(doc), data), data)
+
+    def meta_get(self, key: str) -> str | None:
+        rows = self._fetch("SELECT value FROM meta WHERE key = %s", [key])
+        return rows[0][0] if rows else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        self._fetch_none("INSERT INTO meta (key, value) VALUES (%s, %s)"
+                         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])
+
+    def disk_bytes(self) -> int:
+        return int(self._fetch("SELECT pg_database_size(current_database())")[0][0])
+
+
+def _prefixed(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
