@@ -5,94 +5,30 @@ observations (default 100k and 1M), printed as p50 / p95.
     .venv/bin/python bench/api_search.py --sizes 100000 --repeat 30
     .venv/bin/python bench/api_search.py --db /tmp/big.db --keep   # reuse a filled store
 
-Observations are synthetic (nothing is scanned); addresses lie in 127.64.0.0/10 so
-nothing in the store could ever point a later scan off the machine. Queries go
-through the real app (httpx ASGI transport, real routing, auth, JSON) and the real
-SQLite store and query language.
+Observations are synthetic (nothing is scanned; ``synthetic()`` in bench/_synthetic.py);
+addresses lie in 127.64.0.0/10 so nothing in the store could ever point a later scan off
+the machine. Queries go through the real app (httpx ASGI transport, real routing, auth,
+JSON) and the real SQLite store and query language.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from _synthetic import T0, synthetic
 from netatlas.api import create_app
-from netatlas.model import Observation, Scan
+from netatlas.model import Scan
 from netatlas.store import open_store
-
-BASE_IP = int(ipaddress.ip_address("127.64.0.0"))
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-# (port, service, [(product, versions, weight)], title choices) — a rough internet mix
-SERVICES = [
-    (80, "http", [("nginx", ["1.18.0", "1.22.1", "1.24.0", "1.26.0"], 5),
-                  ("Apache httpd", ["2.4.41", "2.4.57", "2.4.62"], 4),
-                  ("Microsoft IIS httpd", ["10.0"], 1), ("lighttpd", ["1.4.69"], 1)],
-     ["Welcome to nginx!", "Apache2 Debian Default Page", "Index of /", "Login",
-      "Dashboard", "Router Configuration", "403 Forbidden", "It works!"]),
-    (443, "https", [("nginx", ["1.22.1", "1.24.0"], 5), ("Apache httpd", ["2.4.62"], 3),
-                    ("Caddy", ["2.7.6"], 1)],
-     ["Sign in", "Grafana", "GitLab", "Welcome", "Jenkins [Jenkins]", "Kibana"]),
-    (22, "ssh", [("OpenSSH", ["7.4", "8.2p1", "8.9p1", "9.2p1", "9.6p1"], 8),
-                 ("Dropbear sshd", ["2020.81", "2022.83"], 2)], []),
-    (21, "ftp", [("vsftpd", ["3.0.3", "3.0.5"], 3), ("ProFTPD", ["1.3.6", "1.3.8"], 2),
-                 ("Pure-FTPd", [""], 1)], []),
-    (25, "smtp", [("Postfix smtpd", [""], 4), ("Exim smtpd", ["4.96", "4.97"], 2)], []),
-    (3306, "mysql", [("MySQL", ["5.7.44", "8.0.36"], 3), ("MariaDB", ["10.11.6"], 2)], []),
-    (5432, "postgresql", [("PostgreSQL", ["13.14", "15.6", "16.2"], 1)], []),
-    (6379, "redis", [("Redis", ["6.2.14", "7.0.15", "7.2.4"], 1)], []),
-    (8080, "http", [("Jetty", ["9.4.53"], 2), ("Apache Tomcat", ["9.0.85", "10.1.19"], 3),
-                    ("nginx", ["1.24.0"], 2)],
-     ["Apache Tomcat", "Jenkins", "Swagger UI", "Prometheus Time Series", "Welcome"]),
-    (11211, "memcached", [("Memcached", ["1.6.21"], 1)], []),
-    (27017, "mongodb", [("MongoDB", ["4.4.28", "6.0.13"], 1)], []),
-]
-WEIGHTS = [30, 22, 25, 6, 5, 4, 2, 3, 6, 1, 1]
-TAGS = ["cloud", "self-signed", "database", "eol-product", "honeypot", "vpn"]
-
-
-def synthetic(i: int, rng: random.Random, scan_id: str) -> Observation:
-    host = i // 3  # ~3 services a host
-    ip = str(ipaddress.ip_address(BASE_IP + host * 7 % (1 << 22)))
-    port, service, products, titles = rng.choices(SERVICES, WEIGHTS)[0]
-    if rng.random() < 0.08:  # some services on odd ports
-        port = rng.choice([81, 2222, 8000, 8081, 8443, 8888, 9000, 10000])
-    product, versions, _ = rng.choices(products, [p[2] for p in products])[0]
-    version = rng.choice(versions) or None
-    sections: dict = {}
-    if service in ("http", "https"):
-        title = rng.choice(titles)
-        sections["http"] = {"status": rng.choice([200, 200, 200, 301, 403, 404]),
-                            "title": title, "server": f"{product}/{version or ''}".rstrip("/")}
-        data = (f"HTTP/1.1 200 OK\r\nServer: {product}/{version}\r\n"
-                f"Content-Type: text/html\r\n\r\n<title>{title}</title>").encode()
-    elif service == "ssh":
-        data = f"SSH-2.0-{product.replace(' ', '_')}_{version}\r\n".encode()
-        sections["ssh"] = {"version_string": data.decode().strip()}
-    elif service == "ftp":
-        data = f"220 ({product} {version or ''})\r\n".encode()
-    elif service == "smtp":
-        data = f"220 mail.example.test ESMTP {product}\r\n".encode()
-    else:
-        data = rng.randbytes(rng.randint(0, 48))
-    return Observation(
-        ip=ip, port=port, transport="tcp",
-        timestamp=T0 + timedelta(seconds=i * 13 % (86400 * 60)),
-        scan_id=scan_id, service=service, product=product, version=version,
-        cpe=[f"cpe:/a:{product.lower().replace(' ', '_')}:{version or ''}"], data=data,
-        tags=rng.sample(TAGS, k=rng.choice([0, 0, 0, 1, 2])), sections=sections,
-    )
 
 
 def fill(db: str, n: int, seed: int = 1) -> float:
