@@ -25,9 +25,10 @@ def scan_args(lab: list[Any]) -> list[str]:
             "--allow", "127.20.0.0/16", "--seed", "7", "--no-grab"]
 
 
-def test_interrupt_then_resume(lab: list[Any], tmp_path: Path) -> None:
+def test_interrupt_then_resume(lab: list[Any], tmp_path: Path, store_url: str) -> None:
+    """On each backend: the interrupted scan's store, resumed, ends as a fresh scan's."""
     scan = scan_args(lab)
-    db = tmp_path / "resume.db"
+    db = store_url
     env = {**os.environ, "NETATLAS_DB": str(db)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "netatlas.cli.main", "scan", *scan, "--rate", "500"],

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.lab
 LAB_PORTS = "21,22,25,80,443,2222,5432,6379,7000,8081,11211"
 
 
-def netatlas(*args: str, db: Path, check: bool = True, timeout: float = 300) -> Any:
+def netatlas(*args: str, db: Path | str, check: bool = True, timeout: float = 300) -> Any:
     env = {**os.environ, "NETATLAS_DB": str(db)}
     proc = subprocess.run(
         [sys.executable, "-m", "netatlas.cli.main", *args],
