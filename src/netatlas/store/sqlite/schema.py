@@ -111,11 +111,10 @@ CREATE INDEX obs_scan ON observations (scan_id);
 -- match how the query language compares strings, so `product:nginx` can seek.
 CREATE INDEX latest_ts ON observations (ts) WHERE is_latest = 1;
 CREATE INDEX latest_port ON observations (port, ts) WHERE is_latest = 1;
-CREATE INDEX latest_service ON observations (service COLLATE NOCASE) WHERE is_latest = 1;
+CREATE INDEX latest_service ON observations (service COLLATE NOCASE, ts) WHERE is_latest = 1;
 CREATE INDEX latest_product ON observations (product COLLATE NOCASE, version_key)
   WHERE is_latest = 1;
 CREATE INDEX latest_title ON observations (title COLLATE NOCASE) WHERE is_latest = 1;
-CREATE INDEX latest_ip ON observations (ip_bin, port, transport) WHERE is_latest = 1;
 -- Full text: words only (rows.fts_words), no second copy of the text. rowid = id.
 CREATE VIRTUAL TABLE obs_fts USING fts5 (
   words, content = '', tokenize = 'unicode61 remove_diacritics 0'

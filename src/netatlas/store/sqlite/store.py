@@ -309,22 +309,26 @@ class SQLiteStore:
         where = compile_where(parse(query))
         return where.sql, list(where.params)
 
+    def _newest(self, sql: str, params: list[Any], limit: int, offset: int = 0
+                ) -> list[tuple[Any, ...]]:
+        """The newest matching rows: ids are picked (and sorted) first, on the indexes
+        alone; records and banners are read for the page's rows only."""
+        return self._execute(
+            f"{_SELECT} JOIN (SELECT o.id FROM observations o WHERE o.is_latest = 1 AND {sql}"
+            " ORDER BY o.ts DESC, o.id DESC LIMIT ? OFFSET ?) AS p ON p.id = o.id"
+            " ORDER BY o.ts DESC, o.id DESC", [*params, limit, offset]).fetchall()
+
     def search(self, query: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
         sql, params = self._where(query)
-        cur = self._execute(
-            f"{_SELECT} WHERE o.is_latest = 1 AND {sql}"
-            " ORDER BY o.ts DESC, o.id DESC LIMIT ? OFFSET ?", [*params, limit, offset])
-        return [self._record(r) for r in cur.fetchall()]
+        return [self._record(r) for r in self._newest(sql, params, limit, offset)]
 
     def page(self, query: str, limit: int = 100, after: str | None = None) -> Page:
         sql, params = self._where(query)
         if after is not None:
             ts, oid = cursor.decode(query, after)
-            sql += " AND (o.ts, o.id) < (?, ?)"
+            sql = f"({sql}) AND (o.ts, o.id) < (?, ?)"
             params += [ts, oid]
-        rows = self._execute(
-            f"{_SELECT} WHERE o.is_latest = 1 AND {sql}"
-            " ORDER BY o.ts DESC, o.id DESC LIMIT ?", [*params, limit + 1]).fetchall()
+        rows = self._newest(sql, params, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         nxt = cursor.encode(query, rows[-1][1], rows[-1][0]) if more and rows else None
