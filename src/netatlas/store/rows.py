@@ -1,8 +1,14 @@
 """An observation as the columns every backend stores, and back.
 
-The banner's exact bytes are kept once per distinct content (``blob_hash``) and
-compressed; the record keeps no second copy of them — its ``data`` text is rebuilt
-from the bytes on read (``banner_text`` is a pure function of them).
+What repeats is stored once: the banner's exact bytes once per distinct content
+(``blob_hash``, compressed), and objects that many records share — a certificate seen on
+every host behind one load balancer, a host's location — once per distinct object, in
+a table of shared documents; the stored record names them ``{"$ref": "<hash>"}``. The
+stored record also drops what its columns already hold (address, port, time, product,
+...) and the empty defaults of the published shape, so it holds only what is particular
+to the observation. ``publish`` puts the published record back together, keys in their
+published order; ``data`` is rebuilt from the bytes (``banner_text`` is a pure function
+of them).
 """
 
 from __future__ import annotations
@@ -11,12 +17,14 @@ import hashlib
 import json
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from netatlas.model import Observation, banner_text
+from netatlas.model import Observation, banner_text, format_timestamp
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
 
@@ -25,6 +33,20 @@ _RAW, _ZLIB = b"\x00", b"\x01"
 # a word: a run of letters and digits), the same on every backend.
 _WORD = re.compile(r"[^\W_]+")
 FTS_MAX_CHARS = 16_384  # a banner's first 16 KiB are searchable; all of it is stored
+# Published keys the columns hold, in published order.
+HOT_KEYS = ("ip_str", "port", "transport", "timestamp", "scan_id", "status", "service",
+            "product", "version")
+# The fixed part of the published shape after the hot keys, with its empty defaults
+# (dropped from the stored record when empty, put back on read).
+FIXED: tuple[tuple[str, Any], ...] = (
+    ("cpe", []), ("cpe23", []), ("data", None), ("hostnames", []), ("tags", []),
+    ("info", None), ("os", None), ("devicetype", None), ("risks", []), ("vulns", {}))
+# Values many records share, stored once each (paths into the record): a certificate
+# served by many hosts, a location, the CVEs of a product version, the findings of a
+# configuration, the CPE 2.3 names of a product. Only non-empty objects and lists.
+SHARED_PATHS: tuple[tuple[str, ...], ...] = (
+    ("ssl", "cert"), ("location",), ("vulns",), ("risks",), ("cpe23",))
+REF = "$ref"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,27 +65,88 @@ class ObsRow:
     title: str | None
     blob_hash: bytes
     data: bytes
-    record: dict[str, Any]  # the published record without ``data``
+    record: dict[str, Any]  # the stored record: see the module's docstring
     fts_text: str
     record_text: str  # ``record`` as JSON, encoded once, by the thread that adds it
+    shared: dict[str, str]  # hash (hex) -> JSON of each shared object it refers to
 
 
 def to_row(obs: Observation) -> ObsRow:
     record = obs.to_record()
-    text = record.pop("data")
+    text = record["data"]
     http = record.get("http")
     title = http.get("title") if isinstance(http, dict) else None
     if title is not None and not isinstance(title, str):
         title = str(title)
+    stored, shared = slim(record)
     return ObsRow(
         scan_id=obs.scan_id, ip=obs.ip, ip_bin=ip_to_bin(obs.ip), port=obs.port,
         transport=obs.transport, ts=obs.timestamp.timestamp(), status=obs.status,
         service=obs.service, product=obs.product, version=obs.version,
         version_key=version_sort_key(obs.version), title=title,
-        blob_hash=blob_hash(obs.data), data=obs.data, record=record,
+        blob_hash=blob_hash(obs.data), data=obs.data, record=stored,
         fts_text=" ".join((text[:FTS_MAX_CHARS], title or "", obs.product or "")),
-        record_text=record_json(record),
+        record_text=record_json(stored), shared=shared,
     )
+
+
+def slim(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The published record -> (what the store keeps of it, the shared values it refers
+    to by hash)."""
+    out = {k: v for k, v in record.items() if k not in HOT_KEYS and k != "data"}
+    for key, empty in FIXED:
+        if key in out and out[key] == empty and type(out[key]) is type(empty):
+            del out[key]
+    shared: dict[str, str] = {}
+    for path in SHARED_PATHS:
+        parent: Any = out
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        value = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if not isinstance(value, dict | list) or not value:
+            continue
+        if parent is not out:  # copy the section on the way down: the caller's is theirs
+            section = dict(out[path[0]])
+            out[path[0]] = section
+            parent = section
+        doc = record_json(value)
+        ref = hashlib.blake2b(doc.encode(), digest_size=16).hexdigest()
+        shared[ref] = doc
+        parent[path[-1]] = {REF: ref}
+    return out, shared
+
+
+def publish(stored: dict[str, Any], hot: tuple[Any, ...], data: bytes,
+            resolve: Callable[[str], Any]) -> dict[str, Any]:
+    """The published record from what the store keeps: ``hot`` holds the column values
+    (ip, port, transport, ts, scan_id, status, service, product, version); ``resolve``
+    returns a shared object by its hash. Records stored whole by older versions (with
+    their own hot keys and ``data``) come back as they were."""
+    rec: dict[str, Any] = {}
+    for key, value in zip(HOT_KEYS, hot, strict=True):
+        rec[key] = format_timestamp(datetime.fromtimestamp(value, UTC)) \
+            if key == "timestamp" else value
+    for key, empty in FIXED:
+        if key == "data":
+            rec["data"] = banner_text(data)
+        elif key in stored:
+            rec[key] = stored[key]
+        else:
+            rec[key] = None if empty is None else type(empty)()  # a fresh [] or {}
+    for key, value in stored.items():
+        if key not in rec or key in HOT_KEYS:  # a record stored whole: its values win
+            rec[key] = value
+    for path in SHARED_PATHS:
+        parent: Any = rec
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        ref = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if isinstance(ref, dict) and set(ref) == {REF}:
+            section = dict(rec[path[0]]) if len(path) > 1 else rec
+            section[path[-1]] = resolve(ref[REF])
+            if len(path) > 1:
+                rec[path[0]] = section
+    return rec
 
 
 def record_json(record: dict[str, Any]) -> str:
@@ -97,7 +180,7 @@ def blob_hash(data: bytes) -> bytes:
 def pack_blob(data: bytes) -> bytes:
     """Compressed when that saves space; one leading byte says which."""
     if len(data) > 64:
-        packed = zlib.compress(data, 6)
+        packed = zlib.compress(data, 1)  # banners are small: speed over the last bytes
         if len(packed) < len(data):
             return _ZLIB + packed
     return _RAW + data
@@ -113,3 +196,13 @@ def unpack_blob(stored: bytes) -> bytes:
 def fts_words(text: str) -> list[str]:
     """The words full text indexes and matches, lower-cased."""
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def shared_prefix(path: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(the shared path a field path lies in, the rest of it), or None: query compilers
+    read such a field from the shared document (or from the record, when stored whole)."""
+    for prefix in SHARED_PATHS:
+        if path[:len(prefix)] == prefix:
+            return prefix, path[len(prefix):]
+    return None
+

@@ -8,6 +8,7 @@ and facets count. Every path here comes from the registry, never from user text.
 from __future__ import annotations
 
 from netatlas.query.fields import Column, Each, IsObject, Json, MaxNumber, NonEmpty, Path, Source
+from netatlas.store.rows import REF, shared_prefix
 
 _COLUMNS = {"ip": "o.ip_bin", "port": "o.port", "transport": "o.transport",
             "service": "o.service", "product": "o.product", "version": "o.version",
@@ -21,25 +22,46 @@ def json_path(path: Path) -> str:
     return "$" + "".join(f'."{p}"' for p in path)
 
 
+def _container(path: Path) -> tuple[str, Path]:
+    """(JSON text to read, the path inside it): the record, or — for a path under a
+    shared value — that value from ``docs`` (or from the record, stored whole)."""
+    split = shared_prefix(path)
+    if split is None:
+        return "o.record", path
+    prefix, rest = split
+    return (f"coalesce((SELECT d.doc FROM docs d WHERE d.hash ="
+            f" json_extract(o.record, '{json_path((*prefix, REF))}')),"
+            f" json_extract(o.record, '{json_path(prefix)}'))"), rest
+
+
+def _extract(path: Path) -> str:
+    doc, rest = _container(path)
+    return f"json_extract({doc}, '{json_path(rest)}')" if rest else doc
+
+
+def _each(path: Path) -> str:
+    doc, rest = _container(path)
+    return f"json_each({doc}, '{json_path(rest)}')" if rest else f"json_each({doc})"
+
+
 def scalar(src: Source) -> str:
     match src:
         case Column(name):
             return _COLUMNS[name]
         case Json(path, asn=True):
             # ASNs may be stored as 15169 or "AS15169": compare one normal form.
-            return (f"'AS' || ltrim(upper(CAST(json_extract(o.record, '{json_path(path)}')"
-                    " AS TEXT)), 'AS')")
+            return f"'AS' || ltrim(upper(CAST({_extract(path)} AS TEXT)), 'AS')"
         case Json(path):
-            return f"json_extract(o.record, '{json_path(path)}')"
+            return _extract(path)
         case IsObject(path):
-            return f"(json_type(o.record, '{json_path(path)}') IS 'object')"
+            doc, rest = _container(path)
+            return f"(json_type({doc}, '{json_path(rest)}') IS 'object')"
         case NonEmpty(path):
-            return f"EXISTS (SELECT 1 FROM json_each(o.record, '{json_path(path)}'))"
+            return f"EXISTS (SELECT 1 FROM {_each(path)})"
         case MaxNumber(path, member):
             m = json_path((member,))
             return (f"(SELECT max(CAST(json_extract(value, '{m}') AS REAL))"
-                    f" FROM json_each(o.record, '{json_path(path)}')"
-                    f" WHERE json_type(value, '{m}') IN ('integer', 'real'))")
+                    f" FROM {_each(path)} WHERE json_type(value, '{m}') IN ('integer', 'real'))")
     raise TypeError(f"not a scalar source: {src!r}")
 
 
@@ -50,7 +72,4 @@ def elements(src: Each) -> str:
         element = "CASE WHEN typeof(key) = 'text' THEN key ELSE value END"
     else:
         element = "value"
-    return " UNION ALL ".join(
-        f"SELECT {element} AS value FROM json_each(o.record, '{json_path(p)}')"
-        for p in src.paths
-    )
+    return " UNION ALL ".join(f"SELECT {element} AS value FROM {_each(p)}" for p in src.paths)

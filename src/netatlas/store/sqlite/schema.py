@@ -85,6 +85,10 @@ CREATE TABLE blobs (
   hash BLOB PRIMARY KEY,              -- blake2b-128 of the exact banner bytes
   data BLOB NOT NULL                  -- rows.pack_blob: a kind byte, then raw or zlib
 ) WITHOUT ROWID;
+CREATE TABLE docs (
+  hash TEXT PRIMARY KEY,              -- what records name in {"$ref": hash}
+  doc  TEXT NOT NULL                  -- a value many records share (rows.SHARED_PATHS)
+) WITHOUT ROWID;
 CREATE TABLE observations_v2 (
   id          INTEGER PRIMARY KEY,
   scan_id     TEXT NOT NULL,
@@ -100,12 +104,12 @@ CREATE TABLE observations_v2 (
   version_key BLOB,                   -- versions.version_sort_key: ranges seek an index
   title       TEXT,                   -- http.title, denormalised for search
   blob_hash   BLOB NOT NULL REFERENCES blobs (hash),
-  record      TEXT NOT NULL,          -- the published JSON record without `data`
+  record      TEXT NOT NULL,          -- the stored record (rows.slim), JSON
   is_latest   INTEGER NOT NULL DEFAULT 0  -- 1 on the newest row per (ip, port, transport)
 );
 """
 _V2_INDEXES = """
-CREATE INDEX obs_endpoint ON observations (ip_bin, port, transport, ts);
+CREATE INDEX obs_endpoint ON observations (ip_bin, port, transport, ts, is_latest);
 CREATE INDEX obs_scan ON observations (scan_id);
 -- Search reads only the latest rows: partial indexes over them alone. The NOCASE ones
 -- match how the query language compares strings, so `product:nginx` can seek.
@@ -123,9 +127,10 @@ CREATE VIRTUAL TABLE obs_fts USING fts5 (
 
 
 def _dedupe_banners(conn: sqlite3.Connection) -> None:
-    """Version 2: banners stored once per content and compressed; the record without a
-    second copy of them; sortable version keys; words-only full text; no `latest`
-    table (``is_latest`` says it)."""
+    """Version 2: banners stored once per content and compressed, shared values once
+    (rows.py); the record without a second copy of either; sortable version keys;
+    words-only full text; no `latest` table (``is_latest`` says it). Records of older
+    files keep their whole shape: reads and queries take both."""
     run_script(conn, _V2_TABLES)
     old = conn.execute(
         "SELECT id, scan_id, ip, ip_bin, port, transport, ts, status, service, product,"
@@ -162,7 +167,7 @@ def _dedupe_banners(conn: sqlite3.Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
-    (2, "banners stored once and compressed, version keys, words-only full text",
+    (2, "banners and shared values stored once, version keys, words-only full text",
      _dedupe_banners),
 )
 LATEST = MIGRATIONS[-1][0]

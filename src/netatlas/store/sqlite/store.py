@@ -44,9 +44,9 @@ from netatlas.store.rows import (
     fts_words,
     load_record,
     pack_blob,
+    publish,
     to_row,
     unpack_blob,
-    with_data,
 )
 
 from . import schema
@@ -56,8 +56,11 @@ T = TypeVar("T")
 BATCH_ROWS = 2000  # observations per transaction under load; an idle queue commits at once
 QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
 _SEEN_BLOBS = 50_000  # banner hashes known to be stored (skip the INSERT OR IGNORE)
+_DOC_CACHE = 20_000  # shared values kept decoded (immutable: keyed by their content)
 
-_SELECT = ("SELECT o.id, o.ts, o.record, b.data FROM observations o"
+# id, ts, stored record, banner, then the hot columns in rows.publish's order
+_SELECT = ("SELECT o.id, o.ts, o.record, b.data, o.ip, o.port, o.transport, o.ts, o.scan_id,"
+           " o.status, o.service, o.product, o.version FROM observations o"
            " JOIN blobs b ON b.hash = o.blob_hash")
 _SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
 _CVE_RANGE = "part, vendor, product, version, start_incl, start_excl, end_incl, end_excl, criteria"
@@ -73,6 +76,14 @@ def _dt(ts: float | None) -> datetime | None:
 
 class _Stop:
     pass
+
+
+def _remember(seen: OrderedDict[Any, None], keys: Any, limit: int) -> None:
+    """Keys known to be committed, newest last, at most ``limit``."""
+    for key in keys:
+        seen[key] = None
+    while len(seen) > limit:
+        seen.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -99,6 +110,9 @@ class SQLiteStore:
         self._queue = queue.Queue(maxsize=10_000)
         self._error: BaseException | None = None
         self._seen: OrderedDict[bytes, None] = OrderedDict()
+        self._seen_docs: OrderedDict[str, None] = OrderedDict()
+        self._docs: OrderedDict[str, Any] = OrderedDict()
+        self._docs_lock = threading.Lock()
         self._local = threading.local()
         self._writer = threading.Thread(
             target=self._write_loop, name="netatlas-writer", daemon=True
@@ -116,6 +130,8 @@ class SQLiteStore:
             conn.execute("PRAGMA synchronous=NORMAL")
             # the writer seeks every endpoint's latest row: keep the indexes in memory
             conn.execute("PRAGMA cache_size=-262144")
+            # the WAL is emptied at each checkpoint; do not let its file stay large
+            conn.execute("PRAGMA journal_size_limit=16777216")
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
@@ -186,32 +202,26 @@ class SQLiteStore:
         blobs = {r.blob_hash: r.data for r in rows if r.blob_hash not in self._seen}
         conn.executemany("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)",
                          [(h, pack_blob(d)) for h, d in blobs.items()])
+        docs = {h: d for r in rows for h, d in r.shared.items() if h not in self._seen_docs}
+        conn.executemany("INSERT OR IGNORE INTO docs (hash, doc) VALUES (?, ?)", docs.items())
+        latest, stored = self._known(conn, rows)
         winner: dict[tuple[bytes, int, str], tuple[int, float]] = {}
         demote: list[tuple[int]] = []
         ids: list[int] = []
         fresh: list[ObsRow] = []
-        batch: set[tuple[bytes, int, str, float]] = set()
         for r in rows:
             key = (r.ip_bin, r.port, r.transport)
-            if (*key, r.ts) in batch:
-                continue
-            best = winner.get(key)
-            # one seek finds both the endpoint's latest row and an exact duplicate
-            found = conn.execute(
-                "SELECT id, ts, is_latest FROM observations WHERE ip_bin = ? AND port = ?"
-                " AND transport = ? AND (is_latest = 1 OR ts = ?)", (*key, r.ts)).fetchall()
-            if any(ts == r.ts for _, ts, _ in found):
+            if (*key, r.ts) in stored:
                 continue  # the same observation sent again (a retried batch, a re-run)
-            batch.add((*key, r.ts))
+            stored.add((*key, r.ts))
             fresh.append(r)
             oid = self._next_id
             self._next_id += 1
             ids.append(oid)
-            if best is None:
-                for fid, fts, is_latest in found:
-                    if is_latest:
-                        best = (int(fid), float(fts))
-                        demote.append((best[0],))
+            best = winner.get(key)
+            if best is None and key in latest:
+                best = latest[key]
+                demote.append((best[0],))
             if best is None or r.ts >= best[1]:
                 winner[key] = (oid, r.ts)
             else:
@@ -229,10 +239,34 @@ class SQLiteStore:
                          [d for d in demote if d[0] not in latest_ids])
         conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
                          [(oid, " ".join(fts_words(r.fts_text))) for oid, r in numbered])
-        for h in blobs:
-            self._seen[h] = None
-        while len(self._seen) > _SEEN_BLOBS:
-            self._seen.popitem(last=False)
+        _remember(self._seen, blobs, _SEEN_BLOBS)
+        _remember(self._seen_docs, docs, _SEEN_BLOBS)
+
+    @staticmethod
+    def _known(conn: sqlite3.Connection, rows: list[ObsRow]
+               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float]],
+                          set[tuple[bytes, int, str, float]]]:
+        """For the batch's endpoints, in one join (index seeks in C, not a query a row):
+        each one's latest stored row, and which of the batch's observations are stored
+        already."""
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys"
+                     " (ip_bin BLOB, port INTEGER, transport TEXT, ts REAL)")
+        conn.execute("DELETE FROM batch_keys")
+        conn.executemany("INSERT INTO batch_keys VALUES (?, ?, ?, ?)",
+                         [(r.ip_bin, r.port, r.transport, r.ts) for r in rows])
+        latest: dict[tuple[bytes, int, str], tuple[int, float]] = {}
+        stored: set[tuple[bytes, int, str, float]] = set()
+        for ip_bin, port, transport, ts, oid, ots, is_latest in conn.execute(
+                "SELECT k.ip_bin, k.port, k.transport, k.ts, o.id, o.ts, o.is_latest"
+                " FROM batch_keys k JOIN observations o ON o.ip_bin = k.ip_bin"
+                " AND o.port = k.port AND o.transport = k.transport"
+                " AND (o.is_latest = 1 OR o.ts = k.ts)"):
+            key = (ip_bin, port, transport)
+            if is_latest:
+                latest[key] = (int(oid), float(ots))
+            if ots == ts:
+                stored.add((*key, ts))
+        return latest, stored
 
     def _submit(self, job: _Job) -> None:
         if not self._writer.is_alive():
@@ -300,9 +334,22 @@ class SQLiteStore:
                 raise TimeoutError(f"query took longer than {QUERY_TIME_LIMIT:.0f}s") from exc
             raise
 
-    @staticmethod
-    def _record(row: tuple[Any, ...]) -> dict[str, Any]:
-        return with_data(load_record(row[2]), unpack_blob(row[3]))
+    def _record(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        return publish(load_record(row[2]), row[4:], unpack_blob(row[3]), self._doc)
+
+    def _doc(self, ref: str) -> Any:
+        """A shared value by its hash, decoded once and kept (it never changes)."""
+        with self._docs_lock:
+            if ref in self._docs:
+                self._docs.move_to_end(ref)
+                return self._docs[ref]
+        row = self._execute("SELECT doc FROM docs WHERE hash = ?", [ref]).fetchone()
+        value = load_record(row[0]) if row else None
+        with self._docs_lock:
+            self._docs[ref] = value
+            while len(self._docs) > _DOC_CACHE:
+                self._docs.popitem(last=False)
+        return value
 
     @staticmethod
     def _where(query: str) -> tuple[str, list[Any]]:
@@ -493,7 +540,7 @@ class SQLiteStore:
                 return
             for r in rows:
                 data = unpack_blob(r[3])
-                yield int(r[0]), Observation.from_record(with_data(load_record(r[2]), data), data)
+                yield int(r[0]), Observation.from_record(self._record(r), data)
             after_id = int(rows[-1][0])
 
     def meta_get(self, key: str) -> str | None:
