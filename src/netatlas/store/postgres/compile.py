@@ -16,7 +16,7 @@ from netatlas.query import FIELDS, SEVERITIES, Field, Query, facet_field
 from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
 from netatlas.query.fields import Column, Each, IsObject, MaxNumber, NonEmpty
 from netatlas.query.versions import version_sort_key
-from netatlas.store.rows import fts_words
+from netatlas.store.rows import fts_words, shared_prefix
 
 from . import inet
 from .fields import (
@@ -27,6 +27,7 @@ from .fields import (
     number,
     plain,
     predicate,
+    ref_at,
     text,
 )
 from .pgtext import pg_text
@@ -161,12 +162,12 @@ def _each(t: Term, f: Field, src: Each, params: list[Any]) -> str:
         # ANY element equal, case-insensitively: containment in the lower-cased list,
         # which a GIN index answers
         names = [SEVERITIES[v] if severity else v for v in t.values]
-        parts = []
-        for path in src.paths:
-            for name in names:
-                params.append(name)
-                parts.append(f"{lowered(path)} {_contains(src)}")
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+        wanted = [(path, names) for path in src.paths]
+        if src.paths == _CPE_PATHS:
+            wanted = [(path, got) for path, got in _by_cpe_list(names) if got]
+        alone = len(wanted) == 1
+        parts = [_element_is(src, path, got, params, alone) for path, got in wanted]
+        return "(" + " OR ".join(parts) + ")"
     if t.op == "glob":
         params.append(like_pattern(t.values[0]))
         cond = f"e.value ILIKE %s {_ESCAPE}"
@@ -175,6 +176,43 @@ def _each(t: Term, f: Field, src: Each, params: list[Any]) -> str:
     else:
         cond = _compare(t, "e.value", "str", params)
     return f"EXISTS (SELECT 1 FROM ({elements(src)}) AS e WHERE {cond})"
+
+
+_CPE_PATHS = (("cpe",), ("cpe23",))
+
+
+def _by_cpe_list(names: list[str]) -> list[tuple[tuple[str, ...], list[str]]]:
+    """Which of a record's two CPE lists can hold each name: ``cpe23`` is ``cpe`` with
+    each ``cpe:/`` name turned into ``cpe:2.3:`` and every other kept as it is
+    (model.cpe22_to_23), so a ``cpe:/...`` name is found in ``cpe`` if anywhere, and any
+    other in ``cpe23``. One list to test, one index to read."""
+    v22 = [n for n in names if n.lower().startswith("cpe:/")]
+    return [(("cpe",), v22), (("cpe23",), [n for n in names if n not in v22])]
+
+
+def _element_is(src: Each, path: tuple[str, ...], names: list[str], params: list[Any],
+                alone: bool) -> str:
+    """The list at ``path`` has an element equal to one of ``names`` (case-insensitively),
+    as an indexed containment test. A shared list (risks, vulns, cpe23) is looked for in
+    ``docs`` (few rows) first, then the records naming a matching document: as a
+    semi-join when this is the term's only test (the planner then starts from the
+    documents), else as an array of hashes that an index scan under an OR can take.
+    Records in a PostgreSQL store always name their shared lists by hash (to_row), so
+    the ``$ref`` is all this reads; other tests on these lists also read lists stored
+    whole (fields.container)."""
+    split = shared_prefix(path)
+    if split is None or split[1]:
+        parts = []
+        for name in names:
+            params.append(name)
+            parts.append(f"{lowered(path)} {_contains(src)}")
+        return " OR ".join(parts)
+    params.extend(names)
+    found = " OR ".join([f"lower(d.doc::text)::jsonb {_contains(src)}"] * len(names))
+    docs = f"SELECT d.hash FROM docs d WHERE {found}"
+    if alone:
+        return f"{ref_at(path)} IN ({docs})"
+    return f"{ref_at(path)} = ANY (ARRAY({docs}))"
 
 
 def _contains(src: Each) -> str:

@@ -4,6 +4,8 @@ Each migration runs once, in its own transaction, and is recorded in
 ``schema_migrations``. A session advisory lock makes two processes that open the same
 database at once take turns: the second finds nothing left to do. A migration's SQL is
 frozen once released: change the schema by appending a migration, never by editing one.
+(Before the first release, 1 and 2 were rewritten for the slim record shape: a database
+made by that pre-release code is refused with a message, not half-migrated.)
 """
 
 from __future__ import annotations
@@ -34,11 +36,16 @@ CREATE TABLE scans (
 -- per-row key check would cost every insert.
 CREATE TABLE blobs (hash bytea PRIMARY KEY, data bytea NOT NULL);
 
+-- Values many records share (rows.SHARED_PATHS), once per distinct content: records
+-- name them {"$ref": hash}. `doc` is what queries read; `raw` the JSON exactly as
+-- written (key order, NUL escapes), what records are rebuilt from. Never updated.
+CREATE TABLE docs (hash text PRIMARY KEY, doc jsonb NOT NULL, raw text NOT NULL);
+
+-- Every observation, written once and never updated (history: host pages, export).
 CREATE TABLE observations (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insert order
   ts          double precision NOT NULL,  -- unix seconds, UTC
   port        integer NOT NULL,
-  is_latest   boolean NOT NULL DEFAULT false,  -- mirrors `latest`, same transaction
   ip          inet NOT NULL,              -- IPv4-mapped IPv6 stored as IPv4
   transport   text NOT NULL,
   scan_id     text NOT NULL,
@@ -46,26 +53,37 @@ CREATE TABLE observations (
   service     text,
   product     text,
   version     text,
-  version_key bytea,                      -- versions.version_sort_key: ranges seek
-  title       text,                       -- http.title, for search
+  ip_text     text,                       -- the address as written, if not host(ip)
   blob_hash   bytea NOT NULL,             -- blobs.hash: the banner
-  record      jsonb NOT NULL,             -- the record without `data`, for search
-  doc         text NOT NULL,              -- the same record as written (key order, NULs)
-  fts         tsvector NOT NULL           -- words of banner, title, product ('simple')
-);
+  doc         text NOT NULL               -- the stored record (rows.slim) as written
+) WITH (autovacuum_vacuum_insert_scale_factor = 0.05);
 -- One row per endpoint and time: the same observation sent again (a batch re-sent after
 -- a lost connection, a re-run, a resumed copy) is stored once. Also finds a host's rows.
 CREATE UNIQUE INDEX obs_endpoint ON observations (ip, port, transport, ts);
 
--- The newest observation per endpoint; moves forward in time only.
+-- The newest observation of each endpoint (moves forward in time only), with what
+-- search reads: the only table queries, counts and facets scan. `id` is its row in
+-- observations. Text columns hold U+FFFD for NUL (pgtext); the exact values are in
+-- observations. Rewritten in place when a newer observation arrives: vacuumed often.
 CREATE TABLE latest (
-  ip        inet NOT NULL,
-  port      integer NOT NULL,
-  transport text NOT NULL,
-  ts        double precision NOT NULL,
-  obs_id    bigint NOT NULL,
+  ip          inet NOT NULL,
+  port        integer NOT NULL,
+  transport   text NOT NULL,
+  ts          double precision NOT NULL,
+  id          bigint NOT NULL,
+  scan_id     text NOT NULL,
+  status      text NOT NULL,
+  service     text,
+  product     text,
+  version     text,
+  version_key bytea,                      -- versions.version_sort_key: ranges seek
+  title       text,                       -- http.title, for search
+  ip_text     text,
+  record      jsonb NOT NULL,             -- the stored record, for search
+  fts         tsvector NOT NULL,          -- words of banner, title, product ('simple')
   PRIMARY KEY (ip, port, transport)
-);
+) WITH (autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_insert_scale_factor = 0.02,
+        autovacuum_analyze_scale_factor = 0.05);
 
 CREATE TABLE api_keys (
   id      text PRIMARY KEY,           -- public handle for list / revoke; not the secret
@@ -103,44 +121,50 @@ CREATE INDEX cve_cpe_product ON cve_cpe (product, vendor);
 CREATE INDEX cve_cpe_cve ON cve_cpe (cve_id);
 """
 
-# Search reads only the latest rows: partial indexes over them alone. Expressions here
-# must stay exactly as the compiler writes them (store/postgres/fields.py), or the
-# planner will not match them.
+# Search reads `latest` only. Expressions here must stay exactly as the compiler writes
+# them (store/postgres/fields.py), or the planner will not match them. Filters on
+# service / product / port walk their index newest first (ts DESC, id DESC): a page
+# needs no sort, and a count reads the index alone.
 _V2 = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
-CREATE INDEX latest_ts ON observations (ts DESC, id DESC) WHERE is_latest;
-CREATE INDEX latest_port ON observations (port, ts) WHERE is_latest;
-CREATE INDEX latest_ip ON observations (ip, port, transport) WHERE is_latest;
-CREATE INDEX latest_service ON observations (lower(service)) WHERE is_latest;
-CREATE INDEX latest_product ON observations (lower(product), version_key) WHERE is_latest;
-CREATE INDEX latest_version ON observations (version_key) WHERE is_latest;
-CREATE INDEX latest_scan ON observations (lower(scan_id)) WHERE is_latest;
-CREATE INDEX latest_title ON observations USING gin (lower(title) gin_trgm_ops)
-  WHERE is_latest;
-CREATE INDEX latest_fts ON observations USING gin (fts) WHERE is_latest;
+CREATE INDEX latest_ts ON latest (ts DESC, id DESC);
+CREATE INDEX latest_port ON latest (port, ts DESC, id DESC);
+CREATE INDEX latest_service ON latest (lower(service), ts DESC, id DESC);
+CREATE INDEX latest_product ON latest (lower(product), ts DESC, id DESC, version_key);
+CREATE INDEX latest_version ON latest (version_key);
+CREATE INDEX latest_scan ON latest (lower(scan_id));
+CREATE INDEX latest_title ON latest USING gin (lower(title) gin_trgm_ops);
+CREATE INDEX latest_fts ON latest USING gin (fts);
 
 -- Lists, lower-cased: element equality is containment (@>, or ? for vulns' keys).
-CREATE INDEX latest_tags ON observations
-  USING gin ((lower((record #> '{tags}')::text)::jsonb) jsonb_path_ops) WHERE is_latest;
-CREATE INDEX latest_hostnames ON observations
-  USING gin ((lower((record #> '{hostnames}')::text)::jsonb) jsonb_path_ops) WHERE is_latest;
-CREATE INDEX latest_cpe ON observations
-  USING gin ((lower((record #> '{cpe}')::text)::jsonb) jsonb_path_ops) WHERE is_latest;
-CREATE INDEX latest_cpe23 ON observations
-  USING gin ((lower((record #> '{cpe23}')::text)::jsonb) jsonb_path_ops) WHERE is_latest;
-CREATE INDEX latest_risks ON observations
-  USING gin ((lower((record #> '{risks}')::text)::jsonb) jsonb_path_ops) WHERE is_latest;
-CREATE INDEX latest_vulns ON observations
-  USING gin ((lower((record #> '{vulns}')::text)::jsonb)) WHERE is_latest;
+CREATE INDEX latest_tags ON latest
+  USING gin ((lower((record #> '{tags}')::text)::jsonb) jsonb_path_ops);
+CREATE INDEX latest_hostnames ON latest
+  USING gin ((lower((record #> '{hostnames}')::text)::jsonb) jsonb_path_ops);
+CREATE INDEX latest_cpe ON latest
+  USING gin ((lower((record #> '{cpe}')::text)::jsonb) jsonb_path_ops);
+-- Shared lists (risks, vulns, cpe23) live in docs: equality finds the matching
+-- documents there, then the records naming them.
+CREATE INDEX docs_lower ON docs USING gin ((lower(doc::text)::jsonb));
+CREATE INDEX latest_risks ON latest ((record #>> '{risks,$ref}'))
+  WHERE (record #>> '{risks,$ref}') IS NOT NULL;
+CREATE INDEX latest_vulns ON latest ((record #>> '{vulns,$ref}'))
+  WHERE (record #>> '{vulns,$ref}') IS NOT NULL;
+CREATE INDEX latest_cpe23 ON latest ((record #>> '{cpe23,$ref}'))
+  WHERE (record #>> '{cpe23,$ref}') IS NOT NULL;
 """
 
 MIGRATIONS: tuple[Migration, ...] = (
-    (1, "baseline: scans, observations with history, latest, banners once, api keys,"
-        " CVE feed", _V1),
+    (1, "baseline: scans, observations with history, latest for search, banners and"
+        " shared values once, api keys, CVE feed", _V1),
     (2, "indexes for the search language over the latest rows, trigram titles", _V2),
 )
 LATEST = MIGRATIONS[-1][0]
+
+
+class PreReleaseSchema(RuntimeError):
+    """A database made by pre-release code whose migrations were since rewritten."""
 
 
 def current_version(conn: psycopg.Connection) -> int:
@@ -161,6 +185,11 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                      " version integer PRIMARY KEY, description text NOT NULL,"
                      " applied timestamptz NOT NULL DEFAULT now())")
         done = current_version(conn)
+        if done and conn.execute("SELECT to_regclass('docs') IS NULL").fetchone()[0]:
+            raise PreReleaseSchema(
+                "this PostgreSQL database was made by a pre-release netatlas (records"
+                " stored whole, no shared documents): make a new database and fill it"
+                " again, e.g. with `netatlas store copy` from a SQLite store")
         for version, description, sql in MIGRATIONS:
             if version <= done:
                 continue

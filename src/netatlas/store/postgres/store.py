@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -38,7 +40,7 @@ from netatlas.store.base import (
     StoreUnavailable,
 )
 from netatlas.store.keys import hash_key
-from netatlas.store.rows import load_record, to_row, unpack_blob, with_data
+from netatlas.store.rows import REF, SHARED_PATHS, load_record, publish, to_row, unpack_blob
 
 from . import schema
 from .compile import SqlWhere, compile_where, facet_sql
@@ -57,7 +59,13 @@ QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven statement is bounded
 POOL_MAX = 8
 STREAM_ROWS = 500  # rows per FETCH of a streaming read
 
-_FROM = "observations o LEFT JOIN blobs b ON b.hash = o.blob_hash"
+DOC_CACHE = 20_000  # shared documents kept (immutable: keyed by their content's hash)
+# What a published record is rebuilt from (rows.publish): the stored record, the hot
+# columns in its order, the banner. From observations `x` (the exact values; `latest` is
+# for search).
+_RECORD = ("x.doc, coalesce(x.ip_text, host(x.ip)), x.port, x.transport, x.ts, x.scan_id,"
+           " x.status, x.service, x.product, x.version, b.data")
+_HISTORY = "observations x LEFT JOIN blobs b ON b.hash = x.blob_hash"
 _SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
 _KEY_COLUMNS = "id, role, name, created, revoked, rate, burst"
 _RANGE_COLUMNS = ("part, vendor, product, version, start_incl, start_excl, end_incl, end_excl,"
@@ -104,8 +112,46 @@ def _dt(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
-def _record(doc: str, data: bytes | None) -> dict[str, Any]:
-    return with_data(load_record(doc), unpack_blob(data) if data else b"")
+def _refs(stored: dict[str, Any]) -> Iterator[str]:
+    """The hashes of the shared documents a stored record names."""
+    for path in SHARED_PATHS:
+        value: Any = stored
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, dict) and set(value) == {REF} and isinstance(value[REF], str):
+            yield value[REF]
+
+
+class _Docs:
+    """Shared documents by hash, as written (JSON text), the most recently used kept in
+    memory: documents never change, so a cached one is never stale. Each record gets
+    its own decoded copy (callers may change what they are given)."""
+
+    def __init__(self, size: int = DOC_CACHE) -> None:
+        self._size = size
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, hashes: set[str], conn: psycopg.Connection) -> dict[str, str]:
+        """The documents for ``hashes``: from memory, the others in one query."""
+        found: dict[str, str] = {}
+        with self._lock:
+            for h in hashes:
+                raw = self._cache.get(h)
+                if raw is not None:
+                    self._cache.move_to_end(h)
+                    found[h] = raw
+        missing = [h for h in hashes if h not in found]
+        if missing:
+            rows = conn.execute("SELECT hash, raw FROM docs WHERE hash = ANY(%s)",
+                                [missing]).fetchall()
+            with self._lock:
+                for h, raw in rows:
+                    found[h] = raw
+                    self._cache[h] = raw
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        return found
 
 
 def _facet_value(value: Any) -> Any:
@@ -137,6 +183,7 @@ class PostgresStore:
                     "options": _with_timeout(url, query_timeout)},
         )
         self._writer = Writer(url, retry_limit=retry_limit)
+        self._docs = _Docs()
         self._closed = False
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
@@ -214,57 +261,94 @@ class PostgresStore:
             cur.execute(sql, list(params))
             yield from cur
 
+    def _records(self, sql: str, params: Iterable[Any] = (), skip: int = 0
+                 ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+        """(the rows, their published records): ``sql`` selects ``skip`` columns, then
+        _RECORD's; the shared documents of the lot are read in one more query."""
+        with self._conn() as conn:
+            rows = conn.execute(sql, list(params)).fetchall()
+            return rows, self._publish(rows, conn, skip)
+
+    def _publish(self, rows: list[tuple[Any, ...]], conn: psycopg.Connection,
+                 skip: int = 0) -> list[dict[str, Any]]:
+        stored = [load_record(r[skip]) for r in rows]
+        docs = self._docs.get({h for s in stored for h in _refs(s)}, conn)
+
+        def resolve(h: str) -> Any:
+            return load_record(docs[h])
+
+        return [publish(s, r[skip + 1:skip + 10], unpack_blob(r[skip + 10]) if r[skip + 10]
+                        else b"", resolve) for s, r in zip(stored, rows, strict=True)]
+
+    def _stream_records(self, sql: str, params: Iterable[Any] = (), skip: int = 0
+                        ) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
+        """(row, published record) through a server-side cursor, a FETCH at a time."""
+        with (self._conn() as conn, conn.transaction(),
+              conn.cursor(name="netatlas_stream") as cur):
+            cur.execute(sql, list(params))
+            while rows := cur.fetchmany(STREAM_ROWS):
+                # the documents on a second connection: this one is busy with the cursor
+                with self._conn() as other:
+                    records = self._publish(rows, other, skip)
+                yield from zip(rows, records, strict=True)
+
     @staticmethod
-    def _where_latest(query: str) -> SqlWhere:
-        where = compile_where(parse(query))
-        return SqlWhere(f"o.is_latest AND ({where.sql})", where.params)
+    def _compile(query: str) -> SqlWhere:
+        return compile_where(parse(query))
 
     def search(self, query: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        w = self._where_latest(query)
-        rows = self._fetch(f"SELECT o.doc, b.data FROM {_FROM} WHERE {w.sql}"
-                           " ORDER BY o.ts DESC, o.id DESC LIMIT %s OFFSET %s",
-                           [*w.params, limit, offset])
-        return [_record(doc, data) for doc, data in rows]
+        w = self._compile(query)
+        # the page's ids picked and sorted on the indexes alone; records for those only
+        _, records = self._records(
+            f"SELECT {_RECORD} FROM (SELECT o.id, o.ts FROM latest o WHERE {w.sql}"
+            "  ORDER BY o.ts DESC, o.id DESC LIMIT %s OFFSET %s) AS p"
+            " JOIN observations x ON x.id = p.id LEFT JOIN blobs b ON b.hash = x.blob_hash"
+            " ORDER BY p.ts DESC, p.id DESC", [*w.params, limit, offset])
+        return records
 
     def page(self, query: str, limit: int = 100, after: str | None = None) -> Page:
-        w = self._where_latest(query)
+        w = self._compile(query)
         sql, params = w.sql, list(w.params)
         if after is not None:
             ts, row_id = cursor.decode(query, after)
             sql += " AND (o.ts, o.id) < (%s, %s)"
             params += [ts, row_id]
-        rows = self._fetch(f"SELECT o.ts, o.id, o.doc, b.data FROM {_FROM} WHERE {sql}"
-                           " ORDER BY o.ts DESC, o.id DESC LIMIT %s", [*params, limit + 1])
+        rows, records = self._records(
+            f"SELECT p.ts, p.id, {_RECORD} FROM (SELECT o.id, o.ts FROM latest o"
+            f" WHERE {sql} ORDER BY o.ts DESC, o.id DESC LIMIT %s) AS p"
+            " JOIN observations x ON x.id = p.id LEFT JOIN blobs b ON b.hash = x.blob_hash"
+            " ORDER BY p.ts DESC, p.id DESC", [*params, limit + 1], skip=2)
         more = len(rows) > limit
-        rows = rows[:limit]
+        rows, records = rows[:limit], records[:limit]
         nxt = cursor.encode(query, rows[-1][0], rows[-1][1]) if more and rows else None
-        return Page([_record(doc, data) for _, _, doc, data in rows], nxt)
+        return Page(records, nxt)
 
     def iter_search(self, query: str) -> Iterator[dict[str, Any]]:
-        w = self._where_latest(query)
+        w = self._compile(query)
         for span in _ADDRESS_SPANS:
-            rows = self._stream(f"SELECT o.doc, b.data FROM {_FROM} WHERE {w.sql} AND {span}"
-                                " ORDER BY o.ip, o.port, o.transport", w.params)
-            for doc, data in rows:
-                yield _record(doc, data)
+            for _, record in self._stream_records(
+                    f"SELECT {_RECORD} FROM latest o JOIN observations x ON x.id = o.id"
+                    f" LEFT JOIN blobs b ON b.hash = x.blob_hash WHERE ({w.sql}) AND {span}"
+                    " ORDER BY o.ip, o.port, o.transport", w.params):
+                yield record
 
     def count(self, query: str) -> int:
-        w = self._where_latest(query)
-        return int(self._fetch(f"SELECT count(*) FROM observations o WHERE {w.sql}",
+        w = self._compile(query)
+        return int(self._fetch(f"SELECT count(*) FROM latest o WHERE {w.sql}",
                                w.params)[0][0])
 
     def facets(
         self, query: str, names: list[str], size: int = 10
     ) -> dict[str, list[FacetValue]]:
-        w = self._where_latest(query)
+        w = self._compile(query)
         plans = [(name, facet_sql(name)) for name in names]  # unknown names fail first
         out: dict[str, list[FacetValue]] = {}
         for name, f in plans:
             order = 'value COLLATE "C"' if f.text else "value"
             rows = self._fetch(
                 f"SELECT value, n FROM (SELECT {f.expr} AS value, count(*) AS n"
-                f" FROM observations o {f.join}"
-                f" WHERE {w.sql} AND {f.notnull} IS NOT NULL GROUP BY {f.group}) AS f"
+                f" FROM latest o {f.join}"
+                f" WHERE ({w.sql}) AND {f.notnull} IS NOT NULL GROUP BY {f.group}) AS f"
                 f" ORDER BY n DESC, {order} LIMIT %s", [*w.params, size])
             out[name] = [FacetValue(_facet_value(v), int(n)) for v, n in rows]
         return out
@@ -272,10 +356,12 @@ class PostgresStore:
     def host(self, ip: str, history: bool = True) -> list[dict[str, Any]]:
         """Every observation of one host, newest first (only the latest per port
         unless ``history``)."""
-        latest = "" if history else " AND o.is_latest"
-        rows = self._fetch(f"SELECT o.doc, b.data FROM {_FROM} WHERE o.ip = %s::inet{latest}"
-                           " ORDER BY o.ts DESC, o.id DESC", [stored_form(ip)])
-        return [_record(doc, data) for doc, data in rows]
+        addr = stored_form(ip)
+        latest = "" if history else " AND x.id IN (SELECT id FROM latest WHERE ip = %s::inet)"
+        _, records = self._records(
+            f"SELECT {_RECORD} FROM {_HISTORY} WHERE x.ip = %s::inet{latest}"
+            " ORDER BY x.ts DESC, x.id DESC", [addr] if history else [addr, addr])
+        return records
 
     # -- scans -----------------------------------------------------------------------------
     def get_scan(self, scan_id: str) -> Scan | None:
@@ -413,11 +499,11 @@ class PostgresStore:
 
     def export_all(self, after_id: int = 0) -> Iterator[tuple[int, Observation]]:
         """Every observation (history too) in id order, rebuilt with its exact banner."""
-        rows = self._stream(f"SELECT o.id, o.doc, b.data FROM {_FROM} WHERE o.id > %s"
-                            " ORDER BY o.id", [after_id])
-        for row_id, doc, blob in rows:
-            data = unpack_blob(blob) if blob else b""
-            yield row_id, Observation.from_record(with_data(load_record(doc), data), data)
+        for row, record in self._stream_records(
+                f"SELECT x.id, {_RECORD} FROM {_HISTORY} WHERE x.id > %s ORDER BY x.id",
+                [after_id], skip=1):
+            blob = row[-1]
+            yield row[0], Observation.from_record(record, unpack_blob(blob) if blob else b"")
 
     def meta_get(self, key: str) -> str | None:
         rows = self._fetch("SELECT value FROM meta WHERE key = %s", [key])

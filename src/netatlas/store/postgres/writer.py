@@ -2,10 +2,10 @@
 
 Items are taken off a bounded queue into batches (up to ``BATCH_ROWS`` observations, or
 whatever arrived before the queue went idle). A batch is one transaction: COPY into
-temporary staging tables, then set-based inserts (blobs once, observations, ``latest``
-moved forward in time only, ``is_latest`` mirrored) and the batch's scan updates, in
-order — so a scan's watermark is never committed before the observations queued ahead
-of it, and a crash leaves the whole batch or none of it.
+temporary staging tables, then set-based inserts (banners and shared documents once,
+observations, each endpoint's row in ``latest`` replaced only by a newer one) and the
+batch's scan updates, in order — so a scan's watermark is never committed before the
+observations queued ahead of it, and a crash leaves the whole batch or none of it.
 
 PostgreSQL going away does not lose or double a record: the writer keeps the batch,
 says so on stderr once, retries with back-off (taking further items off the queue into
@@ -32,7 +32,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from netatlas.store.base import StoreUnavailable
-from netatlas.store.rows import ObsRow, fts_words, pack_blob
+from netatlas.store.rows import ObsRow, fts_words, pack_blob, record_json
 
 from .inet import stored_form
 from .pgtext import pg_json, pg_text
@@ -46,6 +46,8 @@ HOLD_MAX = 100_000  # items held in memory while PostgreSQL is away
 RETRY_LIMIT = 600.0  # seconds of outage after which a batch is given up (and reported)
 BACKOFF_MAX = 10.0
 KNOWN_BLOBS = 100_000  # blob hashes known committed: their bytes are not sent again
+KNOWN_DOCS = 100_000  # the same for shared documents
+ANALYZE_MIN = 20_000  # observations written between two ANALYZEs, at least
 WRITE_LOCK = 0x6E61_7461_7772_6974  # pg_advisory_xact_lock key: one batch at a time
 # A server that vanishes without closing the socket (network gone, host down) is noticed
 # in seconds, not after TCP's quarter of an hour of retransmissions.
@@ -82,15 +84,21 @@ _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS stage (
   seq integer, ip inet, port integer, transport text, ts double precision, scan_id text,
   status text, service text, product text, version text, version_key bytea, title text,
-  blob_hash bytea, doc text, fixed text, words text
+  ip_text text, blob_hash bytea, doc text, record text, words text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_blobs (hash bytea, data bytea) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_docs (hash text, doc text, raw text)
+  ON COMMIT DELETE ROWS;
 """
 _COPY_ROWS = ("COPY stage (seq, ip, port, transport, ts, scan_id, status, service, product,"
-              " version, version_key, title, blob_hash, doc, fixed, words) FROM STDIN")
+              " version, version_key, title, ip_text, blob_hash, doc, record, words)"
+              " FROM STDIN")
 _COPY_BLOBS = "COPY stage_blobs (hash, data) FROM STDIN"
+_COPY_DOCS = "COPY stage_docs (hash, doc, raw) FROM STDIN"
 _INSERT_BLOBS = ("INSERT INTO blobs (hash, data) SELECT hash, data FROM stage_blobs"
                  " ON CONFLICT (hash) DO NOTHING")
+_INSERT_DOCS = ("INSERT INTO docs (hash, doc, raw) SELECT hash, doc::jsonb, raw FROM stage_docs"
+                " ON CONFLICT (hash) DO NOTHING")
 # The same observation (endpoint and time) sent again is stored once, as SQLite does:
 # drop staged rows already stored or staged earlier in the batch.
 _DEDUPE = """
@@ -100,32 +108,35 @@ DELETE FROM stage s USING stage t
 DELETE FROM stage s USING observations o
  WHERE o.ip = s.ip AND o.port = s.port AND o.transport = s.transport AND o.ts = s.ts;
 """
-# The newest staged row per endpoint becomes latest if it is newer than the current one;
-# the one it replaces is demoted. No two rows of an endpoint share a time (_DEDUPE).
+# Every staged row joins the history; the newest staged row per endpoint replaces the
+# endpoint's row in `latest` if it is newer. No two rows of an endpoint share a time
+# (_DEDUPE).
 _INSERT_ROWS = """
-WITH win AS (
-  SELECT DISTINCT ON (ip, port, transport) seq, ip, port, transport, ts
-  FROM stage ORDER BY ip, port, transport, ts DESC, seq DESC
-), fresh AS (
-  SELECT w.seq, l.obs_id AS old_id
-  FROM win w LEFT JOIN latest l
-    ON l.ip = w.ip AND l.port = w.port AND l.transport = w.transport
-  WHERE l.obs_id IS NULL OR l.ts <= w.ts
-), ins AS (
-  INSERT INTO observations (ts, port, is_latest, ip, transport, scan_id, status, service,
-                            product, version, version_key, title, blob_hash, record, doc, fts)
-  SELECT s.ts, s.port, f.seq IS NOT NULL, s.ip, s.transport, s.scan_id, s.status, s.service,
-         s.product, s.version, s.version_key, s.title, s.blob_hash,
-         coalesce(s.fixed, s.doc)::jsonb, s.doc, to_tsvector('simple', s.words)
-  FROM stage s LEFT JOIN fresh f ON f.seq = s.seq
-  ORDER BY s.seq
-  RETURNING id, ip, port, transport, ts, is_latest
-), demote AS (
-  UPDATE observations o SET is_latest = false FROM fresh f WHERE o.id = f.old_id
+WITH ins AS (
+  INSERT INTO observations (ts, port, ip, transport, scan_id, status, service, product,
+                            version, ip_text, blob_hash, doc)
+  SELECT ts, port, ip, transport, scan_id, status, service, product, version, ip_text,
+         blob_hash, doc
+  FROM stage ORDER BY seq
+  RETURNING id, ip, port, transport, ts
+), win AS (
+  SELECT DISTINCT ON (ip, port, transport) id, ip, port, transport, ts
+  FROM ins ORDER BY ip, port, transport, ts DESC
 ), moved AS (
-  INSERT INTO latest (ip, port, transport, ts, obs_id)
-  SELECT ip, port, transport, ts, id FROM ins WHERE is_latest
-  ON CONFLICT (ip, port, transport) DO UPDATE SET ts = excluded.ts, obs_id = excluded.obs_id
+  INSERT INTO latest AS l (ip, port, transport, ts, id, scan_id, status, service, product,
+                           version, version_key, title, ip_text, record, fts)
+  SELECT w.ip, w.port, w.transport, w.ts, w.id, s.scan_id, s.status, s.service, s.product,
+         s.version, s.version_key, s.title, s.ip_text, coalesce(s.record, s.doc)::jsonb,
+         to_tsvector('simple', s.words)
+  FROM win w JOIN stage s
+    ON s.ip = w.ip AND s.port = w.port AND s.transport = w.transport AND s.ts = w.ts
+  ON CONFLICT (ip, port, transport) DO UPDATE SET
+    ts = excluded.ts, id = excluded.id, scan_id = excluded.scan_id,
+    status = excluded.status, service = excluded.service, product = excluded.product,
+    version = excluded.version, version_key = excluded.version_key,
+    title = excluded.title, ip_text = excluded.ip_text, record = excluded.record,
+    fts = excluded.fts
+  WHERE l.ts <= excluded.ts
 )
 SELECT count(*) FROM ins
 """
@@ -151,6 +162,7 @@ class Staged:
     values: tuple[Any, ...]  # the stage columns after ``seq``
     blob_hash: bytes
     data: bytes
+    shared: dict[str, str]  # hash -> JSON of the shared values the record names
 
 
 Item = Staged | ScanWrite | _Stop
@@ -161,14 +173,41 @@ def _text(value: str | None) -> str | None:
     return None if value is None else pg_text(value)
 
 
+def _ip_text(written: str, stored: str) -> str | None:
+    """The address as written, when ``host(ip)`` would not give it back: IPv4 in dotted
+    quads comes back as written; IPv6 is kept (PostgreSQL and Python may spell one
+    address differently)."""
+    return None if written == stored and ":" not in written else written
+
+
 def stage(row: ObsRow) -> Staged:
+    """The COPY row of an observation. Columns hold text as PostgreSQL can (U+FFFD for
+    NUL); when that changed a hot value, the stored record carries the exact one too
+    (``rows.publish`` lets it win), so the record comes back as it went in."""
     doc = row.record_text  # valid UTF-8 JSON (rows.record_json): text holds it as is
-    fixed = pg_json(doc)
-    return Staged((stored_form(row.ip), row.port, row.transport, row.ts, _text(row.scan_id),
+    exact = {k: v for k, v in (("scan_id", row.scan_id), ("status", row.status),
+                               ("service", row.service), ("product", row.product),
+                               ("version", row.version))
+             if v is not None and pg_text(v) is not v}
+    if exact:
+        doc = record_json({**row.record, **exact})
+    record = pg_json(doc)
+    ip = stored_form(row.ip)
+    return Staged((ip, row.port, row.transport, row.ts, _text(row.scan_id),
                    _text(row.status), _text(row.service), _text(row.product), _text(row.version),
-                   row.version_key, _text(row.title), row.blob_hash, doc,
-                   None if fixed is doc else fixed, " ".join(fts_words(row.fts_text))),
-                  row.blob_hash, row.data)
+                   row.version_key, _text(row.title), _ip_text(row.ip, ip),
+                   row.blob_hash, doc, None if record is doc else record,
+                   " ".join(fts_words(row.fts_text))),
+                  row.blob_hash, row.data, row.shared)
+
+
+def _remember(known: OrderedDict[Any, None], keys: Any, limit: int) -> None:
+    """Keys known to be committed, newest last, at most ``limit``."""
+    for key in keys:
+        known[key] = None
+        known.move_to_end(key)
+    while len(known) > limit:
+        known.popitem(last=False)
 
 
 class Writer:
@@ -183,6 +222,9 @@ class Writer:
         self._held: deque[Item] = deque()  # taken off the queue while the server was away
         self._conn: psycopg.Connection | None = None
         self._known: OrderedDict[bytes, None] = OrderedDict()
+        self._known_docs: OrderedDict[str, None] = OrderedDict()
+        self._written = 0  # observations this writer committed
+        self._unanalyzed = 0  # of which since its last ANALYZE
         self._error: BaseException | None = None
         self._outage: float | None = None  # when the current outage began
         self._thread = threading.Thread(target=self._run, name="netatlas-pg-writer",
@@ -306,6 +348,7 @@ class Writer:
         conn = self._connect()
         rows = [i for i in items if isinstance(i, Staged)]
         fresh_blobs: dict[bytes, bytes] = {}
+        fresh_docs: dict[str, str] = {}
         with conn.cursor() as cur:
             if rows:
                 with cur.copy(_COPY_ROWS) as copy:
@@ -313,10 +356,17 @@ class Writer:
                         copy.write_row((seq, *row.values))
                         if row.blob_hash not in self._known:
                             fresh_blobs.setdefault(row.blob_hash, row.data)
+                        for h, doc in row.shared.items():
+                            if h not in self._known_docs:
+                                fresh_docs.setdefault(h, doc)
                 if fresh_blobs:
                     with cur.copy(_COPY_BLOBS) as copy:
                         for h, data in fresh_blobs.items():
                             copy.write_row((h, pack_blob(data)))
+                if fresh_docs:
+                    with cur.copy(_COPY_DOCS) as copy:
+                        for h, doc in fresh_docs.items():
+                            copy.write_row((h, pg_json(doc), doc))
                 # other processes may write to the same database: one batch at a time,
                 # so `latest` is read and moved by one of them only
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -324,15 +374,36 @@ class Writer:
                 # would scan it whole once it holds millions of rows
                 cur.execute(_DEDUPE, prepare=False)
                 cur.execute(_INSERT_BLOBS, prepare=False)
+                if fresh_docs:
+                    cur.execute(_INSERT_DOCS, prepare=False)
                 cur.execute(_INSERT_ROWS, prepare=False)
             for item in items:
                 if isinstance(item, ScanWrite):
                     cur.execute(item.sql, item.params)
         conn.commit()
-        for h in fresh_blobs:
-            self._known[h] = None
-        while len(self._known) > KNOWN_BLOBS:
-            self._known.popitem(last=False)
+        _remember(self._known, fresh_blobs, KNOWN_BLOBS)
+        _remember(self._known_docs, fresh_docs, KNOWN_DOCS)
+        self._analyze_after(len(rows))
+
+    def _analyze_after(self, written: int) -> None:
+        """ANALYZE once the tables grew by a quarter since the last time (at least
+        ANALYZE_MIN rows): plans chosen on a small table's statistics would scan the
+        big one. Its own transaction, after the batch's commit; a failure only skips it
+        (autovacuum analyzes too)."""
+        self._written += written
+        self._unanalyzed += written
+        if self._unanalyzed < max(ANALYZE_MIN, self._written // 4):
+            return
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            conn.execute("ANALYZE latest, observations, docs")
+            conn.commit()
+            self._unanalyzed = 0
+        except psycopg.Error as exc:
+            log.warning("ANALYZE after a batch failed: %s", exc)
+            self._rollback()
 
     def _wait(self, seconds: float) -> None:
         """Sleep before a retry, taking items off the queue meanwhile (up to HOLD_MAX)
