@@ -23,10 +23,11 @@ from netatlas.model import Finding, Observation, Scan
 from netatlas.query import FACETS, parse
 from netatlas.store import FacetValue, Store, StoreUnavailable, open_store
 from netatlas.store.postgres import PostgresStore
+from netatlas.store.postgres import store as pgstore
 from netatlas.store.postgres.compile import compile_where
 from netatlas.store.postgres.schema import LATEST, MIGRATIONS
 from netatlas.store.postgres.writer import ScanWrite, Writer, stage
-from netatlas.store.rows import to_row
+from netatlas.store.rows import record_json, to_row
 from tests.query.conftest import DATASET, HISTORY
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -310,6 +311,82 @@ def test_banners_are_stored_once(pg: PostgresStore, pg_url: str) -> None:
     pg.flush()
     assert _sql(pg_url, "SELECT count(*), max(length(data)) FROM blobs")[0][0] == 1
     assert all(r["data"].startswith("HTTP/1.1 200 OK") for r in pg.search("", limit=50))
+
+
+def _shared(i: int) -> Observation:
+    """Hosts behind one load balancer: the same certificate, location, CVEs and risks."""
+    return obs(i, port=443, data=f"b{i}".encode(), cpe=["cpe:/a:f5:nginx:1.22.1"],
+               location={"country_code": "NL", "city": "Delft"},
+               risks=[Finding("tls-self-signed", "high", "t")],
+               vulns={"CVE-2023-44487": {"cvss": 7.5}},
+               sections={"ssl": {"version": "TLSv1.3",
+                                 "cert": {"subject": {"CN": "lb.lab", "O": "x"},
+                                          "issuer": {"CN": "ca"}, "expired": False}}})
+
+
+def test_shared_values_are_stored_once(pg: PostgresStore, pg_url: str) -> None:
+    pg.add_many(_shared(i) for i in range(40))
+    pg.flush()
+    # certificate, location, vulns, risks, cpe23: one document each, however many hosts
+    assert _sql(pg_url, "SELECT count(*) FROM docs") == [(5,)]
+    (stored,) = _sql(pg_url, "SELECT doc FROM observations LIMIT 1")[0]
+    assert '"$ref"' in stored and "lb.lab" not in stored and "ip_str" not in stored
+    want = [_shared(i).to_record() for i in range(40)]
+    got = pg.search("", limit=100)
+    assert sorted(got, key=lambda r: r["ip_str"]) == sorted(want, key=lambda r: r["ip_str"])
+    assert all(list(r) == list(want[0]) for r in got)  # published key order
+    for q, n in [("country:nl", 40), ("city:Delft", 40), ("ssl.cert.subject.cn:lb.lab", 40),
+                 ("ssl.cert.expired:false", 40), ("vuln:cve-2023-44487", 40),
+                 ("risk:tls-self-signed", 40), ("severity:>=high", 40), ("cvss:>7", 40),
+                 ("has_vuln:true", 40), ("cpe:cpe:2.3:a:f5:nginx:1.22.1:*:*:*:*:*:*:*", 40),
+                 ("cpe:cpe:/a:f5:nginx:1.22.1", 40), ("-country:NL", 0), ("vuln:CVE-1", 0),
+                 ("severity:critical", 0)]:
+        assert pg.count(q) == n, q
+    facets = pg.facets("", ["country", "ssl.cert.subject.cn", "vuln", "severity"])
+    assert [(f.value, f.count) for f in facets["country"]] == [("NL", 40)]
+    assert [(f.value, f.count) for f in facets["vuln"]] == [("CVE-2023-44487", 40)]
+    assert [(f.value, f.count) for f in facets["severity"]] == [("high", 40)]
+
+
+def test_records_stored_whole_still_read_and_match(pg: PostgresStore, pg_url: str) -> None:
+    """A record stored whole (hot keys inside, shared values in place, as before the
+    slim shape) comes back as it was and is found by fields under shared paths."""
+    o = _shared(7)
+    pg.add(obs(8))
+    pg.flush()
+    whole = {k: v for k, v in o.to_record().items() if k != "data"}
+    whole["product"] = "whole-product"  # the record's own hot values win over columns
+    _sql(pg_url, f"""
+        WITH b AS (INSERT INTO blobs VALUES ('\\x01', '\\x00' || 'b7'::bytea)),
+        x AS (INSERT INTO observations (ts, port, ip, transport, scan_id, status, blob_hash, doc)
+              VALUES ({o.timestamp.timestamp()}, 443, '{o.ip}', 'tcp', 's1', 'success',
+                      '\\x01', '{record_json(whole)}') RETURNING id)
+        INSERT INTO latest (ip, port, transport, ts, id, scan_id, status, record, fts)
+        SELECT '{o.ip}', 443, 'tcp', {o.timestamp.timestamp()}, id, 's1', 'success',
+               '{record_json(whole)}'::jsonb, ''::tsvector FROM x""")
+    want = {**o.to_record(), "product": "whole-product"}
+    assert pg.search("port:443") == [want]
+    for q in ("country:NL", "ssl.cert.subject.cn:lb.lab", "severity:>=high", "cvss:>7",
+              "has_vuln:true", "vuln:CVE-2023*"):
+        assert [r["ip_str"] for r in pg.search(q)] == [o.ip], q
+    assert [(f.value, f.count) for f in pg.facets("", ["city"])["city"]] == [("Delft", 1)]
+
+
+def test_facets_above_the_threshold_count_a_sample(pg: PostgresStore,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pg.add_many(obs(i, port=80 + i % 3) for i in range(3000))
+    pg.flush()
+    exact = pg.facets("", ["port"])
+    assert getattr(exact, "approximate", None) is False
+    with pg._conn() as conn:
+        conn.execute("ANALYZE latest")
+    monkeypatch.setattr(pgstore, "FACET_EXACT_MAX", 100)
+    monkeypatch.setattr(pgstore, "FACET_SAMPLE_ROWS", 10**9)  # every page: exact counts
+    sampled = pg.facets("", ["port"])
+    assert sampled.approximate is True and sampled.as_facets().approximate  # type: ignore[attr-defined]
+    assert sampled == exact
+    assert pg.facets("port:80", ["port"]).approximate is True  # type: ignore[attr-defined]
+    assert pg.facets("ip:127.20.0.1", ["port"]).approximate is False  # type: ignore[attr-defined]
 
 
 # -- the same answers as SQLite ----------------------------------------------------------

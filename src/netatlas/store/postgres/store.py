@@ -34,6 +34,7 @@ from netatlas.store.base import (
     CveCandidate,
     CveEntry,
     CveRange,
+    Facets,
     FacetValue,
     KeyRow,
     Page,
@@ -59,6 +60,10 @@ QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven statement is bounded
 POOL_MAX = 8
 STREAM_ROWS = 500  # rows per FETCH of a streaming read
 
+# Facets over more latest rows than this count a sample of them (scaled up, and said so:
+# SampledFacets.approximate); below it they are exact.
+FACET_EXACT_MAX = 1_000_000
+FACET_SAMPLE_ROWS = 200_000  # about how many rows a sampled facet reads
 DOC_CACHE = 20_000  # shared documents kept (immutable: keyed by their content's hash)
 # What a published record is rebuilt from (rows.publish): the stored record, the hot
 # columns in its order, the banner. From observations `x` (the exact values; `latest` is
@@ -120,6 +125,17 @@ def _refs(stored: dict[str, Any]) -> Iterator[str]:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, dict) and set(value) == {REF} and isinstance(value[REF], str):
             yield value[REF]
+
+
+class SampledFacets(dict[str, list[FacetValue]]):
+    """What ``facets`` returns: a plain dict of facet -> values, which also says whether
+    the counts are estimates from a sample (``approximate``; base.Facets carries the
+    same, for fronts that show it)."""
+
+    approximate: bool = False
+
+    def as_facets(self) -> Facets:
+        return Facets(dict(self), approximate=self.approximate)
 
 
 class _Docs:
@@ -340,18 +356,43 @@ class PostgresStore:
     def facets(
         self, query: str, names: list[str], size: int = 10
     ) -> dict[str, list[FacetValue]]:
+        """The top ``size`` values of each facet over what ``query`` matches. Exact up
+        to FACET_EXACT_MAX matching rows (the planner's estimate); above that, counted
+        over a fixed random sample of the table's pages (about FACET_SAMPLE_ROWS rows,
+        the same pages every time) and scaled up: the result's ``approximate`` says
+        which."""
         w = self._compile(query)
         plans = [(name, facet_sql(name)) for name in names]  # unknown names fail first
-        out: dict[str, list[FacetValue]] = {}
-        for name, f in plans:
-            order = 'value COLLATE "C"' if f.text else "value"
-            rows = self._fetch(
-                f"SELECT value, n FROM (SELECT {f.expr} AS value, count(*) AS n"
-                f" FROM latest o {f.join}"
-                f" WHERE ({w.sql}) AND {f.notnull} IS NOT NULL GROUP BY {f.group}) AS f"
-                f" ORDER BY n DESC, {order} LIMIT %s", [*w.params, size])
-            out[name] = [FacetValue(_facet_value(v), int(n)) for v, n in rows]
+        out = SampledFacets()
+        with self._conn() as conn:
+            percent = self._sample_percent(conn, w) if plans else None
+            sample = "" if percent is None else f" TABLESAMPLE SYSTEM ({percent!r}) REPEATABLE (1)"
+            scale = 1.0 if percent is None else 100.0 / percent
+            out.approximate = percent is not None
+            for name, f in plans:
+                order = 'value COLLATE "C"' if f.text else "value"
+                rows = conn.execute(
+                    f"SELECT value, n FROM (SELECT {f.expr} AS value, count(*) AS n"
+                    f" FROM latest o{sample} {f.join}"
+                    f" WHERE ({w.sql}) AND {f.notnull} IS NOT NULL GROUP BY {f.group}) AS f"
+                    f" ORDER BY n DESC, {order} LIMIT %s", [*w.params, size]).fetchall()
+                out[name] = [FacetValue(_facet_value(v), round(int(n) * scale))
+                             for v, n in rows]
         return out
+
+    @staticmethod
+    def _sample_percent(conn: psycopg.Connection, w: SqlWhere) -> float | None:
+        """The share of pages to sample (percent), or None to count every row: when the
+        planner expects more than FACET_EXACT_MAX rows to match."""
+        (total,) = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'latest'::regclass").fetchone()
+        if total is None or total <= FACET_EXACT_MAX:
+            return None
+        plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM latest o WHERE {w.sql}",
+                            w.params).fetchone()[0]
+        if plan[0]["Plan"]["Plan Rows"] <= FACET_EXACT_MAX:
+            return None
+        return min(100.0, round(100.0 * FACET_SAMPLE_ROWS / total, 3))
 
     def host(self, ip: str, history: bool = True) -> list[dict[str, Any]]:
         """Every observation of one host, newest first (only the latest per port

@@ -386,13 +386,13 @@ class Writer:
         self._analyze_after(len(rows))
 
     def _analyze_after(self, written: int) -> None:
-        """ANALYZE once the tables grew by a quarter since the last time (at least
-        ANALYZE_MIN rows): plans chosen on a small table's statistics would scan the
+        """ANALYZE once the tables doubled since the last time (at least ANALYZE_MIN
+        rows): plans chosen on a small table's statistics would scan the
         big one. Its own transaction, after the batch's commit; a failure only skips it
         (autovacuum analyzes too)."""
         self._written += written
         self._unanalyzed += written
-        if self._unanalyzed < max(ANALYZE_MIN, self._written // 4):
+        if self._unanalyzed < max(ANALYZE_MIN, self._written // 2):
             return
         conn = self._conn
         if conn is None:
