@@ -25,6 +25,7 @@ from netatlas.store import FacetValue, Store, StoreUnavailable, open_store
 from netatlas.store.postgres import PostgresStore
 from netatlas.store.postgres import store as pgstore
 from netatlas.store.postgres.compile import compile_where
+from netatlas.store.postgres.packdoc import pack_doc, unpack_doc
 from netatlas.store.postgres.schema import LATEST, MIGRATIONS
 from netatlas.store.postgres.writer import ScanWrite, Writer, stage
 from netatlas.store.rows import record_json, to_row
@@ -329,7 +330,7 @@ def test_shared_values_are_stored_once(pg: PostgresStore, pg_url: str) -> None:
     pg.flush()
     # certificate, location, vulns, risks, cpe23: one document each, however many hosts
     assert _sql(pg_url, "SELECT count(*) FROM docs") == [(5,)]
-    (stored,) = _sql(pg_url, "SELECT doc FROM observations LIMIT 1")[0]
+    stored = unpack_doc(_sql(pg_url, "SELECT doc FROM observations LIMIT 1")[0][0])
     assert '"$ref"' in stored and "lb.lab" not in stored and "ip_str" not in stored
     want = [_shared(i).to_record() for i in range(40)]
     got = pg.search("", limit=100)
@@ -348,6 +349,11 @@ def test_shared_values_are_stored_once(pg: PostgresStore, pg_url: str) -> None:
     assert [(f.value, f.count) for f in facets["severity"]] == [("high", 40)]
 
 
+@pytest.mark.parametrize("text", ["", "{}", '{"a":"\\u0000 \u00e9"}', "x" * 5000])
+def test_stored_records_pack_and_unpack(text: str) -> None:
+    assert unpack_doc(pack_doc(text)) == text
+
+
 def test_records_stored_whole_still_read_and_match(pg: PostgresStore, pg_url: str) -> None:
     """A record stored whole (hot keys inside, shared values in place, as before the
     slim shape) comes back as it was and is found by fields under shared paths."""
@@ -360,7 +366,8 @@ def test_records_stored_whole_still_read_and_match(pg: PostgresStore, pg_url: st
         WITH b AS (INSERT INTO blobs VALUES ('\\x01', '\\x00' || 'b7'::bytea)),
         x AS (INSERT INTO observations (ts, port, ip, transport, scan_id, status, blob_hash, doc)
               VALUES ({o.timestamp.timestamp()}, 443, '{o.ip}', 'tcp', 's1', 'success',
-                      '\\x01', '{record_json(whole)}') RETURNING id)
+                      '\\x01', '\\x00'::bytea || convert_to('{record_json(whole)}', 'UTF8'))
+              RETURNING id)
         INSERT INTO latest (ip, port, transport, ts, id, scan_id, status, record, fts)
         SELECT '{o.ip}', 443, 'tcp', {o.timestamp.timestamp()}, id, 's1', 'success',
                '{record_json(whole)}'::jsonb, ''::tsvector FROM x""")

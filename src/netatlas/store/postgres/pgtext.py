@@ -2,7 +2,7 @@
 
 Search columns and query values both get U+FFFD in their place, so a value with a NUL
 still finds the row it came from; the published record is kept exactly elsewhere
-(``observations.doc``).
+(``observations.doc``, ``docs.raw``).
 """
 
 from __future__ import annotations

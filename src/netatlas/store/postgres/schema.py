@@ -55,7 +55,8 @@ CREATE TABLE observations (
   version     text,
   ip_text     text,                       -- the address as written, if not host(ip)
   blob_hash   bytea NOT NULL,             -- blobs.hash: the banner
-  doc         text NOT NULL               -- the stored record (rows.slim) as written
+  doc         bytea NOT NULL              -- the stored record (rows.slim) as written,
+                                          -- compressed (packdoc)
 ) WITH (autovacuum_vacuum_insert_scale_factor = 0.05);
 -- One row per endpoint and time: the same observation sent again (a batch re-sent after
 -- a lost connection, a re-run, a resumed copy) is stored once. Also finds a host's rows.

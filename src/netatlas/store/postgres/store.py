@@ -46,6 +46,7 @@ from netatlas.store.rows import REF, SHARED_PATHS, load_record, publish, to_row,
 from . import schema
 from .compile import SqlWhere, compile_where, facet_sql
 from .inet import stored_form
+from .packdoc import unpack_doc
 from .writer import (
     RETRY_LIMIT,
     ScanWrite,
@@ -287,7 +288,7 @@ class PostgresStore:
 
     def _publish(self, rows: list[tuple[Any, ...]], conn: psycopg.Connection,
                  skip: int = 0) -> list[dict[str, Any]]:
-        stored = [load_record(r[skip]) for r in rows]
+        stored = [load_record(unpack_doc(r[skip])) for r in rows]
         docs = self._docs.get({h for s in stored for h in _refs(s)}, conn)
 
         def resolve(h: str) -> Any:

@@ -35,6 +35,7 @@ from netatlas.store.base import StoreUnavailable
 from netatlas.store.rows import ObsRow, fts_words, pack_blob, record_json
 
 from .inet import stored_form
+from .packdoc import pack_doc
 from .pgtext import pg_json, pg_text
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS stage (
   seq integer, ip inet, port integer, transport text, ts double precision, scan_id text,
   status text, service text, product text, version text, version_key bytea, title text,
-  ip_text text, blob_hash bytea, doc text, record text, words text
+  ip_text text, blob_hash bytea, doc bytea, record text, words text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_blobs (hash bytea, data bytea) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_docs (hash text, doc text, raw text)
@@ -126,7 +127,7 @@ WITH ins AS (
   INSERT INTO latest AS l (ip, port, transport, ts, id, scan_id, status, service, product,
                            version, version_key, title, ip_text, record, fts)
   SELECT w.ip, w.port, w.transport, w.ts, w.id, s.scan_id, s.status, s.service, s.product,
-         s.version, s.version_key, s.title, s.ip_text, coalesce(s.record, s.doc)::jsonb,
+         s.version, s.version_key, s.title, s.ip_text, s.record::jsonb,
          to_tsvector('simple', s.words)
   FROM win w JOIN stage s
     ON s.ip = w.ip AND s.port = w.port AND s.transport = w.transport AND s.ts = w.ts
@@ -196,7 +197,7 @@ def stage(row: ObsRow) -> Staged:
     return Staged((ip, row.port, row.transport, row.ts, _text(row.scan_id),
                    _text(row.status), _text(row.service), _text(row.product), _text(row.version),
                    row.version_key, _text(row.title), _ip_text(row.ip, ip),
-                   row.blob_hash, doc, None if record is doc else record,
+                   row.blob_hash, pack_doc(doc), record,
                    " ".join(fts_words(row.fts_text))),
                   row.blob_hash, row.data, row.shared)
 
