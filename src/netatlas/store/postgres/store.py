@@ -304,9 +304,8 @@ class PostgresStore:
               conn.cursor(name="netatlas_stream") as cur):
             cur.execute(sql, list(params))
             while rows := cur.fetchmany(STREAM_ROWS):
-                # the documents on a second connection: this one is busy with the cursor
-                with self._conn() as other:
-                    records = self._publish(rows, other, skip)
+                # the documents on the same connection, between two FETCHes of the cursor
+                records = self._publish(rows, conn, skip)
                 yield from zip(rows, records, strict=True)
 
     @staticmethod

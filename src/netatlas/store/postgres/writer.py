@@ -387,10 +387,12 @@ class Writer:
         self._analyze_after(len(rows))
 
     def _analyze_after(self, written: int) -> None:
-        """ANALYZE once the tables doubled since the last time (at least ANALYZE_MIN
-        rows): plans chosen on a small table's statistics would scan the
-        big one. Its own transaction, after the batch's commit; a failure only skips it
-        (autovacuum analyzes too)."""
+        """Once the tables doubled since the last time (at least ANALYZE_MIN rows):
+        VACUUM (ANALYZE) ``latest`` — rows rewritten by newer observations leave dead
+        versions whose space (and index entries) only a vacuum makes reusable, and plans
+        chosen on a small table's statistics would scan the big one — and ANALYZE the
+        rest. After the batch's commit, outside any transaction; a failure only skips it
+        (autovacuum does the same, later)."""
         self._written += written
         self._unanalyzed += written
         if self._unanalyzed < max(ANALYZE_MIN, self._written // 2):
@@ -399,12 +401,16 @@ class Writer:
         if conn is None:
             return
         try:
-            conn.execute("ANALYZE latest, observations, docs")
-            conn.commit()
+            conn.autocommit = True
+            conn.execute("VACUUM (ANALYZE) latest")
+            conn.execute("ANALYZE observations, docs")
             self._unanalyzed = 0
         except psycopg.Error as exc:
-            log.warning("ANALYZE after a batch failed: %s", exc)
-            self._rollback()
+            log.warning("VACUUM / ANALYZE after a batch failed: %s", exc)
+            self._disconnect()
+            return
+        with contextlib.suppress(psycopg.Error):
+            conn.autocommit = False
 
     def _wait(self, seconds: float) -> None:
         """Sleep before a retry, taking items off the queue meanwhile (up to HOLD_MAX)
