@@ -33,7 +33,10 @@ def check_query(q: str) -> None:
     parse(q)
 
 
-def _facets(services: Any, q: str, spec: str) -> dict[str, list[dict[str, Any]]]:
+def _facets(services: Any, q: str, spec: str, approximate: list[str] | None = None
+            ) -> dict[str, list[dict[str, Any]]]:
+    """Facet counts as JSON; names counted over a sample are added to ``approximate``."""
+    approximate = [] if approximate is None else approximate
     try:
         wanted = parse_facets(spec)
     except BadRequest as exc:
@@ -41,12 +44,23 @@ def _facets(services: Any, q: str, spec: str) -> dict[str, list[dict[str, Any]]]
     out: dict[str, Any] = {}
     for name, size in wanted:
         try:
-            out.update(facets_json(services.store.facets(q, [name], size=size)))
+            result = services.store.facets(q, [name], size=size)
         except QuerySyntaxError:
             raise
         except ValueError as exc:  # an unknown facet name
             raise ApiError(400, str(exc), facet=name) from exc
+        out.update(facets_json(result))
+        if getattr(result, "approximate", False):  # counted over a sample, scaled up
+            approximate.append(name)
     return out
+
+
+def _add_facets(out: dict[str, Any], services: Any, q: str, spec: str) -> None:
+    """``facets``, and ``facets_approximate`` naming those counted over a sample."""
+    sampled: list[str] = []
+    out["facets"] = _facets(services, q, spec, sampled)
+    if sampled:
+        out["facets_approximate"] = sampled
 
 
 def _ip(ip: str) -> str:
@@ -116,7 +130,7 @@ def create_router() -> APIRouter:
                                "results": [services.enrich(r) for r in records],
                                "next_cursor": nxt}
         if facets:
-            out["facets"] = _facets(services, q, facets)
+            _add_facets(out, services, q, facets)
         return out
 
     @router.get("/count", summary="How many services match")
@@ -125,14 +139,16 @@ def create_router() -> APIRouter:
         services = request.app.state.services
         out: dict[str, Any] = {"total": services.store.count(q)}
         if facets:
-            out["facets"] = _facets(services, q, facets)
+            _add_facets(out, services, q, facets)
         return out
 
     @router.get("/stats", summary="Facet counts over the results of a query")
     def stats(request: Request, who: ReadAccess, q: QueryText = "",
               facets: FacetSpec = "port,service,product") -> dict[str, Any]:
         services = request.app.state.services
-        return {"total": services.store.count(q), "facets": _facets(services, q, facets)}
+        out: dict[str, Any] = {"total": services.store.count(q)}
+        _add_facets(out, services, q, facets)
+        return out
 
     @router.get("/host/{ip}", summary="Every service of one host, with its history")
     def host(request: Request, who: ReadAccess, ip: str, history: bool = True) -> dict[str, Any]:

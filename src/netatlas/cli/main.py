@@ -314,13 +314,18 @@ def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> 
         _fail(str(exc), 2)
     store.close()
     if as_json:
-        click.echo(json.dumps({
+        out: dict[str, Any] = {
             "total": total,
             "facets": {k: [{"value": v.value, "count": v.count} for v in vs]
                        for k, vs in result.items()},
-        }))
+        }
+        if getattr(result, "approximate", False):
+            out["facets_approximate"] = True
+        click.echo(json.dumps(out))
         return
     console.print(f"total: {total}")
+    if getattr(result, "approximate", False):
+        console.print("facet counts are estimates from a sample (over 1M matching services)")
     for name, values in result.items():
         console.print(render.facets_table(name, values))
 

@@ -13,6 +13,7 @@ from netatlas.store.base import (
     CveCandidate,
     CveEntry,
     CveRange,
+    FacetCounts,
     FacetValue,
     KeyRow,
     Page,
@@ -24,8 +25,8 @@ from netatlas.store.cursor import CursorError
 
 __all__ = [
     "DEFAULT_DB", "ROLES", "ApiKey", "CursorError", "CveCandidate", "CveEntry", "CveRange",
-    "FacetValue", "KeyRow", "Page", "Role", "Store", "StoreUnavailable", "is_postgres",
-    "mask_url", "open_store", "resolve_db_path",
+    "FacetCounts", "FacetValue", "KeyRow", "Page", "Role", "Store", "StoreUnavailable",
+    "is_postgres", "mask_url", "open_store", "resolve_db_path",
 ]
 
 DEFAULT_DB = "netatlas.db"

@@ -28,10 +28,16 @@ class FacetValue:
 
 
 @dataclass(frozen=True, slots=True)
-class Facets:
-    """Facet counts; ``approximate`` when the backend counted a sample (as Shodan's)."""
-
+class Facets:  # TODO(this session): the PostgreSQL backend moves to FacetCounts
     values: dict[str, list[FacetValue]]
+    approximate: bool = False
+
+
+class FacetCounts(dict[str, list[FacetValue]]):
+    """What ``Store.facets`` returns: facet name -> its top values. ``approximate`` is
+    True when the backend counted a sample and scaled up (over millions of matching
+    rows, as Shodan's facets do); fronts say so."""
+
     approximate: bool = False
 
 
@@ -126,9 +132,7 @@ class Store(Protocol):
     def page(self, query: str, limit: int = 100, after: str | None = None) -> Page: ...
     def iter_search(self, query: str) -> Iterator[dict[str, Any]]: ...
     def count(self, query: str) -> int: ...
-    def facets(
-        self, query: str, names: list[str], size: int = 10
-    ) -> dict[str, list[FacetValue]]: ...
+    def facets(self, query: str, names: list[str], size: int = 10) -> FacetCounts: ...
     def host(self, ip: str, history: bool = True) -> list[dict[str, Any]]: ...
 
     # -- API keys ------------------------------------------------------------------------

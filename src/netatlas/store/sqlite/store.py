@@ -34,6 +34,7 @@ from netatlas.store.base import (
     CveCandidate,
     CveEntry,
     CveRange,
+    FacetCounts,
     FacetValue,
     KeyRow,
     Page,
@@ -55,6 +56,10 @@ from .compile import compile_where, facet_sql
 T = TypeVar("T")
 BATCH_ROWS = 2000  # observations per transaction under load; an idle queue commits at once
 QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
+# Facets over more matching rows than this count a sample of about FACET_SAMPLE_ROWS
+# (scaled up; FacetCounts.approximate says so), as Shodan's do.
+FACET_EXACT_MAX = 1_000_000
+FACET_SAMPLE_ROWS = 250_000
 _SEEN_BLOBS = 50_000  # banner hashes known to be stored (skip the INSERT OR IGNORE)
 _DOC_CACHE = 20_000  # shared values kept decoded (immutable: keyed by their content)
 
@@ -400,20 +405,28 @@ class SQLiteStore:
             f"SELECT count(*) FROM observations o WHERE o.is_latest = 1 AND {sql}", params)
         return int(cur.fetchone()[0])
 
-    def facets(
-        self, query: str, names: list[str], size: int = 10
-    ) -> dict[str, list[FacetValue]]:
+    def facets(self, query: str, names: list[str], size: int = 10) -> FacetCounts:
+        """The top ``size`` values of each facet over what ``query`` matches: exact up to
+        FACET_EXACT_MAX matching rows; above, counted over every m-th row (by id, the
+        same rows every time) and scaled up, and the result says it is approximate."""
         sql, params = self._where(query)
-        out: dict[str, list[FacetValue]] = {}
-        for name in names:
-            facet = facet_sql(name)
+        facets = [facet_sql(name) for name in names]  # unknown names fail first
+        out = FacetCounts()
+        step = 1
+        if facets:
+            matched = self.count(query)
+            if matched > FACET_EXACT_MAX:
+                step = -(-matched // FACET_SAMPLE_ROWS)
+                sql, params = f"({sql}) AND o.id % ? = 0", [*params, step]
+                out.approximate = True
+        for name, facet in zip(names, facets, strict=True):
             join = f", {facet.join}" if facet.join else ""
             cur = self._execute(
                 f"SELECT {facet.expr} AS value, count(*) AS n FROM observations o{join}"
                 f" WHERE o.is_latest = 1 AND ({sql}) AND {facet.present or facet.expr} IS NOT NULL"
                 f" GROUP BY {facet.group} ORDER BY n DESC, value LIMIT ?",
                 [*params, size])
-            out[name] = [FacetValue(v, n) for v, n in cur.fetchall()]
+            out[name] = [FacetValue(v, n * step) for v, n in cur.fetchall()]
         return out
 
     def host(self, ip: str, history: bool = True) -> list[dict[str, Any]]:
