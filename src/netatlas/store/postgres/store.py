@@ -34,7 +34,7 @@ from netatlas.store.base import (
     CveCandidate,
     CveEntry,
     CveRange,
-    Facets,
+    FacetCounts,
     FacetValue,
     KeyRow,
     Page,
@@ -62,7 +62,7 @@ POOL_MAX = 8
 STREAM_ROWS = 500  # rows per FETCH of a streaming read
 
 # Facets over more latest rows than this count a sample of them (scaled up, and said so:
-# SampledFacets.approximate); below it they are exact.
+# FacetCounts.approximate); below it they are exact.
 FACET_EXACT_MAX = 1_000_000
 FACET_SAMPLE_ROWS = 200_000  # about how many rows a sampled facet reads
 DOC_CACHE = 20_000  # shared documents kept (immutable: keyed by their content's hash)
@@ -126,17 +126,6 @@ def _refs(stored: dict[str, Any]) -> Iterator[str]:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, dict) and set(value) == {REF} and isinstance(value[REF], str):
             yield value[REF]
-
-
-class SampledFacets(dict[str, list[FacetValue]]):
-    """What ``facets`` returns: a plain dict of facet -> values, which also says whether
-    the counts are estimates from a sample (``approximate``; base.Facets carries the
-    same, for fronts that show it)."""
-
-    approximate: bool = False
-
-    def as_facets(self) -> Facets:
-        return Facets(dict(self), approximate=self.approximate)
 
 
 class _Docs:
@@ -355,7 +344,7 @@ class PostgresStore:
 
     def facets(
         self, query: str, names: list[str], size: int = 10
-    ) -> dict[str, list[FacetValue]]:
+    ) -> FacetCounts:
         """The top ``size`` values of each facet over what ``query`` matches. Exact up
         to FACET_EXACT_MAX matching rows (the planner's estimate); above that, counted
         over a fixed random sample of the table's pages (about FACET_SAMPLE_ROWS rows,
@@ -363,7 +352,7 @@ class PostgresStore:
         which."""
         w = self._compile(query)
         plans = [(name, facet_sql(name)) for name in names]  # unknown names fail first
-        out = SampledFacets()
+        out = FacetCounts()
         with self._conn() as conn:
             percent = self._sample_percent(conn, w) if plans else None
             sample = "" if percent is None else f" TABLESAMPLE SYSTEM ({percent!r}) REPEATABLE (1)"
