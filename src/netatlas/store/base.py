@@ -27,12 +27,6 @@ class FacetValue:
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class Facets:  # TODO(this session): the PostgreSQL backend moves to FacetCounts
-    values: dict[str, list[FacetValue]]
-    approximate: bool = False
-
-
 class FacetCounts(dict[str, list[FacetValue]]):
     """What ``Store.facets`` returns: facet name -> its top values. ``approximate`` is
     True when the backend counted a sample and scaled up (over millions of matching

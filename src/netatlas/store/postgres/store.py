@@ -9,6 +9,7 @@ pages read only the latest one per (ip, port, transport) (``is_latest``).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 import threading
@@ -56,6 +57,15 @@ from .writer import (
     server_address,
     stage,
 )
+
+
+def _not_a_reconnect_failure(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("error connecting in 'netatlas-")
+
+
+# The pool logs each failed reconnection while the server is away, a screenful a minute;
+# the writer already says so, once. Other pool messages pass.
+logging.getLogger("psycopg.pool").addFilter(_not_a_reconnect_failure)
 
 QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven statement is bounded
 POOL_MAX = 8
@@ -182,7 +192,9 @@ class PostgresStore:
             raise self._unavailable(exc) from exc
         self._dsn = url
         self._pool = ConnectionPool(
-            url, min_size=1, max_size=POOL_MAX, name="netatlas-read", open=True,
+            # min_size 0: no background reconnection (and its log lines) while the
+            # server is away; the writer says so, once
+            url, min_size=0, max_size=POOL_MAX, name="netatlas-read", open=True,
             timeout=query_timeout,  # a read that cannot get a connection fails as late
             check=ConnectionPool.check_connection,  # a server restart leaves dead ones
             kwargs={**self._options, "autocommit": True,
