@@ -17,14 +17,14 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from netatlas.model import Observation, banner_text, format_timestamp
+from netatlas.model import Observation, Scan, banner_text, format_timestamp
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
 
@@ -206,3 +206,24 @@ def shared_prefix(path: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ..
             return prefix, path[len(prefix):]
     return None
 
+
+
+# -- scans -----------------------------------------------------------------------------
+# The scans table's columns, the same in every backend, in this order.
+SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
+
+
+def scan_row(scan: Scan) -> tuple[Any, ...]:
+    """A scan as the values of SCAN_COLUMNS (times as unix seconds, args as JSON)."""
+    return (scan.id, scan.started.timestamp(),
+            scan.finished.timestamp() if scan.finished else None, scan.status,
+            json.dumps(scan.args, sort_keys=True), scan.done, scan.total, scan.open_ports,
+            scan.observations)
+
+
+def scan_from_row(row: Sequence[Any]) -> Scan:
+    started, finished = row[1], row[2]
+    return Scan(id=row[0], started=datetime.fromtimestamp(started, UTC),
+                finished=None if finished is None else datetime.fromtimestamp(finished, UTC),
+                status=row[3], args=json.loads(row[4]), done=row[5], total=row[6],
+                open_ports=row[7], observations=row[8])

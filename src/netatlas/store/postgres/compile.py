@@ -8,7 +8,6 @@ row: the conformance tests run the same queries against both.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
 from netatlas.query.fields import Column, Each, IsObject, MaxNumber, NonEmpty
 from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words, shared_prefix
+from netatlas.store.sqlparts import leading_number, range_clause
 
 from . import inet
 from .fields import (
@@ -34,7 +34,6 @@ from .pgtext import pg_text
 
 _SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _FTS = "o.fts @@ to_tsquery('simple', %s)"
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _ESCAPE = "ESCAPE '\\'"
 
 
@@ -142,7 +141,7 @@ def _term(t: Term, f: Field, params: list[Any]) -> str:
     if f.type in ("ip", "net"):
         return inet.condition(t, params)
     if isinstance(src, MaxNumber):
-        return _compare(t, number(src), "num", params, convert=_leading_number)
+        return _compare(t, number(src), "num", params, convert=leading_number)
     if f.type == "version" and t.op != "eq":
         return _compare(t, "o.version_key", "num", params, convert=version_sort_key)
     if f.type == "bool":
@@ -239,24 +238,6 @@ def _compare(t: Term, expr: str, kind: str, params: list[Any], convert: Any = No
         return f"{expr} IN ({', '.join(['%s'] * len(values))})"
     if t.op == "range":
         lo, hi = (None if v is None else conv(v) for v in t.values)
-        return _range(expr, lo, hi, params)
+        return range_clause(expr, lo, hi, params, "%s")
     params.append(conv(t.values[0]))
     return f"{expr} {_SQL_OP[t.op]} %s"
-
-
-def _range(expr: str, lo: Any, hi: Any, params: list[Any]) -> str:
-    if lo is not None and hi is not None:
-        params += [lo, hi]
-        return f"{expr} BETWEEN %s AND %s"
-    if lo is not None:
-        params.append(lo)
-        return f"{expr} >= %s"
-    if hi is not None:
-        params.append(hi)
-        return f"{expr} <= %s"
-    return f"{expr} IS NOT NULL"
-
-
-def _leading_number(value: str) -> float | None:
-    m = _NUMBER.match(str(value).strip())
-    return float(m.group()) if m else None

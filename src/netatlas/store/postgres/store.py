@@ -8,16 +8,13 @@ pages read only the latest one per (ip, port, transport) (``is_latest``).
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -30,7 +27,6 @@ from netatlas.model import Observation, Scan
 from netatlas.query import parse
 from netatlas.store import cursor
 from netatlas.store.base import (
-    ROLES,
     ApiKey,
     CveCandidate,
     CveEntry,
@@ -41,8 +37,18 @@ from netatlas.store.base import (
     Page,
     StoreUnavailable,
 )
-from netatlas.store.keys import hash_key
-from netatlas.store.rows import REF, SHARED_PATHS, load_record, publish, to_row, unpack_blob
+from netatlas.store.keys import hash_key, new_key
+from netatlas.store.rows import (
+    REF,
+    SCAN_COLUMNS,
+    SHARED_PATHS,
+    load_record,
+    publish,
+    scan_from_row,
+    scan_row,
+    to_row,
+    unpack_blob,
+)
 
 from . import schema
 from .compile import SqlWhere, compile_where, facet_sql
@@ -82,7 +88,6 @@ DOC_CACHE = 20_000  # shared documents kept (immutable: keyed by their content's
 _RECORD = ("x.doc, coalesce(x.ip_text, host(x.ip)), x.port, x.transport, x.ts, x.scan_id,"
            " x.status, x.service, x.product, x.version, b.data")
 _HISTORY = "observations x LEFT JOIN blobs b ON b.hash = x.blob_hash"
-_SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
 _KEY_COLUMNS = "id, role, name, created, revoked, rate, burst"
 _RANGE_COLUMNS = ("part, vendor, product, version, start_incl, start_excl, end_incl, end_excl,"
                   " criteria")
@@ -118,14 +123,6 @@ def _with_timeout(url: str, seconds: float) -> str:
     except psycopg.ProgrammingError:
         given = ""
     return f"{given} -c statement_timeout={max(1, int(seconds * 1000))}".strip()
-
-
-def _ts(dt: datetime | None) -> float | None:
-    return dt.timestamp() if dt else None
-
-
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 def _refs(stored: dict[str, Any]) -> Iterator[str]:
@@ -216,16 +213,13 @@ class PostgresStore:
             " finished = excluded.finished, status = excluded.status, args = excluded.args,"
             " done = excluded.done, total = excluded.total, open_ports = excluded.open_ports,"
             " observations = excluded.observations",
-            (scan.id, _ts(scan.started), _ts(scan.finished), scan.status,
-             json.dumps(scan.args, sort_keys=True), scan.done, scan.total, scan.open_ports,
-             scan.observations)))
+            scan_row(scan)))
 
     def update_scan(self, scan: Scan) -> None:
         self._writer.put(ScanWrite(
             "UPDATE scans SET finished = %s, status = %s, args = %s, done = %s, total = %s,"
             " open_ports = %s, observations = %s WHERE id = %s",
-            (_ts(scan.finished), scan.status, json.dumps(scan.args, sort_keys=True), scan.done,
-             scan.total, scan.open_ports, scan.observations, scan.id)))
+            (*scan_row(scan)[2:], scan.id)))
 
     def add(self, obs: Observation) -> None:
         # encoded here, in the caller's thread: a snapshot of the observation (a bad
@@ -407,30 +401,24 @@ class PostgresStore:
 
     # -- scans -----------------------------------------------------------------------------
     def get_scan(self, scan_id: str) -> Scan | None:
-        rows = self._fetch(f"SELECT {_SCAN_COLUMNS} FROM scans WHERE id = %s", [scan_id])
+        rows = self._fetch(f"SELECT {SCAN_COLUMNS} FROM scans WHERE id = %s", [scan_id])
         return self._scan(rows[0]) if rows else None
 
     def scans(self) -> list[Scan]:
-        rows = self._fetch(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY started DESC, id")
+        rows = self._fetch(f"SELECT {SCAN_COLUMNS} FROM scans ORDER BY started DESC, id")
         return [self._scan(r) for r in rows]
 
     @staticmethod
     def _scan(row: tuple[Any, ...]) -> Scan:
-        return Scan(id=row[0], started=_dt(row[1]) or datetime.now(UTC), finished=_dt(row[2]),
-                    status=row[3], args=json.loads(row[4]), done=row[5], total=row[6],
-                    open_ports=row[7], observations=row[8])
+        return scan_from_row(row)
 
     # -- API keys --------------------------------------------------------------------------
     def create_key(self, role: str, name: str = "", rate: float | None = None,
                    burst: int | None = None) -> tuple[str, ApiKey]:
         """Make a key; returns (secret, record). Only the secret's SHA-256 is kept."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        secret = secrets.token_hex(16)  # 32 characters, like a Shodan key
-        key = ApiKey(id=secrets.token_hex(4), role=role, name=name,  # type: ignore[arg-type]
-                     created=time.time(), rate=rate, burst=burst)
-        self.import_keys([KeyRow(key, hash_key(secret))])
-        return secret, key
+        secret, row = new_key(role, name, rate, burst)
+        self.import_keys([row])
+        return secret, row.key
 
     def verify_key(self, secret: str) -> ApiKey | None:
         """The live key for this secret, or None (unknown or revoked)."""

@@ -7,7 +7,6 @@ without a product, as a searcher expects.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,12 +16,12 @@ from netatlas.query.fields import Column, Each, MaxNumber
 from netatlas.query.ipbin import ip_to_bin, network_bounds
 from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words
+from netatlas.store.sqlparts import leading_number, range_clause
 
 from .fields import SEVERITY_RANK, elements, scalar
 
 _SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _FTS = "o.id IN (SELECT rowid FROM obs_fts WHERE obs_fts MATCH ?)"
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +127,7 @@ def _term(t: Term, f: Field, params: list[Any]) -> str:
     if f.type in ("ip", "net"):
         return _address(t, params)
     if isinstance(src, MaxNumber):
-        return _compare(t, scalar(src), "int", params, convert=_leading_number)
+        return _compare(t, scalar(src), "int", params, convert=leading_number)
     if f.type == "version" and t.op != "eq":
         return _compare(t, "o.version_key", "int", params, convert=version_sort_key)
     if f.type == "bool":
@@ -152,27 +151,9 @@ def _compare(t: Term, expr: str, kind: str, params: list[Any],
         return f"{expr}{collate} IN ({', '.join('?' * len(t.values))})"
     if t.op == "range":
         lo, hi = (None if v is None else conv(v) for v in t.values)
-        return _range(expr, lo, hi, params)
+        return range_clause(expr, lo, hi, params, "?")
     params.append(conv(t.values[0]))
     return f"{expr} {_SQL_OP[t.op]} ?"
-
-
-def _range(expr: str, lo: Any, hi: Any, params: list[Any]) -> str:
-    if lo is not None and hi is not None:
-        params += [lo, hi]
-        return f"{expr} BETWEEN ? AND ?"
-    if lo is not None:
-        params.append(lo)
-        return f"{expr} >= ?"
-    if hi is not None:
-        params.append(hi)
-        return f"{expr} <= ?"
-    return f"{expr} IS NOT NULL"
-
-
-def _leading_number(value: str) -> float | None:
-    m = _NUMBER.match(str(value).strip())
-    return float(m.group()) if m else None
 
 
 def _address(t: Term, params: list[Any]) -> str:
@@ -189,6 +170,6 @@ def _address(t: Term, params: list[Any]) -> str:
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
     if t.op == "range":
         lo, hi = (None if v is None else ip_to_bin(v) for v in t.values)
-        return _range(expr, lo, hi, params)
+        return range_clause(expr, lo, hi, params, "?")
     params.append(ip_to_bin(t.values[0]))
     return f"{expr} {_SQL_OP[t.op]} ?"

@@ -9,10 +9,8 @@ and never leaves half of a batch visible.
 
 from __future__ import annotations
 
-import json
 import os
 import queue
-import secrets
 import sqlite3
 import threading
 import time
@@ -20,7 +18,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +26,6 @@ from netatlas.query import parse
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.store import cursor
 from netatlas.store.base import (
-    ROLES,
     ApiKey,
     CveCandidate,
     CveEntry,
@@ -39,13 +35,16 @@ from netatlas.store.base import (
     KeyRow,
     Page,
 )
-from netatlas.store.keys import hash_key
+from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
+    SCAN_COLUMNS,
     ObsRow,
     fts_words,
     load_record,
     pack_blob,
     publish,
+    scan_from_row,
+    scan_row,
     to_row,
     unpack_blob,
 )
@@ -67,16 +66,7 @@ _DOC_CACHE = 20_000  # shared values kept decoded (immutable: keyed by their con
 _SELECT = ("SELECT o.id, o.ts, o.record, b.data, o.ip, o.port, o.transport, o.ts, o.scan_id,"
            " o.status, o.service, o.product, o.version FROM observations o"
            " JOIN blobs b ON b.hash = o.blob_hash")
-_SCAN_COLUMNS = "id, started, finished, status, args, done, total, open_ports, observations"
 _CVE_RANGE = "part, vendor, product, version, start_incl, start_excl, end_incl, end_excl, criteria"
-
-
-def _ts(dt: datetime | None) -> float | None:
-    return dt.timestamp() if dt else None
-
-
-def _dt(ts: float | None) -> datetime | None:
-    return datetime.fromtimestamp(ts, UTC) if ts is not None else None
 
 
 class _Stop:
@@ -302,15 +292,13 @@ class SQLiteStore:
 
     # -- writes ----------------------------------------------------------------------
     def begin_scan(self, scan: Scan) -> None:
-        row = (scan.id, _ts(scan.started), _ts(scan.finished), scan.status,
-               json.dumps(scan.args, sort_keys=True), scan.done, scan.total,
-               scan.open_ports, scan.observations)
+        row = scan_row(scan)
         self._submit(lambda c: c.execute(
-            f"INSERT OR REPLACE INTO scans ({_SCAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row))
+            f"INSERT OR REPLACE INTO scans ({SCAN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)", row))
 
     def update_scan(self, scan: Scan) -> None:
-        row = (_ts(scan.finished), scan.status, json.dumps(scan.args, sort_keys=True),
-               scan.done, scan.total, scan.open_ports, scan.observations, scan.id)
+        _, _, finished, status, args, done, total, open_ports, observations = scan_row(scan)
+        row = (finished, status, args, done, total, open_ports, observations, scan.id)
         self._submit(lambda c: c.execute(
             "UPDATE scans SET finished=?, status=?, args=?, done=?, total=?, open_ports=?,"
             " observations=? WHERE id=?", row))
@@ -438,31 +426,25 @@ class SQLiteStore:
         return [self._record(r) for r in cur.fetchall()]
 
     def get_scan(self, scan_id: str) -> Scan | None:
-        row = self._execute(f"SELECT {_SCAN_COLUMNS} FROM scans WHERE id = ?",
+        row = self._execute(f"SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?",
                             [scan_id]).fetchone()
         return self._scan(row) if row else None
 
     def scans(self) -> list[Scan]:
-        cur = self._execute(f"SELECT {_SCAN_COLUMNS} FROM scans ORDER BY started DESC")
+        cur = self._execute(f"SELECT {SCAN_COLUMNS} FROM scans ORDER BY started DESC")
         return [self._scan(r) for r in cur.fetchall()]
 
     @staticmethod
     def _scan(row: tuple[Any, ...]) -> Scan:
-        return Scan(id=row[0], started=_dt(row[1]) or datetime.now(UTC), finished=_dt(row[2]),
-                    status=row[3], args=json.loads(row[4]), done=row[5], total=row[6],
-                    open_ports=row[7], observations=row[8])
+        return scan_from_row(row)
 
     # -- API keys ------------------------------------------------------------------------
     def create_key(self, role: str, name: str = "", rate: float | None = None,
                    burst: int | None = None) -> tuple[str, ApiKey]:
-        """Make a key; returns (secret, record). Only the secret's hash is kept."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        secret = secrets.token_hex(16)  # 32 characters, like a Shodan key
-        key = ApiKey(id=secrets.token_hex(4), role=role, name=name,  # type: ignore[arg-type]
-                     created=time.time(), rate=rate, burst=burst)
-        self.import_keys([KeyRow(key, hash_key(secret))])
-        return secret, key
+        """Make a key; returns (secret, record). Only the secret's SHA-256 is kept."""
+        secret, row = new_key(role, name, rate, burst)
+        self.import_keys([row])
+        return secret, row.key
 
     def import_keys(self, rows: Iterable[KeyRow]) -> None:
         values = [(r.key.id, r.hash, r.key.role, r.key.name, r.key.created, r.key.revoked,

@@ -1,0 +1,29 @@
+"""Pieces of SQL both backends' query compilers write the same way, apart from the
+parameter mark (``?`` for SQLite, ``%s`` for psycopg)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def range_clause(expr: str, lo: Any, hi: Any, params: list[Any], mark: str) -> str:
+    """``expr`` within [lo, hi], either end open (None); both open: present at all."""
+    if lo is not None and hi is not None:
+        params += [lo, hi]
+        return f"{expr} BETWEEN {mark} AND {mark}"
+    if lo is not None:
+        params.append(lo)
+        return f"{expr} >= {mark}"
+    if hi is not None:
+        params.append(hi)
+        return f"{expr} <= {mark}"
+    return f"{expr} IS NOT NULL"
+
+
+def leading_number(value: str) -> float | None:
+    """``cvss:>=9.8`` compares numbers: the number a value starts with, or None."""
+    m = _NUMBER.match(str(value).strip())
+    return float(m.group()) if m else None
