@@ -10,7 +10,7 @@ import pytest
 from netatlas.query import facet_field, parse
 from netatlas.query.ast import Glob
 from netatlas.store import Store
-from netatlas.store.sqlite.compile import like_pattern
+from netatlas.store.sqlparts import like_pattern
 
 from .conftest import ALL
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from netatlas.query.ast import Glob
+
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -27,3 +29,22 @@ def leading_number(value: str) -> float | None:
     """``cvss:>=9.8`` compares numbers: the number a value starts with, or None."""
     m = _NUMBER.match(str(value).strip())
     return float(m.group()) if m else None
+
+
+def like_pattern(g: Glob) -> str:
+    """Glob -> LIKE pattern for ``ESCAPE '\\'``."""
+    out: list[str] = []
+    chars = iter(g.pattern)
+    for ch in chars:
+        if ch == "\\":
+            lit = next(chars, "\\")
+            out.append("\\" + lit if lit in "%_\\" else lit)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_":
+            out.append("\\" + ch)
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netatlas.query import FIELDS, SEVERITIES, Field, Query, facet_field
-from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
+from netatlas.query.ast import And, Node, Not, Or, Term, Text
 from netatlas.query.fields import Column, Each, IsObject, MaxNumber, NonEmpty
 from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words, shared_prefix
-from netatlas.store.sqlparts import leading_number, range_clause
+from netatlas.store.sqlparts import leading_number, like_pattern, range_clause
 
 from . import inet
 from .fields import (
@@ -108,25 +108,6 @@ def fts_query(t: Text) -> str | None:
     if not words:
         return None
     return " <-> ".join(words) + (":*" if t.prefix else "")
-
-
-def like_pattern(g: Glob) -> str:
-    """Glob -> LIKE pattern for ``ESCAPE '\\'``."""
-    out: list[str] = []
-    chars = iter(g.pattern)
-    for ch in chars:
-        if ch == "\\":
-            lit = next(chars, "\\")
-            out.append("\\" + lit if lit in "%_\\" else lit)
-        elif ch == "*":
-            out.append("%")
-        elif ch == "?":
-            out.append("_")
-        elif ch in "%_":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _term(t: Term, f: Field, params: list[Any]) -> str:

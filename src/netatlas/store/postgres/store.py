@@ -402,15 +402,11 @@ class PostgresStore:
     # -- scans -----------------------------------------------------------------------------
     def get_scan(self, scan_id: str) -> Scan | None:
         rows = self._fetch(f"SELECT {SCAN_COLUMNS} FROM scans WHERE id = %s", [scan_id])
-        return self._scan(rows[0]) if rows else None
+        return scan_from_row(rows[0]) if rows else None
 
     def scans(self) -> list[Scan]:
         rows = self._fetch(f"SELECT {SCAN_COLUMNS} FROM scans ORDER BY started DESC, id")
-        return [self._scan(r) for r in rows]
-
-    @staticmethod
-    def _scan(row: tuple[Any, ...]) -> Scan:
-        return scan_from_row(row)
+        return [scan_from_row(r) for r in rows]
 
     # -- API keys --------------------------------------------------------------------------
     def create_key(self, role: str, name: str = "", rate: float | None = None,

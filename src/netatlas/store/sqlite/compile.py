@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netatlas.query import FIELDS, Field, Query, facet_field
-from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
+from netatlas.query.ast import And, Node, Not, Or, Term, Text
 from netatlas.query.fields import Column, Each, MaxNumber
 from netatlas.query.ipbin import ip_to_bin, network_bounds
 from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words
-from netatlas.store.sqlparts import leading_number, range_clause
+from netatlas.store.sqlparts import leading_number, like_pattern, range_clause
 
 from .fields import SEVERITY_RANK, elements, scalar
 
@@ -93,25 +93,6 @@ def fts_query(t: Text) -> str | None:
         return None
     phrase = '"' + " ".join(words) + '"'
     return phrase + " *" if t.prefix else phrase
-
-
-def like_pattern(g: Glob) -> str:
-    """Glob -> LIKE pattern for ``ESCAPE '\\'``."""
-    out: list[str] = []
-    chars = iter(g.pattern)
-    for ch in chars:
-        if ch == "\\":
-            lit = next(chars, "\\")
-            out.append("\\" + lit if lit in "%_\\" else lit)
-        elif ch == "*":
-            out.append("%")
-        elif ch == "?":
-            out.append("_")
-        elif ch in "%_":
-            out.append("\\" + ch)
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _term(t: Term, f: Field, params: list[Any]) -> str:

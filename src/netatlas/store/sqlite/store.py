@@ -428,15 +428,11 @@ class SQLiteStore:
     def get_scan(self, scan_id: str) -> Scan | None:
         row = self._execute(f"SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?",
                             [scan_id]).fetchone()
-        return self._scan(row) if row else None
+        return scan_from_row(row) if row else None
 
     def scans(self) -> list[Scan]:
         cur = self._execute(f"SELECT {SCAN_COLUMNS} FROM scans ORDER BY started DESC")
-        return [self._scan(r) for r in cur.fetchall()]
-
-    @staticmethod
-    def _scan(row: tuple[Any, ...]) -> Scan:
-        return scan_from_row(row)
+        return [scan_from_row(r) for r in cur.fetchall()]
 
     # -- API keys ------------------------------------------------------------------------
     def create_key(self, role: str, name: str = "", rate: float | None = None,
