@@ -116,7 +116,9 @@ CREATE INDEX obs_scan ON observations (scan_id);
 CREATE INDEX latest_ts ON observations (ts) WHERE is_latest = 1;
 CREATE INDEX latest_port ON observations (port, ts) WHERE is_latest = 1;
 CREATE INDEX latest_service ON observations (service COLLATE NOCASE, ts) WHERE is_latest = 1;
-CREATE INDEX latest_product ON observations (product COLLATE NOCASE, version_key)
+-- ts and the rowid ride along: a product + version range sorts its matches newest-first
+-- from the index alone, without a table read per match
+CREATE INDEX latest_product ON observations (product COLLATE NOCASE, version_key, ts)
   WHERE is_latest = 1;
 CREATE INDEX latest_title ON observations (title COLLATE NOCASE) WHERE is_latest = 1;
 -- Full text: words only (rows.fts_words), no second copy of the text. rowid = id.
