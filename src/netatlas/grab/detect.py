@@ -358,10 +358,12 @@ def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabCon
         ctx.result.responses)
 
 
-# Protocols that answer only a well-formed frame of their own and that nmap has no probe
-# for: tried beside the first silence's window of nmap probes, so an odd port still
-# finds them without making a tarpit wait longer than one read time-out for them.
-OWN_SILENT_PROBES = ("modbus",)
+# Protocols that answer only a well-formed frame of their own: tried beside the first
+# silence's window of nmap probes, so an odd port still finds them without making a
+# tarpit wait longer than one read time-out for them. (nmap's TerminalServer probe also
+# draws an S7 PLC's COTP confirm, but only when the window reaches it: under load it
+# sometimes did not, and an S7 on port 1102 went unnamed.)
+OWN_SILENT_PROBES = ("modbus", "s7")
 
 
 async def _own_silent_probes(ctx: GrabContext, tried: set[str]) -> bool:
