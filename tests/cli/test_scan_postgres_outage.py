@@ -50,7 +50,9 @@ def test_scan_survives_postgres_restart(lab: list[Any], tmp_path: Path,
         if pg_server.pid is None:
             pg_server.restart()
     assert proc.returncode == 0, err
-    assert "unreachable" in err  # it said what happened, once
+    # one line when a write met the outage (whether one did depends on when the finds
+    # came; the writer's message itself is pinned in tests/store/test_postgres_backend.py)
+    assert "Traceback" not in err and err.count("unreachable (") <= 1, err
     fresh = tmp_path / "fresh.db"
     netatlas("scan", *scan, db=fresh)
     got = _stored(url)
