@@ -6,7 +6,7 @@ nothing is ever looked up or signalled by name. Durability settings stay at thei
 defaults (fsync on) so crash tests mean something.
 
     with TempPostgres() as pg:
-        psycopg.connect(pg.url)
+        store = open_store(pg.url)   # netatlas.store: the only code that talks SQL
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ parameter mark (``?`` for SQLite, ``%s`` for psycopg)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from netatlas.query.ast import Glob
+from netatlas.query.ast import And, Glob, Node, Not, Or, Term, Text
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -48,3 +49,22 @@ def like_pattern(g: Glob) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def boolean_sql(n: Node, params: list[Any], term: Callable[[Term, list[Any]], str],
+                text: Callable[[Text, list[Any]], str], false: str) -> str:
+    """The query's AND / OR / NOT structure as SQL; terms and full text are the
+    backend's. NOT is NULL-safe: ``-product:x`` also matches rows without a product."""
+    def walk(node: Node) -> str:
+        if isinstance(node, Term):
+            return term(node, params)
+        if isinstance(node, Text):
+            return text(node, params)
+        if isinstance(node, Not):
+            return f"NOT coalesce({walk(node.child)}, {false})"
+        if isinstance(node, And | Or):
+            glue = " AND " if isinstance(node, And) else " OR "
+            return "(" + glue.join(walk(c) for c in node.children) + ")"
+        raise TypeError(f"not a query node: {node!r}")
+
+    return walk(n)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netatlas.query import FIELDS, SEVERITIES, Field, Query, facet_field
-from netatlas.query.ast import And, Node, Not, Or, Term, Text
+from netatlas.query.ast import Node, Term, Text
 from netatlas.query.fields import Column, Each, IsObject, MaxNumber, NonEmpty
 from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words, shared_prefix
-from netatlas.store.sqlparts import leading_number, like_pattern, range_clause
+from netatlas.store.sqlparts import boolean_sql, leading_number, like_pattern, range_clause
 
 from . import inet
 from .fields import (
@@ -85,20 +85,15 @@ def facet_sql(name: str) -> FacetSql:
 
 # -- nodes ----------------------------------------------------------------------------
 def _node(n: Node, params: list[Any]) -> str:
-    if isinstance(n, Term):
-        return _term(n, FIELDS[n.field], params)
-    if isinstance(n, Text):
-        query = fts_query(n)
-        if query is None:
-            return "false"
-        params.append(query)
-        return _FTS
-    if isinstance(n, Not):
-        return f"NOT coalesce({_node(n.child, params)}, false)"
-    if isinstance(n, And | Or):
-        glue = " AND " if isinstance(n, And) else " OR "
-        return "(" + glue.join(_node(c, params) for c in n.children) + ")"
-    raise TypeError(f"not a query node: {n!r}")
+    return boolean_sql(n, params, lambda t, p: _term(t, FIELDS[t.field], p), _text, "false")
+
+
+def _text(t: Text, params: list[Any]) -> str:
+    query = fts_query(t)
+    if query is None:
+        return "false"
+    params.append(query)
+    return _FTS
 
 
 def fts_query(t: Text) -> str | None:
