@@ -117,7 +117,10 @@ async def test_lab_findings_precision_recall(lab_services: list[Any]) -> None:
         tp += len(found & want)
         fp += len(found - want)
         fn += len(want - found)
-        rows.append(f"{svc.name:12} want={sorted(want)} got={sorted(found)}")
+        row = f"{svc.name:12} want={sorted(want)} got={sorted(found)}"
+        if found != want:  # what the grab saw, so a CI failure can be read, not guessed
+            row += f"  <- service={obs.service} status={obs.status} error={obs.error}"
+        rows.append(row)
     print("\n".join(rows))
     assert rows, "no lab service ran"
     assert fp == 0 and fn == 0, "\n".join(rows)

@@ -358,16 +358,23 @@ def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabCon
         ctx.result.responses)
 
 
-# Protocols that answer only a well-formed frame of their own: tried beside the first
-# silence's window of nmap probes, so an odd port still finds them without making a
-# tarpit wait longer than one read time-out for them. (nmap's TerminalServer probe also
-# draws an S7 PLC's COTP confirm, but only when the window reaches it: under load it
-# sometimes did not, and an S7 on port 1102 went unnamed.)
-OWN_SILENT_PROBES = ("modbus", "s7")
+# Protocols that answer only a well-formed frame of their own and either wait or hang up
+# on anything else: tried beside the first silence's window of nmap probes, or, when
+# every probe of ours was met by a hang-up and not one byte, before nmap's probes. So an
+# odd port finds them without depending on how far nmap's schedule gets (its
+# TerminalServer probe also draws an S7 PLC's COTP confirm, but under load it sometimes
+# did not get there, and an S7 on port 1102 went unnamed). S7 before RDP: our RDP probe
+# takes a PLC's bare COTP confirm for standard RDP security; our S7 probe says no to RDP.
+FRAME_ONLY_PROBES = ("modbus", "s7")
 
 
-async def _own_silent_probes(ctx: GrabContext, tried: set[str]) -> bool:
-    for name in OWN_SILENT_PROBES:
+def hung_up_on_everything(outcomes: dict[str, str], ctx: GrabContext) -> bool:
+    return not ctx.result.responses and all(
+        o == Outcome.NEGATIVE for o in outcomes.values())
+
+
+async def _frame_only_probes(ctx: GrabContext, tried: set[str]) -> bool:
+    for name in FRAME_ONLY_PROBES:
         if name in tried:
             continue
         tried.add(name)
@@ -448,7 +455,7 @@ async def run(ctx: GrabContext) -> None:
             # The first silence: one short window of the nmap probes a silent service
             # may be waiting for (DNS, LDAP...). Nothing at all: a tarpit, stop here.
             # our own frame-only probes (Modbus) run beside nmap's, with a full read time
-            own = asyncio.create_task(_own_silent_probes(ctx, tried))
+            own = asyncio.create_task(_frame_only_probes(ctx, tried))
             try:
                 if await schedule(ctx, know, tried, window=silent_window(ctx)):
                     return
@@ -472,6 +479,8 @@ async def run(ctx: GrabContext) -> None:
         if hint and hint not in tried:
             order.insert(0, hint)
     learn(know, outcomes, ctx)
+    if hung_up_on_everything(outcomes, ctx) and await _frame_only_probes(ctx, tried):
+        return
     if await schedule(ctx, know, tried):
         return
     for name in protocols_in_replies(ctx.result.responses):
