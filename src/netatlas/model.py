@@ -144,6 +144,9 @@ class Observation:
     asn: str | None = None
     org: str | None = None
     isp: str | None = None
+    # where an imported record came from ("nmap", "masscan", "shodan", ...): None for
+    # netatlas's own scans (README "Importing")
+    source: str | None = None
 
     @classmethod
     def build(
@@ -201,7 +204,7 @@ class Observation:
         }
         if self.error:
             rec["error"] = self.error
-        for key in ("location", "asn", "org", "isp"):
+        for key in ("location", "asn", "org", "isp", "source"):
             if (value := getattr(self, key)) is not None:
                 rec[key] = value
         for name, section in self.sections.items():
@@ -215,6 +218,7 @@ class Observation:
             "ip_str", "port", "transport", "timestamp", "scan_id", "status", "service",
             "product", "version", "cpe", "cpe23", "data", "hostnames", "tags", "info",
             "os", "devicetype", "risks", "vulns", "error", "location", "asn", "org", "isp",
+            "source",
         }
         ts = datetime.fromisoformat(rec["timestamp"]).replace(tzinfo=UTC)
         return cls(
@@ -242,6 +246,7 @@ class Observation:
             asn=rec.get("asn"),
             org=rec.get("org"),
             isp=rec.get("isp"),
+            source=rec.get("source") if isinstance(rec.get("source"), str) else None,
         )
 
 

@@ -150,6 +150,9 @@ _ALL: tuple[Field, ...] = (
     Field("title", "str", Column("title"), "HTML title of the page", example='title:"Welcome*"'),
     Field("status", "str", Column("status"), "grab status (success, io-timeout, ...)",
           facetable=True),
+    Field("source", "str", _json("source"),
+          "where an imported record came from (nmap, masscan, zgrab2, httpx, shodan)",
+          facetable=True, example="source:nmap"),
     Field("scan", "str", Column("scan_id"), "scan id", facetable=True, aliases=("scan_id",)),
     # -- when ------------------------------------------------------------------------
     Field("after", "date", Column("ts"), "seen at or after a date (2026-01-01 or ISO time)",
