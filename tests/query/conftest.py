@@ -47,7 +47,7 @@ DATASET: dict[str, tuple[Observation, dict[str, Any]]] = {
                vulns={"CVE-2018-15473": {"cvss": 5.3}},
                sections={"ssh": {"type": "ssh-rsa", "hassh": "hassh-c"},
                          "location": {"country_code": "US"}}),
-          {"asn": "AS64501", "org": "Other Org"}),
+          {"asn": "AS64501", "org": "Other Org", "source": "nmap"}),
     "D": (_obs("127.20.0.3", 443, "http", "Apache httpd", "2.4.41",
                data=b"HTTP/1.1 403 Forbidden\r\n", tags=["self-signed", "web"],
                hostnames=["lab.internal", "www.lab.internal"],

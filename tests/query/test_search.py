@@ -58,6 +58,8 @@ CASES: list[tuple[str, set[str]]] = [
     ("status:io-timeout", {"K"}),
     ("-status:success", {"K"}),
     ("scan:s2", {"J"}),
+    ("source:nmap", {"C"}),  # imported records' producer
+    ("source:NMAP", {"C"}),
     ("org:\"lab gmbh\"", {"A"}),
     ('isp:"Lab ISP"', {"A"}),
     ("country:de", {"A", "B"}),

@@ -461,6 +461,7 @@ def checks(as_json: bool) -> None:
 
 def _register_fronts() -> None:
     from netatlas.cli.cve import cve
+    from netatlas.cli.importer import import_cmd
     from netatlas.cli.serve import keys, serve
     from netatlas.cli.store import store_group
 
@@ -468,6 +469,7 @@ def _register_fronts() -> None:
     cli.add_command(keys)
     cli.add_command(cve)
     cli.add_command(store_group)
+    cli.add_command(import_cmd)
 
 
 _register_fronts()

@@ -1,0 +1,85 @@
+"""``import --reidentify``: netatlas's identification and risk checks over imported
+banners — the stored bytes only; nothing here opens a socket (the imported address
+may be anywhere).
+
+The protocol parsers the grabbers use on live replies (sans-IO) rebuild sections from
+the banner where the producer kept only text: a Redis ``INFO`` reply (Shodan keeps its
+body), an SSH identification line, an HTTP response head. Then ``identify`` and
+``assess`` run as in a scan, and CVEs are matched from the offline feed when loaded.
+What identification names replaces the producer's guess; what it cannot name keeps
+the producer's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from netatlas.assess import CveDB, assess
+from netatlas.grab.errors import ProtocolError
+from netatlas.grab.httpparse import parse_response
+from netatlas.grab.redis import parse_info_reply
+from netatlas.grab.ssh import parse_ident
+from netatlas.identify import Identifier
+from netatlas.model import Endpoint, GrabResult, Observation
+from netatlas.store import Store
+
+
+def _redis(data: bytes) -> dict[str, Any] | None:
+    if data.startswith((b"$", b"-")):
+        reply = data
+    elif b"redis_version:" in data:  # INFO's body without RESP framing (Shodan)
+        reply = b"$%d\r\n%s\r\n" % (len(data), data)
+    else:
+        return None
+    try:
+        section = parse_info_reply(reply)
+    except ProtocolError:
+        return None
+    return section if section.get("info") or section.get("error") else None
+
+
+def rebuild_sections(obs: Observation) -> None:
+    """Sections the banner itself proves, where the record lacks them."""
+    data = obs.data
+    redis = obs.sections.get("redis")
+    if (not isinstance(redis, dict) or not redis.get("info")) \
+            and obs.service in (None, "redis") and (section := _redis(data)):
+        obs.sections["redis"] = section
+        obs.service = obs.service or "redis"
+    if "ssh" not in obs.sections and data.startswith(b"SSH-"):
+        with contextlib.suppress(ProtocolError):
+            obs.sections["ssh"] = parse_ident(data.split(b"\n", 1)[0])
+    if "http" not in obs.sections and data.startswith(b"HTTP/"):
+        resp = parse_response(data)
+        if resp.status is not None:
+            obs.sections["http"] = {"status": resp.status, "server": resp.header("server"),
+                                    "headers": resp.header_dict()}
+
+
+class Reidentifier:
+    def __init__(self, store: Store) -> None:
+        self.identifier = Identifier()
+        self.cve = CveDB(store)
+
+    def __call__(self, obs: Observation) -> Observation:
+        rebuild_sections(obs)
+        grab = GrabResult(service=obs.service, data=obs.data, tls="ssl" in obs.sections,
+                          sections=obs.sections, responses={"NULL": obs.data})
+        ident = self.identifier.identify(grab, Endpoint(obs.ip, obs.port, obs.transport))
+        if ident.product:
+            obs.product, obs.version = ident.product, ident.version
+            obs.cpe = list(ident.cpe) or obs.cpe
+        obs.service = ident.service or obs.service
+        for attr in ("info", "os", "devicetype"):
+            if value := getattr(ident, attr):
+                setattr(obs, attr, value)
+        obs.tags = sorted(set(obs.tags) | set(ident.tags))
+        if http := obs.sections.get("http"):
+            techs = self.identifier.technologies(http)
+            if techs:
+                http["technologies"] = techs
+        obs.risks = assess(obs)
+        if obs.cpe:
+            obs.vulns = {**obs.vulns, **self.cve.match(obs.cpe, obs.version)}
+        return obs
