@@ -92,8 +92,11 @@ def test_a_store_file_from_0_1_is_migrated(tmp_path: Path) -> None:
     _v1_file(path)
     s = open_store(path)
     try:
-        assert [m.split(":")[0] for m in s.migrate()] == ["1", "2"]
-        assert s.schema_version() == 2
+        assert [m.split(":")[0] for m in s.migrate()] == ["1", "2", "3"]
+        assert s.schema_version() == 3
+        # the facet totals were counted from the old records, and move with new ones
+        assert s.facets("", ["product"])["product"] == s.facets("port:>0", ["product"])[
+            "product"]
         assert [r["product"] for r in s.search("port:80")] == ["Apache httpd"]
         assert s.count("product:nginx") == 0 and s.count("openssh") == 1
         assert s.count("version:>1.20") == 2
@@ -105,10 +108,11 @@ def test_a_store_file_from_0_1_is_migrated(tmp_path: Path) -> None:
         s.add(_obs("127.20.0.2", 80, T0 + timedelta(days=2), "lighttpd"))
         s.flush()
         assert [r["product"] for r in s.search("port:80")] == ["lighttpd"]
+        assert "Apache httpd" not in {f.value for f in s.facets("", ["product"])["product"]}
     finally:
         s.close()
     s = open_store(path)  # a second open applies nothing
-    assert s.migrate() == [] and s.schema_version() == 2
+    assert s.migrate() == [] and s.schema_version() == 3
     s.close()
 
 
@@ -125,8 +129,9 @@ def test_facets_over_many_rows_are_sampled_and_say_so(tmp_path: Path, monkeypatc
         (80, 266), (22, 134)}
     monkeypatch.setattr(sqlite_store, "FACET_EXACT_MAX", 150)
     monkeypatch.setattr(sqlite_store, "FACET_SAMPLE_ROWS", 50)
-    sampled = s.facets("", ["port"])
-    assert sampled.approximate and sampled == s.facets("", ["port"])  # the same sample
+    assert s.facets("", ["port"]) == exact and not s.facets("", ["port"]).approximate  # totals
+    sampled = s.facets("port:>0", ["port"])  # every row, but a query: counted from rows
+    assert sampled.approximate and sampled == s.facets("port:>0", ["port"])  # same sample
     counts = {f.value: f.count for f in sampled["port"]}
     assert set(counts) == {80, 22} and 200 <= counts[80] <= 330 and counts[80] % 8 == 0
     assert not s.facets("port:22", ["port"]).approximate  # 134 matches: exact

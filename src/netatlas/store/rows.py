@@ -27,6 +27,7 @@ import orjson
 from netatlas.model import Observation, Scan, banner_text, format_timestamp
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
+from netatlas.store.facetkeys import facet_values
 
 _RAW, _ZLIB = b"\x00", b"\x01"
 # What full text indexes: words of banner, title and product (FTS5's unicode61 idea of
@@ -69,6 +70,7 @@ class ObsRow:
     fts_text: str
     record_text: str  # ``record`` as JSON, encoded once, by the thread that adds it
     shared: dict[str, str]  # hash (hex) -> JSON of each shared object it refers to
+    facet_values: str  # facetkeys.facet_values: what the row counts towards while latest
 
 
 def to_row(obs: Observation) -> ObsRow:
@@ -86,7 +88,7 @@ def to_row(obs: Observation) -> ObsRow:
         version_key=version_sort_key(obs.version), title=title,
         blob_hash=blob_hash(obs.data), data=obs.data, record=stored,
         fts_text=" ".join((text[:FTS_MAX_CHARS], title or "", obs.product or "")),
-        record_text=record_json(stored), shared=shared,
+        record_text=record_json(stored), shared=shared, facet_values=facet_values(record),
     )
 
 

@@ -8,14 +8,18 @@ so that it is a no-op on them apart from what they lack.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
 from collections.abc import Callable
+from typing import Any
 
 from netatlas.model import banner_text
 from netatlas.query.versions import version_sort_key
-from netatlas.store.rows import blob_hash, fts_words, pack_blob, record_json
+from netatlas.store.rows import blob_hash, fts_words, load_record, pack_blob, record_json
+
+from . import totals
 
 Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
 
@@ -167,10 +171,28 @@ def _dedupe_banners(conn: sqlite3.Connection) -> None:
     conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)", fts)
 
 
+def doc_resolver(conn: sqlite3.Connection) -> Callable[[str], Any]:
+    """Shared values by hash, for code that rebuilds records inside a migration."""
+    @functools.lru_cache(maxsize=20_000)
+    def resolve(ref: str) -> Any:
+        row = conn.execute("SELECT doc FROM docs WHERE hash = ?", (ref,)).fetchone()
+        return load_record(row[0]) if row else None
+    return resolve
+
+
+def _facet_totals(conn: sqlite3.Connection) -> None:
+    """Version 3: running facet totals over the latest rows (sqlite/totals.py), and each
+    latest row's facet values, computed from the records already stored."""
+    conn.execute("ALTER TABLE observations ADD COLUMN facet_values TEXT")
+    conn.execute(totals.TABLE)
+    totals.rebuild(conn, doc_resolver(conn))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
     (2, "banners and shared values stored once, version keys, words-only full text",
      _dedupe_banners),
+    (3, "running facet totals over the latest rows", _facet_totals),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -200,4 +222,15 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             conn.execute("ROLLBACK")
             raise
         applied.append(f"{version}: {description}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        stale = not totals.current(conn)  # a version that counts other facets wrote it
+        if stale:
+            totals.rebuild(conn, doc_resolver(conn))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if stale:
+        applied.append("facet totals recounted for this version's facets")
     return applied

@@ -14,7 +14,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from netatlas.model import Observation, Scan
-from netatlas.query import parse
+from netatlas.query import facet_field, parse
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.store import cursor
 from netatlas.store.base import (
@@ -35,6 +35,7 @@ from netatlas.store.base import (
     KeyRow,
     Page,
 )
+from netatlas.store.facetkeys import COUNTED
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     SCAN_COLUMNS,
@@ -49,7 +50,7 @@ from netatlas.store.rows import (
     unpack_blob,
 )
 
-from . import schema
+from . import schema, totals
 from .compile import compile_where, facet_sql
 
 T = TypeVar("T")
@@ -206,7 +207,7 @@ class SQLiteStore:
         conn.executemany("INSERT OR IGNORE INTO docs (hash, doc) VALUES (?, ?)", docs.items())
         latest, stored = self._known(conn, rows)
         winner: dict[tuple[bytes, int, str], tuple[int, float]] = {}
-        demote: list[tuple[int]] = []
+        demote: list[tuple[int, str | None]] = []
         ids: list[int] = []
         fresh: list[ObsRow] = []
         for r in rows:
@@ -220,23 +221,34 @@ class SQLiteStore:
             ids.append(oid)
             best = winner.get(key)
             if best is None and key in latest:
-                best = latest[key]
-                demote.append((best[0],))
+                old_id, old_ts, old_values = latest[key]
+                best = (old_id, old_ts)
+                demote.append((old_id, old_values))
             if best is None or r.ts >= best[1]:
                 winner[key] = (oid, r.ts)
             else:
                 winner[key] = best
         latest_ids = {oid for oid, _ in winner.values()}
         numbered = list(zip(ids, fresh, strict=True))
+        deltas: Counter[tuple[str, Any]] = Counter()
+        for oid, r in numbered:
+            if oid in latest_ids:
+                totals.count(deltas, r.facet_values, 1)
+        demoted = [(old_id,) for old_id, old_values in demote if old_id not in latest_ids]
+        for old_id, old_values in demote:
+            if old_id not in latest_ids:
+                totals.count(deltas, old_values, -1)
         conn.executemany(
             "INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts, status,"
-            " service, product, version, version_key, title, blob_hash, record, is_latest)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " service, product, version, version_key, title, blob_hash, record, is_latest,"
+            " facet_values) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(oid, r.scan_id, r.ip, r.ip_bin, r.port, r.transport, r.ts, r.status, r.service,
               r.product, r.version, r.version_key, r.title, r.blob_hash,
-              r.record_text, int(oid in latest_ids)) for oid, r in numbered])
-        conn.executemany("UPDATE observations SET is_latest = 0 WHERE id = ?",
-                         [d for d in demote if d[0] not in latest_ids])
+              r.record_text, *((1, r.facet_values) if oid in latest_ids else (0, None)))
+             for oid, r in numbered])
+        conn.executemany(
+            "UPDATE observations SET is_latest = 0, facet_values = NULL WHERE id = ?", demoted)
+        totals.apply(conn, deltas)
         conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
                          [(oid, " ".join(fts_words(r.fts_text))) for oid, r in numbered])
         _remember(self._seen, blobs, _SEEN_BLOBS)
@@ -244,26 +256,27 @@ class SQLiteStore:
 
     @staticmethod
     def _known(conn: sqlite3.Connection, rows: list[ObsRow]
-               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float]],
+               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float, str | None]],
                           set[tuple[bytes, int, str, float]]]:
         """For the batch's endpoints, in one join (index seeks in C, not a query a row):
-        each one's latest stored row, and which of the batch's observations are stored
-        already."""
+        each one's latest stored row (id, time, facet values), and which of the batch's
+        observations are stored already."""
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys"
                      " (ip_bin BLOB, port INTEGER, transport TEXT, ts REAL)")
         conn.execute("DELETE FROM batch_keys")
         conn.executemany("INSERT INTO batch_keys VALUES (?, ?, ?, ?)",
                          [(r.ip_bin, r.port, r.transport, r.ts) for r in rows])
-        latest: dict[tuple[bytes, int, str], tuple[int, float]] = {}
+        latest: dict[tuple[bytes, int, str], tuple[int, float, str | None]] = {}
         stored: set[tuple[bytes, int, str, float]] = set()
-        for ip_bin, port, transport, ts, oid, ots, is_latest in conn.execute(
-                "SELECT k.ip_bin, k.port, k.transport, k.ts, o.id, o.ts, o.is_latest"
+        for ip_bin, port, transport, ts, oid, ots, is_latest, values in conn.execute(
+                "SELECT k.ip_bin, k.port, k.transport, k.ts, o.id, o.ts, o.is_latest,"
+                " o.facet_values"
                 " FROM batch_keys k JOIN observations o ON o.ip_bin = k.ip_bin"
                 " AND o.port = k.port AND o.transport = k.transport"
                 " AND (o.is_latest = 1 OR o.ts = k.ts)"):
             key = (ip_bin, port, transport)
             if is_latest:
-                latest[key] = (int(oid), float(ots))
+                latest[key] = (int(oid), float(ots), values)
             if ots == ts:
                 stored.add((*key, ts))
         return latest, stored
@@ -402,9 +415,18 @@ class SQLiteStore:
         """The top ``size`` values of each facet over what ``query`` matches: exact up to
         FACET_EXACT_MAX matching rows; above, counted over every m-th row (by id, the
         same rows every time) and scaled up, and the result says it is approximate."""
-        sql, params = self._where(query)
+        parsed = parse(query)
         facets = [facet_sql(name) for name in names]  # unknown names fail first
         out = FacetCounts()
+        if parsed.root is None and all(f.name in COUNTED for f in facets):
+            # everything: the writer's running totals, exact, whatever the store's size
+            conn = self._reader()
+            for name, facet in zip(names, facets, strict=True):
+                nocase = facet_field(facet.name).facet_nocase
+                out[name] = totals.top(conn, facet.name, nocase, size)
+            return out
+        where = compile_where(parsed)
+        sql, params = where.sql, list(where.params)
         step = 1
         if facets:
             matched = self.count(query)

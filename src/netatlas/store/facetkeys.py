@@ -1,0 +1,121 @@
+"""The facet values of one record, computed in Python from the published record exactly
+as the backends' SQL reads them (``store/*/fields.py``), so that a store can keep running
+totals per facet value as it writes, and answer a facet over everything without reading
+every row (Shodan's and Censys's facets over their whole index are precomputed too).
+
+A row's values are kept as one JSON list, positionally aligned with ``COUNTED``; the
+store records ``LAYOUT`` beside them and recounts when a new version counts other facets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from netatlas.query.fields import FACETS, Column, Each, Json, Source, facet_field
+
+# Facets whose values are nearly one per row: a running total per value would be as
+# large as the table and help nothing. Their facets are counted from the rows.
+UNCOUNTED = frozenset({"ip", "hostname", "http.title", "http.html_hash",
+                       "ssl.cert.subject.cn", "snmp.sys_descr"})
+COUNTED: tuple[str, ...] = tuple(n for n in FACETS if n not in UNCOUNTED)
+LAYOUT = ",".join(COUNTED)
+# The published key a column holds (``title`` is http.title, denormalised).
+_COLUMN_KEYS = {"ip": "ip_str", "ts": "timestamp"}
+
+
+def _sql_value(value: Any) -> Any:
+    """A JSON value as SQLite's json_extract returns it: booleans as integers, objects
+    and arrays as their compact JSON text."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
+
+
+def _at(record: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(record, dict):
+            return None
+        record = record.get(key)
+    return record
+
+
+def _asn(value: Any) -> str | None:
+    # 'AS' || ltrim(upper(CAST(x AS TEXT)), 'AS'), as both backends compare ASNs
+    if value is None:
+        return None
+    text = str(int(value)) if isinstance(value, bool) else str(_sql_value(value))
+    return "AS" + text.upper().lstrip("AS")
+
+
+def _elements(src: Each, record: dict[str, Any]) -> list[Any]:
+    """The distinct non-null elements a facet counts once per record, in first-seen
+    order (json_each over each path, then a member, or an object's keys)."""
+    out: list[Any] = []
+    for path in src.paths:
+        container = _at(record, path)
+        if container is None:
+            continue
+        if isinstance(container, dict):
+            items: list[Any] = list(container) if src.keys_or_values else list(
+                container.values())
+        elif isinstance(container, list):
+            items = container
+        else:
+            items = [container]  # json_each of a scalar is that scalar
+        for item in items:
+            if src.member is not None:
+                item = item.get(src.member) if isinstance(item, dict) else None
+            item = _sql_value(item)
+            if item is not None and item not in out:
+                out.append(item)
+    return out
+
+
+def _value(src: Source, record: dict[str, Any]) -> Any:
+    match src:
+        case Column("title"):
+            title = _at(record, ("http", "title"))
+            return None if title is None else title if isinstance(title, str) else str(title)
+        case Column(name):
+            return record.get(_COLUMN_KEYS.get(name, name))
+        case Json(path, asn=True):
+            return _asn(_at(record, path))
+        case Json(path):
+            return _sql_value(_at(record, path))
+        case Each():
+            return _elements(src, record)
+    raise TypeError(f"not a countable facet source: {src!r}")
+
+
+def facet_values(record: dict[str, Any]) -> str:
+    """The record's value of each COUNTED facet (a list for list fields), as JSON."""
+    values = []
+    for name in COUNTED:
+        f = facet_field(name)
+        values.append(_value(f.facet_source or f.source, record))
+    return orjson.dumps(values).decode()
+
+
+def pairs(values_json: str | None) -> Iterator[tuple[str, Any]]:
+    """(facet, value) for each value a row counts towards."""
+    if not values_json:
+        return
+    for name, value in zip(COUNTED, orjson.loads(values_json), strict=True):
+        if isinstance(value, list):
+            for element in value:
+                yield name, element
+        elif value is not None:
+            yield name, value
+
+
+def ascii_fold(value: Any) -> Any:
+    """What SQLite's NOCASE collation compares: ASCII letters folded, nothing else."""
+    return value.translate(_ASCII_LOWER) if isinstance(value, str) else value
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
