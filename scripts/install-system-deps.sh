@@ -46,6 +46,8 @@ LAB_PACKAGES=(
 # Tools the scanner and the tests use.
 TOOL_PACKAGES=(
   nmap        # optional discover driver and nmap-service-probes for identify
+  ndiff       # reads netatlas's nmap XML export in tests/interop
+  libxml2-utils  # xmllint: the nmap XML export checked against nmap.dtd
   iproute2    # ss
   python3-venv
 )

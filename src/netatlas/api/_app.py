@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response
 
-from netatlas.api import _errors, _native, _shodan
+from netatlas.api import _errors, _internetdb, _native, _shodan
 from netatlas.api._auth import COOKIE, authenticate
 from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
@@ -78,6 +78,7 @@ def create_app(
     _errors.install(app)
     app.include_router(_native.create_router())
     app.include_router(_shodan.create_router())
+    app.include_router(_internetdb.create_router())
     _mount_web(app, services)
 
     @app.middleware("http")

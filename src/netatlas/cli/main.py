@@ -332,23 +332,27 @@ def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> 
 
 @cli.command()
 @click.argument("query", default="")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
-              show_default=True)
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-")
+@click.option("--format", "fmt", default="jsonl", show_default=True,
+              type=click.Choice(["jsonl", "csv", "nmap", "shodan", "internetdb-sqlite"]),
+              help="jsonl / csv; nmap: nmap XML (-oX); shodan: json.gz as `shodan download`"
+                   " writes; internetdb-sqlite: an offline per-IP lookup file (needs -o).")
+@click.option("-o", "--output", default="-", help="File to write (default: stdout).")
 @db_option
-def export(query: str, fmt: str, output: Any, db: str | None) -> None:
-    """Write every matching record (latest per service) as JSON lines or CSV."""
+def export(query: str, fmt: str, output: str, db: str | None) -> None:
+    """Write every matching record (latest per service) as JSON lines, CSV, nmap XML,
+    Shodan json.gz or an InternetDB-style SQLite file."""
+    from netatlas.cli.export import write_export
+
+    if fmt == "internetdb-sqlite" and output == "-":
+        _fail("--format internetdb-sqlite writes a file: give -o FILE", 2)
     store = open_store(db)
     try:
-        records = store.iter_search(query)
-        n = render.print_json_lines(records, output) if fmt == "jsonl" else render.write_csv(
-            records, output
-        )
+        n = write_export(store.iter_search(query), fmt, output)
     except QuerySyntaxError as exc:
         store.close()
         _query_error(exc)
     store.close()
-    err_console.print(f"exported {n} records")
+    err_console.print(f"exported {n} {'hosts' if fmt == 'internetdb-sqlite' else 'records'}")
 
 
 # -- lab ---------------------------------------------------------------------------------------

@@ -1,0 +1,23 @@
+"""``export --format shodan``: gzip'd JSON lines of Shodan banners, the file
+``shodan download`` writes, so the official ``shodan parse`` / ``shodan convert`` (and
+``netatlas import``) read netatlas's map."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterable
+from typing import IO, Any
+
+import orjson
+
+from netatlas.api._records import shodan_banner
+
+
+def write(records: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
+    n = 0
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6) as gz:
+        for rec in records:
+            gz.write(orjson.dumps(shodan_banner(rec), default=str,
+                                  option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            n += 1
+    return n
