@@ -9,7 +9,6 @@ store records ``LAYOUT`` beside them and recounts when a new version counts othe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -99,18 +98,6 @@ def facet_values(record: dict[str, Any]) -> str:
         f = facet_field(name)
         values.append(_value(f.facet_source or f.source, record))
     return orjson.dumps(values).decode()
-
-
-def pairs(values_json: str | None) -> Iterator[tuple[str, Any]]:
-    """(facet, value) for each value a row counts towards."""
-    if not values_json:
-        return
-    for name, value in zip(COUNTED, orjson.loads(values_json), strict=True):
-        if isinstance(value, list):
-            for element in value:
-                yield name, element
-        elif value is not None:
-            yield name, value
 
 
 def ascii_fold(value: Any) -> Any:

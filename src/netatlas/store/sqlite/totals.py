@@ -14,8 +14,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from netatlas.store.base import FacetValue
-from netatlas.store.facetkeys import LAYOUT, ascii_fold, facet_values, pairs
+from netatlas.store.facetkeys import COUNTED, LAYOUT, ascii_fold, facet_values
 from netatlas.store.rows import load_record, publish
 
 META_KEY = "facet_totals_layout"
@@ -31,8 +33,17 @@ _HOT = "o.ip, o.port, o.transport, o.ts, o.scan_id, o.status, o.service, o.produ
 
 
 def count(deltas: Counter[tuple[str, Any]], values_json: str | None, step: int) -> None:
-    for key in pairs(values_json):
-        deltas[key] += step
+    # the writer runs this twice for most rows it stores: kept to plain loops
+    if not values_json:
+        return
+    for name, value in zip(COUNTED, orjson.loads(values_json), strict=True):
+        if value is None:
+            continue
+        if type(value) is list:
+            for element in value:
+                deltas[name, element] += step
+        else:
+            deltas[name, value] += step
 
 
 def apply(conn: sqlite3.Connection, deltas: Counter[tuple[str, Any]]) -> None:
