@@ -49,8 +49,14 @@ def _loopback(request: Request) -> bool:
 
 
 def authenticate(request: Request) -> Principal:
-    services: Any = request.app.state.services
     secret, from_query = _secret(request)
+    return principal_for(request, secret, from_query)
+
+
+def principal_for(request: Request, secret: str | None, from_query: bool = False) -> Principal:
+    """Who sends ``secret`` (or no key), rate limit taken: ``authenticate`` for a key
+    found elsewhere (the shodan client posts ``key`` in a form body)."""
+    services: Any = request.app.state.services
     rate = burst = None
     if secret:
         key = services.store.verify_key(secret)
@@ -82,6 +88,12 @@ def _need(role: Role) -> Any:
 
 
 # handler parameters: `who: ReadAccess` etc.
+def require(principal: Principal, role: Role) -> Principal:
+    if not role_allows(principal.role, role):
+        raise ApiError(403, f"this key's role ({principal.role}) may not do this; needs {role}")
+    return principal
+
+
 ReadAccess = Annotated[Principal, Depends(_need("read"))]
 ScanAccess = Annotated[Principal, Depends(_need("scan"))]
 AdminAccess = Annotated[Principal, Depends(_need("admin"))]
