@@ -1,0 +1,127 @@
+"""``netatlas import`` at scale: a generated Shodan ``json.gz`` and nmap XML of N
+records each, read (parse only) and imported into a fresh SQLite store, beside
+``zcat | wc -l`` (the floor: decompressing and counting lines), with each run's peak
+RSS — at two sizes, so a flat memory line is visible.
+
+    python bench/import.py                      # N = 1,000,000 (and 100,000 for the memory line)
+    python bench/import.py --records 200000     # smaller
+    python bench/import.py --store              # also import into SQLite (slower: the store)
+
+Every run is its own child process; peak RSS is that child's (resource.getrusage of
+children, read per run through os.wait4). Addresses are documentation ranges: nothing
+is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+
+
+def make_shodan(path: Path, n: int) -> None:
+    with gzip.open(path, "wt", compresslevel=1) as f:
+        for i in range(n):
+            ip = f"198.{18 + (i >> 24 & 1)}.{i >> 8 & 255}.{i & 255}"
+            f.write(json.dumps({
+                "_shodan": {"module": "http", "id": str(i)}, "ip_str": ip,
+                "port": 80 + (i >> 16 & 63), "transport": "tcp",
+                "timestamp": f"2024-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i % 999999:06d}",
+                "data": f"HTTP/1.1 200 OK\r\nServer: nginx/1.{i % 27}.0\r\n\r\n",
+                "product": "nginx", "version": f"1.{i % 27}.0", "org": "Example",
+                "location": {"country_code": "DE"},
+                "http": {"status": 200, "title": f"page {i}", "server": "nginx"}}) + "\n")
+
+
+def make_nmap(path: Path, n: int, ports_per_host: int = 64) -> None:
+    with open(path, "w") as f:
+        f.write('<?xml version="1.0"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner="nmap" '
+                'start="1700000000" version="7.93" xmloutputversion="1.05">\n')
+        hosts = (n + ports_per_host - 1) // ports_per_host
+        for h in range(hosts):
+            ip = f"198.{18 + (h >> 16 & 1)}.{h >> 8 & 255}.{h & 255}"
+            f.write(f'<host starttime="1700000000" endtime="1700000100"><status state="up" '
+                    f'reason="syn-ack" reason_ttl="0"/><address addr="{ip}" addrtype="ipv4"/>'
+                    "<hostnames></hostnames><ports>\n")
+            for p in range(min(ports_per_host, n - h * ports_per_host)):
+                f.write(f'<port protocol="tcp" portid="{1000 + p}"><state state="open" '
+                        'reason="syn-ack" reason_ttl="64"/><service name="http" '
+                        'product="nginx" version="1.22.1" method="probed" conf="10">'
+                        "<cpe>cpe:/a:nginx:nginx:1.22.1</cpe></service></port>\n")
+            f.write("</ports></host>\n")
+        f.write('<runstats><finished time="1700000200" elapsed="200"/>'
+                '<hosts up="1" down="0" total="1"/></runstats></nmaprun>\n')
+
+
+_PARSE = """
+import sys
+from netatlas.interop._input import open_input
+from netatlas.interop.importer import read_items
+from netatlas.interop.sniff import sniff
+from netatlas.model import Observation
+inp = open_input(sys.argv[1])
+n = sum(1 for i in read_items(inp, sniff(inp.head)) if isinstance(i, Observation))
+print(n)
+"""
+
+
+def run(cmd: list[str], shell: bool = False) -> tuple[float, int, str]:
+    """(seconds, peak RSS in MiB, stdout) of one child process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd if not shell else cmd[0], shell=shell,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"failed ({proc.returncode}): {cmd}")
+    return time.perf_counter() - t0, usage.ru_maxrss // 1024, out.strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--small", type=int, default=100_000, help="the memory line's other size")
+    ap.add_argument("--store", action="store_true", help="also import into a SQLite store")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="netatlas-import-bench-") as tmp:
+        rows = []
+        for n in sorted({args.small, args.records}):
+            shodan, nmap = Path(tmp) / f"shodan-{n}.json.gz", Path(tmp) / f"nmap-{n}.xml"
+            make_shodan(shodan, n)
+            make_nmap(nmap, n)
+            for label, path in (("shodan json.gz", shodan), ("nmap XML", nmap)):
+                size = path.stat().st_size / 2**20
+                if path.suffix == ".gz":
+                    floor = run([f"zcat {path} | wc -l"], shell=True)
+                    rows.append((label, n, size, "zcat | wc -l", *floor))
+                else:
+                    floor = run([f"wc -l < {path}"], shell=True)
+                    rows.append((label, n, size, "wc -l", *floor))
+                parse = run([sys.executable, "-c", _PARSE, str(path)])
+                assert int(parse[2]) == n, (label, parse[2], n)
+                rows.append((label, n, size, "netatlas parse", *parse))
+                if args.store and n == args.records:
+                    db = Path(tmp) / f"{label.split()[0]}-{n}.db"
+                    imp = run([sys.executable, "-m", "netatlas.cli.main", "import", str(path),
+                               "--db", str(db), "--json"])
+                    assert json.loads(imp[2])["imported"] == n
+                    rows.append((label, n, size, "netatlas import (SQLite)", *imp))
+        print(f"{'input':16} {'records':>9} {'MiB':>7}  {'run':26} {'s':>7} {'rec/s':>9}"
+              f" {'peak RSS':>9}")
+        for label, n, size, what, secs, rss, _ in rows:
+            print(f"{label:16} {n:>9,} {size:>7.1f}  {what:26} {secs:>7.1f}"
+                  f" {n / secs:>9,.0f} {rss:>6} MiB")
+
+
+if __name__ == "__main__":
+    main()
