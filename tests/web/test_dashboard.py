@@ -29,7 +29,8 @@ def test_figures(tmp_path: Path) -> None:
         data = figures(store, "")
         assert data["totals"] == {"services": 37, "hosts": 24, "risky": 9, "vulns": 0,
                                   "scans": 0}
-        assert data["facets"]["port"][0] == {"value": 80, "count": 18, "query": "port:80"}
+        assert data["facets"]["port"][0] == {"value": 80, "count": 18, "approximate": False,
+                                             "query": "port:80"}
         sev = {f["value"]: f["count"] for f in data["facets"]["severity"]}
         assert sev == {"high": 5, "low": 4}
         assert figures(store, "port:22")["totals"]["hosts"] == 8

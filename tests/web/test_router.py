@@ -9,6 +9,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+import pytest
+
 from tests.web import synthetic
 from tests.web.conftest import LiveUI
 
@@ -110,3 +112,15 @@ def test_graph_data_links_shared_artefacts(live_ui: LiveUI) -> None:
     _, _, body = get(live_ui, "/graph/data?host=127.20.1.1")
     ids = {n["id"] for n in json.loads(body)["nodes"]}
     assert {"host:127.20.1.2", "host:127.20.1.3", "host:127.20.1.4"} <= ids
+
+
+def test_facets_counted_over_a_sample_say_about(live_ui: LiveUI,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from netatlas.store.sqlite import store as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "FACET_EXACT_MAX", 5)
+    monkeypatch.setattr(sqlite_store, "FACET_SAMPLE_ROWS", 2)
+    _, _, sampled = get(live_ui, "/search?q=" + q("port:80"))
+    assert b'class="approx"' in sampled and b'class="fc">~' in sampled
+    _, _, everything = get(live_ui, "/search")  # the store's running totals: exact
+    assert b'class="approx"' not in everything and b'class="fc">~' not in everything

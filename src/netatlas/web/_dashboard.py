@@ -26,7 +26,10 @@ def facet_values(store: Store, query: str, name: str, size: int = TOP) -> list[d
         raise
     except (ValueError, KeyError):  # QuerySyntaxError is a ValueError too: let it through
         return []
-    return [{"value": f.value, "count": f.count} for f in result.get(name, [])]
+    # counted over a sample and scaled up (a large store): the page says "about"
+    approximate = bool(getattr(result, "approximate", False))
+    return [{"value": f.value, "count": f.count, "approximate": approximate}
+            for f in result.get(name, [])]
 
 
 def _days(by_day: Counter[str]) -> list[dict[str, Any]]:
