@@ -8,6 +8,8 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from netatlas.model import Observation
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.store import open_store
@@ -116,7 +118,8 @@ def test_a_store_file_from_0_1_is_migrated(tmp_path: Path) -> None:
     s.close()
 
 
-def test_facets_over_many_rows_are_sampled_and_say_so(tmp_path: Path, monkeypatch) -> None:
+def test_facets_over_many_rows_are_sampled_and_say_so(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from netatlas.store.sqlite import store as sqlite_store
 
     s = open_store(tmp_path / "f.db")
@@ -135,4 +138,25 @@ def test_facets_over_many_rows_are_sampled_and_say_so(tmp_path: Path, monkeypatc
     counts = {f.value: f.count for f in sampled["port"]}
     assert set(counts) == {80, 22} and 200 <= counts[80] <= 330 and counts[80] % 8 == 0
     assert not s.facets("port:22", ["port"]).approximate  # 134 matches: exact
+    s.close()
+
+
+TEXT_QUERIES = ['"nginx"', "nginx", "openssh port:22", '-"nginx"', "nginx OR openssh",
+                '"Welcome to"', "nginx -port:80", "nothing-matches-this", "ngi*"]
+
+
+def test_frequent_phrases_are_checked_along_the_newest_rows_with_the_same_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netatlas.store.sqlite import store as sqlite_store
+
+    s = open_store(tmp_path / "t.db")
+    for i in range(60):
+        s.add(_obs(f"127.20.1.{i + 1}", 80 if i % 2 else 22, T0 + timedelta(minutes=i),
+                   "nginx" if i % 3 else "OpenSSH"))
+    s.flush()
+    seek = {q: ([r["ip_str"] for r in s.search(q)], s.count(q)) for q in TEXT_QUERIES}
+    monkeypatch.setattr(sqlite_store, "FTS_FREQUENT", 1)  # every phrase is frequent
+    assert "+o.id IN" in s._where('"nginx"')[0]
+    check = {q: ([r["ip_str"] for r in s.search(q)], s.count(q)) for q in TEXT_QUERIES}
+    assert check == seek and seek['"nginx"'][1] == 40
     s.close()

@@ -7,6 +7,7 @@ without a product, as a searcher expects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,12 @@ from .fields import SEVERITY_RANK, elements, scalar
 
 _SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _FTS = "o.id IN (SELECT rowid FROM obs_fts WHERE obs_fts MATCH ?)"
+# The same test that SQLite may not drive the query from ('+' hides the column from the
+# planner): for a frequent phrase, walking the newest rows and checking each against the
+# matches stops after a page; seeking every match, then sorting, reads them all.
+_FTS_CHECK = "+" + _FTS
+# Whether a full-text query matches many rows (the store looks in its index).
+Frequent = Callable[[str], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +49,12 @@ class FacetSql:
     present: str | None = None  # the per-row value that must not be NULL (else ``expr``)
 
 
-def compile_where(q: Query) -> SqlWhere:
+def compile_where(q: Query, frequent: Frequent | None = None) -> SqlWhere:
+    """``frequent`` tells phrases that match many rows (planned as a check, not a seek)."""
     if q.root is None:
         return SqlWhere("1", [])
     params: list[Any] = []
-    return SqlWhere(_node(q.root, params), params)
+    return SqlWhere(_node(q.root, params, frequent), params)
 
 
 def facet_sql(name: str) -> FacetSql:
@@ -68,16 +76,15 @@ def facet_sql(name: str) -> FacetSql:
 
 
 # -- nodes ----------------------------------------------------------------------------
-def _node(n: Node, params: list[Any]) -> str:
-    return boolean_sql(n, params, lambda t, p: _term(t, FIELDS[t.field], p), _text, "0")
+def _node(n: Node, params: list[Any], frequent: Frequent | None) -> str:
+    def text(t: Text, p: list[Any]) -> str:
+        query = fts_query(t)
+        if query is None:
+            return "0"
+        p.append(query)
+        return _FTS_CHECK if frequent is not None and frequent(query) else _FTS
 
-
-def _text(t: Text, params: list[Any]) -> str:
-    query = fts_query(t)
-    if query is None:
-        return "0"
-    params.append(query)
-    return _FTS
+    return boolean_sql(n, params, lambda t, p: _term(t, FIELDS[t.field], p), text, "0")
 
 
 def fts_query(t: Text) -> str | None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from netatlas.model import Observation, Scan
-from netatlas.query import facet_field, parse
+from netatlas.query import Query, facet_field, parse
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.store import cursor
 from netatlas.store.base import (
@@ -65,6 +65,9 @@ QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
 # (scaled up; FacetCounts.approximate says so), as Shodan's do.
 FACET_EXACT_MAX = 1_000_000
 FACET_SAMPLE_ROWS = 250_000
+# Phrases matching more stored rows than this are checked along the newest rows rather
+# than looked up one by one (at 2M rows: "nginx" 1,000 -> 100 ms; rare words stay ~1 ms).
+FTS_FREQUENT = 2_000
 READER_MMAP = 1 << 31  # bytes of the file a reader maps (SQLite's own cap is 2 GB)
 READER_CACHE_KB = 32_768  # page cache per reader connection (one per thread)
 _SEEN_BLOBS = 50_000  # banner hashes known to be stored (skip the INSERT OR IGNORE)
@@ -369,10 +372,19 @@ class SQLiteStore:
                 self._docs.popitem(last=False)
         return value
 
-    @staticmethod
-    def _where(query: str) -> tuple[str, list[Any]]:
-        where = compile_where(parse(query))
+    def _where(self, query: str | Query) -> tuple[str, list[Any]]:
+        parsed = parse(query) if isinstance(query, str) else query
+        where = compile_where(parsed, self._frequent)
         return where.sql, list(where.params)
+
+    def _frequent(self, fts_query: str) -> bool:
+        """Does a phrase match at least FTS_FREQUENT stored rows? (A bounded walk of
+        its index entries: milliseconds.) Frequent phrases are checked row by row along
+        the newest rows; rare ones are looked up match by match."""
+        (n,) = self._execute(
+            "SELECT count(*) FROM (SELECT 1 FROM obs_fts WHERE obs_fts MATCH ? LIMIT ?)",
+            [fts_query, FTS_FREQUENT]).fetchone()
+        return int(n) >= FTS_FREQUENT
 
     def _newest(self, sql: str, params: list[Any], limit: int, offset: int = 0
                 ) -> list[tuple[Any, ...]]:
@@ -432,8 +444,7 @@ class SQLiteStore:
                 nocase = facet_field(facet.name).facet_nocase
                 out[name] = totals.top(conn, facet.name, nocase, size)
             return out
-        where = compile_where(parsed)
-        sql, params = where.sql, list(where.params)
+        sql, params = self._where(parsed)
         step = 1
         if facets:
             matched = self.count(query)
