@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import psycopg
 
+from netatlas.store.monitors import tables_sql
+
 Migration = tuple[int, str, str]
 
 MIGRATE_LOCK = 0x6E61_7461_6D69_6701  # pg_advisory_lock key: "netatlas migrate"
@@ -160,6 +162,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, latest for search, banners and"
         " shared values once, api keys, CVE feed", _V1),
     (2, "indexes for the search language over the latest rows, trigram titles", _V2),
+    (3, "monitors, their state, events, notifiers and deliveries", tables_sql(postgres=True)),
 )
 LATEST = MIGRATIONS[-1][0]
 

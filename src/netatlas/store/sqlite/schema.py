@@ -17,6 +17,7 @@ from typing import Any
 
 from netatlas.model import banner_text
 from netatlas.query.versions import version_sort_key
+from netatlas.store.monitors import tables_sql
 from netatlas.store.rows import blob_hash, fts_words, load_record, pack_blob, record_json
 
 from . import totals
@@ -188,11 +189,17 @@ def _facet_totals(conn: sqlite3.Connection) -> None:
     totals.rebuild(conn, doc_resolver(conn))
 
 
+def _monitoring(conn: sqlite3.Connection) -> None:
+    """Version 4: continuous monitoring (store/monitors.py)."""
+    run_script(conn, tables_sql(postgres=False))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
     (2, "banners and shared values stored once, version keys, words-only full text",
      _dedupe_banners),
     (3, "running facet totals over the latest rows", _facet_totals),
+    (4, "monitors, their state, events, notifiers and deliveries", _monitoring),
 )
 LATEST = MIGRATIONS[-1][0]
 
