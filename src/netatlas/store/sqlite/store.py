@@ -60,6 +60,9 @@ T = TypeVar("T")
 # (7k -> 13k obs/s). A crash loses at most the batch in flight, which a scan's resume
 # watermark (queued after it) never passed.
 BATCH_ROWS = 20_000
+# Rows waiting for the writer (about 3.4 KB each in memory): enough to keep a batch
+# filling while the last one commits, not a second batch's worth.
+QUEUE_ROWS = 5_000
 QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
 # Facets over more matching rows than this count a sample of about FACET_SAMPLE_ROWS
 # (scaled up; FacetCounts.approximate says so), as Shodan's do.
@@ -113,7 +116,7 @@ class SQLiteStore:
         finally:
             conn.close()
         self._queue: queue.Queue[_Job]
-        self._queue = queue.Queue(maxsize=BATCH_ROWS)
+        self._queue = queue.Queue(maxsize=QUEUE_ROWS)
         self._error: BaseException | None = None
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._seen_docs: OrderedDict[str, None] = OrderedDict()
