@@ -1,0 +1,88 @@
+"""``netatlas monitor daemon``: on one machine, runs the monitors that are due and sends
+the deliveries that are due. Each due monitor is claimed first (its ``next_run`` moved
+to its next slot in one conditional update), so two daemons on one store never run the
+same slot, and a daemon that was down runs a missed monitor once, not once per slot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netatlas.store import Store
+from netatlas.store.monitors import monitor_tables
+
+from .model import Monitor
+from .notify.deliver import Backoff, deliver_due
+from .runner import RunResult, run_monitor
+from .schedule import next_slot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Daemon:
+    store: Store
+    tick: float = 1.0  # seconds between looks at what is due
+    max_runs: int = 4  # monitor runs at once
+    backoff: Backoff = field(default_factory=Backoff)
+    on_run: Callable[[RunResult], None] | None = None
+    lags: list[float] = field(default_factory=list)  # due -> started, seconds, each run
+    _running: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def claim_due(self, now: float) -> list[tuple[Monitor, float]]:
+        """The due monitors this daemon claimed, with how late each one is."""
+        tables = monitor_tables(self.store)
+        claimed = []
+        free = self.max_runs - len(self._running)
+        if free <= 0:
+            return []
+        for row in tables.due_monitors(now, limit=free):
+            monitor = Monitor.from_row(row)
+            slot = next_slot(row.next_run, monitor.every, now)
+            if tables.claim_monitor(row.id, row.next_run, slot):
+                monitor.next_run = slot
+                claimed.append((monitor, max(0.0, now - row.next_run)))
+        return claimed
+
+    async def _run(self, monitor: Monitor, lag: float) -> None:
+        try:
+            result = await run_monitor(self.store, monitor, lag)
+        except Exception:  # one monitor's failure never stops the others
+            log.exception("monitor %s (%s) failed", monitor.name, monitor.id)
+            return
+        if self.on_run is not None:
+            self.on_run(result)
+
+    def start_due(self, now: float | None = None) -> int:
+        started = 0
+        for monitor, lag in self.claim_due(time.time() if now is None else now):
+            self.lags.append(lag)
+            task = asyncio.create_task(self._run(monitor, lag))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+            started += 1
+        return started
+
+    async def step(self) -> None:
+        """One look: start what is due, send what is due."""
+        self.start_due()
+        await deliver_due(self.store, self.backoff)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        try:
+            while not stop.is_set():
+                await self.step()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.tick)
+        finally:
+            await self.drain()
+
+    async def drain(self) -> None:
+        """Wait for the runs in flight."""
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)

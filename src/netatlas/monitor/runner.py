@@ -1,0 +1,116 @@
+"""One run of a monitor: a normal stored scan of its scope (the same pipeline, allow and
+deny lists as ``netatlas scan``), then what changed since its last run as events, the
+triggers that fire on them, and a pending delivery to each of its notifiers for every
+event a trigger fired on — all recorded in one transaction."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from netatlas import pipeline
+from netatlas.scope import ScopeError
+from netatlas.store import Store
+from netatlas.store.monitors import EventRow, monitor_tables
+
+from .changes import Change, Facts, diff, facts, record_key, split_key
+from .model import Monitor
+from .triggers import fired
+
+
+@dataclass(slots=True)
+class RunResult:
+    monitor: Monitor
+    scan_id: str | None
+    events: list[EventRow] = field(default_factory=list)
+    error: str | None = None
+
+
+def _networks(targets: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
+    """The targets as networks, or None when one is a name or a range (then every
+    address of the previous state counts as visible)."""
+    nets = []
+    for t in targets:
+        try:
+            nets.append(ipaddress.ip_network(t, strict=False))
+        except ValueError:
+            return None
+    return nets
+
+
+def _visible(before: dict[str, Facts], monitor: Monitor, plan: pipeline.Plan) -> dict[str, Facts]:
+    """The previous state's endpoints this run could see (after an edit narrowed the
+    monitor, the others did not disappear: they were not looked at)."""
+    ports = plan.space.ports
+    nets = _networks(monitor.targets)
+    out = {}
+    for key, f in before.items():
+        ip, port, transport = split_key(key)
+        if port not in (ports.udp if transport == "udp" else ports.tcp):
+            continue
+        if not plan.scope.is_allowed(ip):
+            continue
+        if nets is not None and not any(ipaddress.ip_address(ip) in n for n in nets):
+            continue
+        out[key] = f
+    return out
+
+
+def _query_hits(store: Store, scan_id: str, triggers: list[str]) -> dict[str, set[str]]:
+    """For each query trigger, the endpoints of this run whose record matches it — by
+    the store's own query compiler, so it means what `netatlas search` means."""
+    return {t: {record_key(r) for r in store.iter_search(f'scan:"{scan_id}" ({t[6:]})')}
+            for t in triggers if t.startswith("query:")}
+
+
+async def run_monitor(store: Store, monitor: Monitor, lag: float | None = None) -> RunResult:
+    tables = monitor_tables(store)
+    started = time.time()
+    monitor.last_lag = lag
+    cfg = monitor.scan_config()
+    try:
+        scan, plan = pipeline.start_scan(store, cfg)
+    except (ScopeError, LookupError, ValueError) as exc:
+        monitor.last_error = f"refused: {exc}"
+        monitor.last_run = started
+        tables.record_run(monitor.id, monitor.to_row().doc, None, [], [], time.time())
+        return RunResult(monitor, None, error=monitor.last_error)
+    await pipeline.run(store, scan, cfg, plan)
+    store.flush()
+    records = {record_key(r): r for r in store.iter_search(f'scan:"{scan.id}"')}
+    now = time.time()
+    state = tables.get_state(monitor.id) or {}
+    before = _visible(state.get("endpoints", {}), monitor, plan)
+    after = {k: facts(r) for k, r in records.items()}
+    changes = diff(before, after, now, monitor.expiring_days)
+    triggers = list(monitor.triggers)
+    hits = _query_hits(store, scan.id, triggers)
+    events: list[EventRow] = []
+    notify: list[tuple[int, str]] = []
+    for change in changes:
+        record = records.get(change.key)
+        ip, port, _ = split_key(change.key)
+        names = fired(triggers, change, record, hits,
+                      lambda t, ip=ip, port=port: monitor.ignored(t, ip, port))
+        events.append(_event(monitor, scan.id, now, change, record, names))
+        if names:
+            notify += [(len(events) - 1, nid) for nid in monitor.notifiers]
+    # endpoints the run could not see keep their last facts
+    kept = {k: f for k, f in state.get("endpoints", {}).items() if k not in before}
+    monitor.last_run, monitor.last_scan_id, monitor.last_error = started, scan.id, None
+    monitor.runs += 1
+    tables.record_run(monitor.id, monitor.to_row().doc, {"endpoints": {**kept, **after}},
+                      events, notify, now)
+    return RunResult(monitor, scan.id, events)
+
+
+def _event(monitor: Monitor, scan_id: str, now: float, change: Change,
+           record: dict[str, Any] | None, triggers: list[str]) -> EventRow:
+    ip, port, transport = split_key(change.key)
+    doc: dict[str, Any] = {"summary": change.summary, "details": change.details,
+                           "triggers": triggers, "monitor": monitor.name}
+    if record is not None and change.kind != "disappeared":
+        doc["record"] = record
+    return EventRow(monitor.id, now, change.kind, ip, port, transport, scan_id, doc)
