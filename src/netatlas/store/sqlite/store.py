@@ -66,8 +66,8 @@ QUEUE_ROWS = 5_000
 QUERY_TIME_LIMIT = 20.0  # seconds; every user-driven query is bounded
 # Facets over more matching rows than this count a sample of about FACET_SAMPLE_ROWS
 # (scaled up; FacetCounts.approximate says so), as Shodan's do.
-FACET_EXACT_MAX = 1_000_000
-FACET_SAMPLE_ROWS = 250_000
+FACET_EXACT_MAX = 100_000  # a facet over everything reads the running totals instead
+FACET_SAMPLE_ROWS = 50_000  # at 2M rows: port:80 by country 720 -> 330 ms
 # Phrases matching more stored rows than this are checked along the newest rows rather
 # than looked up one by one (at 2M rows: "nginx" 1,000 -> 100 ms; rare words stay ~1 ms).
 FTS_FREQUENT = 2_000
