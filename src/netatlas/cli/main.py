@@ -466,6 +466,7 @@ def checks(as_json: bool) -> None:
 def _register_fronts() -> None:
     from netatlas.cli.cve import cve
     from netatlas.cli.importer import import_cmd
+    from netatlas.cli.monitor import events_cmd, monitor
     from netatlas.cli.serve import keys, serve
     from netatlas.cli.store import store_group
 
@@ -474,6 +475,8 @@ def _register_fronts() -> None:
     cli.add_command(cve)
     cli.add_command(store_group)
     cli.add_command(import_cmd)
+    cli.add_command(monitor)
+    cli.add_command(events_cmd)
 
 
 _register_fronts()
