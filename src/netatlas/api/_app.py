@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response
 
-from netatlas.api import _errors, _internetdb, _native, _shodan, _shodan_tools
+from netatlas.api import _alerts, _errors, _internetdb, _native, _shodan, _shodan_tools
 from netatlas.api._auth import COOKIE, authenticate
 from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(_shodan.create_router())
     app.include_router(_internetdb.create_router())
     app.include_router(_shodan_tools.create_router())
+    app.include_router(_alerts.create_router())
     _mount_web(app, services)
 
     @app.middleware("http")
@@ -88,7 +89,7 @@ def create_app(
         response = await call_next(request)
         secret = getattr(request.state, "key_cookie", None)
         if secret and not request.url.path.startswith(
-                ("/api/", "/shodan/", "/api-info", "/tools/", "/internetdb/")):
+                ("/api/", "/shodan/", "/api-info", "/tools/", "/internetdb/", "/notifier")):
             # a browser that opened a page with ?key= keeps it for the links it follows
             response.set_cookie(COOKIE, secret, httponly=True, samesite="strict")
         return response
