@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from netatlas.query import QuerySyntaxError
-from netatlas.web import _dashboard, _geo, _graph, _host
+from netatlas.web import _dashboard, _events, _geo, _graph, _host
 from netatlas.web._query import PAGE_SIZE, SIDEBAR_FACETS, make_pager, parse_page
 from netatlas.web._records import card, closing_all
 from netatlas.web._render import page as render_page
@@ -120,6 +120,8 @@ def create_router(services: Any) -> APIRouter:
             last_seen=str(records[0].get("timestamp", ""))[:19],
             summary=latest[0]["card"],
         )
+
+    _events.add_routes(router, store)
 
     @router.get("/dashboard")
     def dashboard(q: str = "") -> Response:
