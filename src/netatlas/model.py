@@ -147,6 +147,10 @@ class Observation:
     # where an imported record came from ("nmap", "masscan", "shodan", ...): None for
     # netatlas's own scans (README "Importing")
     source: str | None = None
+    # a distributed scan's perspective (README "Scale-out"): the worker that saw it and
+    # the source address it scanned from; None for a single-process scan
+    worker: str | None = None
+    vantage: str | None = None
 
     @classmethod
     def build(
@@ -204,7 +208,7 @@ class Observation:
         }
         if self.error:
             rec["error"] = self.error
-        for key in ("location", "asn", "org", "isp", "source"):
+        for key in ("location", "asn", "org", "isp", "source", "worker", "vantage"):
             if (value := getattr(self, key)) is not None:
                 rec[key] = value
         for name, section in self.sections.items():
@@ -218,7 +222,7 @@ class Observation:
             "ip_str", "port", "transport", "timestamp", "scan_id", "status", "service",
             "product", "version", "cpe", "cpe23", "data", "hostnames", "tags", "info",
             "os", "devicetype", "risks", "vulns", "error", "location", "asn", "org", "isp",
-            "source",
+            "source", "worker", "vantage",
         }
         ts = datetime.fromisoformat(rec["timestamp"]).replace(tzinfo=UTC)
         return cls(
@@ -247,6 +251,8 @@ class Observation:
             org=rec.get("org"),
             isp=rec.get("isp"),
             source=rec.get("source") if isinstance(rec.get("source"), str) else None,
+            worker=rec.get("worker") if isinstance(rec.get("worker"), str) else None,
+            vantage=rec.get("vantage") if isinstance(rec.get("vantage"), str) else None,
         )
 
 

@@ -60,6 +60,8 @@ CASES: list[tuple[str, set[str]]] = [
     ("scan:s2", {"J"}),
     ("source:nmap", {"C"}),  # imported records' producer
     ("source:NMAP", {"C"}),
+    ("worker:w2@scanner", {"C"}),  # a distributed scan's perspective
+    ("vantage:127.21.0.3 -worker:w1*", {"C"}),
     ("org:\"lab gmbh\"", {"A"}),
     ('isp:"Lab ISP"', {"A"}),
     ("country:de", {"A", "B"}),

@@ -154,6 +154,11 @@ _ALL: tuple[Field, ...] = (
           "where an imported record came from (nmap, masscan, zgrab2, httpx, shodan)",
           facetable=True, example="source:nmap"),
     Field("scan", "str", Column("scan_id"), "scan id", facetable=True, aliases=("scan_id",)),
+    Field("worker", "str", _json("worker"), "the worker of a distributed scan that saw it",
+          facetable=True, example="worker:w1@scanner-2"),
+    Field("vantage", "str", _json("vantage"),
+          "the source address a distributed scan's worker scanned from", facetable=True,
+          example="vantage:127.21.0.2"),
     # -- when ------------------------------------------------------------------------
     Field("after", "date", Column("ts"), "seen at or after a date (2026-01-01 or ISO time)",
           implied_op="ge", example="after:2026-01-01"),

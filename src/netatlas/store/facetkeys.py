@@ -18,7 +18,10 @@ from netatlas.query.fields import FACETS, Column, Each, Json, Source, facet_fiel
 # Facets whose values are nearly one per row: a running total per value would be as
 # large as the table and help nothing. Their facets are counted from the rows.
 UNCOUNTED = frozenset({"ip", "hostname", "http.title", "http.html_hash",
-                       "ssl.cert.subject.cn", "snmp.sys_descr"})
+                       "ssl.cert.subject.cn", "snmp.sys_descr",
+                       # added after the totals: kept out of them so that existing
+                       # stores need no recount (counted from the rows, like ip)
+                       "worker", "vantage"})
 COUNTED: tuple[str, ...] = tuple(n for n in FACETS if n not in UNCOUNTED)
 LAYOUT = ",".join(COUNTED)
 # The published key a column holds (``title`` is http.title, denormalised).

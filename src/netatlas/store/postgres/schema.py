@@ -13,6 +13,7 @@ from __future__ import annotations
 import psycopg
 
 from netatlas.store.monitors import tables_sql
+from netatlas.store.shards import TABLE_SQL as SHARDS_SQL
 
 Migration = tuple[int, str, str]
 
@@ -163,6 +164,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         " shared values once, api keys, CVE feed", _V1),
     (2, "indexes for the search language over the latest rows, trigram titles", _V2),
     (3, "monitors, their state, events, notifiers and deliveries", tables_sql(postgres=True)),
+    (4, "shards of distributed scans: state, worker, watermark", SHARDS_SQL),
 )
 LATEST = MIGRATIONS[-1][0]
 
