@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netatlas.assess import CveDB, assess, redact_observation
 from netatlas.discover import Discoverer, MixedDiscoverer, UdpDiscoverer
+from netatlas.discover._ratelimit import RateBucket
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.limit import ConnectLimiter
@@ -151,26 +152,49 @@ def _resolved_specs(specs: list[str], hostnames: dict[str, list[str]]) -> dict[s
 ProgressFn = Callable[[Scan], None]
 
 
+@dataclass(slots=True)
+class RunHooks:
+    """How one shard of a distributed scan runs on a worker (``netatlas.cluster``):
+    progress goes to its shard row, the rate budget is shared by every worker, records
+    already stored by an earlier attempt are not stored twice, and each record says
+    which worker and source address saw it. The defaults are the single-process scan."""
+
+    checkpoint: ProgressFn | None = None  # default: store.update_scan
+    probe_bucket: RateBucket | None = None  # discover's probes (default: --rate, local)
+    connect_bucket: RateBucket | None = None  # grab's new connections
+    already_stored: Callable[[Endpoint], Awaitable[bool]] | None = None
+    worker: str | None = None
+    vantage: str | None = None
+
+
 class ScanRunner:
     """Runs one planned scan into a store; safe to cancel at any await."""
 
-    def __init__(self, store: Store, scan: Scan, cfg: ScanConfig, plan: Plan) -> None:
+    def __init__(self, store: Store, scan: Scan, cfg: ScanConfig, plan: Plan,
+                 hooks: RunHooks | None = None) -> None:
         self.store = store
         self.scan = scan
         self.cfg = cfg
         self.plan = plan
+        self.hooks = hooks = hooks or RunHooks()
+        self._checkpoint = hooks.checkpoint or store.update_scan
         self.identifier = Identifier()
         self.discoverer = Discoverer(
-            rate=cfg.rate, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries
+            rate=cfg.rate, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries,
+            bucket=hooks.probe_bucket,
         )
         # UDP ports: a UDP engine beside the TCP one, each over its own probes
-        self.mixed = _mixed_discoverer(cfg, plan.space.ports) if plan.space.ports.udp else None
+        self.mixed = (_mixed_discoverer(cfg, plan.space.ports, hooks.probe_bucket)
+                      if plan.space.ports.udp else None)
+        limiter = None
+        if cfg.rate:
+            limiter = ConnectLimiter(cfg.rate, bucket=hooks.connect_bucket)
         self.grab_options = GrabOptions(
             banner_wait=cfg.banner_wait,
             total_timeout=cfg.grab_timeout,
             in_scope=plan.scope.is_allowed,
             proxy_canary=cfg.proxy_canary,
-            limiter=ConnectLimiter(cfg.rate) if cfg.rate else None,
+            limiter=limiter,
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
         self.geoip = GeoIP.open(cfg.geoip)
@@ -214,7 +238,7 @@ class ScanRunner:
             await asyncio.gather(ticker, *workers, return_exceptions=True)
             if self.scan.status != "finished":
                 self.scan.done = self._safe_watermark(start)
-            self.store.update_scan(self.scan)
+            self._checkpoint(self.scan)
             self.store.flush()
             if on_progress:
                 on_progress(self.scan)
@@ -232,7 +256,7 @@ class ScanRunner:
         while True:
             await asyncio.sleep(CHECKPOINT_SECONDS)
             self.scan.done = self._safe_watermark(start)
-            self.store.update_scan(self.scan)
+            self._checkpoint(self.scan)
             if on_progress:
                 on_progress(self.scan)
 
@@ -250,6 +274,8 @@ class ScanRunner:
             queue.task_done()
 
     async def _observe(self, endpoint: Endpoint) -> None:
+        if self.hooks.already_stored is not None and await self.hooks.already_stored(endpoint):
+            return  # an earlier attempt at this shard stored it before its worker died
         if self.cfg.grab:
             result = await grab_endpoint(endpoint, self.grab_options)
         else:
@@ -268,6 +294,7 @@ class ScanRunner:
         if self.geoip and (geo := self.geoip.lookup(endpoint.ip)):
             obs.location = geo.get("location")
             obs.asn, obs.org, obs.isp = geo.get("asn"), geo.get("org"), geo.get("isp")
+        obs.worker, obs.vantage = self.hooks.worker, self.hooks.vantage
         obs.risks = assess(obs)
         if obs.cpe:
             obs.vulns = self.cve_db.match(obs.cpe, obs.version)
@@ -277,7 +304,8 @@ class ScanRunner:
         self.scan.observations += 1
 
 
-def _mixed_discoverer(cfg: ScanConfig, ports: PortSet) -> MixedDiscoverer:
+def _mixed_discoverer(cfg: ScanConfig, ports: PortSet,
+                      bucket: RateBucket | None = None) -> MixedDiscoverer:
     """TCP and UDP engines sharing ``--rate`` in proportion to their port counts. UDP
     always re-sends once after silence (datagrams get lost; a SYN is retried by the
     kernel)."""
@@ -286,10 +314,11 @@ def _mixed_discoverer(cfg: ScanConfig, ports: PortSet) -> MixedDiscoverer:
     def share(n: int) -> float | None:
         return cfg.rate * n / (n_tcp + n_udp) if cfg.rate else None
 
+    # a shared bucket (a cluster's global rate) serves both engines as they ask
     tcp = Discoverer(rate=share(n_tcp), concurrency=cfg.concurrency, timeout=cfg.timeout,
-                     retries=cfg.retries) if n_tcp else None
+                     retries=cfg.retries, bucket=bucket) if n_tcp else None
     udp = UdpDiscoverer(rate=share(n_udp), concurrency=cfg.concurrency, timeout=cfg.timeout,
-                        retries=max(1, cfg.retries))
+                        retries=max(1, cfg.retries), bucket=bucket)
     return MixedDiscoverer(tcp, udp)
 
 
@@ -332,5 +361,5 @@ def resume_scan(store: Store, scan_id: str, overrides: dict[str, Any] | None = N
 
 
 async def run(store: Store, scan: Scan, cfg: ScanConfig, plan: Plan,
-              on_progress: ProgressFn | None = None) -> Scan:
-    return await ScanRunner(store, scan, cfg, plan).run(on_progress)
+              on_progress: ProgressFn | None = None, hooks: RunHooks | None = None) -> Scan:
+    return await ScanRunner(store, scan, cfg, plan, hooks).run(on_progress)

@@ -81,6 +81,12 @@ def cli() -> None:
               help="http:// URL inside the scope that proxies are asked to fetch "
                    "(open-proxy check).")
 @click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
+@click.option("--broker", envvar="NETATLAS_BROKER", default=None, metavar="URL",
+              help="Run on the workers of a cluster: its Celery broker, redis://HOST:6379/0 "
+                   "(needs a PostgreSQL --db).")
+@click.option("--shards", type=int, default=8, show_default=True,
+              help="With --broker: shards (tasks) the scan is cut into.")
+@click.option("--detach", is_flag=True, help="With --broker: print the scan id and return.")
 @db_option
 @json_option
 def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
@@ -89,13 +95,18 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
          concurrency: int, timeout: float, retries: int, seed: int, shard: str,
          no_grab: bool, grab_concurrency: int, banner_wait: float, geoip: tuple[str, ...],
          redact_pii: bool, proxy_canary: str | None, resume_id: str | None,
-         db: str | None, as_json: bool) -> None:
+         broker: str | None, shards: int, detach: bool, db: str | None, as_json: bool) -> None:
     """Discover, grab and identify services on TARGETS (addresses, CIDRs, ranges, names)."""
     store = open_store(db)
     try:
         if resume_id:
             if targets:
                 _fail("--resume takes no targets: it continues with the scan's own", 2)
+            if broker:
+                from netatlas.cli.distributed import distributed_resume
+
+                distributed_resume(store, broker, resume_id, detach, as_json)
+                return
             scan_obj, cfg, plan = pipeline.resume_scan(store, resume_id, _given_pace())
         else:
             if not targets:
@@ -110,6 +121,11 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
                 geoip=[str(Path(g).resolve()) for g in geoip], redact_pii=redact_pii,
                 proxy_canary=proxy_canary,
             )
+            if broker:  # on a cluster's workers (README "Scale-out")
+                from netatlas.cli.distributed import distributed_scan
+
+                distributed_scan(store, cfg, broker, shards, detach, as_json)
+                return
             scan_obj, plan = pipeline.start_scan(store, cfg)
     except ScopeError as exc:
         store.close()
@@ -126,7 +142,8 @@ def _given_pace() -> dict[str, Any]:
     (pace) or refuse (anything that would change what the scan visits)."""
     ctx = click.get_current_context()
     return {name: value for name, value in ctx.params.items()
-            if name not in ("targets", "resume_id", "db", "as_json")
+            if name not in ("targets", "resume_id", "db", "as_json", "broker", "shards",
+                            "detach")
             and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
 
 
@@ -464,6 +481,7 @@ def checks(as_json: bool) -> None:
 
 
 def _register_fronts() -> None:
+    from netatlas.cli.cluster import cluster, worker
     from netatlas.cli.cve import cve
     from netatlas.cli.importer import import_cmd
     from netatlas.cli.monitor import events_cmd, monitor
@@ -475,6 +493,8 @@ def _register_fronts() -> None:
     cli.add_command(cve)
     cli.add_command(store_group)
     cli.add_command(import_cmd)
+    cli.add_command(worker)
+    cli.add_command(cluster)
     cli.add_command(monitor)
     cli.add_command(events_cmd)
 

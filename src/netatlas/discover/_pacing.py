@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from netatlas.discover._ratelimit import TokenBucket
+from netatlas.discover._ratelimit import RateBucket, TokenBucket
 from netatlas.discover._stats import DiscoverStats
 
 
@@ -16,11 +16,13 @@ class Pacer:
     (``_send_batch``, returning how many it used)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, rate: float | None,
-                 stats: DiscoverStats) -> None:
+                 stats: DiscoverStats, bucket: RateBucket | None = None) -> None:
         self.loop = loop
         self.stats = stats
         self.started = loop.time()
-        self.bucket = TokenBucket(rate, now=self.started) if rate else None
+        self.bucket: RateBucket | None = (
+            bucket if bucket is not None else TokenBucket(rate, now=self.started) if rate
+            else None)
         self.exhausted = False
         self.backoff_until = 0.0
         self.waiter: asyncio.Future[None] | None = None

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+
+class RateBucket(Protocol):
+    """What the engines take tokens from: a ``TokenBucket`` of their own, or one shared
+    by many processes (``netatlas.cluster.ratelimit``)."""
+
+    def take(self, wanted: int, now: float) -> int: ...
+    def give_back(self, n: int) -> None: ...
+    def delay(self, now: float) -> float: ...
+
 
 class TokenBucket:
     """``rate`` tokens per second, holding at most ``burst``; starts with one token so a

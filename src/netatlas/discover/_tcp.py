@@ -27,8 +27,10 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from netatlas.discover._limits import fd_budget
 from netatlas.discover._pacing import Pacer
 from netatlas.discover._progress import Watermark
+from netatlas.discover._ratelimit import RateBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
+from netatlas.vantage import source_for
 
 Probe = tuple[int, Endpoint]
 
@@ -62,6 +64,7 @@ class Discoverer:
         retries: int = 0,
         *,
         batch: int = 256,
+        bucket: RateBucket | None = None,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be > 0 or None")
@@ -73,6 +76,7 @@ class Discoverer:
         self.timeout = float(timeout)
         self.retries = retries
         self.batch = batch
+        self.bucket = bucket  # shared with other engines (a cluster's global rate)
         self.stats = DiscoverStats()
         self._progress = Watermark()
         self._running = False
@@ -132,7 +136,7 @@ class _Run(Pacer):
 
     def __init__(self, owner: Discoverer, it: Iterator[Probe],
                  loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(loop, owner.rate, owner.stats)
+        super().__init__(loop, owner.rate, owner.stats, owner.bucket)
         self.it = it
         self.progress = owner._progress
         self.concurrency = owner.concurrency
@@ -149,6 +153,11 @@ class _Run(Pacer):
         self.epoll = select.epoll() if hasattr(select, "epoll") else None
         # Refused sockets, ready to connect again (see module doc), per family.
         self.pools: dict[int, list[_socket.socket]] = {_AF4: [], _AF6: []}
+        src4, src6 = source_for(_AF4), source_for(_AF6)
+        # a worker's --source-ip: new sockets are bound to it (pooled ones stay bound);
+        # a target of the other family goes from an unbound socket
+        self.source = None if src4 is None and src6 is None else (src4 or ("", 0),
+                                                                   src6 or ("", 0))
         if self.epoll is not None:
             loop.add_reader(self.epoll.fileno(), self._on_epoll)
 
@@ -172,6 +181,7 @@ class _Run(Pacer):
     def _launch(self, n: int) -> int:
         """Start up to ``n`` connects, then read every outcome known by now."""
         new_socket = _socket.socket
+        source = self.source  # (IPv4, IPv6) bind addresses, or None
         pool4 = self.pools[_AF4]
         pool6 = self.pools[_AF6]
         it = self.it
@@ -205,6 +215,8 @@ class _Run(Pacer):
             else:
                 try:
                     sock = new_socket(_AF6 if pool is pool6 else _AF4, _STREAM_NB)
+                    if source is not None:
+                        sock.bind(source[pool is pool6])
                 except OSError as exc:
                     append((pos, ep, attempt, fresh, None, addr, exc.errno or 0))
                     if exc.errno in _FD_SHORT:

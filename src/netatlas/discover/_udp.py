@@ -27,8 +27,10 @@ from netatlas.discover._limits import fd_budget
 from netatlas.discover._pacing import Pacer
 from netatlas.discover._payloads import Payloads
 from netatlas.discover._progress import Watermark
+from netatlas.discover._ratelimit import RateBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
+from netatlas.vantage import bind_source
 
 Probe = tuple[int, Endpoint]
 
@@ -63,7 +65,8 @@ class UdpDiscoverer:
 
     def __init__(self, rate: float | None = None, concurrency: int = 1000,
                  timeout: float = 1.0, retries: int = 1, *, batch: int = 128,
-                 payloads: Payloads | None = None, max_reply: int = MAX_REPLY) -> None:
+                 payloads: Payloads | None = None, max_reply: int = MAX_REPLY,
+                 bucket: RateBucket | None = None) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be > 0 or None")
         if concurrency < 1 or timeout <= 0 or retries < 0 or batch < 1:
@@ -75,6 +78,7 @@ class UdpDiscoverer:
         self.batch = batch
         self.payloads = payloads or Payloads()
         self.max_reply = max_reply
+        self.bucket = bucket  # shared with other engines (a cluster's global rate)
         self.stats = DiscoverStats()
         self._progress = Watermark()
         self._running = False
@@ -114,7 +118,7 @@ class UdpDiscoverer:
 class _UdpRun(Pacer):
     def __init__(self, owner: UdpDiscoverer, it: Iterator[Probe],
                  loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(loop, owner.rate, owner.stats)
+        super().__init__(loop, owner.rate, owner.stats, owner.bucket)
         self.it = it
         self.owner = owner
         self.progress = owner._progress
@@ -179,8 +183,11 @@ class _UdpRun(Pacer):
         family = socket.AF_INET6 if ":" in ep.ip else socket.AF_INET
         pool = self.pools[family]
         try:
-            sock = pool.pop() if pool else socket.socket(
-                family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+            if pool:
+                sock = pool.pop()
+            else:
+                sock = socket.socket(family, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)
+                bind_source(sock)  # a worker's --source-ip (netatlas.vantage)
         except OSError as exc:
             return self._local_trouble(pos, ep, exc)
         try:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import socket
 import ssl
 import warnings
 from collections.abc import Callable, Sequence
+
+from netatlas.vantage import source_for
 
 from .errors import ConnectTimeout, ProtocolError
 
@@ -192,7 +195,12 @@ async def connect(ip: str, port: int, timeout: float, limit: int = 64 * 1024) ->
     passes through (core maps it to its status word)."""
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(ip, port, limit=limit)
+            reader, writer = await asyncio.open_connection(
+                ip, port, limit=limit, local_addr=source_for(_family(ip)))
     except TimeoutError as e:
         raise ConnectTimeout(f"connect to {ip}:{port} timed out after {timeout}s") from e
     return Conn(reader, writer)
+
+
+def _family(ip: str) -> int:
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET

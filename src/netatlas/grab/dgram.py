@@ -14,6 +14,8 @@ import socket
 from collections.abc import Callable
 from types import TracebackType
 
+from netatlas.vantage import bind_source
+
 MAX_READS = 16  # datagrams looked at per request before giving up on the peer
 
 
@@ -24,6 +26,7 @@ class Datagram:
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
         try:
+            bind_source(self.sock)  # a worker's --source-ip (netatlas.vantage)
             self.sock.connect(self.addr)  # UDP: no packet, just the peer filter
         except BaseException:
             self.sock.close()

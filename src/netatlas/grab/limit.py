@@ -7,13 +7,18 @@ import asyncio
 import time
 
 from ..discover import TokenBucket
+from ..discover._ratelimit import RateBucket
 
 
 class ConnectLimiter:
-    """``rate`` new connections per second for the whole run; ``wait`` before each."""
+    """``rate`` new connections per second for the whole run; ``wait`` before each.
+    ``bucket``: take them from a bucket shared with other processes instead (a
+    cluster's global rate)."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.bucket = TokenBucket(rate, burst, now=time.monotonic())
+    def __init__(self, rate: float, burst: float | None = None,
+                 bucket: RateBucket | None = None) -> None:
+        self.bucket: RateBucket = (
+            bucket if bucket is not None else TokenBucket(rate, burst, now=time.monotonic()))
         self._lock: asyncio.Lock | None = None
 
     async def wait(self) -> None:

@@ -21,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 import ssl
 import warnings
 from typing import Any
+
+from netatlas.vantage import source_for
 
 from . import tls_jarm
 from .conn import Conn, sni_for
@@ -87,7 +90,9 @@ async def handshake(ctx: GrabContext, low: str, high: str, timeout: float) -> st
             reader, writer = await asyncio.open_connection(
                 ctx.ep.ip, ctx.ep.port, ssl=version_context(low, high),
                 server_hostname=sni_for(ctx.opts.host_header) or "",
-                ssl_handshake_timeout=timeout + 1, limit=ctx.opts.max_bytes)
+                ssl_handshake_timeout=timeout + 1, limit=ctx.opts.max_bytes,
+                local_addr=source_for(socket.AF_INET6 if ":" in ctx.ep.ip
+                                      else socket.AF_INET))
     except TimeoutError as e:
         raise _Stop(f"{low}-{high} handshake timed out") from e
     except ConnectionRefusedError as e:

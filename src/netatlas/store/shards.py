@@ -97,6 +97,10 @@ class ShardTables(ABC):
     def observed(self, scan_id: str, ip: str, port: int, transport: str) -> bool:
         """Whether the store holds an observation of this endpoint made by this scan."""
 
+    @abstractmethod
+    def _lock_scan(self, ex: Execute, scan_id: str) -> None:
+        """Serialize roll-ups of one scan until the transaction ends."""
+
     # -- the coordinator ------------------------------------------------------------------
     def create(self, rows: Sequence[ShardRow]) -> None:
         """The shards of a new scan, queued (again: nothing changes)."""
@@ -161,6 +165,32 @@ class ShardTables(ABC):
                " WHERE scan_id = ? AND shard = ? AND status <> 'finished'",
                (status, worker, error, time.time(), scan_id, shard))
         self._write(write)
+
+
+    def rollup(self, scan_id: str) -> str:
+        """The scan's own row from its shards' (sums of watermarks and counters; finished
+        when every shard is, failed when every shard ended and one did not finish);
+        returns that status. Any worker or follower may call it at any time: roll-ups
+        of one scan take turns, so the last one sees every shard's last commit."""
+        def write(ex: Execute) -> str:
+            self._lock_scan(ex, scan_id)
+            r = ex("SELECT count(*), coalesce(sum(done), 0), coalesce(sum(total), 0),"
+                   " coalesce(sum(open_ports), 0), coalesce(sum(observations), 0),"
+                   " coalesce(sum(CASE WHEN status = 'finished' THEN 1 ELSE 0 END), 0),"
+                   " coalesce(sum(CASE WHEN status IN ('failed', 'refused') THEN 1 ELSE 0"
+                   " END), 0) FROM scan_shards WHERE scan_id = ?", (scan_id,)).fetchone()
+            n, done, total, open_ports, observations, finished, failed = (int(x) for x in r)
+            if n and finished == n:
+                status, ended = "finished", time.time()
+            elif n and finished + failed == n:
+                status, ended = "failed", time.time()
+            else:
+                status, ended = "running", None
+            ex("UPDATE scans SET done = ?, total = ?, open_ports = ?, observations = ?,"
+               " status = ?, finished = ? WHERE id = ?",
+               (done, total, open_ports, observations, status, ended, scan_id))
+            return status
+        return self._write(write)
 
 
 def shard_tables(store: Any) -> ShardTables | None:

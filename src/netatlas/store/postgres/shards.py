@@ -27,6 +27,9 @@ class PostgresShards(ShardTables):
         with self._store._conn() as conn, conn.transaction():
             return fn(lambda sql, params: conn.execute(_pg(sql), list(params)))
 
+    def _lock_scan(self, ex: Execute, scan_id: str) -> None:
+        ex("SELECT pg_advisory_xact_lock(hashtext(?))", (scan_id,))
+
     def observed(self, scan_id: str, ip: str, port: int, transport: str) -> bool:
         # obs_endpoint (ip, port, transport, ts) finds the endpoint's rows
         rows = self._store._fetch(
