@@ -4,6 +4,7 @@ what a plain web server is asked (no more than before), and real lab application
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ from netatlas.grab.http_followups import (
     MAX_FOLLOW_UPS,
     FollowUp,
     accepted,
+    error_page,
+    error_page_path,
     select,
 )
 from netatlas.grab.httpparse import parse_response
@@ -115,21 +118,23 @@ def test_accept_shapes() -> None:
 
 
 def _paths(srv: TinyHttp) -> list[bytes]:
-    """The targets of the grabber's own requests (detection's probes come before)."""
-    return [q.split(b" ")[1] for q in grab_requests(srv)]
+    """The targets of the grabber's own requests (detection's probes come before); the
+    error page's random path shown as ``/netatlas-*``."""
+    return [re.sub(rb"^/netatlas-[0-9a-f]{12}$", b"/netatlas-*", q.split(b" ")[1])
+            for q in grab_requests(srv)]
 
 
 async def test_plain_nginx_like_endpoint_request_count(fast: GrabOptions) -> None:
-    """The grabber's requests to a plain web server: GET /, the favicon, /.git/HEAD, /.env
-    and the three always-asked API paths, as before follow-ups existed (detection's own
-    probes, nmap's GetRequest among them, come before and are not counted here)."""
+    """The grabber's requests to a plain web server: GET /, the favicon, /.git/HEAD, /.env,
+    the three always-asked API paths and one random path for the error page (detection's
+    own probes, nmap's GetRequest among them, come before and are not counted here)."""
     page = b"<html><title>netatlas lab</title></html>"
     srv = TinyHttp({"/": (200, b"text/html", page)})
     async with serve(srv, "127.20.250.30") as port:
         res = await grab_endpoint(Endpoint("127.20.250.30", port), fast)
     assert res.status == "success", res.error
     assert _paths(srv) == [b"/", b"/favicon.ico", b"/.git/HEAD", b"/.env", b"/version",
-                           b"/api", b"/api/v1/status/buildinfo"]
+                           b"/api", b"/api/v1/status/buildinfo", b"/netatlas-*"]
 
 
 async def test_ollama_follow_ups_recorded(fast: GrabOptions) -> None:
@@ -252,4 +257,16 @@ async def test_targeted_follow_ups_come_first(fast: GrabOptions) -> None:
         await grab_endpoint(Endpoint("127.20.250.35", port), fast)
     assert _paths(srv) == [b"/", b"/api/version", b"/api/tags", b"/favicon.ico",
                            b"/.git/HEAD", b"/.env", b"/version", b"/api",
-                           b"/api/v1/status/buildinfo"]
+                           b"/api/v1/status/buildinfo", b"/netatlas-*"]
+
+
+def test_error_page_kept_only_when_an_error() -> None:
+    tomcat = (b'<!doctype html><html lang="en"><head><title>HTTP Status 404 \xe2\x80\x93 Not '
+              b'Found</title></head><body><h1>HTTP Status 404</h1><h3>Apache Tomcat/10.1.60 '
+              b'(Debian)</h3></body></html>')
+    page = error_page(404, tomcat)
+    assert page is not None and page["status"] == 404 and "Apache Tomcat/10.1.60" in page["body"]
+    assert error_page(200, b"<html>a site that answers everything</html>") is None
+    assert error_page(404, b"  ") is None
+    assert error_page_path() != error_page_path()
+    assert re.fullmatch(r"/netatlas-[0-9a-f]{12}", error_page_path())

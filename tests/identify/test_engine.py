@@ -181,12 +181,28 @@ def test_component_adds_cpe_only(own: Identifier) -> None:
     assert i.cpe == ["cpe:/a:f5:nginx:1.22.1", "cpe:/a:php:php:8.2.7"]
 
 
-def test_secondary_evidence(own: Identifier) -> None:
+def test_application_over_its_server(own: Identifier) -> None:
+    """The product is the most specific thing named: the application, even from
+    secondary evidence, over the web server or framework it runs on, whose CPE stays."""
     behind = GrabResult(service="http", sections={"http": {
         "server": "Jetty(10.0.18)", "headers": {"x-jenkins": "2.426.1"}}})
     i = own.identify(behind, ep(8080))
-    assert (i.product, i.version) == ("Jetty", "10.0.18")
+    assert (i.product, i.version) == ("Jenkins", "2.426.1")
     assert "cpe:/a:jenkins:jenkins:2.426.1" in i.cpe and "devops" in i.tags
+    assert any(c.startswith("cpe:/a:eclipse:jetty") for c in i.cpe), i.cpe
+    jupyter = GrabResult(service="http", sections={"http": {
+        "server": "TornadoServer/6.6.1", "status": 302, "redirect": "/lab?",
+        "api": {"api": '{"version": "2.21.1"}'}}})
+    i = own.identify(jupyter, ep(10000))
+    assert (i.product, i.version) == ("Jupyter Server", "2.21.1")
+    assert "cpe:/a:tornadoweb:tornado:6.6.1" in i.cpe
+    mlflow = GrabResult(service="http", sections={"http": {
+        "server": "uvicorn", "status": 403, "api": {"mlflow_version": "3.17.2"},
+        "html": "Invalid Host header - possible DNS rebinding attack detected"}})
+    assert (own.identify(mlflow, ep(5555)).product, own.identify(mlflow, ep(5555)).version) \
+        == ("MLflow", "3.17.2")
+    plain = GrabResult(service="http", sections={"http": {"server": "TornadoServer/6.6.1"}})
+    assert own.identify(plain, ep(8888)).product == "Tornado"
     alone = GrabResult(service="http", sections={"http": {"headers": {"x-jenkins": "2.426.1"}}})
     assert own.identify(alone, ep(8080)).product == "Jenkins"
 

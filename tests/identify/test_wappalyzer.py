@@ -164,14 +164,14 @@ def ep(port: int) -> Endpoint:
 
 def test_engine_application_is_secondary_evidence() -> None:
     ident = Identifier(nmap=None, fingerprints=[FP])
-    # behind a web server that names itself: the server stays the product, the
-    # application adds its CPE (our rule ranking: applications are priority -1)
+    # behind a web server that names itself: the application is the product (the most
+    # specific thing named), the server keeps its CPE and its place in technologies
     g = GrabResult(service="http", sections={"http": {
         "server": "nginx/1.22.1", "headers": {"server": "nginx/1.22.1"},
         "html": JENKINS_HTML, "title": "Dashboard [Jenkins]"}})
     i = ident.identify(g, ep(8080))
-    assert (i.product, i.version) == ("nginx", "1.22.1")
-    assert "cpe:/a:jenkins:jenkins:2.426.1" in i.cpe
+    assert (i.product, i.version) == ("Jenkins", "2.426.1")
+    assert "cpe:/a:jenkins:jenkins:2.426.1" in i.cpe and "cpe:/a:f5:nginx:1.22.1" in i.cpe
     # no Server header: the application with its version names the endpoint
     g = GrabResult(service="http", sections={"http": {
         "headers": {"content-type": "text/html"}, "html": GRAFANA_HTML, "title": "Grafana"}})

@@ -296,3 +296,7 @@ async def grab(ctx: GrabContext) -> None:
     api.update(await api_documents(ctx, rows=[r for r in rows if not r.when], replies=replies))
     if api:
         section["api"] = api
+    reply = await _get_body(ctx, http_followups.error_page_path())
+    error = http_followups.error_page(*reply) if reply is not None else None
+    if error is not None:
+        section["error_page"] = error

@@ -12,6 +12,7 @@ path should return (``accept``): a soft-404 page is never mistaken for an API do
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ JSON = "json"  # accept: a JSON document (object, array or string)
 _FASTAPI_404 = {"status": r"^404$", "body": r'^\{"detail":\s*"Not Found"\}\s*$'}
 _EMPTY_405 = {"status": r"^405$", "body": r"^\s*$"}  # a POST-only root (TGI's router)
 _JUPYTER = ({"header:content-security-policy": r"report-uri /api/security/csp-report"},
+            # JupyterLab / Notebook 7 send / to their app page (no CSP on the redirect)
+            {"status": r"^30[12]$", "redirect": r"^/(lab|tree)(?:[/?]|$)"},
             {"title": r"^(Jupyter Server|Jupyter Notebook|JupyterLab|Home Page - Select or "
                       r"create a notebook)$"})
 _OLLAMA = ({"body": r"^Ollama is running"},)
@@ -65,7 +68,9 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
                                           {"title": r"^(Gradio|Stable Diffusion)$"})),
     FollowUp("streamlit_health", "/_stcore/health", ({"title": r"^Streamlit$"},),
              accept=r"ok"),
-    FollowUp("mlflow_version", "/version", ({"title": r"^MLflow$"},),
+    FollowUp("mlflow_version", "/version",  # MLflow 3's Host guard spares /version
+             ({"title": r"^MLflow$"},
+              {"status": r"^403$", "body": r"^Invalid Host header - possible DNS rebinding"}),
              accept=r"\d+(?:\.\d+)+[\w.+\-]*"),
     FollowUp("tensorboard_env", "/data/environment",
              ({"title": r"^TensorBoard$"}, {"body": r'<meta name="tb-relative-root"'})),
@@ -82,6 +87,24 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
     FollowUp("tomcat_docs", "/docs/", ({"title": r"^Apache Tomcat"},),
              accept=r"(?s).*?Apache Tomcat.*", statuses=(200, 404)),
 )
+
+
+# The error page: one GET of a path no site has names the server behind a custom index
+# page (Tomcat's error report valve, a framework's own 404). Kept as ``http.error_page``.
+ERROR_STATUSES = (400, 403, 404, 405, 410, 500)
+
+
+def error_page_path() -> str:
+    """A random path that no site serves (a fresh one each time)."""
+    return "/netatlas-" + secrets.token_hex(6)
+
+
+def error_page(status: int | None, body: bytes) -> dict[str, Any] | None:
+    """``{status, body}`` (the body capped) when the reply is an error page with a body,
+    else None: a site that answers 200 to everything tells nothing here."""
+    if status not in ERROR_STATUSES or not body.strip():
+        return None
+    return {"status": status, "body": body[:API_SAMPLE].decode("utf-8", errors="replace")}
 
 
 def first_response_fields(section: Mapping[str, Any]) -> dict[str, str]:

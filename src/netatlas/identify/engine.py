@@ -71,6 +71,7 @@ class Identifier:
         self.aliases: dict[str, str] = {}
         for rf in self.rule_files:
             self.aliases.update(rf.aliases)
+        self.servers = server_products(self.rules, self.aliases)
         self.port_guess = port_guess
         self.timeout = timeout
         self.stats = EngineStats()
@@ -212,7 +213,8 @@ class Identifier:
     # -- decision ----------------------------------------------------------------
     def identify(self, result: GrabResult, ep: Endpoint | None = None) -> Identification:
         self.stats.identified += 1
-        return decide(self.candidates(result, ep), result, ep, self.port_guess)
+        return decide(self.candidates(result, ep), result, ep, self.port_guess,
+                      self.servers)
 
 
 _RANGE = re.compile(r"(?:^|[.\s])[xX](?:$|[.\s])|\s-\s|^[<>]")
@@ -275,13 +277,37 @@ def _prune_cpes(cpes: list[str]) -> list[str]:
     return [c for c in cpes if not any(o != c and o.startswith(c + ":") for o in cpes)]
 
 
+def _most_specific(products: list[Candidate],
+                   servers: frozenset[str] = frozenset()) -> Candidate | None:
+    """The best-scored product, except that an application never loses to the web
+    server or framework it runs on (Jupyter over Tornado, MLflow over uvicorn), whatever
+    their priorities: ``servers`` are the products our ``http.server`` rules name. The
+    server stays in ``http.technologies``."""
+    if not products:
+        return None
+    apps = [c for c in products if _norm(c.product) not in servers]
+    return max(apps or products, key=lambda c: c.score())
+
+
+def server_products(rules: Iterable[Rule], aliases: dict[str, str]) -> frozenset[str]:
+    """Products that ``http.yaml`` (web servers and frameworks) names from the HTTP
+    ``Server`` header alone: the layer an application runs on (casefolded, with the other
+    sources' spellings). Its tagged rules name services of their own (MinIO's storage, a
+    CDN), and a proxy is not a web server."""
+    names = {_norm(r.templates.get("product")) for r in rules
+             if r.source == "http" and r.fields == ("http.server",) and not r.tags
+             and r.templates.get("service") == "http" and r.templates.get("product")}
+    names |= {_norm(k) for k, v in aliases.items() if _norm(v) in names}
+    return frozenset(n for n in names if n and "$" not in n and "{" not in n)
+
+
 def decide(cands: list[Candidate], result: GrabResult, ep: Endpoint | None,
-           port_guess: bool = True) -> Identification:
+           port_guess: bool = True, servers: frozenset[str] = frozenset()) -> Identification:
     ident = Identification()
     tags: list[str] = []
     cpes: list[str] = []
     products = [c for c in cands if c.product and not c.component]
-    winner = max(products, key=lambda c: c.score()) if products else None
+    winner = _most_specific(products, servers)
     if winner is not None:
         ident.product, ident.version = winner.product, winner.version
         ident.info, ident.os, ident.devicetype = winner.info, winner.os, winner.devicetype
@@ -297,7 +323,9 @@ def decide(cands: list[Candidate], result: GrabResult, ep: Endpoint | None,
                 and _versions_agree(c.version, ident.version))
         if c.source == "nmap" and not same:
             continue  # nmap's other guesses compete with the winner; they add nothing
-        if c.product and not same and not c.component and c.priority >= 0:
+        layer = winner is not None and _norm(c.product) in servers \
+            and _norm(winner.product) not in servers
+        if c.product and not same and not c.component and c.priority >= 0 and not layer:
             continue  # a rival primary identification (Redis vs Valkey): it lost
         if same or not c.product:
             # agrees with the winner, or only describes (OS, tags): fill the gaps
