@@ -34,6 +34,7 @@ def create_app(
     rate: float = DEFAULT_RATE,
     burst: int = DEFAULT_BURST,
     exclude_ports: str | None = ALWAYS_EXCLUDED_PORTS,
+    broker: str | None = None,
 ) -> FastAPI:
     """Build the app over the store at ``db``.
 
@@ -51,7 +52,7 @@ def create_app(
         db=path,
         store=store,
         limiter=RateLimiter(rate, burst),
-        scans=ScanManager(store, allow, exclude_ports=exclude_ports),
+        scans=ScanManager(store, allow, exclude_ports=exclude_ports, broker=broker),
         allow=allow,
         geoip=GeoIP.open(geoip),
         open_access=open_access,

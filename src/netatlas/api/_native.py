@@ -214,7 +214,8 @@ def create_router() -> APIRouter:
         out = []
         for s in request.app.state.services.store.scans():
             live = manager.get(s.id) if manager.is_running(s.id) else s
-            out.append(scan_dict(live, manager.is_running(s.id), manager.error(s.id)))
+            out.append(scan_dict(live, manager.is_running(s.id), manager.error(s.id),
+                                 manager.shards(s.id)))
         return out
 
     @router.post("/scans", status_code=202, summary="Start a scan inside the server's allow list")
@@ -235,7 +236,8 @@ def create_router() -> APIRouter:
         scan = manager.get(scan_id)
         if scan is None:
             raise ApiError(404, "no such scan")
-        return scan_dict(scan, manager.is_running(scan_id), manager.error(scan_id))
+        return scan_dict(scan, manager.is_running(scan_id), manager.error(scan_id),
+                         manager.shards(scan_id))
 
     @router.delete("/scans/{scan_id}", summary="Cancel a running scan (it can be resumed)")
     async def cancel_scan(request: Request, who: ScanAccess, scan_id: str) -> dict[str, Any]:

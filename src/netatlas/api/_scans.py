@@ -19,6 +19,7 @@ from netatlas import pipeline
 from netatlas.model import Scan
 from netatlas.scope import ScopeError, parse_targets
 from netatlas.store import Store
+from netatlas.store.shards import shard_tables
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,9 @@ class _Running:
 
 class ScanManager:
     def __init__(self, store: Store, server_allow: list[str],
-                 exclude_ports: str | None = None) -> None:
+                 exclude_ports: str | None = None, broker: str | None = None) -> None:
         self.store = store
+        self.broker = broker  # scans go to a cluster's workers (netatlas.cluster)
         self.server_allow = list(server_allow)
         self.exclude_ports = exclude_ports  # server-wide ports never probed
         self._running: dict[str, _Running] = {}
@@ -121,6 +123,17 @@ class ScanManager:
 
     async def start(self, req: ScanRequest) -> Scan:
         cfg = self._config(req)
+        if self.broker:
+            from netatlas.cluster import dispatch
+
+            try:
+                scan, _ = await run_in_threadpool(dispatch.submit, self.store, cfg,
+                                                  self.broker)
+            except ScopeError as exc:
+                raise ScanRefused(str(exc)) from exc
+            except ValueError as exc:
+                raise ScanRequestError(str(exc)) from exc
+            return scan
         try:
             # planning parses and checks the whole scope; keep it off the event loop
             scan, plan = await run_in_threadpool(pipeline.start_scan, self.store, cfg)
@@ -146,7 +159,17 @@ class ScanManager:
     def get(self, scan_id: str) -> Scan | None:
         """The live object while this process runs it (fresher than the store)."""
         entry = self._running.get(scan_id)
-        return entry.scan if entry else self.store.get_scan(scan_id)
+        if entry:
+            return entry.scan
+        if (tables := shard_tables(self.store)) is not None and tables.of_scan(scan_id):
+            tables.rollup(scan_id)  # a distributed scan: its row from its shards'
+        return self.store.get_scan(scan_id)
+
+    def shards(self, scan_id: str) -> list[dict[str, Any]] | None:
+        """Each shard's state, worker and watermark; None for a single-process scan."""
+        tables = shard_tables(self.store)
+        rows = tables.of_scan(scan_id) if tables is not None else []
+        return [r.to_dict() for r in rows] or None
 
     def is_running(self, scan_id: str) -> bool:
         entry = self._running.get(scan_id)
@@ -169,8 +192,9 @@ class ScanManager:
             await self.cancel(scan_id)
 
 
-def scan_dict(scan: Scan, running: bool = False, error: str | None = None) -> dict[str, Any]:
-    return {
+def scan_dict(scan: Scan, running: bool = False, error: str | None = None,
+              shards: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out = {
         "id": scan.id, "status": scan.status, "running": running,
         "started": scan.started.isoformat(),
         "finished": scan.finished.isoformat() if scan.finished else None,
@@ -179,3 +203,6 @@ def scan_dict(scan: Scan, running: bool = False, error: str | None = None) -> di
         "open": scan.open_ports, "observations": scan.observations, "args": scan.args,
         "error": error,
     }
+    if shards is not None:  # a distributed scan (README "Scale-out")
+        out["shards"] = shards
+    return out

@@ -211,15 +211,22 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
 @db_option
 @json_option
 def scans_cmd(db: str | None, as_json: bool) -> None:
-    """List scans and their progress."""
+    """List scans and their progress (a distributed scan: each shard too)."""
+    from netatlas.store.shards import shard_tables
+
     store = open_store(db)
     try:
         rows = store.scans()
+        tables = shard_tables(store)
+        shards = {s.id: tables.of_scan(s.id) for s in rows} if tables is not None else {}
     finally:
         store.close()
     if as_json:
         for s in rows:
-            click.echo(json.dumps(_scan_dict(s)))
+            d = _scan_dict(s)
+            if shards.get(s.id):
+                d["shards"] = [r.to_dict() for r in shards[s.id]]
+            click.echo(json.dumps(d))
         return
     from rich.table import Table
 
@@ -230,6 +237,12 @@ def scans_cmd(db: str | None, as_json: bool) -> None:
         pct = f"{100 * s.done / s.total:.0f}%" if s.total else "-"
         table.add_row(s.id, s.status, s.started.isoformat()[:19], pct, str(s.open_ports),
                       str(s.observations), render.safe(" ".join(s.args.get("targets", []))))
+        for r in shards.get(s.id, []):
+            pct = f"{100 * r.done / r.total:.0f}%" if r.total else "-"
+            who = render.safe(f"{r.worker or ''} {r.vantage or ''} x{r.attempts}"
+                              + (f" {r.error}" if r.error else ""))
+            table.add_row(f"  shard {r.shard}/{r.count}", r.status, "", pct,
+                          str(r.open_ports), str(r.observations), who)
     console.print(table)
 
 

@@ -36,8 +36,11 @@ def _is_loopback(host: str) -> bool:
               help="Requests per second per key (0 = unlimited).")
 @click.option("--burst", type=click.IntRange(min=1), default=40, show_default=True,
               help="Requests a key may make at once before the rate applies.")
+@click.option("--broker", envvar="NETATLAS_BROKER", default=None, metavar="URL",
+              help="Send scans started through the API to a cluster's workers "
+                   "(README \"Scale-out\"; needs a PostgreSQL --db).")
 def serve(db: str | None, host: str, port: int, open_access: bool, allow: tuple[str, ...],
-          geoip: tuple[str, ...], rate_limit: float, burst: int) -> None:
+          geoip: tuple[str, ...], rate_limit: float, burst: int, broker: str | None) -> None:
     """Serve the REST API, the Shodan-compatible API and the web UI."""
     if open_access and not _is_loopback(host):
         click.echo(f"refused: --open serves data without a key; {host} is not a loopback "
@@ -49,7 +52,8 @@ def serve(db: str | None, host: str, port: int, open_access: bool, allow: tuple[
 
     try:
         app = create_app(db, open_access=open_access, allow=list(allow),
-                         geoip=list(geoip) or None, rate=rate_limit, burst=burst)
+                         geoip=list(geoip) or None, rate=rate_limit, burst=burst,
+                         broker=broker)
     except Exception as exc:  # a bad allow list or geo db: say why, do not trace back
         click.echo(f"cannot start: {exc}", err=True)
         sys.exit(2)

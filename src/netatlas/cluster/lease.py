@@ -63,13 +63,18 @@ class ShardLease:
         finally:
             client.close()
 
-    async def keep(self) -> None:
-        """Renew every third of the TTL until cancelled (run beside the shard)."""
+    async def keep(self, stop: asyncio.Event) -> None:
+        """Renew every third of the TTL until ``stop`` is set (run beside the shard; it
+        stops between two calls, never inside one)."""
         client: Any = aredis.Redis.from_url(self.url)
         try:
-            while True:
-                await asyncio.sleep(self.ttl_ms / 3000)
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.ttl_ms / 3000)
+                if stop.is_set():
+                    break
                 with contextlib.suppress(redis.RedisError):
                     await client.eval(RENEW, 1, self.key, self.token, self.ttl_ms)
         finally:
-            await client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), 2.0)

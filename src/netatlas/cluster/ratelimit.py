@@ -72,6 +72,7 @@ class SharedBucket:
         self._want: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._client: Any = None
+        self._closing = False
 
     # -- what the engines call (synchronously, inside the loop) ---------------------------
     def take(self, wanted: int, now: float) -> int:
@@ -100,8 +101,10 @@ class SharedBucket:
         assert self._want is not None
         self._client = aredis.Redis.from_url(self.url)
         script = self._client.register_script(LEASE)
-        while True:
+        while not self._closing:
             await self._want.wait()
+            if self._closing:
+                break
             if self._tokens >= self.chunk:
                 self._want.clear()
                 continue
@@ -115,12 +118,21 @@ class SharedBucket:
                 await asyncio.sleep(max(self._wait, MIN_WAIT))
 
     async def aclose(self) -> None:
+        """Stop leasing. The refill loop is asked to stop between two calls to Redis
+        (cancelling redis-py in the middle of a reply can leave the close hanging)."""
+        self._closing = True
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            assert self._want is not None
+            self._want.set()
+            done, _ = await asyncio.wait({self._task}, timeout=2.0)
+            if not done:
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1.0)
+            if self._task.done() and not self._task.cancelled():
+                self._task.exception()  # retrieved: an error here only ends leasing
         if self._client is not None:
-            await self._client.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._client.aclose(), 2.0)
 
 
 def granted_per_second(client: Any, scan_id: str, kind: str = "probe") -> dict[int, int]:

@@ -122,14 +122,15 @@ def _run(settings: WorkerSettings, store: Store, tables: ShardTables, scan: Scan
             already_stored=already_stored if row.attempts > 1 else None,
             worker=settings.name, vantage=settings.source_ip,
         )
-        keeper = asyncio.create_task(lease.keep())
+        stop = asyncio.Event()
+        keeper = asyncio.create_task(lease.keep(stop))
         try:
             await pipeline.run(store, view, cfg, plan, hooks=hooks)
         finally:
-            keeper.cancel()
+            stop.set()
             for b in buckets:
                 await b.aclose()
-            await asyncio.gather(keeper, return_exceptions=True)
+            await asyncio.wait({keeper}, timeout=5.0)
 
     try:
         asyncio.run(main())
