@@ -41,6 +41,9 @@ LAB_PACKAGES=(
   samba               # smb 127.20.0.50:445, 127.20.0.51:4450 (strict), 127.20.0.54:139
   xrdp                # rdp 127.20.0.52:3389 (negotiation only; no sesman)
   kamailio            # sip 127.20.0.53:5060 (tcp, udp)
+  nats-server         # nats 127.20.0.70:4222 without auth (lab/brokers.py)
+  zookeeper           # zookeeper 127.20.0.71:2181 without auth (runs on tomcat10's JRE)
+  erlang-base         # epmd 127.20.0.72:4369 (answers NAMES to anyone)
   openssl
 )
 # Tools the scanner and the tests use.
@@ -110,7 +113,7 @@ if [ -n "$new" ]; then
     [mariadbd]=mariadb [mosquitto]=mosquitto [haproxy]=haproxy [squid]=squid
     [smbd]=smbd [nmbd]=nmbd [xrdp]=xrdp [xrdp-sesman]=xrdp [kamailio]=kamailio
     [snmpd]=snmpd [chronyd]=chrony
-    [etcd]=etcd [prometheus]=prometheus)
+    [etcd]=etcd [prometheus]=prometheus [epmd]=epmd [nats-server]=nats-server)
   for proc in $(grep -o '(("[^"]*"' <<<"$new" | tr -d '("' | sort -u); do
     svc=${init_script[$proc]:-}
     if [ -n "$svc" ] && [ -x "/etc/init.d/$svc" ]; then

@@ -45,9 +45,13 @@ CLEAN: dict[str, Observation] = {
     "ftp-tls-no-anon": obs("ftp", "vsftpd", ftp=FTP_OK),
     "mqtt-auth-required": obs("mqtt", "Mosquitto", mqtt={"return_code": 5, "anonymous": False}),
     "snmp-v3-only": obs("snmp", "Net-SNMP", snmp={"community_public": False, "versions": ["v3"]}),
+    # AUTH advertised only after STARTTLS (Exim's default): no cleartext login
     "smtp-starttls": obs("smtp", "Exim", smtp={"banner": "mail ESMTP", "code": 220,
-                                               "ehlo": ["STARTTLS", "AUTH PLAIN"],
+                                               "ehlo": ["SIZE 52428800", "STARTTLS"],
                                                "starttls": True}),
+    "imap-logindisabled": obs("imap", "Dovecot", imap={
+        "status": "OK", "capabilities": ["IMAP4rev1", "STARTTLS", "LOGINDISABLED"],
+        "starttls": True, "login_disabled": True}),
     "https-good": obs("http", "nginx", http=http(title="Welcome to nginx!"), ssl=ssl()),
     "http-404": obs("http", "nginx", http=http(404, "404 Not Found")),
     "jupyter-login": obs("http", "Jupyter Notebook", http=http(
@@ -105,6 +109,14 @@ POSITIVE: dict[str, Observation] = {
     "ics-bacnet-exposed": obs("bacnet", "BACpypes", bacnet={"vendor_name": "BACpypes"}),
     "mongodb-exposed": obs("mongodb", "MongoDB", mongodb={"buildinfo_answered": True,
                                                           "version": "7.0.4"}),
+    "nats-no-auth": obs("nats", "NATS Server", nats={
+        "server_id": "NBDILPWVY47GBPVDENZSDIDTDM6NBS7RADKSNTRPWPWRLFJN6GPZVHYQ",
+        "version": "2.9.10", "auth_required": False}),
+    "zookeeper-no-auth": obs("zookeeper", "Apache ZooKeeper", zookeeper={
+        "srvr_allowed": True, "session": True, "root_readable": True,
+        "root_children": ["zookeeper"]}),
+    "epmd-exposed": obs("epmd", "Erlang Port Mapper Daemon", epmd={
+        "port": 4369, "nodes": [{"name": "rabbit", "port": 25672}]}),
     "cleartext-login": obs("ftp", "vsftpd", ftp={**FTP_OK, "features": ["EPSV"]}),
     "smtp-user-enum": obs("smtp", "Exim", smtp={
         "code": 220, "ehlo": ["STARTTLS"], "starttls": True,
@@ -164,6 +176,17 @@ EXTRA_POSITIVE = [
     ("cleartext-login", obs("smtp", None, smtp={"code": 220, "ehlo": ["AUTH LOGIN"],
                                                 "starttls": False})),
     ("cleartext-login", obs("pop3", None, data=b"+OK Dovecot ready.\r\n")),
+    # STARTTLS offered is not STARTTLS required (the lab's imap-starttls, pop3-starttls)
+    ("cleartext-login", obs("imap", "Dovecot", imap={
+        "status": "OK", "capabilities": ["IMAP4rev1", "STARTTLS", "AUTH=PLAIN", "AUTH=LOGIN"],
+        "starttls": True, "login_disabled": False})),
+    ("cleartext-login", obs("pop3", "Dovecot", pop3={
+        "capabilities": ["CAPA", "TOP", "UIDL", "RESP-CODES", "PIPELINING", "AUTH-RESP-CODE",
+                         "STLS", "USER", "SASL PLAIN LOGIN"], "starttls": True})),
+    ("cleartext-login", obs("smtp", "Postfix", smtp={
+        "code": 220, "ehlo": ["PIPELINING", "STARTTLS", "AUTH PLAIN LOGIN"],
+        "starttls": True})),
+    ("cleartext-login", obs("ftp", "vsftpd", ftp={**FTP_OK, "user_code": 331})),
     ("smtp-user-enum", obs("smtp", None, smtp={"code": 220, "starttls": True,
                                                "vrfy": {"code": 252, "text": "Cannot VRFY"},
                                                "expn": {"code": 250, "text": "<root@mail>"}})),
@@ -183,6 +206,17 @@ NEAR_MISS = [
                                                            "max_wire_version": 21})),
     ("cleartext-login", obs("imap", None, data=b"* OK [CAPABILITY IMAP4rev1 STARTTLS] hi\r\n")),
     ("cleartext-login", obs("ftp", None, ftp=FTP_OK, ssl=ssl())),  # implicit FTPS
+    ("cleartext-login", obs("ftp", "vsftpd", ftp={**FTP_OK, "user_code": 530})),
+    ("cleartext-login", obs("pop3", "Dovecot", pop3={
+        "capabilities": ["CAPA", "STLS", "SASL"], "starttls": True})),
+    ("cleartext-login", obs("imap", "Dovecot", imap={
+        "status": "PREAUTH", "capabilities": ["IMAP4rev1"], "starttls": False})),
+    ("nats-no-auth", obs("nats", "NATS Server", nats={"server_id": "N", "auth_required": True})),
+    ("nats-no-auth", obs("nats", "NATS Server", nats={})),
+    ("zookeeper-no-auth", obs("zookeeper", None, zookeeper={
+        "srvr_allowed": True, "session": True, "root_readable": False, "error": -102})),
+    ("zookeeper-no-auth", obs("zookeeper", None, zookeeper={"srvr_allowed": True})),
+    ("epmd-exposed", obs("epmd", None, epmd={"port": "4369"})),
     ("http-dir-listing", obs("http", None, http=http(404, "Index of /x"))),
     ("ai-mlflow", obs("http", None, http=http(401, "MLflow"))),
     ("admin-console", obs("http", None, http=http(title="Welcome to nginx!"))),

@@ -79,8 +79,15 @@ EXPECTED: dict[str, set[str]] = {
     "influxdb": {"influxdb-open"},  # InfluxDB 1.x without auth-enabled
     "influxdb-auth": set(),  # auth-enabled: SHOW DATABASES is refused
     "tomcat": {"default-page"},  # Debian's "It works !" ROOT page
+    "tomcat-custom": set(),  # a custom index page: named from its error page, no finding
+    # STARTTLS / STLS offered but a plaintext login allowed before it: still cleartext
+    "pop3-starttls": {"cleartext-login"},
+    "imap-starttls": {"cleartext-login"},
+    "imap-strict": set(),  # LOGINDISABLED until STARTTLS
     "tensorboard": {"ai-tensorboard"},
     "streamlit": {"ai-streamlit"},
+    "nats": {"nats-no-auth"},  # nats-server without authorization, on port 14222
+    "zookeeper": {"zookeeper-no-auth"},  # standalone, no SASL: ls / answers
 }
 
 

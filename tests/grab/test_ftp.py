@@ -37,6 +37,7 @@ async def test_live_fake_ftpd(fast: GrabOptions) -> None:
         "features": ["EPRT", "EPSV", "MDTM", "REST STREAM"],
         "syst": "UNIX Type: L8",
         "anonymous": False,  # "500 ?" to USER is a refusal
+        "user_code": 500,
     }
     assert res.data.startswith(b"220-Welcome") and res.data.endswith(b"ready.\r\n")
     assert res.responses["NULL"].startswith(b"220-Welcome")

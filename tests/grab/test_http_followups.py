@@ -192,6 +192,7 @@ LAB_APPS = {
     "influxdb": ({"influxdb_query"}, ("influxdb_query", '"results"')),
     "influxdb-auth": (set(), None),  # SHOW DATABASES refused: nothing kept
     "tomcat": ({"tomcat_docs"}, ("tomcat_docs", "Apache Tomcat/")),
+    "tomcat-custom": (set(), None),  # a custom index: named by http.error_page alone
     "tensorboard": ({"tensorboard_env"}, ("tensorboard_env", '"data_location"')),
     "streamlit": ({"streamlit_health"}, ("streamlit_health", "ok")),
     "web-exposed": (set(), None),

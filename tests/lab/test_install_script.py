@@ -20,7 +20,8 @@ def test_lists_every_lab_package() -> None:
     for pkg in ("nginx-light", "openssh-server", "openssh-client", "redis-server", "vsftpd",
                 "postgresql", "memcached", "exim4-daemon-light", "nmap", "openssl",
                 "apache2", "lighttpd", "dovecot-pop3d", "dovecot-imapd", "mariadb-server",
-                "mosquitto", "haproxy", "squid", "etcd-server", "prometheus", "dnsmasq-base"):
+                "mosquitto", "haproxy", "squid", "etcd-server", "prometheus", "dnsmasq-base",
+                "nats-server", "zookeeper", "erlang-base"):
         assert f"\n  {pkg}" in text, pkg
     assert "BROWSER_PACKAGES=(" in text
 

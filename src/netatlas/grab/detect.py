@@ -17,6 +17,7 @@ from . import (
     amqp,
     banner,
     dns,
+    epmd,
     ftp,
     http,
     http2,
@@ -96,6 +97,7 @@ PORT_HINTS: dict[int, str] = {
     139: "smb",
     3389: "rdp",
     5060: "sip",
+    4369: "epmd",
 }
 # Inside TLS on these ports, the silent protocol to try before HTTP.
 TLS_INNER_HINTS = {636: "ldap", 3269: "ldap", 8883: "mqtt", 5671: "amqp", 853: "dns"}
@@ -293,6 +295,7 @@ PROBES: dict[str, Callable[[GrabContext], Awaitable[str]]] = {
     "smb": smb.probe,
     "rdp": rdp.probe,
     "sip": sip.probe,
+    "epmd": epmd.probe,
 }
 
 
@@ -366,6 +369,9 @@ def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabCon
 # did not get there, and an S7 on port 1102 went unnamed). S7 before RDP: our RDP probe
 # takes a PLC's bare COTP confirm for standard RDP security; our S7 probe says no to RDP.
 FRAME_ONLY_PROBES = ("modbus", "s7")
+# epmd never waits: it hangs up on anything but its own request (and nmap's epmd probe
+# goes to port 4369 only), so it is asked only when everything was met by a hang-up.
+HANG_UP_ONLY_PROBES = ("epmd",)
 
 
 def hung_up_on_everything(outcomes: dict[str, str], ctx: GrabContext) -> bool:
@@ -373,8 +379,9 @@ def hung_up_on_everything(outcomes: dict[str, str], ctx: GrabContext) -> bool:
         o == Outcome.NEGATIVE for o in outcomes.values())
 
 
-async def _frame_only_probes(ctx: GrabContext, tried: set[str]) -> bool:
-    for name in FRAME_ONLY_PROBES:
+async def _frame_only_probes(ctx: GrabContext, tried: set[str],
+                             names: tuple[str, ...] = FRAME_ONLY_PROBES) -> bool:
+    for name in names:
         if name in tried:
             continue
         tried.add(name)
@@ -479,7 +486,8 @@ async def run(ctx: GrabContext) -> None:
         if hint and hint not in tried:
             order.insert(0, hint)
     learn(know, outcomes, ctx)
-    if hung_up_on_everything(outcomes, ctx) and await _frame_only_probes(ctx, tried):
+    if hung_up_on_everything(outcomes, ctx) and await _frame_only_probes(
+            ctx, tried, FRAME_ONLY_PROBES + HANG_UP_ONLY_PROBES):
         return
     if await schedule(ctx, know, tried):
         return

@@ -71,6 +71,9 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
         section["syst"] = parse_syst(await command(conn, b"SYST\r\n", cap, t))
     with contextlib.suppress(*_SOFT):
         user_reply = await command(conn, ANON_USER, cap, t)
+        # 331 / 230: the server takes a login over this cleartext connection; 530
+        # ("must use encryption") when it insists on AUTH TLS first
+        section["user_code"] = parse_reply(user_reply)[0]
         pass_reply = None
         if parse_reply(user_reply)[0] == 331:
             pass_reply = await command(conn, ANON_PASS, cap, t)

@@ -1,10 +1,12 @@
-"""ZooKeeper grabber: the ``srvr`` four-letter word (read-only server details)."""
+"""ZooKeeper grabber: the ``srvr`` four-letter word (read-only server details), then
+the root's children over a client session (``zookeeper_session``)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from . import zookeeper_session
 from .context import GrabContext, Outcome
 from .errors import ProtocolError
 from .exchange import exchange
@@ -65,4 +67,5 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.data = reply
     ctx.result.responses["zookeeper-srvr"] = reply
     ctx.result.sections["zookeeper"] = section
+    section.update(await zookeeper_session.list_root(ctx))  # as `zkCli ls /` would
     return Outcome.POSITIVE

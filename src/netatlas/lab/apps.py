@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from netatlas.lab.daemon import BINARIES, Daemon, Workspace, mkdir, one, write
+from netatlas.lab.daemon import BINARIES, Daemon, Workspace, by_name, mkdir, one, write
 from netatlas.lab.services import LabError, ServiceSpec
 from netatlas.lab.templates import render
 
@@ -83,13 +83,22 @@ def _influxdb(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[st
     return [BINARIES["influxdb"], "run", "-config", str(conf)]
 
 
+CUSTOM_INDEX = """<!doctype html>
+<html><head><title>Acme Intranet</title></head>
+<body><h1>Acme Intranet</h1><p>Welcome. Nothing here names the server.</p></body></html>
+"""
+
+
 def _tomcat(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
-    """Debian's Tomcat with its own CATALINA_BASE: Debian's default ROOT page only."""
-    spec = one(specs)
+    """Debian's Tomcat with its own CATALINA_BASE: Debian's default ROOT page on one
+    address, a custom index page on the other (one JVM, two services)."""
+    spec, custom = by_name(specs, "tomcat"), by_name(specs, "tomcat-custom")
     mkdir(d, 0o755)
     conf = mkdir(d / "conf", 0o755)
-    for sub in ("logs", "temp", "work", "webapps"):
+    for sub in ("logs", "temp", "work", "webapps", "webapps-custom"):
         mkdir(d / sub, 0o755)
+    mkdir(d / "webapps-custom" / "ROOT", 0o755)
+    write(d / "webapps-custom" / "ROOT" / "index.html", CUSTOM_INDEX)
     for name in ("web.xml", "context.xml", "catalina.properties"):
         shutil.copyfile(TOMCAT_CONF / name, conf / name)
     # console logging only: the lab log file gets it
@@ -97,7 +106,8 @@ def _tomcat(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]
           "handlers = java.util.logging.ConsoleHandler\n"
           ".handlers = java.util.logging.ConsoleHandler\n"
           "java.util.logging.ConsoleHandler.level = INFO\n")
-    write(conf / "server.xml", render("tomcat-server.conf.in", ip=spec.ip, port=spec.port))
+    write(conf / "server.xml", render("tomcat-server.conf.in", ip=spec.ip, port=spec.port,
+                                      custom_ip=custom.ip, custom_port=custom.port))
     root = d / "webapps" / "ROOT"
     if not root.is_dir():
         shutil.copytree(TOMCAT_ROOT_APP, root)

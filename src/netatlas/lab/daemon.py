@@ -63,6 +63,8 @@ BINARIES: dict[str, str] = {
     "jupyter": str(Path(sys.executable).parent / "jupyter-server"),
     "influxdb": "/usr/bin/influxd",
     "tomcat": "/usr/share/tomcat10/bin/catalina.sh",
+    "nats": "/usr/sbin/nats-server",
+    "zookeeper": "/usr/share/java/zookeeper.jar",  # run by the JRE tomcat10 brings
     "tensorboard": str(Path(sys.executable).parent / "tensorboard"),
     "streamlit": str(Path(sys.executable).parent / "streamlit"),
     # PyPI servers run by lab/icsd.py; the console script proves the package is installed

@@ -15,7 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from netatlas.lab import apps, directory, ics, tls_sites, udp, windows
+from netatlas.lab import apps, brokers, directory, ics, tls_sites, udp, windows
 from netatlas.lab.certs import write_private
 from netatlas.lab.daemon import (
     BINARIES,
@@ -201,6 +201,22 @@ def _dovecot(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str
     return [BINARIES["dovecot"], "-F", "-c", str(conf)]
 
 
+def _dovecot_tls(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    """Dovecot offering STARTTLS / STLS: plaintext login allowed before it on one
+    address, refused (LOGINDISABLED) on the other."""
+    pop3, imap = by_name(specs, "pop3-starttls"), by_name(specs, "imap-starttls")
+    strict = by_name(specs, "imap-strict")
+    assert pop3.ip == imap.ip, specs
+    mkdir(d, 0o755)
+    mkdir(d / "run", 0o755)
+    mkdir(d / "state", 0o750)
+    write(d / "users", "", 0o640)  # no user at all: every login fails
+    conf = write(d / "dovecot.conf", render(
+        "dovecot-tls.conf.in", dir=d, ip=imap.ip, pop_port=pop3.port, imap_port=imap.port,
+        strict_ip=strict.ip, strict_port=strict.port, cert=ws.cert, key=ws.key))
+    return [BINARIES["dovecot"], "-F", "-c", str(conf)]
+
+
 def _mariadb(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
     spec = one(specs)
     mkdir(d, 0o755, "mysql")
@@ -320,6 +336,7 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("apache", "apache2", _apache),
     Daemon("lighttpd", "lighttpd", _lighttpd),
     Daemon("dovecot", "dovecot", _dovecot),
+    Daemon("dovecot-tls", "dovecot", _dovecot_tls),
     Daemon("mariadb", "mariadb", _mariadb, user="mysql", ready_timeout=60.0),
     Daemon("mosquitto", "mosquitto", _mosquitto),
     Daemon("haproxy", "haproxy", _haproxy),
@@ -333,6 +350,7 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("memcached-odd", "memcached", _memcached),
     Daemon("jupyter", "jupyter", _jupyter),
     *apps.DAEMONS,
+    *brokers.DAEMONS,
     *directory.DAEMONS,
     *ics.DAEMONS,
     *tls_sites.DAEMONS,

@@ -94,6 +94,14 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
                     version_visible=False),
         ServiceSpec("imap", "dovecot", "127.20.0.18", 143, "imap", "Dovecot",
                     version_visible=False),
+        # Dovecot with STARTTLS offered: plaintext login still allowed before it on .73,
+        # refused before it (LOGINDISABLED) on .74, on an odd port
+        ServiceSpec("pop3-starttls", "dovecot-tls", "127.20.0.73", 110, "pop3", "Dovecot",
+                    version_visible=False, tags=("starttls",)),
+        ServiceSpec("imap-starttls", "dovecot-tls", "127.20.0.73", 143, "imap", "Dovecot",
+                    version_visible=False, tags=("starttls",)),
+        ServiceSpec("imap-strict", "dovecot-tls", "127.20.0.74", 1143, "imap", "Dovecot",
+                    version_visible=False, tags=("starttls", "login-disabled")),
         ServiceSpec("mariadb", "mariadb", "127.20.0.19", 3306, "mysql", "MariaDB"),
         ServiceSpec("mqtt", "mosquitto", "127.20.0.20", 1883, "mqtt", "Mosquitto",
                     tags=("anonymous",)),
@@ -140,6 +148,9 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         ServiceSpec("influxdb-auth", "influxdb-auth", "127.20.0.46", 9086, "http", "InfluxDB",
                     tags=("auth-required",)),
         ServiceSpec("tomcat", "tomcat", "127.20.0.43", 8080, "http", "Apache Tomcat"),
+        # the same Tomcat's second service: a custom index page, only its error pages
+        # name it
+        ServiceSpec("tomcat-custom", "tomcat", "127.20.0.47", 8090, "http", "Apache Tomcat"),
         ServiceSpec("tensorboard", "tensorboard", "127.20.0.44", 7007, "http", "TensorBoard"),
         # Streamlit shows no version to a client
         ServiceSpec("streamlit", "streamlit", "127.20.0.45", 80, "http", "Streamlit",
@@ -164,6 +175,12 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
                     tls=True, tags=("weak-tls",)),
         ServiceSpec("nginx-tls-modern", "nginx-tls", "127.20.0.61", 8443, "http", "nginx",
                     tls=True, tags=("http2",)),
+        # messaging and coordination without authentication (lab/brokers.py): NATS on a
+        # port that is not its own, ZooKeeper on its own
+        ServiceSpec("nats", "nats", "127.20.0.70", 14222, "nats", "NATS Server",
+                    tags=("no-auth",)),
+        ServiceSpec("zookeeper", "zookeeper", "127.20.0.71", 2181, "zookeeper",
+                    "Apache ZooKeeper", tags=("no-auth",)),
         # industrial protocols: PyPI servers answering read-only identification requests
         ServiceSpec("modbus", "modbus", "127.20.0.55", 502, "modbus", "pymodbus"),
         ServiceSpec("modbus-odd", "modbus", "127.20.0.56", 5020, "modbus", "pymodbus"),

@@ -72,6 +72,9 @@ def binary_version(daemon_kind: str) -> str | None:
             return _search(r"memcached (\S+)", _run([binary, "-V"]))
         case "exim":
             return _search(r"Exim version (\S+)", _run([binary, "-bV"]))
+        case "zookeeper":  # the release is in the versioned jar's name beside it
+            jars = sorted(Path(binary).parent.glob("zookeeper-[0-9]*.jar"))
+            return _search(r"zookeeper-(\d[\d.]*\d)\.jar$", jars[-1].name) if jars else None
         case "krb5kdc":  # the KDC prints no version; klist is the same krb5 release
             return _search(r"Kerberos 5 version (\S+)", _run(["/usr/bin/klist", "-V"]))
     if daemon_kind in _PYPI_DISTS:
@@ -106,6 +109,7 @@ _SIMPLE: dict[str, tuple[str, str]] = {
     "tomcat": ("version", r"Apache Tomcat/(\d[\d.]*\d)"),
     "tensorboard": ("--version", r"^(\d[\d.]*\d)"),
     "streamlit": ("version", r"Streamlit, version (\d[\d.]*\d)"),
+    "nats": ("--version", r"nats-server: v(\d[\d.]*\d)"),
 }
 
 

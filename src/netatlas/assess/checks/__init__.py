@@ -2,15 +2,17 @@
 holds (grab sections, identification) and returns a short evidence string quoting it, or
 None. Nothing here guesses from a port number, and nothing talks to the network.
 
-Table order is report order: data stores, access, protocol hygiene, TLS, web, AI / ML."""
+Table order is report order: data stores, messaging and coordination, access, protocol
+hygiene, TLS, web, AI / ML."""
 
 from __future__ import annotations
 
-from . import access, ai, datastores, hygiene, ics, tls, web
+from . import access, ai, coordination, datastores, hygiene, ics, tls, web
 from ._base import EVIDENCE_MAX, Check, Severity
 
 CHECKS: tuple[Check, ...] = (
     *datastores.CHECKS,
+    *coordination.CHECKS,
     *access.CHECKS,
     *hygiene.CHECKS,
     *tls.CHECKS,
