@@ -21,6 +21,8 @@ from netatlas.discover import Discoverer, MixedDiscoverer, UdpDiscoverer
 from netatlas.discover._ratelimit import RateBucket
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.canary import CanaryPool, wants_canary
+from netatlas.grab.core import check_proxy_later
 from netatlas.grab.limit import ConnectLimiter
 from netatlas.grab.proxy import Canary
 from netatlas.identify import Identifier
@@ -194,9 +196,13 @@ class ScanRunner:
             total_timeout=cfg.grab_timeout,
             in_scope=plan.scope.is_allowed,
             proxy_canary=cfg.proxy_canary,
+            # no --proxy-canary: an HTTP service this scan finds in scope (grab/canary.py)
+            canaries=None if cfg.proxy_canary else CanaryPool(plan.scope.is_allowed),
             limiter=limiter,
         )
         self._pending: set[int] = set()  # positions found open, grab not yet stored
+        # proxies grabbed before any canary was known: checked and stored at the end
+        self._deferred: list[tuple[int, Endpoint, GrabResult]] = []
         self.geoip = GeoIP.open(cfg.geoip)
         # CVEs imported with `netatlas cve import` live in the same store
         self.cve_db = CveDB(store)
@@ -222,6 +228,7 @@ class ScanRunner:
                 self._pending.add(position)
                 await queue.put((position, endpoint))
             await queue.join()
+            await self._finish_deferred()
             self.scan.status = "finished"
             self.scan.finished = utcnow()
             self.scan.done = self.scan.total
@@ -264,22 +271,43 @@ class ScanRunner:
         while True:
             position, endpoint = await queue.get()
             try:
-                await self._observe(endpoint)
+                stored = await self._observe(position, endpoint)
             except BaseException:
                 # interrupted mid-grab (or failed): the position stays pending, so the
                 # stored watermark cannot pass an endpoint whose record was never written
                 queue.task_done()
                 raise
-            self._pending.discard(position)
+            if stored:
+                self._pending.discard(position)
             queue.task_done()
 
-    async def _observe(self, endpoint: Endpoint) -> None:
+    async def _observe(self, position: int, endpoint: Endpoint) -> bool:
+        """Grab and store one endpoint; False when its record waits for a canary."""
         if self.hooks.already_stored is not None and await self.hooks.already_stored(endpoint):
-            return  # an earlier attempt at this shard stored it before its worker died
+            return True  # an earlier attempt at this shard stored it before its worker died
         if self.cfg.grab:
             result = await grab_endpoint(endpoint, self.grab_options)
         else:
             result = GrabResult()
+        if self.grab_options.canaries is not None and wants_canary(result):
+            self._deferred.append((position, endpoint, result))  # stays pending till then
+            return False
+        self._store(endpoint, result)
+        return True
+
+    async def _finish_deferred(self) -> None:
+        """The proxies found before any HTTP service of the scope: checked against the
+        canary the scan has now (if any), then stored."""
+        pool = self.grab_options.canaries
+        while self._deferred:
+            position, endpoint, result = self._deferred.pop(0)
+            canary = pool.pick(endpoint) if pool is not None else None
+            if canary:
+                await check_proxy_later(endpoint, result, self.grab_options, canary)
+            self._store(endpoint, result)
+            self._pending.discard(position)
+
+    def _store(self, endpoint: Endpoint, result: GrabResult) -> None:
         ident = self.identifier.identify(result, endpoint)
         if http := result.sections.get("http"):
             # every web technology seen, beside the one product named (Wappalyzer data)

@@ -34,8 +34,12 @@ async def grab_endpoint(ep: Endpoint, opts: GrabOptions | None = None) -> GrabRe
                 await udp.grab(ep, opts, res)  # datagrams: no connections in ctx
             else:
                 await detect.run(ctx)
-            if opts.proxy_canary:
-                await proxy.check(ctx, proxy.Canary.parse(opts.proxy_canary))
+            canary = opts.proxy_canary or (
+                opts.canaries.pick(ep) if opts.canaries is not None else None)
+            if canary:
+                await proxy.check(ctx, proxy.Canary.parse(canary))
+            if opts.canaries is not None:
+                opts.canaries.offer(ep, res)
     except TimeoutError as e:
         res.status = "io-timeout"
         if cm.expired():
@@ -55,3 +59,20 @@ async def grab_endpoint(ep: Endpoint, opts: GrabOptions | None = None) -> GrabRe
     res.data = res.data[: opts.max_bytes]
     res.responses = {k: v[: opts.max_bytes] for k, v in res.responses.items()}
     return res
+
+
+async def check_proxy_later(ep: Endpoint, result: GrabResult, opts: GrabOptions,
+                            canary: str) -> None:
+    """The open-proxy check for a grab that ended before the scan knew a canary (the
+    proxy came before any HTTP service of the scope): fills ``http.proxy`` in
+    ``result``, bounded by the grab's total time-out; never raises for the network."""
+    ctx = GrabContext(ep=ep, opts=opts, result=result)
+    try:
+        async with asyncio.timeout(opts.total_timeout):
+            await proxy.check(ctx, proxy.Canary.parse(canary))
+    except (TimeoutError, GrabError, *_PEER_TROUBLE) as e:
+        http = result.sections.get("http")
+        if isinstance(http, dict):
+            http["proxy"] = {"canary": canary, "error": f"{type(e).__name__}: {e}"[:200]}
+    finally:
+        ctx.abort_all()

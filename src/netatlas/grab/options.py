@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .limit import ConnectLimiter
+
+if TYPE_CHECKING:
+    from .canary import CanaryPool
 
 
 def _nothing_else_in_scope(host: str) -> bool:
@@ -41,5 +45,7 @@ class GrabOptions:
     # Scan-wide pacing of new connections (grab/limit.py), shared by every grab of a run.
     limiter: ConnectLimiter | None = None
     # An http:// URL inside the scope: HTTP endpoints that look like proxies are asked to
-    # fetch it (the open-proxy check, grab/proxy.py). None: no such check.
+    # fetch it (the open-proxy check, grab/proxy.py). None: the first HTTP service this
+    # scan found in scope (``canaries``, grab/canary.py), when there is a pool.
     proxy_canary: str | None = None
+    canaries: CanaryPool | None = None
