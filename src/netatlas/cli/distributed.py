@@ -9,7 +9,16 @@ import sys
 import click
 import redis
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from netatlas import pipeline
 from netatlas.cluster import dispatch
@@ -18,6 +27,13 @@ from netatlas.store import Store, mask_url
 
 err_console = Console(stderr=True)
 EXIT_INTERRUPTED = 130
+
+
+class RateColumn(ProgressColumn):
+    """Probes per second over the last updates (rich's own speed estimate)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{task.speed:,.0f} probes/s" if task.speed else "- probes/s")
 
 
 def _check_broker(broker: str) -> None:
@@ -62,7 +78,7 @@ def _follow(store: Store, scan: Scan, detach: bool, as_json: bool,
         TextColumn("{task.percentage:>5.1f}%"),
         TextColumn("probes {task.completed:,.0f}  open {task.fields[open]}  "
                    "observed {task.fields[obs]}"),
-        TimeElapsedColumn(),
+        RateColumn(), TimeElapsedColumn(),
         TimeRemainingColumn(), console=err_console,
         disable=as_json or not err_console.is_terminal)
     task = progress.add_task("scan", total=scan.total or None, completed=scan.done,
