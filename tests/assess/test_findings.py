@@ -19,6 +19,11 @@ def obs(service: str | None = None, product: str | None = None, data: bytes = b"
                        service=service, product=product, data=data, sections=dict(sections))
 
 
+def tagged(o: Observation, *tags: str) -> Observation:
+    o.tags = list(tags)
+    return o
+
+
 def http(status: int = 200, title: str | None = None, html: str = "", **kw: Any
          ) -> dict[str, Any]:
     return {"status": status, "title": title, "html": html, "location": "/", "headers": {},
@@ -165,6 +170,8 @@ POSITIVE: dict[str, Observation] = {
     "influxdb-open": obs("http", "InfluxDB", http=http(404, api={
         "influxdb_query": '{"results":[{"statement_id":0,"series":[{"name":"databases",'
                           '"columns":["name"],"values":[["_internal"]]}]}]}'})),
+    "biometric-exposure": tagged(obs("http", "CompreFace", http=http(title="CompreFace")),
+                                 "ai", "biometric"),
     "default-page": obs("http", "nginx", http=http(
         title="Welcome to nginx!", html="<p>If you see this page, the nginx web server is "
                                         "successfully installed and working.</p>")),
@@ -225,6 +232,9 @@ NEAR_MISS = [
     ("redis-no-auth", obs("redis", None, redis={"auth_required": None})),
     ("monitoring-exposed", obs("http", "Prometheus", http=http(401, api={
         "buildinfo": '{"status":"error","errorType":"unauthorized"}'}))),
+    ("biometric-exposure", obs("http", "CompreFace", http=http(title="CompreFace"))),  # untagged
+    ("biometric-exposure", tagged(obs("http", "Frigate", http=http(401, "Frigate")),
+                                  "biometric")),
     ("open-proxy", obs("http-proxy", "Squid", http=http(403, proxy={
         "canary": "http://127.20.0.2/", "status": 403, "forwarded": False}))),
     ("smtp-user-enum", obs("smtp", None, smtp={"code": 220, "starttls": True,

@@ -59,7 +59,8 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
     FollowUp("ollama_tags", "/api/tags", _OLLAMA),
     FollowUp("models", "/v1/models", _OPENAI),
     FollowUp("tgi_info", "/info", (_EMPTY_405,)),
-    FollowUp("openapi", "/openapi.json", (_FASTAPI_404,)),  # FastAPI apps: LangServe...
+    FollowUp("openapi", "/openapi.json",  # FastAPI apps: LangServe, InsightFace-REST...
+             (_FASTAPI_404, {"status": r"^30[1278]$", "redirect": r"^/docs/?$"})),
     FollowUp("chroma_version", "/api/v2/version", (_FASTAPI_404,)),
     # ML tooling
     FollowUp("comfyui_stats", "/system_stats", ({"title": r"^ComfyUI$"},)),
@@ -74,6 +75,10 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
              accept=r"\d+(?:\.\d+)+[\w.+\-]*"),
     FollowUp("tensorboard_env", "/data/environment",
              ({"title": r"^TensorBoard$"}, {"body": r'<meta name="tb-relative-root"'})),
+    # face recognition and face swap (identify/rules/biometric.yaml)
+    FollowUp("frigate_version", "/api/version", ({"title": r"^Frigate$"},),
+             accept=r"\d+(?:\.\d+)+(?:-[0-9a-f]+)?"),
+    FollowUp("reactor_models", "/reactor/models", ({"title": r"^Stable Diffusion$"},)),
     # vector databases (Qdrant and Elasticsearch name themselves on GET /)
     FollowUp("weaviate_meta", "/v1/meta", ({"body": r"weaviate\.io|\"/v1/meta\""},)),
     # data stores and consoles

@@ -3,11 +3,11 @@ holds (grab sections, identification) and returns a short evidence string quotin
 None. Nothing here guesses from a port number, and nothing talks to the network.
 
 Table order is report order: data stores, messaging and coordination, access, protocol
-hygiene, TLS, web, AI / ML."""
+hygiene, TLS, web, AI / ML, biometric."""
 
 from __future__ import annotations
 
-from . import access, ai, coordination, datastores, hygiene, ics, tls, web
+from . import access, ai, biometric, coordination, datastores, hygiene, ics, tls, web
 from ._base import EVIDENCE_MAX, Check, Severity
 
 CHECKS: tuple[Check, ...] = (
@@ -18,6 +18,7 @@ CHECKS: tuple[Check, ...] = (
     *tls.CHECKS,
     *web.CHECKS,
     *ai.CHECKS,
+    *biometric.CHECKS,
     *ics.CHECKS,
 )
 
