@@ -43,7 +43,11 @@ LAB_PACKAGES=(
   kamailio            # sip 127.20.0.53:5060 (tcp, udp)
   nats-server         # nats 127.20.0.70:4222 without auth (lab/brokers.py)
   zookeeper           # zookeeper 127.20.0.71:2181 without auth (runs on tomcat10's JRE)
-  erlang-base         # epmd 127.20.0.72:4369 (answers NAMES to anyone)
+  erlang-base         # epmd (tests/grab/test_epmd.py starts it on a free port)
+  python3-gi          # rtsp 127.20.0.75:554 open, .76:10554 Basic auth (lab/rtspd.py)
+  gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base   # videotestsrc
+  gstreamer1.0-plugins-good   # rtpvrawpay
   openssl
 )
 # Tools the scanner and the tests use.

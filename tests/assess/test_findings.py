@@ -172,6 +172,10 @@ POSITIVE: dict[str, Observation] = {
                           '"columns":["name"],"values":[["_internal"]]}]}]}'})),
     "biometric-exposure": tagged(obs("http", "CompreFace", http=http(title="CompreFace")),
                                  "ai", "biometric"),
+    "rtsp-no-auth": obs("rtsp", "GStreamer RTSP Server", rtsp={
+        "status": 200, "auth_required": False, "server": "GStreamer RTSP server",
+        "sdp": {"session_name": "Session streamed with GStreamer",
+                "media": ["video 0 RTP/AVP 96"]}}),
     "default-page": obs("http", "nginx", http=http(
         title="Welcome to nginx!", html="<p>If you see this page, the nginx web server is "
                                         "successfully installed and working.</p>")),
@@ -235,6 +239,8 @@ NEAR_MISS = [
     ("biometric-exposure", obs("http", "CompreFace", http=http(title="CompreFace"))),  # untagged
     ("biometric-exposure", tagged(obs("http", "Frigate", http=http(401, "Frigate")),
                                   "biometric")),
+    ("rtsp-no-auth", obs("rtsp", None, rtsp={"status": 401, "auth_required": True})),
+    ("rtsp-no-auth", obs("rtsp", None, rtsp={"status": 200})),  # no SDP: not a stream
     ("open-proxy", obs("http-proxy", "Squid", http=http(403, proxy={
         "canary": "http://127.20.0.2/", "status": 403, "forwarded": False}))),
     ("smtp-user-enum", obs("smtp", None, smtp={"code": 220, "starttls": True,

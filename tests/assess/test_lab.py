@@ -88,6 +88,8 @@ EXPECTED: dict[str, set[str]] = {
     "streamlit": {"ai-streamlit"},
     "nats": {"nats-no-auth"},  # nats-server without authorization, on port 14222
     "zookeeper": {"zookeeper-no-auth"},  # standalone, no SASL: ls / answers
+    "rtsp": {"rtsp-no-auth"},  # GStreamer RTSP server: DESCRIBE / answers with SDP
+    "rtsp-auth": set(),  # 401 with Basic: credentials required
 }
 
 

@@ -33,6 +33,7 @@ from . import (
     postgresql,
     rdp,
     redis,
+    rtsp,
     s7,
     sip,
     smb,
@@ -98,6 +99,8 @@ PORT_HINTS: dict[int, str] = {
     3389: "rdp",
     5060: "sip",
     4369: "epmd",
+    554: "rtsp",
+    8554: "rtsp",
 }
 # Inside TLS on these ports, the silent protocol to try before HTTP.
 TLS_INNER_HINTS = {636: "ldap", 3269: "ldap", 8883: "mqtt", 5671: "amqp", 853: "dns"}
@@ -271,9 +274,17 @@ async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> N
         sent={"GetRequest"}, silent_http=outcome == Outcome.SILENT, answered=True))
 
 
+_RTSP_SERVER = re.compile(rb"(?im)^server:[^\r\n]*\brtsp\b")
+
+
 async def http_probe(ctx: GrabContext) -> str:
     outcome = await http.probe(ctx)
     if outcome == Outcome.POSITIVE:
+        # an RTSP server that also answers HTTP (RTSP-over-HTTP tunnelling, GStreamer's
+        # "503" with Server: GStreamer RTSP Server) is first of all an RTSP server
+        reply = ctx.result.responses.get("GetRequest", b"")[:4096]
+        if _RTSP_SERVER.search(reply) and await rtsp.probe(ctx) == Outcome.POSITIVE:
+            return outcome
         await http.grab(ctx)
     return outcome
 
@@ -296,15 +307,19 @@ PROBES: dict[str, Callable[[GrabContext], Awaitable[str]]] = {
     "rdp": rdp.probe,
     "sip": sip.probe,
     "epmd": epmd.probe,
+    "rtsp": rtsp.probe,
 }
 
 
 def hint_from_replies(responses: dict[str, bytes]) -> str | None:
     """Another probe's reply that gives a silent protocol away: an AMQP broker answers
-    any junk (a TLS hello, a GET) with its own protocol header."""
+    any junk (a TLS hello, a GET) with its own protocol header, an RTSP server a GET with
+    an RTSP status line."""
     for reply in responses.values():
         if reply.startswith(b"AMQP"):
             return "amqp"
+        if reply.startswith(b"RTSP/1."):  # an RTSP server answering our GET in its own
+            return "rtsp"
     return None
 
 

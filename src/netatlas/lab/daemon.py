@@ -32,6 +32,13 @@ def _postgres_bin() -> Path:
 
 PG_BIN = _postgres_bin()
 
+
+def _typelib(name: str) -> str:
+    """A GObject-introspection typelib in Debian's multiarch folder (the library a lab
+    daemon run by Debian's Python binds to)."""
+    found = sorted(Path("/usr/lib").glob(f"*/girepository-1.0/{name}.typelib"))
+    return str(found[0]) if found else f"/usr/lib/x86_64-linux-gnu/girepository-1.0/{name}.typelib"
+
 # Absolute paths: sshd refuses to start unless exec'd by absolute path, and nothing
 # here should depend on $PATH.
 BINARIES: dict[str, str] = {
@@ -65,6 +72,8 @@ BINARIES: dict[str, str] = {
     "tomcat": "/usr/share/tomcat10/bin/catalina.sh",
     "nats": "/usr/sbin/nats-server",
     "zookeeper": "/usr/share/java/zookeeper.jar",  # run by the JRE tomcat10 brings
+    # gst-rtsp-server's typelib: Debian's Python (PyGObject) runs it (lab/rtspd.py)
+    "gst-rtsp": _typelib("GstRtspServer-1.0"),
     "tensorboard": str(Path(sys.executable).parent / "tensorboard"),
     "streamlit": str(Path(sys.executable).parent / "streamlit"),
     # PyPI servers run by lab/icsd.py; the console script proves the package is installed

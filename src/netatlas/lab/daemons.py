@@ -15,7 +15,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from netatlas.lab import apps, brokers, directory, ics, tls_sites, udp, windows
+from netatlas.lab import apps, brokers, directory, ics, media, tls_sites, udp, windows
 from netatlas.lab.certs import write_private
 from netatlas.lab.daemon import (
     BINARIES,
@@ -351,6 +351,7 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("jupyter", "jupyter", _jupyter),
     *apps.DAEMONS,
     *brokers.DAEMONS,
+    *media.DAEMONS,
     *directory.DAEMONS,
     *ics.DAEMONS,
     *tls_sites.DAEMONS,

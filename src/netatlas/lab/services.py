@@ -181,6 +181,12 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
                     tags=("no-auth",)),
         ServiceSpec("zookeeper", "zookeeper", "127.20.0.71", 2181, "zookeeper",
                     "Apache ZooKeeper", tags=("no-auth",)),
+        # camera-like RTSP streams (lab/media.py): one open at its root, one behind Basic
+        # authentication on an odd port; the Server header names no release
+        ServiceSpec("rtsp", "rtsp", "127.20.0.75", 554, "rtsp", "GStreamer RTSP Server",
+                    version_visible=False, tags=("no-auth",)),
+        ServiceSpec("rtsp-auth", "rtsp", "127.20.0.76", 10554, "rtsp", "GStreamer RTSP Server",
+                    version_visible=False, tags=("auth-required",)),
         # industrial protocols: PyPI servers answering read-only identification requests
         ServiceSpec("modbus", "modbus", "127.20.0.55", 502, "modbus", "pymodbus"),
         ServiceSpec("modbus-odd", "modbus", "127.20.0.56", 5020, "modbus", "pymodbus"),

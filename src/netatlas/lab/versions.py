@@ -75,6 +75,9 @@ def binary_version(daemon_kind: str) -> str | None:
         case "zookeeper":  # the release is in the versioned jar's name beside it
             jars = sorted(Path(binary).parent.glob("zookeeper-[0-9]*.jar"))
             return _search(r"zookeeper-(\d[\d.]*\d)\.jar$", jars[-1].name) if jars else None
+        case "gst-rtsp":  # the library the server is; its Server header names no release
+            return _search(r"^(\d[\d.]*\d)", _run(["/usr/bin/dpkg-query", "-W", "-f=${Version}",
+                                                  "gir1.2-gst-rtsp-server-1.0"]))
         case "krb5kdc":  # the KDC prints no version; klist is the same krb5 release
             return _search(r"Kerberos 5 version (\S+)", _run(["/usr/bin/klist", "-V"]))
     if daemon_kind in _PYPI_DISTS:

@@ -1,12 +1,13 @@
 """The infrastructure of face-swap attacks on face verification, reachable from the
 network: face recognition and verification services (identify tags them ``biometric``)
-and face-swap tools (``face-swap``). What a record shows is quoted: the product named,
+and face-swap tools (``face-swap``), and the open camera streams (RTSP) that feed them.
+What a record shows is quoted: the product named,
 and what answered a client without credentials, or that only the page was seen."""
 
 from __future__ import annotations
 
 from ...model import Observation
-from ._base import Check, http_section, page_title, quote
+from ._base import Check, http_section, page_title, quote, sec
 
 BIOMETRIC_TAGS = ("biometric", "face-swap")
 
@@ -33,8 +34,24 @@ def biometric_exposure(obs: Observation) -> str | None:
     return None
 
 
+def rtsp_no_auth(obs: Observation) -> str | None:
+    """A camera or media stream described to a client without credentials: the feed a
+    face-swap or face-recognition pipeline can take."""
+    r = sec(obs, "rtsp")
+    if r.get("status") != 200 or not isinstance(r.get("sdp"), dict):
+        return None
+    sdp = r["sdp"]
+    media = sdp.get("media") or []
+    name = sdp.get("session_name") or sdp.get("tool")
+    return ("DESCRIBE rtsp://…/ answered 200 without credentials: "
+            f"{len(media)} media stream(s)" + (f" ({quote(media[0], 40)})" if media else "")
+            + (f", session {quote(name, 40)}" if name else ""))
+
+
 CHECKS: tuple[Check, ...] = (
     Check("biometric-exposure", "high",
           "Face recognition or face-swap service exposed (biometric data, spoofing)",
           biometric_exposure),
+    Check("rtsp-no-auth", "high", "Camera / media stream served over RTSP without credentials",
+          rtsp_no_auth),
 )
