@@ -133,6 +133,10 @@ def test_worker_refuses_a_task_outside_its_allow(cluster: dict[str, Any], listen
     finally:
         store.close()
     assert [r.status for r in rows] == ["refused", "refused"]
+    listed = [json.loads(line) for line in _cli("scans", "--db", db, "--json").stdout.splitlines()]
+    shown = next(d for d in listed if d["id"] == summary["scan_id"])
+    assert [(sh["shard"], sh["status"]) for sh in shown["shards"]] == [
+        (0, "refused"), (1, "refused")]
     assert all("outside" in (r.error or "") or "refus" in (r.error or "") for r in rows)
     assert li.peers == []  # not one packet
     logs = "".join(Path(p["log"]).read_text() for p in cluster["processes"]
