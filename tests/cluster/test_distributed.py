@@ -194,3 +194,50 @@ def test_cluster_down_stops_what_it_started(cluster: dict[str, Any]) -> None:
     assert not any(alive(r) for r in records + pools)
     for r in records + pools:  # belt and braces: never leave our processes behind
         stop(r)
+
+
+def test_a_whole_worker_killed_its_shard_comes_back(pg_server: Any, listeners: Any,
+                                                    tmp_path: Path) -> None:
+    """The worker's main process and its pool both SIGKILLed (its host died): nobody
+    rejects the task, so the broker hands it out again after the visibility timeout,
+    and the shard resumes on the other worker."""
+    import uuid
+
+    from netatlas.cluster.local import LocalCluster
+
+    li = listeners([(h, p) for h, p in OPEN])
+    db = pg_server.create_database(f"whole_{uuid.uuid4().hex[:12]}")
+    c = LocalCluster(tmp_path / "cluster")
+    try:
+        state = c.up(2, ["127.21.0.0/16"], db=db, lease_ttl=2.0, visibility_timeout=4.0,
+                     source_net="127.21.254.0/24")
+        scope = ["127.21.3.0/29", "-p", PORTS, "--allow", "127.21.0.0/16",
+                 "--exclude-ports", "2024", "--no-grab", "--seed", "777"]
+        out = _cli("scan", *scope, "--rate", str(RATE), "--broker", state["broker"],
+                   "--db", db, "--shards", "4", "--detach", "--json").stdout
+        scan_id = json.loads(out)["scan_id"]
+        store = open_store(db)
+        try:
+            tables = shard_tables(store)
+            assert tables is not None
+            victim = _wait(lambda: next((r for r in tables.of_scan(scan_id)
+                                         if r.status == "running" and 0 < r.done < r.total),
+                                        None), "a shard in progress")
+            worker = next(p for p in state["processes"] if p.get("name") == victim.worker)
+            pool = _children(worker["pid"])
+            os.kill(worker["pid"], signal.SIGKILL)
+            for child in pool:
+                os.kill(child.pid, signal.SIGKILL)
+            final = _wait(lambda: tables.rollup(scan_id) != "running"
+                          and store.get_scan(scan_id), "the scan to end")
+            rows = tables.of_scan(scan_id)
+        finally:
+            store.close()
+    finally:
+        c.down()
+    assert final.status == "finished", [r.to_dict() for r in rows]
+    again = next(r for r in rows if r.shard == victim.shard)
+    assert again.attempts >= 2 and again.worker != victim.worker
+    assert _records(db, f"scan:{scan_id}") == {
+        (ip, port, "tcp", "success", "") for ip, port in OPEN}
+    del li

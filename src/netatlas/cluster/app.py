@@ -26,7 +26,13 @@ def make_app(broker: str, visibility_timeout: float = VISIBILITY_TIMEOUT) -> Cel
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
-        broker_transport_options={"visibility_timeout": visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": visibility_timeout,
+            # look for lapsed deliveries every few seconds (one ZRANGE per worker), not
+            # every 10 x 10 s as kombu's defaults would
+            "unacked_restore_interval": min(10.0, max(1.0, visibility_timeout / 4)),
+            "unacked_restore_throttle": 1,
+        },
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_disable_rate_limits=True,

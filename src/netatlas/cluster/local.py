@@ -31,10 +31,12 @@ def _start_time(pid: int) -> int:
 
 
 def worker_argv(broker: str, db: str, allow: list[str], source_ip: str, name: str,
-                lease_ttl: float) -> list[str]:
+                lease_ttl: float, visibility_timeout: float | None = None) -> list[str]:
     argv = [sys.executable, "-m", "netatlas.cli.main", "worker", "--broker", broker,
             "--db", db, "--source-ip", source_ip, "--name", name,
             "--lease-ttl", str(lease_ttl)]
+    if visibility_timeout is not None:
+        argv += ["--visibility-timeout", str(visibility_timeout)]
     for a in allow:
         argv += ["--allow", a]
     return argv
@@ -58,7 +60,8 @@ class LocalCluster:
         tmp.replace(self.state_file)
 
     def up(self, workers: int, allow: list[str], db: str | None = None,
-           source_net: str = "127.21.0.0/16", lease_ttl: float = 10.0) -> dict[str, Any]:
+           source_net: str = "127.21.0.0/16", lease_ttl: float = 10.0,
+           visibility_timeout: float | None = None) -> dict[str, Any]:
         net = ipaddress.ip_network(source_net)
         if not net.subnet_of(ipaddress.ip_network("127.0.0.0/8")):  # type: ignore[arg-type]
             raise LabError(f"cluster workers scan from loopback addresses only, not {net}")
@@ -91,8 +94,8 @@ class LocalCluster:
                 name = f"w{i + 1}@{host}"
                 log = self.dir / f"worker-{i + 1}.log"
                 log.write_bytes(b"")
-                rec = spawn(worker_argv(state["broker"], db, allow, src, name, lease_ttl),
-                            log, cwd=self.dir)
+                rec = spawn(worker_argv(state["broker"], db, allow, src, name, lease_ttl,
+                                        visibility_timeout), log, cwd=self.dir)
                 procs.append({"role": "worker", "name": name, "source_ip": src,
                               "pid": rec.pid, "start": rec.start, "log": str(log)})
                 self._write(state)
