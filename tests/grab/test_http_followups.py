@@ -52,6 +52,15 @@ TENSORBOARD = (b"HTTP/1.1 200 OK\r\nServer: Werkzeug/3.1.9 Python/3.11.7\r\n"
                b'<!doctype html><meta name="tb-relative-root" content="./"><title>TensorBoard')
 TOMCAT = (b"HTTP/1.1 200 \r\nContent-Type: text/html\r\nContent-Length: 31\r\n\r\n"
           b"<title>Apache Tomcat</title>It works")
+# `jupyter lab --ServerApp.token=''` (jupyterlab 4.6.6, jupyter_server 2.21.1): / -> /lab,
+# and no CSP header on the redirect
+JUPYTERLAB = (b"HTTP/1.1 302 Found\r\nServer: TornadoServer/6.6.1\r\nContent-Type: text/html; "
+              b"charset=UTF-8\r\nLocation: /lab?\r\nContent-Length: 0\r\n\r\n")
+# `mlflow server --host <address>` (mlflow 3.17.2): every page but /health and /version
+# refused to a Host header it does not list
+MLFLOW_GUARD = (b"HTTP/1.1 403 Forbidden\r\nserver: uvicorn\r\ncontent-type: text/plain\r\n"
+                b"content-length: 60\r\n\r\nInvalid Host header - possible DNS rebinding attack "
+                b"detected")
 
 
 def section(raw: bytes) -> dict[str, Any]:
@@ -72,6 +81,8 @@ def chosen(raw: bytes) -> list[str]:
     (GRAFANA, ["grafana_health"]),
     (TENSORBOARD, ["tensorboard_env"]),
     (TOMCAT, ["tomcat_docs"]),
+    (JUPYTERLAB, ["jupyter_status"]),
+    (MLFLOW_GUARD, ["mlflow_version"]),
 ])
 def test_selection_from_first_response(raw: bytes, extra: list[str]) -> None:
     assert chosen(raw) == ALWAYS + extra
