@@ -79,7 +79,8 @@ def cli() -> None:
               help="Store e-mail addresses, phone and ID numbers masked.")
 @click.option("--proxy-canary", default=None, metavar="URL",
               help="http:// URL inside the scope that proxies are asked to fetch "
-                   "(open-proxy check).")
+                   "(open-proxy check); default: the first HTTP service this scan "
+                   "finds inside its scope.")
 @click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
 @click.option("--broker", envvar="NETATLAS_BROKER", default=None, metavar="URL",
               help="Run on the workers of a cluster: its Celery broker, redis://HOST:6379/0 "
