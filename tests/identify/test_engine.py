@@ -329,3 +329,18 @@ def test_nmap_names_are_aliased(full: Identifier) -> None:
 def test_nmap_from_banner_when_no_responses(full: Identifier) -> None:
     i = full.identify(GrabResult(data=b"220 (vsFTPd 3.0.3)\r\n"), ep(2121))
     assert (i.service, i.product, i.version) == ("ftp", "vsftpd", "3.0.3")
+
+
+def test_other_sources_server_names_are_not_applications() -> None:
+    """Recog's and nmap's spellings of a web server ("HTTPD", "Tomcat") are not an
+    application over our own server rule: the bench's lab regressed on exactly these."""
+    from netatlas.identify.candidate import Candidate
+    from netatlas.identify.engine import decide
+
+    ours = Candidate(source="netatlas", kind="rule", rule_id="http.apache", service="http",
+                     product="Apache httpd", version="2.4.71")
+    recog = Candidate(source="recog", kind="rule", rule_id="recog:x", product="HTTPD",
+                      version="2.4.71", priority=-1)
+    ident = decide([ours, recog], GrabResult(service="http"), ep(80),
+                   servers=frozenset({"apache httpd"}))
+    assert (ident.product, ident.version) == ("Apache httpd", "2.4.71")

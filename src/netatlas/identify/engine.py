@@ -277,6 +277,9 @@ def _prune_cpes(cpes: list[str]) -> list[str]:
     return [c for c in cpes if not any(o != c and o.startswith(c + ":") for o in cpes)]
 
 
+APP_SOURCES = ("netatlas", "wappalyzer")
+
+
 def _most_specific(products: list[Candidate],
                    servers: frozenset[str] = frozenset()) -> Candidate | None:
     """The best-scored product, except that an application never loses to the web
@@ -285,7 +288,10 @@ def _most_specific(products: list[Candidate],
     server stays in ``http.technologies``."""
     if not products:
         return None
-    apps = [c for c in products if _norm(c.product) not in servers]
+    # Recog's and nmap's names are mostly server banners under other spellings ("HTTPD",
+    # "Tomcat"): only our rules and Wappalyzer's applications name an application
+    apps = [c for c in products
+            if c.source in APP_SOURCES and _norm(c.product) not in servers]
     return max(apps or products, key=lambda c: c.score())
 
 
