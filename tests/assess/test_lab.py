@@ -75,6 +75,7 @@ EXPECTED: dict[str, set[str]] = {
     "sip": set(),  # Kamailio answering OPTIONS
     "sip-udp": set(),  # the same over UDP
     "jupyter-open": {"jupyter-no-token"},  # no token, no password: /api/status answers
+    "jupyterlab-open": {"jupyter-no-token"},  # jupyter lab, no token: / -> /lab
     "web-exposed": {"git-exposed", "env-exposed", "http-dir-listing"},  # nginx, git docroot
     "influxdb": {"influxdb-open"},  # InfluxDB 1.x without auth-enabled
     "influxdb-auth": set(),  # auth-enabled: SHOW DATABASES is refused

@@ -199,6 +199,7 @@ async def _grab(svc: Any) -> tuple[dict[str, Any], Any]:
 # lab service -> (the http.api documents its first response must earn, a text in one)
 LAB_APPS = {
     "jupyter-open": ({"api", "jupyter_status"}, ("jupyter_status", '"kernels"')),
+    "jupyterlab-open": ({"api", "jupyter_status"}, ("jupyter_status", '"kernels"')),
     "jupyter": ({"api"}, ("api", '"version"')),  # token: /api/status is 403, not kept
     "influxdb": ({"influxdb_query"}, ("influxdb_query", '"results"')),
     "influxdb-auth": (set(), None),  # SHOW DATABASES refused: nothing kept

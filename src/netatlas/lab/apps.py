@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from netatlas.lab.daemon import BINARIES, Daemon, Workspace, by_name, mkdir, one, write
@@ -30,6 +31,23 @@ def _jupyter_open(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> lis
             BINARIES["jupyter"], f"--ServerApp.ip={spec.ip}", f"--ServerApp.port={spec.port}",
             "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
             "--IdentityProvider.token=", "--ServerApp.password_required=False",
+            f"--ServerApp.root_dir={d / 'root'}", "--allow-root"]
+
+
+JUPYTER_LAB = Path(sys.executable).parent / "jupyter-lab"  # jupyterlab, in the dev extras
+
+
+def _jupyterlab_open(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
+    """``jupyter lab`` as a new user starts it without a token: / redirects to /lab, and
+    the product is the Jupyter Server under it."""
+    spec = one(specs)
+    mkdir(d, 0o700)
+    mkdir(d / "root", 0o700)
+    return ["/usr/bin/env", f"HOME={d}", f"JUPYTER_RUNTIME_DIR={d / 'runtime'}",
+            f"JUPYTER_CONFIG_DIR={d / 'config'}", f"JUPYTER_DATA_DIR={d / 'data'}",
+            str(JUPYTER_LAB), f"--ServerApp.ip={spec.ip}", f"--ServerApp.port={spec.port}",
+            "--ServerApp.port_retries=0", "--ServerApp.open_browser=False",
+            "--ServerApp.token=", "--ServerApp.password=", "--LabApp.news_url=",
             f"--ServerApp.root_dir={d / 'root'}", "--allow-root"]
 
 
@@ -155,6 +173,7 @@ def _streamlit(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[s
 
 DAEMONS: tuple[Daemon, ...] = (
     Daemon("jupyter-open", "jupyter", _jupyter_open),
+    Daemon("jupyterlab-open", "jupyter", _jupyterlab_open),
     Daemon("web-exposed", "nginx", _web_exposed),
     Daemon("influxdb", "influxdb", _influxdb),
     Daemon("influxdb-auth", "influxdb", _influxdb),

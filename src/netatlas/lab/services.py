@@ -141,6 +141,9 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         # on a generic http-alt port: nothing says Jupyter (its own is 8888)
         ServiceSpec("jupyter-open", "jupyter-open", "127.20.0.40", 8000, "http",
                     "Jupyter Server", tags=("no-auth",)),
+        # `jupyter lab --ServerApp.token=''` (jupyterlab from PyPI) on a port nothing hints
+        ServiceSpec("jupyterlab-open", "jupyterlab-open", "127.20.0.48", 9999, "http",
+                    "Jupyter Server", tags=("no-auth",)),
         ServiceSpec("web-exposed", "web-exposed", "127.20.0.41", 80, "http", "nginx",
                     tags=("git-exposed", "env-exposed", "dir-listing")),
         ServiceSpec("influxdb", "influxdb", "127.20.0.42", 8086, "http", "InfluxDB",
