@@ -15,21 +15,13 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
+
+from netatlas.store.execute import Execute
 
 T = TypeVar("T")
 
 DELIVERY_STATES = ("pending", "sent", "failed")  # failed = given up, kept visible
-
-
-class Cursor(Protocol):
-    rowcount: int
-
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-
-
-Execute = Callable[[str, Sequence[Any]], Cursor]
 
 
 @dataclass(slots=True)

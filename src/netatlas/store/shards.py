@@ -15,7 +15,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
+
+from netatlas.store.execute import Execute
 
 T = TypeVar("T")
 
@@ -23,16 +25,6 @@ T = TypeVar("T")
 # running again after its worker died (attempts counts the starts)
 SHARD_STATES = ("queued", "running", "finished", "failed", "refused")
 TERMINAL = frozenset({"finished", "failed", "refused"})
-
-
-class Cursor(Protocol):
-    rowcount: int
-
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-
-
-Execute = Callable[[str, Sequence[Any]], Cursor]
 
 
 @dataclass(slots=True)
