@@ -9,6 +9,7 @@ store records ``LAYOUT`` beside them and recounts when a new version counts othe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -31,6 +32,8 @@ _COLUMN_KEYS = {"ip": "ip_str", "ts": "timestamp"}
 def _sql_value(value: Any) -> Any:
     """A JSON value as SQLite's json_extract returns it: booleans as integers, objects
     and arrays as their compact JSON text."""
+    if value is None or type(value) is str or type(value) is int:
+        return value
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dict | list):
@@ -78,29 +81,37 @@ def _elements(src: Each, record: dict[str, Any]) -> list[Any]:
     return out
 
 
-def _value(src: Source, record: dict[str, Any]) -> Any:
+def _title(record: dict[str, Any]) -> Any:
+    title = _at(record, ("http", "title"))
+    return None if title is None else title if isinstance(title, str) else str(title)
+
+
+def _getter(src: Source) -> Callable[[dict[str, Any]], Any]:
+    """How to read one facet's value from a record, decided once per facet (a write
+    computes every counted facet of every latest row: the dispatch stays out of it)."""
     match src:
         case Column("title"):
-            title = _at(record, ("http", "title"))
-            return None if title is None else title if isinstance(title, str) else str(title)
+            return _title
         case Column(name):
-            return record.get(_COLUMN_KEYS.get(name, name))
+            key = _COLUMN_KEYS.get(name, name)
+            return lambda record: record.get(key)
         case Json(path, asn=True):
-            return _asn(_at(record, path))
+            return lambda record: _asn(_at(record, path))
+        case Json((key,)):  # most are top-level: no path walk
+            return lambda record: _sql_value(record.get(key))
         case Json(path):
-            return _sql_value(_at(record, path))
+            return lambda record: _sql_value(_at(record, path))
         case Each():
-            return _elements(src, record)
+            return lambda record: _elements(src, record)
     raise TypeError(f"not a countable facet source: {src!r}")
+
+
+_GETTERS = tuple(_getter(f.facet_source or f.source) for f in map(facet_field, COUNTED))
 
 
 def facet_values(record: dict[str, Any]) -> str:
     """The record's value of each COUNTED facet (a list for list fields), as JSON."""
-    values = []
-    for name in COUNTED:
-        f = facet_field(name)
-        values.append(_value(f.facet_source or f.source, record))
-    return orjson.dumps(values).decode()
+    return orjson.dumps([get(record) for get in _GETTERS]).decode()
 
 
 def ascii_fold(value: Any) -> Any:
