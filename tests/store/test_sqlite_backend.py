@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from netatlas.model import Observation
+from netatlas.query import parse
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.store import open_store
 from netatlas.store.rows import blob_hash, unpack_blob
+from netatlas.store.sqlite.compile import compile_where
 from netatlas.store.sqlite.schema import LATEST, MIGRATIONS
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -46,6 +48,17 @@ def test_searches_use_the_latest_indexes(tmp_path: Path) -> None:
         "EXPLAIN QUERY PLAN SELECT o.id FROM observations o WHERE o.is_latest = 1"
         " AND o.product = 'nginx' COLLATE NOCASE AND o.version_key > x'03'"))
     assert "latest_product" in plan, plan
+    # tests of shared values (CVEs, findings, places) read the index of their hashes
+    for query, index in (("has_vuln:true", "latest_ref_vulns"),
+                         ("vuln:CVE-2021-44228", "latest_ref_vulns"),
+                         ("cvss:>=9", "latest_ref_vulns"),
+                         ("risk:redis-no-auth", "latest_ref_risks"),
+                         ("country:CH", "latest_ref_location")):
+        where = compile_where(parse(query))
+        plan = " ".join(str(r) for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM observations o WHERE o.is_latest = 1"
+            f" AND {where.sql}", where.params))
+        assert index in plan, (query, plan)
     db.close()
 
 
@@ -73,6 +86,9 @@ def _v1_file(path: Path) -> None:
     rows = [_obs("127.20.0.2", 80, T0, "nginx", b"Server: nginx\r\n\xff"),
             _obs("127.20.0.2", 80, T0 + timedelta(days=1), "Apache httpd", b"Server: Apache"),
             _obs("127.20.0.3", 22, T0, "OpenSSH", b"SSH-2.0-OpenSSH_9.2p1")]
+    # 0.1 kept CVEs and locations inline in the record (later versions name them by hash)
+    rows[2].vulns = rows_vulns()
+    rows[2].location = {"country_code": "CH", "city": "Zurich"}
     for i, o in enumerate(rows, 1):
         rec = o.to_record()
         db.execute("INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts,"
@@ -90,6 +106,10 @@ def _v1_file(path: Path) -> None:
     db.close()
 
 
+def rows_vulns() -> dict[str, dict[str, object]]:
+    return {"CVE-2023-38408": {"cvss": 9.8, "verified": False}}
+
+
 def test_a_store_file_from_0_1_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     _v1_file(path)
@@ -103,6 +123,11 @@ def test_a_store_file_from_0_1_is_migrated(tmp_path: Path) -> None:
         assert [r["product"] for r in s.search("port:80")] == ["Apache httpd"]
         assert s.count("product:nginx") == 0 and s.count("openssh") == 1
         assert s.count("version:>1.20") == 2
+        # inline shared values were given hashes: CVE and place queries find them
+        for q in ("has_vuln:true", "vuln:CVE-2023-38408", "cvss:>9", "country:CH"):
+            assert [r["port"] for r in s.search(q)] == [22], q
+        assert s.count("has_vuln:false") == 1 and s.count("-cvss:>9") == 1
+        assert s.host("127.20.0.3")[0]["vulns"] == rows_vulns()
         (ssh,) = s.search("port:22")
         assert ssh["data"] == "SSH-2.0-OpenSSH_9.2p1"
         assert [r["data"] for r in s.host("127.20.0.2")] == ["Server: Apache",

@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from netatlas.model import Observation, Scan, banner_text, format_timestamp
+from netatlas.query.fields import Each, IsObject, Json, MaxNumber, NonEmpty, Source
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
 from netatlas.store.facetkeys import facet_values
@@ -99,23 +100,35 @@ def slim(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     for key, empty in FIXED:
         if key in out and out[key] == empty and type(out[key]) is type(empty):
             del out[key]
+    return out, share(out)
+
+
+def share(record: dict[str, Any]) -> dict[str, str]:
+    """Put ``{"$ref": hash}`` in place of each non-empty shared value of ``record`` (its
+    own dict: sections on the way are copied, not changed); return hash -> JSON of each.
+    Afterwards a shared value is non-empty exactly when the record names it by hash,
+    which the query compilers rely on (a test of one runs over the documents)."""
     shared: dict[str, str] = {}
     for path in SHARED_PATHS:
-        parent: Any = out
+        parent: Any = record
         for key in path[:-1]:
             parent = parent.get(key) if isinstance(parent, dict) else None
         value = parent.get(path[-1]) if isinstance(parent, dict) else None
-        if not isinstance(value, dict | list) or not value:
+        if not isinstance(value, dict | list) or not value or _is_ref(value):
             continue
-        if parent is not out:  # copy the section on the way down: the caller's is theirs
-            section = dict(out[path[0]])
-            out[path[0]] = section
+        if parent is not record:  # copy the section on the way down: the caller's is theirs
+            section = dict(record[path[0]])
+            record[path[0]] = section
             parent = section
         doc = record_json(value)
         ref = hashlib.blake2b(doc.encode(), digest_size=16).hexdigest()
         shared[ref] = doc
         parent[path[-1]] = {REF: ref}
-    return out, shared
+    return shared
+
+
+def _is_ref(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(REF), str)
 
 
 def publish(stored: dict[str, Any], hot: tuple[Any, ...], data: bytes,
@@ -207,6 +220,21 @@ def shared_prefix(path: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ..
         if path[:len(prefix)] == prefix:
             return prefix, path[len(prefix):]
     return None
+
+
+def shared_source(src: Source) -> tuple[str, ...] | None:
+    """The shared path every path a field reads lies in (one shared value: the test
+    can run once per distinct value, over the documents), or None."""
+    match src:
+        case Each(paths):
+            pass
+        case Json(path) | IsObject(path) | NonEmpty(path) | MaxNumber(path):
+            paths = (path,)
+        case _:
+            return None
+    prefixes = {split[0] if (split := shared_prefix(p)) else None for p in paths}
+    only = prefixes.pop() if len(prefixes) == 1 else None
+    return only
 
 
 

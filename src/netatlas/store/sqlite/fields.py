@@ -18,58 +18,76 @@ SEVERITY_RANK = ("CASE lower({x}) WHEN 'info' THEN 0 WHEN 'low' THEN 1 WHEN 'med
                  " WHEN 'high' THEN 3 WHEN 'critical' THEN 4 END")
 
 
+# An element of json_each as JSON to read a member of, when it is an object (else NULL:
+# a string element is SQL text, which json_extract would fail to parse — tested over
+# the documents, a test meets every kind of shared value).
+_OBJECT = "(CASE WHEN type = 'object' THEN value END)"
+
+
 def json_path(path: Path) -> str:
     return "$" + "".join(f'."{p}"' for p in path)
 
 
-def _container(path: Path) -> tuple[str, Path]:
+def _container(path: Path, within: str | None = None) -> tuple[str, Path]:
     """(JSON text to read, the path inside it): the record, or — for a path under a
-    shared value — that value from ``docs`` (or from the record, stored whole)."""
+    shared value — that value from ``docs`` (or from the record, stored whole); or,
+    given ``within`` (a shared document being tested, ``d.doc``), that document."""
     split = shared_prefix(path)
     if split is None:
         return "o.record", path
     prefix, rest = split
+    if within is not None:
+        return within, rest
     return (f"coalesce((SELECT d.doc FROM docs d WHERE d.hash ="
             f" json_extract(o.record, '{json_path((*prefix, REF))}')),"
             f" json_extract(o.record, '{json_path(prefix)}'))"), rest
 
 
-def _extract(path: Path) -> str:
-    doc, rest = _container(path)
+def _extract(path: Path, within: str | None = None) -> str:
+    doc, rest = _container(path, within)
     return f"json_extract({doc}, '{json_path(rest)}')" if rest else doc
 
 
-def _each(path: Path) -> str:
-    doc, rest = _container(path)
+def _each(path: Path, within: str | None = None) -> str:
+    doc, rest = _container(path, within)
     return f"json_each({doc}, '{json_path(rest)}')" if rest else f"json_each({doc})"
 
 
-def scalar(src: Source) -> str:
+def ref_at(prefix: Path) -> str:
+    """The hash a row names its shared value at ``prefix`` by (NULL when it has none);
+    the schema indexes it over the latest rows (schema.SHARED_REF_INDEXES)."""
+    return f"json_extract(o.record, '{json_path((*prefix, REF))}')"
+
+
+def scalar(src: Source, within: str | None = None) -> str:
+    """``within``: read a source lying in a shared value from that document instead."""
     match src:
         case Column(name):
             return _COLUMNS[name]
         case Json(path, asn=True):
             # ASNs may be stored as 15169 or "AS15169": compare one normal form.
-            return f"'AS' || ltrim(upper(CAST({_extract(path)} AS TEXT)), 'AS')"
+            return f"'AS' || ltrim(upper(CAST({_extract(path, within)} AS TEXT)), 'AS')"
         case Json(path):
-            return _extract(path)
+            return _extract(path, within)
         case IsObject(path):
-            doc, rest = _container(path)
+            doc, rest = _container(path, within)
             return f"(json_type({doc}, '{json_path(rest)}') IS 'object')"
         case NonEmpty(path):
-            return f"EXISTS (SELECT 1 FROM {_each(path)})"
+            return f"EXISTS (SELECT 1 FROM {_each(path, within)})"
         case MaxNumber(path, member):
             m = json_path((member,))
-            return (f"(SELECT max(CAST(json_extract(value, '{m}') AS REAL))"
-                    f" FROM {_each(path)} WHERE json_type(value, '{m}') IN ('integer', 'real'))")
+            return (f"(SELECT max(CAST(json_extract({_OBJECT}, '{m}') AS REAL))"
+                    f" FROM {_each(path, within)}"
+                    f" WHERE json_type({_OBJECT}, '{m}') IN ('integer', 'real'))")
     raise TypeError(f"not a scalar source: {src!r}")
 
 
-def elements(src: Each) -> str:
+def elements(src: Each, within: str | None = None) -> str:
     if src.member is not None:
-        element = f"json_extract(value, '{json_path((src.member,))}')"
+        element = f"json_extract({_OBJECT}, '{json_path((src.member,))}')"
     elif src.keys_or_values:
         element = "CASE WHEN typeof(key) = 'text' THEN key ELSE value END"
     else:
         element = "value"
-    return " UNION ALL ".join(f"SELECT {element} AS value FROM {_each(p)}" for p in src.paths)
+    return " UNION ALL ".join(f"SELECT {element} AS value FROM {_each(p, within)}"
+                              for p in src.paths)
