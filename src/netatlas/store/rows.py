@@ -68,7 +68,7 @@ class ObsRow:
     blob_hash: bytes
     data: bytes
     record: dict[str, Any]  # the stored record: see the module's docstring
-    fts_text: str
+    words: str  # what full text indexes: fts_words of banner, title, product, joined
     record_text: str  # ``record`` as JSON, encoded once, by the thread that adds it
     shared: dict[str, str]  # hash (hex) -> JSON of each shared object it refers to
     facet_values: str  # facetkeys.facet_values: what the row counts towards while latest
@@ -88,7 +88,10 @@ def to_row(obs: Observation) -> ObsRow:
         service=obs.service, product=obs.product, version=obs.version,
         version_key=version_sort_key(obs.version), title=title,
         blob_hash=blob_hash(obs.data), data=obs.data, record=stored,
-        fts_text=" ".join((text[:FTS_MAX_CHARS], title or "", obs.product or "")),
+        # encoded by the caller's thread, not the store's writer (which the GIL and the
+        # word split made 8 % slower)
+        words=" ".join(fts_words(" ".join((text[:FTS_MAX_CHARS], title or "",
+                                            obs.product or "")))),
         record_text=record_json(stored), shared=shared, facet_values=facet_values(record),
     )
 

@@ -32,7 +32,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from netatlas.store.base import StoreUnavailable
-from netatlas.store.rows import ObsRow, fts_words, pack_blob, record_json
+from netatlas.store.rows import ObsRow, pack_blob, record_json
 
 from .inet import stored_form
 from .packdoc import pack_doc
@@ -198,7 +198,7 @@ def stage(row: ObsRow) -> Staged:
                    _text(row.status), _text(row.service), _text(row.product), _text(row.version),
                    row.version_key, _text(row.title), _ip_text(row.ip, ip),
                    row.blob_hash, pack_doc(doc), record,
-                   " ".join(fts_words(row.fts_text))),
+                   row.words),
                   row.blob_hash, row.data, row.shared)
 
 

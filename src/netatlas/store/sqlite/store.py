@@ -40,7 +40,6 @@ from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     SCAN_COLUMNS,
     ObsRow,
-    fts_words,
     load_record,
     pack_blob,
     publish,
@@ -263,7 +262,7 @@ class SQLiteStore:
             "UPDATE observations SET is_latest = 0, facet_values = NULL WHERE id = ?", demoted)
         totals.apply(conn, deltas)
         conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
-                         [(oid, " ".join(fts_words(r.fts_text))) for oid, r in numbered])
+                         [(oid, r.words) for oid, r in numbered])
         _remember(self._seen, blobs, _SEEN_BLOBS)
         _remember(self._seen_docs, docs, _SEEN_BLOBS)
 
