@@ -34,11 +34,16 @@ def test_imports_are_searchable_and_idempotent(store: Store) -> None:
     first = [import_file(store, str(p)) for p in FIXTURES]
     assert all(r.error is None for r in first)
     stored = len(_all(store))
-    # the four masscan forms describe the same three endpoints at the same times
-    assert stored == sum(r.imported for r in first) - 9
+    # the four masscan forms describe the same three endpoints at the same times: the
+    # later three files' records were stored already, and the reports say so
+    assert stored == sum(r.imported for r in first)
+    assert sum(r.already_stored for r in first) == 9
     again = [import_file(store, str(p)) for p in FIXTURES]
-    assert [r.imported for r in again] == [r.imported for r in first]
-    assert len(_all(store)) == stored  # nothing doubled
+    assert len(_all(store)) == stored  # nothing doubled, and the reports say so
+    assert [r.imported for r in again] == [0] * len(FIXTURES)
+    assert [r.already_stored for r in again] == [
+        r.imported + r.already_stored for r in first]
+    assert again[0].to_dict()["already_stored"] == again[0].already_stored > 0
     assert store.count("source:shodan") == 3
     assert store.count("source:masscan port:80") == 1
     assert store.count('source:zgrab2 http.title:"Example Domain"') == 1
@@ -146,7 +151,8 @@ def test_a_killed_import_leaves_whole_records_and_a_rerun_completes(
             assert obs.sections["http"]["title"] == f"page {i}"
             assert obs.sections["import"]["line"] == i + 1 and obs.source == "shodan"
         report = import_file(store, str(path))
-        assert report.imported == n
+        # the rerun stores what the kill cut off and says what it found stored already
+        assert (report.imported, report.already_stored) == (n - len(partial), len(partial))
         assert len(_all(store)) == n  # the rerun added the rest, doubled nothing
     finally:
         store.close()

@@ -100,6 +100,8 @@ def _summary(report: FileReport) -> None:
         err.print(f"{name}: {_plain(report.error, 500)}", style="red")
         return
     line = f"{name}: imported {report.imported}, skipped {report.skipped}"
+    if report.already_stored:
+        line += f", already stored {report.already_stored} (not stored twice)"
     if report.reasons:
         line += " (" + ", ".join(f"{_plain(k, 80)}: {v}"
                                  for k, v in report.reasons.most_common(8)) + ")"

@@ -38,7 +38,8 @@ class FileReport:
     variant: str = ""
     reason: str = ""  # why this format (auto-detection) or "given"
     compression: str | None = None
-    imported: int = 0
+    imported: int = 0  # new to the store (while importing: records read and sent)
+    already_stored: int = 0  # read, but the store held them (an input imported before)
     skipped: int = 0
     skips: list[Skip] = field(default_factory=list)
     reasons: Counter[str] = field(default_factory=Counter)
@@ -54,7 +55,8 @@ class FileReport:
         return {
             "file": self.name, "format": self.format, "variant": self.variant,
             "detected": self.reason, "compression": self.compression,
-            "imported": self.imported, "skipped": self.skipped,
+            "imported": self.imported, "already_stored": self.already_stored,
+            "skipped": self.skipped,
             "skipped_by_reason": dict(self.reasons),
             "skips": [{"line": s.line, "reason": s.reason} for s in self.skips],
             "error": self.error,
@@ -120,6 +122,7 @@ def import_file(store: Store, name: str, fmt: str = "auto",
     what was skipped (line and reason) and, when the whole input could not be read,
     why (``error``). Waits until everything read is committed."""
     report = FileReport(name=name)
+    held_before = store.already_stored()
     try:
         inp = open_input(name)
     except (OSError, EOFError, ValueError) as exc:
@@ -155,6 +158,9 @@ def import_file(store: Store, name: str, fmt: str = "auto",
                        f" {type(exc).__name__}: {exc}"
     finally:
         inp.close()
+        # re-importing doubles nothing; the summary says so rather than "imported N"
+        report.already_stored = store.already_stored() - held_before
+        report.imported -= report.already_stored
     if on_progress:
         on_progress(report, inp)
     return report

@@ -233,6 +233,9 @@ class PostgresStore:
     def flush(self) -> None:
         self._writer.flush()
 
+    def already_stored(self) -> int:
+        return self._writer.already
+
     def close(self) -> None:
         if self._closed:
             return

@@ -102,13 +102,14 @@ _INSERT_DOCS = ("INSERT INTO docs (hash, doc, raw) SELECT hash, doc::jsonb, raw 
                 " ON CONFLICT (hash) DO NOTHING")
 # The same observation (endpoint and time) sent again is stored once, as SQLite does:
 # drop staged rows already stored or staged earlier in the batch.
-_DEDUPE = """
+_DEDUPE = ("""
 DELETE FROM stage s USING stage t
  WHERE t.ip = s.ip AND t.port = s.port AND t.transport = s.transport AND t.ts = s.ts
-   AND t.seq < s.seq;
+   AND t.seq < s.seq
+""", """
 DELETE FROM stage s USING observations o
- WHERE o.ip = s.ip AND o.port = s.port AND o.transport = s.transport AND o.ts = s.ts;
-"""
+ WHERE o.ip = s.ip AND o.port = s.port AND o.transport = s.transport AND o.ts = s.ts
+""")
 # Every staged row joins the history; the newest staged row per endpoint replaces the
 # endpoint's row in `latest` if it is newer. No two rows of an endpoint share a time
 # (_DEDUPE).
@@ -225,6 +226,7 @@ class Writer:
         self._known: OrderedDict[bytes, None] = OrderedDict()
         self._known_docs: OrderedDict[str, None] = OrderedDict()
         self._written = 0  # observations this writer committed
+        self.already = 0  # observations it was sent that were stored already
         self._unanalyzed = 0  # of which since its last ANALYZE
         self._error: BaseException | None = None
         self._outage: float | None = None  # when the current outage began
@@ -373,7 +375,10 @@ class Writer:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 # planned afresh each time: a plan cached while the table was small
                 # would scan it whole once it holds millions of rows
-                cur.execute(_DEDUPE, prepare=False)
+                dropped = 0
+                for dedupe in _DEDUPE:
+                    cur.execute(dedupe, prepare=False)
+                    dropped += max(cur.rowcount, 0)
                 cur.execute(_INSERT_BLOBS, prepare=False)
                 if fresh_docs:
                     cur.execute(_INSERT_DOCS, prepare=False)
@@ -382,6 +387,8 @@ class Writer:
                 if isinstance(item, ScanWrite):
                     cur.execute(item.sql, item.params)
         conn.commit()
+        if rows:
+            self.already += dropped
         _remember(self._known, fresh_blobs, KNOWN_BLOBS)
         _remember(self._known_docs, fresh_docs, KNOWN_DOCS)
         self._analyze_after(len(rows))

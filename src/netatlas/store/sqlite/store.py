@@ -117,6 +117,7 @@ class SQLiteStore:
         self._queue: queue.Queue[_Job]
         self._queue = queue.Queue(maxsize=QUEUE_ROWS)
         self._error: BaseException | None = None
+        self._already = 0  # observations sent that were stored already (writer's count)
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._seen_docs: OrderedDict[str, None] = OrderedDict()
         self._docs: OrderedDict[str, Any] = OrderedDict()
@@ -182,7 +183,7 @@ class SQLiteStore:
             conn.close()
 
     def _in_transaction(self, conn: sqlite3.Connection,
-                        job: Callable[[sqlite3.Connection], None]) -> None:
+                        job: Callable[[sqlite3.Connection], None]) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         try:
             job(conn)
@@ -190,6 +191,8 @@ class SQLiteStore:
         except Exception as exc:  # keep the writer alive; surface on flush()
             conn.execute("ROLLBACK")
             self._error = exc
+            return False
+        return True
 
     @staticmethod
     def _run_call(conn: sqlite3.Connection, call: _Call) -> None:
@@ -207,11 +210,14 @@ class SQLiteStore:
         if rows:
             batch = list(rows)
             rows.clear()
-            self._in_transaction(conn, lambda c: self._insert(c, batch))
+            fresh: list[int] = []
+            if self._in_transaction(conn, lambda c: fresh.append(self._insert(c, batch))):
+                self._already += len(batch) - fresh[0]
 
-    def _insert(self, conn: sqlite3.Connection, rows: list[ObsRow]) -> None:
+    def _insert(self, conn: sqlite3.Connection, rows: list[ObsRow]) -> int:
         """One batch: banners, rows, full text, and ``is_latest`` moved forward in time
-        only (an older observation arriving late never hides a newer one)."""
+        only (an older observation arriving late never hides a newer one). Returns how
+        many of the rows were new."""
         blobs = {r.blob_hash: r.data for r in rows if r.blob_hash not in self._seen}
         conn.executemany("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)",
                          [(h, pack_blob(d)) for h, d in blobs.items()])
@@ -265,6 +271,7 @@ class SQLiteStore:
                          [(oid, r.words) for oid, r in numbered])
         _remember(self._seen, blobs, _SEEN_BLOBS)
         _remember(self._seen_docs, docs, _SEEN_BLOBS)
+        return len(fresh)
 
     @staticmethod
     def _known(conn: sqlite3.Connection, rows: list[ObsRow]
@@ -310,6 +317,9 @@ class SQLiteStore:
         if self._error is not None:
             err, self._error = self._error, None
             raise RuntimeError(f"store write failed: {err}") from err
+
+    def already_stored(self) -> int:
+        return self._already
 
     def close(self) -> None:
         if self._writer.is_alive():
