@@ -13,6 +13,7 @@ from starlette.responses import Response
 from netatlas.monitor import parse_duration
 from netatlas.monitor import service as svc
 from netatlas.query import QuerySyntaxError
+from netatlas.web._query import bounded
 from netatlas.web._render import page as render_page
 
 SINCE_CHOICES = ("1d", "7d", "30d", "365d")
@@ -21,12 +22,12 @@ SINCE_CHOICES = ("1d", "7d", "30d", "365d")
 def add_routes(router: APIRouter, store: Any) -> None:
     @router.get("/events")
     def events(q: str = "", since: str = "7d", kind: str = "") -> Response:
-        q = q.strip()[:2000]
+        q = q.strip()
         since = since if since in SINCE_CHOICES else "7d"
         error = None
         days: dict[str, list[dict[str, Any]]] = {}
         try:
-            found = svc.find_events(store(), time.time() - parse_duration(since), q,
+            found = svc.find_events(store(), time.time() - parse_duration(since), bounded(q),
                                     kinds=[kind] if kind else [], limit=500)
         except (QuerySyntaxError, ValueError, TimeoutError) as exc:
             error, found = str(exc), []

@@ -13,9 +13,27 @@ from typing import Any
 from urllib.parse import urlencode
 
 PAGE_SIZE = 20
+MAX_QUERY = 2000  # characters; a query box, not an upload
 MAX_PAGE = 500  # deep offsets cost the store more than anyone reads
 
 _OR = re.compile(r"(?<![\w\"])OR(?![\w\"])")
+
+
+class QueryTooLong(ValueError):
+    """A query past MAX_QUERY: refused with the bound, never searched cut short (a cut
+    query answers a different question than the one asked)."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"query too long: {length} characters; at most {MAX_QUERY} "
+                         "are read")
+
+
+def bounded(query: str | None) -> str:
+    """``query`` as given, or QueryTooLong."""
+    text = query or ""
+    if len(text) > MAX_QUERY:
+        raise QueryTooLong(len(text))
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,19 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from netatlas.query import QuerySyntaxError
 from netatlas.web import _dashboard, _events, _geo, _graph, _host
-from netatlas.web._query import PAGE_SIZE, SIDEBAR_FACETS, make_pager, parse_page
+from netatlas.web._query import (
+    PAGE_SIZE,
+    SIDEBAR_FACETS,
+    QueryTooLong,
+    bounded,
+    make_pager,
+    parse_page,
+)
 from netatlas.web._records import card, closing_all
 from netatlas.web._render import page as render_page
 from netatlas.web._security import secure
 from netatlas.web._static import static_file
 
-MAX_QUERY = 2000  # characters; a query box, not an upload
 MAX_HISTORY = 500  # observations on a host's timeline (newest)
 
 
@@ -48,8 +54,8 @@ def _json(data: Any, status: int = 200) -> Response:
     return secure(JSONResponse(data, status_code=status))
 
 
-def _clean(q: str | None) -> str:
-    return (q or "")[:MAX_QUERY]
+# what a query can fail with: said on the page (or in the JSON), never a 500
+QUERY_ERRORS = (QuerySyntaxError, QueryTooLong, TimeoutError)
 
 
 @contextmanager
@@ -80,10 +86,10 @@ def create_router(services: Any) -> APIRouter:
 
     @router.get("/search")
     def search(q: str = "", page: str | None = None) -> Response:
-        q = _clean(q)
         wanted = parse_page(page)
         s = store()
         try:
+            bounded(q)
             total = s.count(q)
             pager = make_pager(wanted, total)
             records = s.search(q, limit=PAGE_SIZE, offset=pager.offset)
@@ -92,7 +98,7 @@ def create_router(services: Any) -> APIRouter:
                 for spec in SIDEBAR_FACETS
                 if (values := _dashboard.facet_values(s, q, spec.name))
             ]
-        except (QuerySyntaxError, TimeoutError) as exc:
+        except QUERY_ERRORS as exc:
             return _page("search.html", status=400, query=q, error=_query_error(exc, q),
                          total=0, pager=make_pager(1, 0), cards=[], facets=[])
         return _page(
@@ -125,25 +131,23 @@ def create_router(services: Any) -> APIRouter:
 
     @router.get("/dashboard")
     def dashboard(q: str = "") -> Response:
-        q = _clean(q)
         try:
-            data = _dashboard.figures(store(), q)
-        except (QuerySyntaxError, TimeoutError) as exc:
+            data = _dashboard.figures(store(), bounded(q))
+        except QUERY_ERRORS as exc:
             return _page("dashboard.html", status=400, query=q, error=_query_error(exc, q),
                          data=None)
         return _page("dashboard.html", query=q, error=None, data=data)
 
     @router.get("/map")
     def map_page(q: str = "") -> Response:
-        return _page("map.html", query=_clean(q), error=None)
+        return _page("map.html", query=q, error=None)  # /map/data says what is wrong
 
     @router.get("/map/data")
     def map_data(q: str = "") -> Response:
-        q = _clean(q)
         try:
-            with _records(store(), [q]) as records:
+            with _records(store(), [bounded(q)]) as records:
                 return _json(_geo.points(records, geoip()))
-        except (QuerySyntaxError, TimeoutError) as exc:
+        except QUERY_ERRORS as exc:
             return _json({"error": _query_error(exc, q)}, status=400)
 
     @router.get("/graph")
@@ -152,15 +156,15 @@ def create_router(services: Any) -> APIRouter:
             focus = str(ipaddress.ip_address(host)) if host else ""
         except ValueError:
             focus = ""
-        return _page("graph.html", query=_clean(q), error=None, request_host=focus)
+        return _page("graph.html", query=q, error=None, request_host=focus)
 
     @router.get("/graph/data")
     def graph_data(
         q: str = "", host: str = "", min_hosts: str = Query("2", alias="min")
     ) -> Response:
-        q = _clean(q)
         s = store()
         try:
+            bounded(q)
             if host:
                 try:
                     addr = str(ipaddress.ip_address(host))
@@ -175,7 +179,7 @@ def create_router(services: Any) -> APIRouter:
                 least = 2
             with _records(s, [q]) as records:
                 return _json(_graph.build(records, min_hosts=least))
-        except (QuerySyntaxError, TimeoutError) as exc:
+        except QUERY_ERRORS as exc:
             return _json({"error": _query_error(exc, q)}, status=400)
 
     return router
