@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from netatlas.api._auth import ReadAccess, ScanAccess, principal_for, require
+from netatlas.api._auth import ReadAccess, ScanAccess, form_principal, require
+from netatlas.api._body import field, form_fields, json_object, targets
 from netatlas.api._errors import ApiError
 from netatlas.api._shodan_tools import DEFAULT_PORTS
 from netatlas.monitor import Monitor, parse_duration
@@ -26,6 +27,8 @@ from netatlas.scope import ScopeError
 from netatlas.store.monitors import NotifierRow, monitor_tables
 
 ALERT_EVERY = 86400.0  # a Shodan alert's monitor runs daily unless edited
+MAX_NAME = 200  # characters of an alert's name
+MAX_QUERY = 4096  # characters of an events query, as /api/v1/search
 
 
 def _iso(ts: float | None) -> str | None:
@@ -58,12 +61,11 @@ def _ignore(endpoint: str) -> dict[str, Any]:
     return {"ip": ip, "port": int(port) if port.isdigit() else port}
 
 
-def _ips(value: Any) -> list[str]:
-    ips = [value] if isinstance(value, str) else list(value or [])
-    out = [s.strip() for ip in ips for s in str(ip).split(",") if s.strip()]
-    if not out:
-        raise ApiError(400, "filters.ip: name the networks to monitor")
-    return out
+def _filter_ips(body: dict[str, Any]) -> list[str]:
+    filters = body.get("filters") or {}
+    if not isinstance(filters, dict):
+        raise ApiError(400, "filters: a JSON object is expected")
+    return targets("filters.ip", filters.get("ip"))
 
 
 def create_router() -> APIRouter:
@@ -88,8 +90,12 @@ def create_router() -> APIRouter:
 
     # -- native ---------------------------------------------------------------------------
     @router.get("/api/v1/events", summary="What changed, newest first", tags=["monitoring"])
-    def events(request: Request, who: ReadAccess, q: str = "", since: str | None = None,
-               monitor_id: str | None = None, kind: str | None = None, ip: str | None = None,
+    def events(request: Request, who: ReadAccess,
+               q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+               since: Annotated[str | None, Query(max_length=64)] = None,
+               monitor_id: Annotated[str | None, Query(max_length=128)] = None,
+               kind: Annotated[str | None, Query(max_length=64)] = None,
+               ip: Annotated[str | None, Query(max_length=64)] = None,
                limit: int = 100) -> dict[str, Any]:
         try:
             after = time.time() - parse_duration(since) if since else None
@@ -118,13 +124,13 @@ def create_router() -> APIRouter:
     # -- Shodan alerts ------------------------------------------------------------------
     @router.post("/shodan/alert", summary="Shodan: create a network alert (a monitor)")
     async def create_alert(request: Request, who: ScanAccess) -> dict[str, Any]:
-        body = await request.json()
+        body = await json_object(request)
         services = request.app.state.services
         if not services.allow:
             raise ApiError(403, "refused: this server was started without --allow")
         exclude = services.scans.exclude_ports
-        m = Monitor(name=str(body.get("name") or "alert"),
-                    targets=_ips((body.get("filters") or {}).get("ip")),
+        m = Monitor(name=field("name", body.get("name") or "alert", MAX_NAME),
+                    targets=_filter_ips(body),
                     allow=list(services.allow), ports=DEFAULT_PORTS,
                     exclude_ports=exclude, every=ALERT_EVERY)
         return _alert(request, save(request, m, create=True))
@@ -144,9 +150,9 @@ def create_router() -> APIRouter:
 
     @router.post("/shodan/alert/{alert_id}", summary="Shodan: change an alert's networks")
     async def edit_alert(request: Request, who: ScanAccess, alert_id: str) -> dict[str, Any]:
-        body = await request.json()
+        body = await json_object(request)
         m = monitor(request, alert_id)
-        m.targets = _ips((body.get("filters") or {}).get("ip"))
+        m.targets = _filter_ips(body)
         return _alert(request, save(request, m))
 
     @router.delete("/shodan/alert/{alert_id}", summary="Shodan: delete an alert")
@@ -217,9 +223,9 @@ def create_router() -> APIRouter:
     # -- notifiers ------------------------------------------------------------------------
     @router.post("/notifier", summary="Shodan: create a notifier")
     async def create_notifier(request: Request) -> dict[str, Any]:
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = await form_fields(request)
         secret = request.query_params.get("key") or form.pop("key", None)
-        require(principal_for(request, secret), "scan")
+        require(form_principal(request, secret), "scan")
         provider = form.pop("provider", "")
         description = form.pop("description", "")
         try:
@@ -251,7 +257,7 @@ def create_router() -> APIRouter:
         row = tables.get_notifier(nid)
         if row is None:
             raise ApiError(404, "Notifier not found")
-        given = {k: v for k, v in request.query_params.items() if k != "key"}
+        given = {k: field(k, v) for k, v in request.query_params.items() if k != "key"}
         try:
             row.doc["args"] = check_args(row.provider, {**row.doc.get("args", {}), **given})
         except ValueError as exc:

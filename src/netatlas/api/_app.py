@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from netatlas.api import _alerts, _errors, _internetdb, _native, _shodan, _shodan_tools
 from netatlas.api._auth import COOKIE, authenticate
+from netatlas.api._guard import RequestGuard
 from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
 from netatlas.api._services import Services
@@ -95,6 +96,7 @@ def create_app(
             response.set_cookie(COOKIE, secret, httponly=True, samesite="strict")
         return response
 
+    app.add_middleware(RequestGuard)  # added last: the outermost, before any body is read
     return app
 
 

@@ -3,6 +3,9 @@
 
 With ``--open`` (loopback only), a request without a key is served as admin, but only
 when it comes from a loopback address; a key that is sent is still checked.
+
+The key is checked once, first, by the request guard (``_guard.py``), before any body
+is read; the route's dependency then finds the principal on ``request.state``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from netatlas.store.base import Role
 from netatlas.store.keys import role_allows
 
 COOKIE = "netatlas_key"
+# routes whose Shodan client posts the key inside the form body
+FORM_KEY_ROUTES = frozenset({("POST", "/shodan/scan"), ("POST", "/notifier")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +53,31 @@ def _loopback(request: Request) -> bool:
         return False
 
 
-def authenticate(request: Request) -> Principal:
+def pre_authenticate(request: Request) -> None:
+    """Check the key before the body is read (ApiError when it fails) and keep who it
+    is for the route. A form-key route sent without a key elsewhere is left to the
+    route, which reads its bounded body and calls ``form_principal``."""
     secret, from_query = _secret(request)
-    return principal_for(request, secret, from_query)
+    if not secret and (request.method, request.scope["path"]) in FORM_KEY_ROUTES:
+        return
+    request.state.principal = principal_for(request, secret, from_query)
+
+
+def authenticate(request: Request) -> Principal:
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):  # checked (and rate-limited) once, by the guard
+        return known
+    secret, from_query = _secret(request)
+    request.state.principal = principal_for(request, secret, from_query)
+    return request.state.principal
+
+
+def form_principal(request: Request, form_secret: object) -> Principal:
+    """Who sends a form: the key checked by the guard, else the one in the form."""
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    return principal_for(request, form_secret if isinstance(form_secret, str) else None)
 
 
 def principal_for(request: Request, secret: str | None, from_query: bool = False) -> Principal:

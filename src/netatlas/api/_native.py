@@ -13,7 +13,8 @@ from starlette.responses import StreamingResponse
 from netatlas.api import _export
 from netatlas.api._auth import AdminAccess, ReadAccess, ScanAccess
 from netatlas.api._diff import host_diff, parse_time, scan_ports
-from netatlas.api._errors import ApiError
+from netatlas.api._errors import ApiError, clip
+from netatlas.api._limits import MAX_TARGET, MAX_TARGETS
 from netatlas.api._records import BadRequest, facets_json, host_summary, parse_facets
 from netatlas.api._scans import ScanRefused, ScanRequest, ScanRequestError, scan_dict
 from netatlas.model import utcnow
@@ -67,18 +68,21 @@ def _ip(ip: str) -> str:
     try:
         return str(ipaddress.ip_address(ip))
     except ValueError:
-        raise ApiError(400, f"not an IP address: {ip[:64]!r}") from None
+        raise ApiError(400, f"not an IP address: {clip(ip)}") from None
+
+
+Target = Annotated[str, Field(max_length=MAX_TARGET)]
 
 
 class ScanBody(BaseModel):
-    targets: list[str] = Field(..., min_length=1, max_length=1024,
-                               description="addresses, CIDRs, ranges (no host names)")
+    targets: list[Target] = Field(..., min_length=1, max_length=MAX_TARGETS,
+                                  description="addresses, CIDRs, ranges (no host names)")
     ports: str | None = Field(None, max_length=4096, description="nmap syntax; default 1-1024")
     top_ports: int | None = Field(None, ge=1, le=65535)
     exclude_ports: str | None = Field(None, max_length=4096)
-    allow: list[str] = Field(default_factory=list, max_length=1024,
-                             description="narrows the server's allow list; never widens it")
-    exclude: list[str] = Field(default_factory=list, max_length=1024)
+    allow: list[Target] = Field(default_factory=list, max_length=MAX_TARGETS,
+                                description="narrows the server's allow list; never widens it")
+    exclude: list[Target] = Field(default_factory=list, max_length=MAX_TARGETS)
     rate: float | None = Field(None, gt=0)
     concurrency: int = Field(200, ge=1, le=5000)
     timeout: float = Field(1.0, gt=0, le=30)

@@ -16,6 +16,8 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from netatlas import pipeline
+from netatlas.api._errors import clip
+from netatlas.api._limits import MAX_TARGET, MAX_TARGETS
 from netatlas.model import Scan
 from netatlas.scope import ScopeError, parse_targets
 from netatlas.store import Store
@@ -23,7 +25,7 @@ from netatlas.store.shards import shard_tables
 
 log = logging.getLogger(__name__)
 
-MAX_TARGET_SPECS = 1024
+MAX_TARGET_SPECS = MAX_TARGETS
 
 
 class ScanRefused(Exception):
@@ -53,6 +55,10 @@ class ScanRequest:
 
 
 def _intervals(specs: list[str], what: str) -> dict[int, list[tuple[int, int]]]:
+    for spec in specs:  # the scope parser quotes what it refuses: keep that short
+        if len(spec) > MAX_TARGET:
+            raise ScanRequestError(f"{what}: {clip(spec)} is longer than {MAX_TARGET} "
+                                   "characters")
     try:
         t = parse_targets(specs, resolve=False)
     except ScopeError as exc:

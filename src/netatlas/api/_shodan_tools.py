@@ -15,8 +15,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from netatlas.api._auth import ReadAccess, principal_for, require
-from netatlas.api._errors import ApiError
+from netatlas.api._auth import ReadAccess, form_principal, require
+from netatlas.api._body import form_fields
+from netatlas.api._errors import ApiError, clip
 from netatlas.api._scans import ScanRefused, ScanRequest, ScanRequestError
 from netatlas.model import Scan, format_timestamp
 from netatlas.scope.ports import exclude_ports, parse_ports
@@ -59,8 +60,13 @@ def _targets(ips: str) -> tuple[list[str], str | None]:
             raise ApiError(400, "ips: neither a list of networks nor JSON") from None
         if not isinstance(spec, dict):
             raise ApiError(400, "ips: JSON must be an object")
-        ports = sorted({int(p[0]) for v in spec.values() if isinstance(v, list)
-                        for p in v if isinstance(p, list | tuple) and p})
+        try:
+            ports = sorted({int(p[0]) for v in spec.values() if isinstance(v, list)
+                            for p in v if isinstance(p, list | tuple) and p})
+        except (TypeError, ValueError, OverflowError):
+            raise ApiError(400, "ips: ports must be [[port, protocol], ...]") from None
+        if any(not 0 <= p <= 65535 for p in ports):
+            raise ApiError(400, f"ips: port out of range in {clip(ports)}")
         return [str(k) for k in spec], ",".join(map(str, ports)) or None
     return [t.strip() for t in text.split(",") if t.strip()], None
 
@@ -86,13 +92,13 @@ def create_router() -> APIRouter:
 
     @router.post("/shodan/scan", summary="Shodan: scan networks inside the allow list")
     async def submit(request: Request) -> dict[str, Any]:
-        form = await request.form()
+        form = await form_fields(request, MAX_IPS_FIELD)
         secret = request.query_params.get("key") or form.get("key")
-        who = principal_for(request, secret if isinstance(secret, str) else None)
-        require(who, "scan")
+        require(form_principal(request, secret), "scan")
         ips = form.get("ips") or request.query_params.get("ips") or ""
-        if not isinstance(ips, str) or not ips or len(ips) > MAX_IPS_FIELD:
-            raise ApiError(400, "ips: name the networks to scan")
+        if not ips or len(ips) > MAX_IPS_FIELD:
+            raise ApiError(400, f"ips: name the networks to scan (at most {MAX_IPS_FIELD} "
+                                "characters)")
         targets, port_spec = _targets(ips)
         manager = request.app.state.services.scans
         try:

@@ -1,0 +1,18 @@
+"""Bounds on what a request may carry, enforced before any route sees it."""
+
+from __future__ import annotations
+
+MAX_BODY = 1024 * 1024  # bytes: a scan request or a form, not an upload
+MAX_QUERY_STRING = 16 * 1024  # bytes, as uvicorn's h11 caps a request head
+MAX_HEADERS = 16 * 1024  # bytes of header names and values together
+MAX_FIELD = 2048  # characters of one form or JSON field a route reads by hand
+MAX_TARGET = 128  # characters of one target, allow or exclude entry (an IPv6 range: 79)
+MAX_TARGETS = 1024  # entries in one list of targets
+
+# served without a key: the API's own documentation
+PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PREFIX = "/docs/assets/"
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX)
