@@ -254,22 +254,35 @@ def run_now_cmd(ref: str, db: str | None, as_json: bool) -> None:
 
 @monitor.command("daemon")
 @click.option("--tick", type=float, default=1.0, show_default=True,
-              help="Seconds between looks at what is due.")
-@click.option("--max-runs", type=int, default=4, show_default=True,
-              help="Monitor runs at once.")
+              help="Seconds between looks at what is due (with --broker: between beat's "
+                   "ticks).")
+@click.option("--max-runs", type=int, default=None,
+              help="Monitor runs at once [4; with --broker, runs on the workers at once: "
+                   "64].")
 @click.option("--retry-base", type=float, default=10.0, show_default=True,
               help="First retry of a failed delivery after this many seconds (doubling).")
 @click.option("--retry-cap", type=float, default=600.0, show_default=True)
 @click.option("--give-up", default="2d", show_default=True,
               help="A delivery still failing this long after its event is given up.")
-@click.option("--broker", default=None, help="Celery broker URL (not available yet).")
+@click.option("--broker", envvar="NETATLAS_BROKER", default=None, metavar="URL",
+              help="Schedule through Celery beat and run each scan on a cluster's "
+                   "workers: redis://HOST:6379/0 (needs a PostgreSQL --db).")
+@click.option("--shards", type=int, default=1, show_default=True,
+              help="With --broker: shards per run's scan.")
+@click.option("--state-dir", default=None, type=click.Path(file_okay=False),
+              help="With --broker: where beat keeps its schedule file (default: a "
+                   "temporary folder).")
 @db_option
-def daemon_cmd(tick: float, max_runs: int, retry_base: float, retry_cap: float,
-               give_up: str, broker: str | None, db: str | None) -> None:
-    """Run due monitors and send due alerts on this machine until interrupted."""
+def daemon_cmd(tick: float, max_runs: int | None, retry_base: float, retry_cap: float,
+               give_up: str, broker: str | None, shards: int, state_dir: str | None,
+               db: str | None) -> None:
+    """Run due monitors and send due alerts until interrupted: on this machine, or with
+    --broker through Celery beat with the scans on a cluster's workers."""
     if broker:
-        _fail("--broker: scheduling through Celery beat is not available in this build; "
-              "run `netatlas monitor daemon` without it")
+        _broker_daemon(broker, db, tick, max_runs or 64, shards, state_dir,
+                       Backoff(retry_base, retry_cap, parse_duration(give_up)))
+        return
+    max_runs = max_runs or 4
     with _store(db) as store:
         backoff = Backoff(retry_base, retry_cap, parse_duration(give_up))
 
@@ -291,6 +304,40 @@ def daemon_cmd(tick: float, max_runs: int, retry_base: float, retry_cap: float,
         click.echo(f"monitor daemon on {store.url}: {len(svc.all_monitors(store))} monitors",
                    err=True)
         asyncio.run(main())
+
+
+def _broker_daemon(broker: str, db: str | None, tick: float, max_runs: int, shards: int,
+                   state_dir: str | None, backoff: Backoff) -> None:
+    import logging
+    from pathlib import Path
+
+    import redis
+
+    from netatlas.cluster import beat
+    from netatlas.monitor.broker import BrokerScheduler
+    from netatlas.store import mask_url
+
+    with _store(db) as store:
+        client = redis.Redis.from_url(broker)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            _fail(f"broker {mask_url(broker)}: {exc}")
+        finally:
+            client.close()
+        scheduler = BrokerScheduler(store, broker, shards=shards, max_runs=max_runs,
+                                    backoff=backoff)
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        app = beat.make_beat_app(broker, tick)
+        beat.register_tick(app, scheduler)
+        click.echo(f"monitor daemon on {mask_url(store.url)} through {mask_url(broker)}: "
+                   f"{len(svc.all_monitors(store))} monitors, a tick every {tick:g} s",
+                   err=True)
+        try:
+            beat.run(app, state_dir=Path(state_dir) if state_dir else None)
+        finally:
+            scheduler.close()
 
 
 @monitor.command("triggers")

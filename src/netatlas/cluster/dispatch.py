@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from netatlas import pipeline
 from netatlas.cluster.app import QUEUE, TASK_NAME, make_app
@@ -31,14 +32,17 @@ def tables_of(store: Store) -> ShardTables:
 
 
 def submit(store: Store, cfg: pipeline.ScanConfig, broker: str,
-           shards: int = DEFAULT_SHARDS) -> tuple[Scan, pipeline.Plan]:
-    """Plan (scope-checked), record the scan and its shards, queue one task a shard."""
+           shards: int = DEFAULT_SHARDS, args: dict[str, Any] | None = None
+           ) -> tuple[Scan, pipeline.Plan]:
+    """Plan (scope-checked), record the scan and its shards, queue one task a shard.
+    ``args`` are recorded with the scan's own (a monitor's run names its monitor)."""
     tables = tables_of(store)
     if shards < 1:
         raise ValueError("--shards must be at least 1")
     if cfg.shard != (0, 1):
         raise ValueError("--shard cannot go with --broker: the scan is cut into --shards")
     scan, plan = pipeline.start_scan(store, cfg)
+    scan.args.update(args or {})
     scan.args["shards"] = shards
     store.update_scan(scan)
     store.flush()  # the scan row exists before any worker looks for it

@@ -1,7 +1,8 @@
 """``netatlas monitor daemon``: on one machine, runs the monitors that are due and sends
 the deliveries that are due. Each due monitor is claimed first (its ``next_run`` moved
 to its next slot in one conditional update), so two daemons on one store never run the
-same slot, and a daemon that was down runs a missed monitor once, not once per slot."""
+same slot, and a daemon that was down runs a missed monitor once, not once per slot
+(``schedule.claim_due``, which the broker's scheduler uses too)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from netatlas.store import Store
-from netatlas.store.monitors import monitor_tables
 
 from .model import Monitor
 from .notify.deliver import Backoff, deliver_due
 from .runner import RunResult, run_monitor
-from .schedule import next_slot
+from .schedule import claim_due
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +35,8 @@ class Daemon:
 
     def claim_due(self, now: float) -> list[tuple[Monitor, float]]:
         """The due monitors this daemon claimed, with how late each one is."""
-        tables = monitor_tables(self.store)
-        claimed = []
         free = self.max_runs - len(self._running)
-        if free <= 0:
-            return []
-        for row in tables.due_monitors(now, limit=free):
-            monitor = Monitor.from_row(row)
-            slot = next_slot(row.next_run, monitor.every, now)
-            if tables.claim_monitor(row.id, row.next_run, slot):
-                monitor.next_run = slot
-                claimed.append((monitor, max(0.0, now - row.next_run)))
-        return claimed
+        return [(c.monitor, c.lag) for c in claim_due(self.store, now, free)]
 
     async def _run(self, monitor: Monitor, lag: float) -> None:
         try:

@@ -66,6 +66,7 @@ class Monitor:
     last_scan_id: str | None = None
     last_error: str | None = None
     last_lag: float | None = None  # seconds between due and started, last run
+    running_scan: str | None = None  # a run's scan still on a cluster's workers (--broker)
     runs: int = 0
 
     def scan_config(self) -> ScanConfig:

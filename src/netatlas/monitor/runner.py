@@ -65,28 +65,52 @@ def _query_hits(store: Store, scan_id: str, triggers: list[str]) -> dict[str, se
             for t in triggers if t.startswith("query:")}
 
 
+def monitor_args(monitor: Monitor, lag: float | None) -> dict[str, Any]:
+    """What a monitor's scan records of the run that started it (``scan.args``)."""
+    return {"monitor": {"id": monitor.id, "name": monitor.name, "lag": lag}}
+
+
+def refused(store: Store, monitor: Monitor, exc: Exception, started: float,
+            what: str = "refused") -> RunResult:
+    """A run whose scan was refused (its scope no longer passes) or did not finish:
+    recorded as the monitor's last error, no events."""
+    monitor.last_error = f"{what}: {exc}"
+    monitor.last_run = started
+    monitor.running_scan = None
+    monitor_tables(store).record_run(monitor.id, monitor.to_row().doc, None, [], [],
+                                     time.time())
+    return RunResult(monitor, None, error=monitor.last_error)
+
+
 async def run_monitor(store: Store, monitor: Monitor, lag: float | None = None) -> RunResult:
-    tables = monitor_tables(store)
+    """One run on this machine: the scan in this process, then ``finish_run``."""
     started = time.time()
     monitor.last_lag = lag
     cfg = monitor.scan_config()
     try:
         scan, plan = pipeline.start_scan(store, cfg)
     except (ScopeError, LookupError, ValueError) as exc:
-        monitor.last_error = f"refused: {exc}"
-        monitor.last_run = started
-        tables.record_run(monitor.id, monitor.to_row().doc, None, [], [], time.time())
-        return RunResult(monitor, None, error=monitor.last_error)
+        return refused(store, monitor, exc, started)
+    scan.args.update(monitor_args(monitor, lag))
+    store.update_scan(scan)
     await pipeline.run(store, scan, cfg, plan)
     store.flush()
-    records = {record_key(r): r for r in store.iter_search(f'scan:"{scan.id}"')}
+    return finish_run(store, monitor, scan.id, plan, started)
+
+
+def finish_run(store: Store, monitor: Monitor, scan_id: str, plan: pipeline.Plan,
+               started: float) -> RunResult:
+    """After the run's scan ended (here, or on a cluster's workers): what changed since
+    the last run as events, the triggers that fire, the deliveries — one transaction."""
+    tables = monitor_tables(store)
+    records = {record_key(r): r for r in store.iter_search(f'scan:"{scan_id}"')}
     now = time.time()
     state = tables.get_state(monitor.id) or {}
     before = _visible(state.get("endpoints", {}), monitor, plan)
     after = {k: facts(r) for k, r in records.items()}
     changes = diff(before, after, now, monitor.expiring_days)
     triggers = list(monitor.triggers)
-    hits = _query_hits(store, scan.id, triggers)
+    hits = _query_hits(store, scan_id, triggers)
     events: list[EventRow] = []
     notify: list[tuple[int, str]] = []
     for change in changes:
@@ -94,16 +118,17 @@ async def run_monitor(store: Store, monitor: Monitor, lag: float | None = None) 
         ip, port, _ = split_key(change.key)
         names = fired(triggers, change, record, hits,
                       lambda t, ip=ip, port=port: monitor.ignored(t, ip, port))
-        events.append(_event(monitor, scan.id, now, change, record, names))
+        events.append(_event(monitor, scan_id, now, change, record, names))
         if names:
             notify += [(len(events) - 1, nid) for nid in monitor.notifiers]
     # endpoints the run could not see keep their last facts
     kept = {k: f for k, f in state.get("endpoints", {}).items() if k not in before}
-    monitor.last_run, monitor.last_scan_id, monitor.last_error = started, scan.id, None
+    monitor.last_run, monitor.last_scan_id, monitor.last_error = started, scan_id, None
+    monitor.running_scan = None
     monitor.runs += 1
     tables.record_run(monitor.id, monitor.to_row().doc, {"endpoints": {**kept, **after}},
                       events, notify, now)
-    return RunResult(monitor, scan.id, events)
+    return RunResult(monitor, scan_id, events)
 
 
 def _event(monitor: Monitor, scan_id: str, now: float, change: Change,
