@@ -107,8 +107,8 @@ def pii_finding(obs: Observation) -> Finding | None:
         return None
     total = {k: len(v) for k, v in found.items()}
     evidence = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(total.items()))
-    severity = "low" if "national_id" in total else "info"
-    return Finding("pii-exposed", severity, "Personal data in server response", evidence)
+    return Finding("pii-exposed", "low" if "national_id" in total else "info",
+                   "Personal data in server response", evidence)
 
 
 def _redact_bytes(data: bytes) -> bytes:

@@ -61,6 +61,16 @@ def text(value: Any, cap: int = MAX_TEXT) -> str | None:
     return out or None
 
 
+def mapping(value: Any) -> dict[str, Any]:
+    """A JSON object from hostile input, or {} for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
+def string(value: Any) -> str:
+    """A JSON string from hostile input as it is (unbounded), or "" for anything else."""
+    return value if isinstance(value, str) else ""
+
+
 def text_list(value: Any, cap: int = MAX_LIST) -> list[str]:
     if not isinstance(value, list):
         value = [value] if isinstance(value, str) else []

@@ -17,10 +17,14 @@ SNIFF_BYTES = 64 * 1024
 _MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"))
 
 
+# a readable byte stream: a file or stdin, or a decompressing reader over one
+_Stream = IO[bytes] | io.BufferedIOBase
+
+
 class _Prefixed(io.RawIOBase):
     """``prefix`` then the rest of ``rest``: bytes read for detection are not lost."""
 
-    def __init__(self, prefix: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, prefix: bytes, rest: _Stream) -> None:
         self._prefix = prefix
         self._rest = rest
 
@@ -39,7 +43,7 @@ class _Prefixed(io.RawIOBase):
         return n
 
 
-def _read_up_to(stream: IO[bytes], size: int) -> bytes:
+def _read_up_to(stream: _Stream, size: int) -> bytes:
     parts, got = [], 0
     while got < size:
         chunk = stream.read(size - got)
@@ -92,7 +96,7 @@ def open_input(name: str) -> Input:
     magic = _read_up_to(raw, 6)
     compression = next((kind for m, kind in _MAGIC if magic.startswith(m)), None)
     head_raw = _Prefixed(magic, raw)
-    inner: IO[bytes]
+    inner: io.BufferedIOBase  # GzipFile, BZ2File, LZMAFile, BufferedReader
     # (each closed by Input.close)
     if compression == "gzip":
         inner = gzip.GzipFile(fileobj=io.BufferedReader(head_raw), mode="rb")

@@ -27,6 +27,7 @@ from ._common import (
     Origin,
     address,
     each_object,
+    mapping,
     port_number,
     text,
     text_list,
@@ -35,7 +36,8 @@ from ._common import (
 
 
 def _ip(rec: dict[str, Any]) -> str:
-    for cand in [rec.get("host"), *(rec.get("a") if isinstance(rec.get("a"), list) else [])]:
+    a = rec.get("a")
+    for cand in [rec.get("host"), *(a if isinstance(a, list) else [])]:
         if isinstance(cand, str):
             try:
                 return str(ipaddress.ip_address(cand.strip("[]")))
@@ -52,7 +54,7 @@ def _int(value: Any) -> int | None:
 
 
 def _tls(tls: dict[str, Any]) -> dict[str, Any]:
-    fp = tls.get("fingerprint_hash") if isinstance(tls.get("fingerprint_hash"), dict) else {}
+    fp = mapping(tls.get("fingerprint_hash"))
     ssl: dict[str, Any] = {
         "version": text(tls.get("tls_version"), 32),
         "cipher": {"name": text(tls.get("cipher"), 128)},
@@ -94,7 +96,7 @@ def convert(rec: dict[str, Any]) -> Observation | None:
         "url": url or None,
         "technologies": [{"name": t} for t in text_list(rec.get("tech"))][:MAX_LIST],
     }
-    hashes = rec.get("hash") if isinstance(rec.get("hash"), dict) else {}
+    hashes = mapping(rec.get("hash"))
     if (mmh3 := _int(hashes.get("body_mmh3"))) is not None:
         http["html_hash"] = mmh3
     if (fav := _int(rec.get("favicon"))) is not None:

@@ -27,6 +27,7 @@ from ._common import (
     Origin,
     Skip,
     address,
+    mapping,
     port_number,
     read_lines,
     stamp,
@@ -144,7 +145,7 @@ def _one(n: int, obj: dict[str, Any], merger: _Merger) -> Iterator[Observation]:
     ip = address(obj.get("ip"))
     when = obj.get("timestamp")
     if "rec_type" in obj:  # -oD
-        data = obj.get("data") if isinstance(obj.get("data"), dict) else {}
+        data = mapping(obj.get("data"))
         port, proto = port_number(obj.get("port")), str(obj.get("proto") or "tcp")
         if obj["rec_type"] == "banner":
             yield from merger.banner(n, ip, port, proto, when, data.get("service_name"),

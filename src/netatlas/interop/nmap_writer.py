@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from ._common import mapping
 from .grouping import by_address
 
 NMAP_VERSION = "7.93"  # the XML output version we write is 1.05, as nmap 7.93's
@@ -53,7 +54,7 @@ def _service(rec: dict[str, Any]) -> str:
 
 def _script(rec: dict[str, Any]) -> str:
     """One script element at most: Debian's ndiff (7.93) fails sorting two on a port."""
-    http = rec.get("http") if isinstance(rec.get("http"), dict) else {}
+    http = mapping(rec.get("http"))
     if rec.get("data"):
         return f'<script id="banner" output={_a(rec["data"], 2048)}/>'
     if http.get("title"):

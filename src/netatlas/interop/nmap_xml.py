@@ -34,6 +34,7 @@ from ._common import (
     Origin,
     Skip,
     address,
+    mapping,
     port_number,
     stamp,
     text,
@@ -207,8 +208,8 @@ def _scripts(port: Element, obs: Observation) -> None:
         elif sid == "ssl-cert":
             cert = _elems(s)
             ssl = obs.sections.setdefault("ssl", {})
-            subject = cert.get("subject") if isinstance(cert.get("subject"), dict) else {}
-            issuer = cert.get("issuer") if isinstance(cert.get("issuer"), dict) else {}
+            subject = mapping(cert.get("subject"))
+            issuer = mapping(cert.get("issuer"))
             ssl["cert"] = {
                 "subject": {"CN": subject.get("commonName")},
                 "issuer": {"CN": issuer.get("commonName")},

@@ -21,6 +21,7 @@ from ._common import (
     address,
     data_bytes,
     each_object,
+    mapping,
     port_number,
     text,
     text_list,
@@ -92,7 +93,7 @@ def convert(rec: dict[str, Any]) -> Observation:
         isp=text(rec.get("isp")), asn=text(rec.get("asn"), 32),
         vulns=_vulns(rec.get("vulns")),
     )
-    meta = rec.get("_shodan") if isinstance(rec.get("_shodan"), dict) else {}
+    meta = mapping(rec.get("_shodan"))
     obs.service = _module(meta.get("module"))
     loc = rec.get("location")
     if isinstance(loc, dict):

@@ -25,8 +25,10 @@ from ._common import (
     Skip,
     address,
     json_objects,
+    mapping,
     port_number,
     stamp,
+    string,
     text,
     timestamp,
 )
@@ -50,11 +52,11 @@ def _first(value: Any) -> Any:
 
 
 def _http(result: dict[str, Any], obs: Observation) -> int | None:
-    resp = result.get("response") if isinstance(result.get("response"), dict) else {}
-    headers = resp.get("headers") if isinstance(resp.get("headers"), dict) else {}
+    resp = mapping(result.get("response"))
+    headers = mapping(resp.get("headers"))
     flat = {str(k)[:128].replace("_", "-"): text(_first(v), 4096)
             for k, v in list(headers.items())[:128] if k != "unknown"}
-    body = resp.get("body") if isinstance(resp.get("body"), str) else ""
+    body = string(resp.get("body"))
     status = resp.get("status_code") if isinstance(resp.get("status_code"), int) else None
     obs.sections["http"] = {k: v for k, v in {
         "status": status,
@@ -64,12 +66,12 @@ def _http(result: dict[str, Any], obs: Observation) -> int | None:
         "html": body[:MAX_DATA] or None,
         "body_length": len(body),
     }.items() if v is not None}
-    proto = resp.get("protocol") if isinstance(resp.get("protocol"), dict) else {}
+    proto = mapping(resp.get("protocol"))
     head = f"{text(proto.get('name'), 16) or 'HTTP/1.1'} {text(resp.get('status_line'), 128)}"
     lines = [head] + [f"{k}: {v}" for k, v in flat.items()]
     obs.data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")[:MAX_DATA]
-    request = resp.get("request") if isinstance(resp.get("request"), dict) else {}
-    url = request.get("url") if isinstance(request.get("url"), dict) else {}
+    request = mapping(resp.get("request"))
+    url = mapping(request.get("url"))
     tls_log = request.get("tls_log")
     if isinstance(tls_log, dict):
         _tls({"handshake_log": tls_log.get("handshake_log")}, obs)
@@ -86,21 +88,21 @@ def _http(result: dict[str, Any], obs: Observation) -> int | None:
 
 
 def _tls(result: dict[str, Any], obs: Observation) -> None:
-    log = result.get("handshake_log") if isinstance(result.get("handshake_log"), dict) else {}
-    hello = log.get("server_hello") if isinstance(log.get("server_hello"), dict) else {}
+    log = mapping(result.get("handshake_log"))
+    hello = mapping(log.get("server_hello"))
     certs = log.get("server_certificates")
     cert = certs.get("certificate") if isinstance(certs, dict) else None
     parsed = cert.get("parsed") if isinstance(cert, dict) else None
     ssl = obs.sections.setdefault("ssl", {})
-    version = hello.get("version") if isinstance(hello.get("version"), dict) else {}
-    cipher = hello.get("cipher_suite") if isinstance(hello.get("cipher_suite"), dict) else {}
+    version = mapping(hello.get("version"))
+    cipher = mapping(hello.get("cipher_suite"))
     if name := text(version.get("name"), 32):
         ssl["version"] = name.replace("TLSv1.0", "TLSv1")
     if name := text(cipher.get("name"), 128):
         ssl["cipher"] = {"name": name}
     if isinstance(parsed, dict):
-        subject = parsed.get("subject") if isinstance(parsed.get("subject"), dict) else {}
-        issuer = parsed.get("issuer") if isinstance(parsed.get("issuer"), dict) else {}
+        subject = mapping(parsed.get("subject"))
+        issuer = mapping(parsed.get("issuer"))
         ssl["cert"] = {
             "subject": {"CN": text(_first(subject.get("common_name")), 255)},
             "issuer": {"CN": text(_first(issuer.get("common_name")), 255)},
@@ -109,7 +111,7 @@ def _tls(result: dict[str, Any], obs: Observation) -> None:
 
 
 def _ssh(result: dict[str, Any], obs: Observation) -> None:
-    sid = result.get("server_id") if isinstance(result.get("server_id"), dict) else {}
+    sid = mapping(result.get("server_id"))
     raw = text(sid.get("raw"), 255)
     if raw:
         obs.data = (raw + "\r\n").encode("utf-8", "surrogateescape")
@@ -124,7 +126,7 @@ def _module(name: str, resp: dict[str, Any], ip: str, line_port: Any
     if status not in OPEN_STATUSES:
         return None  # the port did not answer: nothing was observed
     protocol = (text(resp.get("protocol"), 32) or name).lower()
-    result = resp.get("result") if isinstance(resp.get("result"), dict) else {}
+    result = mapping(resp.get("result"))
     obs = Observation(ip=ip, port=0, transport="tcp",
                       timestamp=timestamp(resp.get("timestamp")), scan_id="",
                       status=status, service=SERVICE.get(protocol, protocol),

@@ -39,6 +39,11 @@ def as_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """A record value that is a mapping, or {} for anything else."""
+    return value if isinstance(value, dict) else {}
+
+
 def http_section(obs: Observation) -> dict[str, Any]:
     return sec(obs, "http")
 

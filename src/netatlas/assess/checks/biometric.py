@@ -7,7 +7,7 @@ and what answered a client without credentials, or that only the page was seen."
 from __future__ import annotations
 
 from ...model import Observation
-from ._base import Check, http_section, page_title, quote, sec
+from ._base import Check, as_dict, http_section, page_title, quote, sec
 
 BIOMETRIC_TAGS = ("biometric", "face-swap")
 
@@ -18,7 +18,7 @@ def biometric_exposure(obs: Observation) -> str | None:
         return None
     h = http_section(obs)
     status = h.get("status")
-    api = h.get("api") if isinstance(h.get("api"), dict) else {}
+    api = as_dict(h.get("api"))
     named = quote(f"{obs.product} {obs.version}" if obs.version else (obs.product or "?"))
     what = "face-swap tool" if kinds == ["face-swap"] else "face recognition service"
     answered = [name for name in ("frigate_version", "reactor_models", "openapi")

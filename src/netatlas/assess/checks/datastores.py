@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ...model import Observation
-from ._base import Check, Evidence, http_section, page_html, product_name, quote, sec
+from ._base import Check, Evidence, as_dict, http_section, page_html, product_name, quote, sec
 
 
 def redis_no_auth(obs: Observation) -> str | None:
@@ -33,7 +33,7 @@ def _http_open_store(product_words: tuple[str, ...], body_marks: tuple[str, ...]
         h = http_section(obs)
         # a well-known API path (http.api, kept only when it answered 200) is evidence
         # even when GET / is a 404, as on etcd
-        api = h.get("api") if isinstance(h.get("api"), dict) else {}
+        api = as_dict(h.get("api"))
         for name, doc in api.items():
             for mark in body_marks:
                 if isinstance(doc, str) and mark in doc:
