@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any, cast
 
-from netatlas.cli import render
+from netatlas.cli import escape, render
+from netatlas.cli.escape import TerminalWriter
 
 
 def write_export(records: Iterable[dict[str, Any]], fmt: str, output: str) -> int:
@@ -29,7 +30,9 @@ def write_export(records: Iterable[dict[str, Any]], fmt: str, output: str) -> in
         if fmt == "nmap":
             from netatlas.interop.nmap_writer import write as write_nmap
 
-            return write_nmap(records, out)
+            # XML has no escape for C1 or bidi characters: a terminal gets them visible
+            return write_nmap(records, cast(IO[str], TerminalWriter(out))
+                              if escape.is_terminal(out) else out)
         if fmt == "csv":
             return render.write_csv(records, out)
         return render.print_json_lines(records, out)

@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from netatlas import pipeline
-from netatlas.cli import render
+from netatlas.cli import escape, render
+from netatlas.cli.dashquery import QueryCommand
 from netatlas.cli.options import db_option
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
@@ -32,7 +33,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="One JSON obj
 
 
 def _fail(message: str, code: int) -> None:
-    err_console.print(render.safe(message, 10_000), style="red")
+    # soft wrap: a query error's caret line must stay under the column it points at
+    err_console.print(render.safe(message, 10_000, multiline=True), style="red",
+                      soft_wrap=True)
     sys.exit(code)
 
 
@@ -51,7 +54,8 @@ def cli() -> None:
 @click.argument("targets", nargs=-1)
 @click.option("-p", "--ports", default=None,
               help="Ports, nmap syntax: 22,80-90 | - (all) | T:22,U:53. Default 1-1024.")
-@click.option("--top-ports", type=int, default=None, help="The N most common ports.")
+@click.option("--top-ports", type=click.IntRange(min=1), default=None,
+              help="The N most common ports.")
 @click.option("--exclude-ports", default=None, help="Ports never to probe, nmap syntax.")
 @click.option("--allow", multiple=True, help="CIDR/range you may scan (required; repeatable).")
 @click.option("--allow-file", multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -59,19 +63,21 @@ def cli() -> None:
 @click.option("--exclude", multiple=True, help="CIDR/range never to touch (repeatable).")
 @click.option("--exclude-file", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="File of denied ranges, one per line.")
-@click.option("--rate", type=float, default=None, help="Global probe rate limit, probes/s.")
-@click.option("--concurrency", type=int, default=1000, show_default=True,
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Global probe rate limit, probes/s.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Connects in flight at once.")
-@click.option("--timeout", type=float, default=1.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True,
               help="Connect time-out per probe, seconds.")
-@click.option("--retries", type=int, default=0, show_default=True,
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
               help="Retries for probes that time out.")
 @click.option("--seed", type=int, default=0, help="Permutation seed (0 = random).")
 @click.option("--shard", default="0/1", show_default=True,
               help="Scan only shard i of N of the permutation, as i/N.")
 @click.option("--no-grab", is_flag=True, help="Only find open ports; do not talk to them.")
-@click.option("--grab-concurrency", type=int, default=64, show_default=True)
-@click.option("--banner-wait", type=float, default=1.5, show_default=True,
+@click.option("--grab-concurrency", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--banner-wait", type=click.FloatRange(min=0), default=1.5, show_default=True,
               help="Seconds to wait for a server's greeting.")
 @click.option("--geoip", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="MaxMind-format database(s) for location / ASN / org (repeatable).")
@@ -81,11 +87,17 @@ def cli() -> None:
               help="http:// URL inside the scope that proxies are asked to fetch "
                    "(open-proxy check); default: the first HTTP service this scan "
                    "finds inside its scope.")
+@click.option("--check-default-logins", is_flag=True, default=False,
+              help="INTRUSIVE, off by default: log in to identified services with a short "
+                   "list of vendor default credentials (MySQL/MariaDB root with no "
+                   "password, PostgreSQL postgres, RabbitMQ guest, Tomcat manager, Grafana "
+                   "admin, Redis 'foobared'), one attempt each; a login that works is a "
+                   "critical default-login finding. Only with permission to log in.")
 @click.option("--resume", "resume_id", default=None, help="Continue an interrupted scan.")
 @click.option("--broker", envvar="NETATLAS_BROKER", default=None, metavar="URL",
               help="Run on the workers of a cluster: its Celery broker, redis://HOST:6379/0 "
                    "(needs a PostgreSQL --db).")
-@click.option("--shards", type=int, default=8, show_default=True,
+@click.option("--shards", type=click.IntRange(min=1), default=8, show_default=True,
               help="With --broker: shards (tasks) the scan is cut into.")
 @click.option("--detach", is_flag=True, help="With --broker: print the scan id and return.")
 @db_option
@@ -95,7 +107,8 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
          exclude: tuple[str, ...], exclude_file: tuple[str, ...], rate: float | None,
          concurrency: int, timeout: float, retries: int, seed: int, shard: str,
          no_grab: bool, grab_concurrency: int, banner_wait: float, geoip: tuple[str, ...],
-         redact_pii: bool, proxy_canary: str | None, resume_id: str | None,
+         redact_pii: bool, proxy_canary: str | None, check_default_logins: bool,
+         resume_id: str | None,
          broker: str | None, shards: int, detach: bool, db: str | None, as_json: bool) -> None:
     """Discover, grab and identify services on TARGETS (addresses, CIDRs, ranges, names)."""
     store = open_store(db)
@@ -120,7 +133,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
                 timeout=timeout, retries=retries, grab=not no_grab,
                 grab_concurrency=grab_concurrency, banner_wait=banner_wait,
                 geoip=[str(Path(g).resolve()) for g in geoip], redact_pii=redact_pii,
-                proxy_canary=proxy_canary,
+                proxy_canary=proxy_canary, check_default_logins=check_default_logins,
             )
             if broker:  # on a cluster's workers (README "Scale-out")
                 from netatlas.cli.distributed import distributed_scan
@@ -184,6 +197,11 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
                if scan_obj.done else "")
             + f" (seed {cfg.seed}, shard {cfg.shard[0]}/{cfg.shard[1]})"
         )
+    if cfg.check_default_logins:  # said even with --json: stderr is not the JSON stream
+        from netatlas.assess.intrusive import NOTICE, family_names
+
+        err_console.print(f"{NOTICE} {', '.join(family_names())} services found in scope "
+                          "(--check-default-logins)", style="bold yellow", highlight=False)
     try:
         with progress:
             asyncio.run(pipeline.run(store, scan_obj, cfg, plan, on_progress))
@@ -194,6 +212,14 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
             f"Resume with: netatlas scan --resume {scan_obj.id}"
         )
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        # the runner marks what fails inside its loop; this covers the rest (a GeoIP
+        # file that is none, a discoverer refusing its options): never "running" for ever
+        scan_obj.status = "failed"
+        scan_obj.finished = None
+        store.update_scan(scan_obj)
+        store.close()
+        _fail(f"scan {scan_obj.id} failed: {type(exc).__name__}: {exc}", 1)
     store.close()
     summary = {
         "scan_id": scan_obj.id, "status": scan_obj.status, "endpoints": plan.space.size,
@@ -256,10 +282,10 @@ def _scan_dict(s: Scan) -> dict[str, Any]:
 
 
 # -- search / host / stats / export ----------------------------------------------------------
-@cli.command()
+@cli.command(cls=QueryCommand)
 @click.argument("query", default="")
-@click.option("--limit", type=int, default=100, show_default=True)
-@click.option("--offset", type=int, default=0)
+@click.option("--limit", type=click.IntRange(min=0), default=100, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0)
 @click.option("--after", default=None, metavar="CURSOR",
               help="Continue after the page that printed this cursor (deep pages stay fast).")
 @click.option("--help-fields", is_flag=True, help="List the search fields and syntax.")
@@ -323,11 +349,12 @@ def host(ip: str, latest: bool, db: str | None, as_json: bool) -> None:
         render.print_host(console, ip, records)
 
 
-@cli.command()
+@cli.command(cls=QueryCommand)
 @click.argument("query", default="")
 @click.option("--facets", default="port,service,product", show_default=True,
               help="Comma-separated facet names.")
-@click.option("--size", type=int, default=10, show_default=True, help="Values per facet.")
+@click.option("--size", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Values per facet.")
 @db_option
 @json_option
 def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> None:
@@ -361,7 +388,7 @@ def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> 
         console.print(render.facets_table(name, values))
 
 
-@cli.command()
+@cli.command(cls=QueryCommand)
 @click.argument("query", default="")
 @click.option("--format", "fmt", default="jsonl", show_default=True,
               type=click.Choice(["jsonl", "csv", "nmap", "shodan", "internetdb-sqlite"]),
@@ -376,6 +403,9 @@ def export(query: str, fmt: str, output: str, db: str | None) -> None:
 
     if fmt == "internetdb-sqlite" and output == "-":
         _fail("--format internetdb-sqlite writes a file: give -o FILE", 2)
+    if fmt == "shodan" and output == "-" and escape.is_terminal(sys.stdout):
+        _fail("--format shodan writes gzip, which a terminal would run as commands: "
+              "give -o FILE or a pipe", 2)
     store = open_store(db)
     try:
         n = write_export(store.iter_search(query), fmt, output)

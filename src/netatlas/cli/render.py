@@ -14,16 +14,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from netatlas.cli import escape
+from netatlas.cli.escape import escape_json_terminal, escape_terminal
 from netatlas.store import FacetValue
 
-_CONTROL = {c: f"\\x{c:02x}" for c in range(32) if c not in (9,)} | {127: "\\x7f"}
 
-
-def safe(value: Any, limit: int = 80) -> Text:
-    """Hostile text -> a single-line, markup-free, length-capped Text."""
+def safe(value: Any, limit: int = 80, *, multiline: bool = False) -> Text:
+    """Hostile text -> a markup-free, length-capped Text with every terminal control
+    made visible; a single line unless ``multiline``."""
     if value is None:
         return Text("")
-    s = str(value).translate(_CONTROL)
+    s = escape_terminal(str(value), multiline=multiline)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     return Text(s)
@@ -45,9 +46,11 @@ def endpoint(record: dict[str, Any]) -> str:
 
 def print_json_lines(records: Iterable[dict[str, Any]], out: IO[str] | None = None) -> int:
     out = out or sys.stdout
+    to_terminal = escape.is_terminal(out)  # a file or a pipe gets the data as stored
     n = 0
     for rec in records:
-        out.write(json.dumps(rec, ensure_ascii=False, sort_keys=False) + "\n")
+        line = json.dumps(rec, ensure_ascii=False, sort_keys=False)
+        out.write((escape_json_terminal(line) if to_terminal else line) + "\n")
         n += 1
     return n
 
@@ -61,11 +64,13 @@ CSV_COLUMNS = [
 def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    # on a terminal each cell is one escaped line; a file or a pipe gets the data
+    cell = _terminal_cell if escape.is_terminal(out) else str
     n = 0
     for r in records:
         ssl = r.get("ssl") or {}
         cert = ssl.get("cert") or {}
-        writer.writerow([
+        writer.writerow([cell(v) for v in [
             r["ip_str"], r["port"], r["transport"], r["timestamp"], r.get("service") or "",
             r.get("product") or "", r.get("version") or "", " ".join(r.get("cpe") or []),
             " ".join(r.get("hostnames") or []), " ".join(r.get("tags") or []),
@@ -73,9 +78,13 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
             (cert.get("subject") or {}).get("CN") or "",
             (r.get("ssh") or {}).get("fingerprint_sha256") or "",
             _csv_safe((r.get("data") or "")[:1024]),
-        ])
+        ]])
         n += 1
     return n
+
+
+def _terminal_cell(value: Any) -> str:
+    return escape_terminal(str(value))
 
 
 def _csv_safe(s: str) -> str:
