@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from netatlas.api import _alerts, _errors, _internetdb, _native, _shodan, _shodan_tools
 from netatlas.api._auth import COOKIE, authenticate
+from netatlas.api._docs import add_docs
 from netatlas.api._guard import RequestGuard
 from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
@@ -75,9 +76,13 @@ def create_app(
             "Send an API key as `?key=`, `Authorization: Bearer KEY` or `X-API-Key`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's load from a CDN: ours are served from the package
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.services = services
     _errors.install(app)
+    add_docs(app)
     app.include_router(_native.create_router())
     app.include_router(_shodan.create_router())
     app.include_router(_internetdb.create_router())

@@ -10,7 +10,7 @@ MAX_TARGET = 128  # characters of one target, allow or exclude entry (an IPv6 ra
 MAX_TARGETS = 1024  # entries in one list of targets
 
 # served without a key: the API's own documentation
-PUBLIC_PATHS = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/docs", "/redoc", "/openapi.json"})
 PUBLIC_PREFIX = "/docs/assets/"
 
 
