@@ -71,7 +71,8 @@ def shodan_banner(rec: dict[str, Any]) -> dict[str, Any]:
         pass
     hostnames = [str(h) for h in rec.get("hostnames") or []]
     out.setdefault("domains", sorted({_domain(h) for h in hostnames}))
-    loc = rec.get("location") if isinstance(rec.get("location"), dict) else {}
+    found = rec.get("location")
+    loc: dict[str, Any] = found if isinstance(found, dict) else {}
     out["location"] = {k: loc.get(k) for k in SHODAN_LOCATION_KEYS}
     for key in ("org", "isp", "asn", "os"):
         out.setdefault(key, None)
@@ -122,7 +123,8 @@ def host_summary(ip: str, latest: list[dict[str, Any]], history: list[dict[str, 
     tags = sorted({t for r in latest for t in r.get("tags") or []})
     vulns = sorted({v for r in latest for v in (r.get("vulns") or {})})
     newest = max(latest, key=lambda r: r["timestamp"]) if latest else banners[0]
-    loc = newest.get("location") if isinstance(newest.get("location"), dict) else {}
+    found = newest.get("location")
+    loc: dict[str, Any] = found if isinstance(found, dict) else {}
     out: dict[str, Any] = {
         "ip_str": ip,
         "ports": sorted({int(r["port"]) for r in latest}),
