@@ -9,7 +9,7 @@ import pytest
 from netatlas.monitor import Monitor, parse_duration
 from netatlas.monitor import service as svc
 from netatlas.monitor.daemon import Daemon
-from netatlas.monitor.schedule import next_slot
+from netatlas.monitor.schedule import claim_due, next_slot
 from netatlas.scope import ScopeError
 from netatlas.store import Store
 from netatlas.store.monitors import monitor_tables
@@ -53,3 +53,16 @@ def test_scope_and_triggers_checked_on_save(store: Store) -> None:
         svc.save(store, Monitor(name="x", targets=["127.20.12.1"], allow=["127.20.12.0/24"],
                                 notifiers=["nope"]))
     assert monitor_tables(store).list_monitors() == []
+
+
+def test_claim_due_skips_runs_in_flight_and_keeps_them_due(store: Store) -> None:
+    """The broker's scheduler does not claim a monitor whose last run is still on the
+    workers: it stays due (claimed once it is free), and others are not starved by it."""
+    busy = _monitor(store, next_run=1000.0)
+    free = _monitor(store, next_run=1001.0)
+    claims = claim_due(store, 2000.0, limit=1, skip=[busy.id])
+    assert [(c.monitor.id, c.due, c.lag) for c in claims] == [(free.id, 1001.0, 999.0)]
+    assert claim_due(store, 2000.0, limit=5, skip=[busy.id]) == []
+    (later,) = claim_due(store, 2000.0, limit=5)
+    assert (later.monitor.id, later.due) == (busy.id, 1000.0)
+    assert later.monitor.next_run == 1000.0 + 17 * 60  # one run, then the next slot
