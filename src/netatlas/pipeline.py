@@ -37,6 +37,7 @@ from netatlas.scope import (
     iter_endpoints,
     parse_ports,
     parse_targets,
+    require_something_to_scan,
     top_ports,
 )
 from netatlas.store import Store
@@ -122,6 +123,7 @@ def plan_scan(cfg: ScanConfig) -> Plan:
     if cfg.exclude_ports:
         ports = exclude_ports(ports, cfg.exclude_ports)
     space = TargetSpace(targets, ports, scope)
+    require_something_to_scan(space)  # all denied, or no port left: say so, send nothing
     permutation = Permutation(space.size, seed=cfg.seed, shard=cfg.shard)
     hostnames = dict(targets.hostnames)
     if not cfg.resolved:

@@ -20,6 +20,7 @@ from netatlas.cli.options import db_option
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
 from netatlas.scope import ScopeError
+from netatlas.scope.refusals import describe as describe_refusals
 from netatlas.store import CursorError, Store, open_store
 
 console = Console()
@@ -197,6 +198,12 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
                if scan_obj.done else "")
             + f" (seed {cfg.seed}, shard {cfg.shard[0]}/{cfg.shard[1]})"
         )
+    if plan.space.skipped:  # on stderr even with --json: the user must learn it
+        n = plan.space.skipped
+        err_console.print(
+            render.safe(f"skipped {n} address{'es' if n != 1 else ''} in the deny list: "
+                        + describe_refusals(plan.space.refused, n), 2_000),
+            style="yellow", soft_wrap=True)
     if cfg.check_default_logins:  # said even with --json: stderr is not the JSON stream
         from netatlas.assess.intrusive import NOTICE, family_names
 

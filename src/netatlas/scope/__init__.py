@@ -11,6 +11,7 @@ from .errors import OutOfScope, ScopeError
 from .permutation import MAX_SIZE, Permutation
 from .policy import NO_ALLOW, Permitted, Scope
 from .ports import PortSet, exclude_ports, parse_ports, top_ports, top_ports_ordered
+from .refusals import require_something_to_scan
 from .reserved import RESERVED, RESERVED_V4, RESERVED_V6
 from .space import TargetSpace, iter_endpoints
 from .targets import TargetEntry, Targets, parse_targets
@@ -34,6 +35,7 @@ __all__ = [
     "iter_endpoints",
     "parse_ports",
     "parse_targets",
+    "require_something_to_scan",
     "top_ports",
     "top_ports_ordered",
 ]

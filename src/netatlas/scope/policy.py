@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _intervals as iv
+from ._mapped import normalise_entries, normalise_ip, normalise_targets
 from .errors import OutOfScope, ScopeError
+from .refusals import refused_ranges
 from .reserved import RESERVED
 from .targets import TargetEntry, Targets, ip_to_str, parse_address_spec, parse_targets
 
@@ -42,6 +44,7 @@ class Permitted:
     v4: list[Interval]
     v6: list[Interval]
     skipped: int
+    refused: list[tuple[str, str]]  # the first few denied ranges, each with its reason
 
 
 def _read_file(path: str | Path, resolve: bool) -> list[TargetEntry]:
@@ -62,10 +65,11 @@ def _read_file(path: str | Path, resolve: bool) -> list[TargetEntry]:
 
 
 def _as_ip(ip: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address every scope decision is taken on: IPv4-mapped IPv6 as its IPv4."""
     if isinstance(ip, ipaddress.IPv4Address | ipaddress.IPv6Address):
-        return ip
+        return normalise_ip(ip)
     try:
-        return ipaddress.ip_address(ip)  # type: ignore[arg-type]
+        return normalise_ip(ipaddress.ip_address(ip))  # type: ignore[arg-type]
     except ValueError:
         raise ScopeError(f"{ip!r} is not an IP address") from None
 
@@ -84,6 +88,8 @@ class Scope:
         allow_entries = list(parse_targets(list(allow), resolve=resolve).entries)
         for path in allow_files:
             allow_entries.extend(_read_file(path, resolve))
+        # ::ffff:0:0/96 allowed is 0.0.0.0/0 allowed, which lifts no IPv4 reserved block
+        allow_entries = normalise_entries(allow_entries)
         if not allow_entries:
             raise ScopeError(NO_ALLOW)
         self.allow_entries: tuple[TargetEntry, ...] = tuple(allow_entries)
@@ -93,10 +99,10 @@ class Scope:
 
         rules: list[DenyRule] = []
         for spec in list(exclude):
-            for e in parse_targets([spec], resolve=resolve).entries:
+            for e in normalise_entries(parse_targets([spec], resolve=resolve).entries):
                 rules.append(DenyRule(e.version, e.first, e.last, f"excluded: {e.spec}"))
         for path in exclude_files:
-            for e in _read_file(path, resolve):
+            for e in normalise_entries(_read_file(path, resolve)):
                 rules.append(DenyRule(e.version, e.first, e.last, f"excluded: {e.spec} ({path})"))
         self.excluded: tuple[DenyRule, ...] = tuple(rules)
 
@@ -157,6 +163,7 @@ class Scope:
 
     def check_targets(self, targets: Targets) -> None:
         """Refuse the whole scan when any target address lies outside the allow list."""
+        targets = normalise_targets(targets)
         for entry in targets.entries:
             outside = iv.first_outside(self._allow[entry.version], entry.first, entry.last)
             if outside is not None:
@@ -178,8 +185,11 @@ class Scope:
 
     def permitted(self, targets: Targets) -> Permitted:
         """Check ``targets`` then drop denied addresses, counting them."""
+        targets = normalise_targets(targets)
         self.check_targets(targets)
         v4 = iv.subtract(targets.v4, self._deny[4])
         v6 = iv.subtract(targets.v6, self._deny[6])
         skipped = targets.size - iv.total(v4) - iv.total(v6)
-        return Permitted(v4, v6, skipped)
+        refused = (refused_ranges((*self.excluded, *self.reserved), targets.v4, targets.v6)
+                   if skipped else [])
+        return Permitted(v4, v6, skipped, refused)

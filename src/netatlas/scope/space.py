@@ -68,6 +68,7 @@ class TargetSpace:
         self.scope = scope
         self.ports = ports
         self.skipped = permitted.skipped  # addresses inside allow but denied
+        self.refused = permitted.refused  # the first few of them, each with its reason
         self.hostnames = dict(targets.hostnames)
         self._pairs = ports.pairs()
         self.nports = len(self._pairs)
