@@ -17,6 +17,7 @@ from netatlas import pipeline
 from netatlas.cli import escape, render
 from netatlas.cli.dashquery import QueryCommand
 from netatlas.cli.options import db_option
+from netatlas.cli.readstore import open_existing
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
 from netatlas.scope import ScopeError
@@ -248,7 +249,7 @@ def scans_cmd(db: str | None, as_json: bool) -> None:
     """List scans and their progress (a distributed scan: each shard too)."""
     from netatlas.store.shards import shard_tables
 
-    store = open_store(db)
+    store = open_existing(db)
     try:
         rows = store.scans()
         tables = shard_tables(store)
@@ -306,7 +307,7 @@ def search(query: str, limit: int, offset: int, after: str | None, help_fields: 
 
         click.echo(help_text())
         return
-    store = open_store(db)
+    store = open_existing(db)
     nxt = None
     try:
         if offset:
@@ -343,7 +344,7 @@ def host(ip: str, latest: bool, db: str | None, as_json: bool) -> None:
         ip = str(ipaddress.ip_address(ip))
     except ValueError:
         _fail(f"not an IP address: {ip!r}", 2)
-    store = open_store(db)
+    store = open_existing(db)
     try:
         records = store.host(ip, history=not latest)
     finally:
@@ -367,7 +368,7 @@ def host(ip: str, latest: bool, db: str | None, as_json: bool) -> None:
 def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> None:
     """Counts of the values of some fields over the results of QUERY."""
     names = [f.strip() for f in facets.split(",") if f.strip()]
-    store = open_store(db)
+    store = open_existing(db)
     try:
         total = store.count(query)
         result = store.facets(query, names, size=size)
@@ -413,7 +414,7 @@ def export(query: str, fmt: str, output: str, db: str | None) -> None:
     if fmt == "shodan" and output == "-" and escape.is_terminal(sys.stdout):
         _fail("--format shodan writes gzip, which a terminal would run as commands: "
               "give -o FILE or a pipe", 2)
-    store = open_store(db)
+    store = open_existing(db)
     try:
         n = write_export(store.iter_search(query), fmt, output)
     except QuerySyntaxError as exc:

@@ -101,9 +101,9 @@ def keys_create(role: str, name: str, rate: float | None, burst: int | None, db:
 @click.option("--json", "as_json", is_flag=True)
 def keys_list(db: str | None, as_json: bool) -> None:
     """List keys (ids and roles; never the secrets)."""
-    from netatlas.store import open_store
+    from netatlas.cli.readstore import open_existing
 
-    store = open_store(db)
+    store = open_existing(db)
     try:
         rows = store.list_keys()
     finally:
@@ -123,9 +123,9 @@ def keys_list(db: str | None, as_json: bool) -> None:
 @db_option
 def keys_revoke(key_id: str, db: str | None) -> None:
     """Revoke the key with id KEY_ID (as shown by `keys list`)."""
-    from netatlas.store import open_store
+    from netatlas.cli.readstore import open_existing
 
-    store = open_store(db)
+    store = open_existing(db)  # no store holds no key to revoke
     try:
         done = store.revoke_key(key_id)
     finally:

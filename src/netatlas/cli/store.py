@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from netatlas.cli.options import db_option
+from netatlas.cli.readstore import open_existing
 from netatlas.model import Observation
 from netatlas.store import Store, mask_url, open_store, resolve_db_path
 
@@ -45,7 +46,7 @@ def migrate_cmd(db: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def info_cmd(db: str | None, as_json: bool) -> None:
     """Backend, schema version, services, observations (history included), size."""
-    store = open_store(db)
+    store = open_existing(db)
     try:
         services = store.count("")
         observations = sum(1 for _ in store.export_all()) if services < 100_000 else None
@@ -71,7 +72,7 @@ def copy_cmd(source: str, target: str) -> None:
     interruption and it carries on where it stopped; nothing is copied twice."""
     if resolve_db_path(source) == resolve_db_path(target):
         raise click.UsageError("--from and --to name the same store")
-    src = open_store(source)
+    src = open_existing(source)  # the copy's target is created; its source must exist
     try:
         dst = open_store(target)
     except BaseException:
