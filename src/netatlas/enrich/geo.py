@@ -84,7 +84,7 @@ class GeoIP:
             raise ValueError("GeoIP needs at least one .mmdb file")
         self.paths = [str(p) for p in paths]
         self._readers = [maxminddb.open_database(p) for p in self.paths]
-        self.lookup = lru_cache(maxsize=CACHE_SIZE)(self._lookup)  # type: ignore[method-assign]
+        self.lookup = lru_cache(maxsize=CACHE_SIZE)(self._lookup)
 
     @classmethod
     def open(cls, paths: str | Sequence[str] | None) -> GeoIP | None:

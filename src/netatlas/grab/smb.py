@@ -247,7 +247,7 @@ def smb1_negotiate_request(dialects: tuple[bytes, ...] = SMB1_DIALECTS) -> bytes
 
 
 def _utf16_strings(raw: bytes, n: int) -> list[str]:
-    out = []
+    out: list[str] = []
     pos = 0
     while len(out) < n and pos < len(raw):
         end = pos

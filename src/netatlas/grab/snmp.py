@@ -217,11 +217,11 @@ async def probe(ip: str, port: int, opts: GrabOptions, result: Any) -> str:
                    _parses(parse_report, msg_id))
     v2_task = _ask(ip, port, get_request(oids, rid), opts, _parses(parse_response, rid))
     # both finish (or time out) before anything is raised: no request outlives the grab
-    replies = await asyncio.gather(v3_task, v2_task, return_exceptions=True)
-    for r in replies:
-        if isinstance(r, BaseException):
-            raise r
-    v3_reply, v2_reply = replies
+    v3_reply, v2_reply = await asyncio.gather(v3_task, v2_task, return_exceptions=True)
+    if isinstance(v3_reply, BaseException):
+        raise v3_reply
+    if isinstance(v2_reply, BaseException):
+        raise v2_reply
     section: dict[str, Any] = {}
     versions: list[str] = []
     if v3_reply is not None:

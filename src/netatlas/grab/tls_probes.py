@@ -154,7 +154,7 @@ async def _weak_ciphers(ctx: GrabContext, found: dict[str, dict[str, str]], t: f
         answer = await hello(ctx, client_hello(TLS12, sorted(offer), ctx.opts.host_header), t)
         if answer.kind != "hello" or answer.cipher not in offer:
             return
-        name, classes = WEAK_SUITES[answer.cipher]  # type: ignore[index]
+        name, classes = WEAK_SUITES[answer.cipher]
         for c in classes:
             found.setdefault(c, {"cipher": name, "version": answer.version_name or "?"})
         offer -= {s for s, (_, cl) in WEAK_SUITES.items() if set(cl) & set(classes)}

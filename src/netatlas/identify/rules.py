@@ -108,7 +108,7 @@ class Rule:
         cpes = [c for c in (expand_cpe(t, hit, sections, vals) for t in self.cpe) if c]
         return Candidate(
             source="netatlas", kind="rule", rule_id=self.id, cpe=cpes, tags=list(self.tags),
-            priority=self.priority, component=self.component, **vals,  # type: ignore[arg-type]
+            priority=self.priority, component=self.component, **vals,
         )
 
 
