@@ -92,6 +92,9 @@ class Field:
     facet_nocase: bool = False
     normalize: Callable[[str], str] | None = None  # applied to str values
     example: str = ""
+    # the least and greatest value the field can hold: a number outside is refused
+    # (port:65536 matches nothing, and cvss:inf or 1e308 is no score at all)
+    bounds: tuple[int, int] | None = None
 
 
 def _asn(value: str) -> str:
@@ -118,7 +121,8 @@ _ALL: tuple[Field, ...] = (
     Field("net", "net", Column("ip"), "IPv4/IPv6 network in CIDR notation",
           example="net:127.20.0.0/24"),
     Field("port", "int", Column("port"), "port number; comparisons, lists and ranges",
-          facetable=True, example="port:>1024 port:80,443 port:8000-8100"),
+          facetable=True, example="port:>1024 port:80,443 port:8000-8100",
+          bounds=(0, 65535)),
     Field("transport", "str", Column("transport"), "tcp or udp", facetable=True),
     Field("hostname", "list", _each("hostnames"), "a host name of the address",
           facetable=True, aliases=("hostnames",), example="hostname:*.lab.internal"),
@@ -167,7 +171,7 @@ _ALL: tuple[Field, ...] = (
           example="timestamp:[2026-01-01 TO 2026-01-31]"),
     # -- http ------------------------------------------------------------------------
     Field("http.status", "int", _json("http.status"), "HTTP status code",
-          facetable=True),
+          facetable=True, bounds=(0, 999)),
     # the store keeps http.title in its own column: no JSON to parse per row
     Field("http.title", "str", Column("title"), "HTTP page title", facetable=True),
     Field("http.server", "str", _json("http.server"), "HTTP Server header",
@@ -219,7 +223,7 @@ _ALL: tuple[Field, ...] = (
     Field("has_vuln", "bool", NonEmpty(("vulns",)), "at least one CVE is attached"),
     Field("cvss", "version", MaxNumber(("vulns",), "cvss"),
           "highest CVSS score of the attached CVEs (numeric comparison)",
-          example="cvss:>=9"),
+          example="cvss:>=9", bounds=(0, 10)),
     Field("vuln", "list", Each((("vulns",),), keys_or_values=True), "CVE id",
           facetable=True, aliases=("vulns", "cve"), example="vuln:CVE-2021-44228"),
     Field("risk", "list", _each("risks", member="id"),

@@ -266,6 +266,8 @@ class _Builder:
         if f.type == "int" and not quoted:
             span = _guard(V.parse_int_range, text, scalar)
             if span is not None:
+                for n in span:
+                    _within(f, n, scalar)
                 return [Term(f.name, "range", span, col)]
         if f.type == "date":
             start, end = _guard(V.parse_date, text, scalar)
@@ -310,9 +312,14 @@ class _Builder:
                 return _guard(V.parse_severity, text, tok)
             return text
         if t == "int":
-            return _guard(V.parse_int, text, tok)
+            n = _guard(V.parse_int, text, tok)
+            _within(f, n, tok)
+            return n
         if t == "date":
             return _guard(V.parse_date, text, tok)
+        if t == "version" and f.bounds is not None:  # a score: cvss
+            bounds = f.bounds
+            return _guard(lambda s: V.parse_score(s, bounds), text, tok)
         if t == "version":
             return _guard(V.parse_version, text, tok) if ordered else text
         if t == "ip":
@@ -331,6 +338,13 @@ class _ValueAt(Exception):
         super().__init__(message)
         self.message = message
         self.at = at
+
+
+def _within(f: Field, n: int, at: Token) -> None:
+    try:
+        V.check_bounds(n, f.bounds)
+    except ValueError as exc:
+        raise _ValueAt(str(exc), at) from None
 
 
 def _guard(fn: Any, text: str, at: Token) -> Any:

@@ -16,6 +16,7 @@ from .versions import version_key
 _ESCAPABLE = '"\\*?'
 _INT = re.compile(r"[+-]?\d{1,19}")
 _INT_RANGE = re.compile(r"([+-]?\d{1,19})-([+-]?\d{1,19})")
+_DECIMAL = re.compile(r"[+-]?\d{1,5}(?:\.\d{1,5})?")
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -62,6 +63,23 @@ def parse_int(text: str) -> int:
     if not -_INT64 <= n < _INT64:
         raise ValueError("number out of range")
     return n
+
+
+def check_bounds(n: float, bounds: tuple[int, int] | None) -> None:
+    """ValueError naming the bound when ``n`` lies outside ``bounds``."""
+    if bounds is not None and not bounds[0] <= n <= bounds[1]:
+        raise ValueError(f"{n:g} is out of bounds: {bounds[0]} to {bounds[1]}")
+
+
+def parse_score(text: str, bounds: tuple[int, int]) -> str:
+    """A decimal score (CVSS) inside ``bounds``; the text is kept as typed. Only plain
+    decimals: inf, nan and exponents are refused, as the bound says."""
+    s = text.strip()
+    if not _DECIMAL.fullmatch(s):
+        raise ValueError(f'expected a number {bounds[0]} to {bounds[1]}, like 7.5, '
+                         f'not "{_short(text)}"')
+    check_bounds(float(s), bounds)
+    return s
 
 
 def parse_int_range(text: str) -> tuple[int, int] | None:
