@@ -16,7 +16,7 @@ def hash_key(secret: str) -> str:
 
 def role_allows(have: str, need: Role) -> bool:
     """Each role can do what the ones before it can: read < scan < admin."""
-    return have in ROLES and ROLES.index(have) >= ROLES.index(need)  # type: ignore[arg-type]
+    return have in ROLES and ROLES.index(have) >= ROLES.index(need)
 
 
 def new_key(role: str, name: str = "", rate: float | None = None,
@@ -25,6 +25,6 @@ def new_key(role: str, name: str = "", rate: float | None = None,
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     secret = secrets.token_hex(16)  # 32 characters, like a Shodan key
-    key = ApiKey(id=secrets.token_hex(4), role=role, name=name,  # type: ignore[arg-type]
+    key = ApiKey(id=secrets.token_hex(4), role=role, name=name,
                  created=time.time(), rate=rate, burst=burst)
     return secret, KeyRow(key, hash_key(secret))

@@ -177,7 +177,8 @@ class MonitorTables(ABC):
                kinds: Sequence[str] = (), ip: str | None = None, before_id: int | None = None,
                limit: int = 100) -> list[EventRow]:
         """Newest first."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if since is not None:
             where.append("ts >= ?")
             params.append(since)
@@ -247,7 +248,8 @@ class MonitorTables(ABC):
     def deliveries(self, status: str | None = None, event_id: int | None = None,
                    limit: int = 100) -> list[DeliveryRow]:
         """Newest first."""
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if status:
             where.append("status = ?")
             params.append(status)

@@ -167,7 +167,7 @@ def publish(stored: dict[str, Any], hot: tuple[Any, ...], data: bytes,
     return rec
 
 
-def record_json(record: dict[str, Any]) -> str:
+def record_json(record: dict[str, Any] | list[Any]) -> str:
     try:
         return orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
     except (TypeError, orjson.JSONEncodeError):
@@ -176,7 +176,8 @@ def record_json(record: dict[str, Any]) -> str:
 
 
 def load_record(text: str | bytes) -> dict[str, Any]:
-    return orjson.loads(text)  # type: ignore[no-any-return]
+    record: dict[str, Any] = orjson.loads(text)
+    return record
 
 
 def with_data(record: dict[str, Any], data: bytes) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from netatlas.query import FIELDS, SEVERITIES, Field, Query, facet_field
 from netatlas.query.ast import Node, Term, Text
-from netatlas.query.fields import Column, Each, IsObject, MaxNumber, NonEmpty
+from netatlas.query.fields import Column, Each, IsObject, Json, MaxNumber, NonEmpty
 from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words, shared_prefix
 from netatlas.store.sqlparts import boolean_sql, leading_number, like_pattern, range_clause
@@ -124,6 +124,7 @@ def _term(t: Term, f: Field, params: list[Any]) -> str:
         if isinstance(src, IsObject | NonEmpty):
             params.append(bool(t.values[0]))
             return f"{predicate(src)} = %s"
+        assert isinstance(src, Json), f"bool field {f.name}: {src}"  # no bool column exists
         params.append("true" if t.values[0] else "false")
         return f"{json_at(src.path)} = %s::jsonb"
     if f.type in ("int", "date"):

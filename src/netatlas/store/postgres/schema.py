@@ -10,6 +10,8 @@ made by that pre-release code is refused with a message, not half-migrated.)
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 
 from netatlas.store.monitors import tables_sql
@@ -173,11 +175,19 @@ class PreReleaseSchema(RuntimeError):
     """A database made by pre-release code whose migrations were since rewritten."""
 
 
+def one_row(cur: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The row of a query that returns exactly one (an aggregate, a function call)."""
+    row = cur.fetchone()
+    if row is None:
+        raise psycopg.DataError("the query returned no row")
+    return row
+
+
 def current_version(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     if not row or not row[0]:
         return 0
-    (v,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+    (v,) = one_row(conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations"))
     return int(v)
 
 
@@ -191,7 +201,7 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                      " version integer PRIMARY KEY, description text NOT NULL,"
                      " applied timestamptz NOT NULL DEFAULT now())")
         done = current_version(conn)
-        if done and conn.execute("SELECT to_regclass('docs') IS NULL").fetchone()[0]:
+        if done and one_row(conn.execute("SELECT to_regclass('docs') IS NULL"))[0]:
             raise PreReleaseSchema(
                 "this PostgreSQL database was made by a pre-release netatlas (records"
                 " stored whole, no shared documents): make a new database and fill it"

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -63,6 +63,9 @@ from .writer import (
     server_address,
     stage,
 )
+
+if TYPE_CHECKING:
+    from .shards import PostgresShards
 
 
 def _not_a_reconnect_failure(record: logging.LogRecord) -> bool:
@@ -176,6 +179,9 @@ def _facet_value(value: Any) -> Any:
 
 
 class PostgresStore:
+    # made on first use by netatlas.store.shards.shard_tables (no attribute until then)
+    _shard_tables: PostgresShards
+
     def __init__(self, url: str, retry_limit: float = RETRY_LIMIT,
                  query_timeout: float = QUERY_TIME_LIMIT) -> None:
         self.url = mask_url(url)
@@ -382,12 +388,12 @@ class PostgresStore:
     def _sample_percent(conn: psycopg.Connection, w: SqlWhere) -> float | None:
         """The share of pages to sample (percent), or None to count every row: when the
         planner expects more than FACET_EXACT_MAX rows to match."""
-        (total,) = conn.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = 'latest'::regclass").fetchone()
+        (total,) = schema.one_row(conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'latest'::regclass"))
         if total is None or total <= FACET_EXACT_MAX:
             return None
-        plan = conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM latest o WHERE {w.sql}",
-                            w.params).fetchone()[0]
+        plan = schema.one_row(conn.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM latest o WHERE {w.sql}", w.params))[0]
         if plan[0]["Plan"]["Plan Rows"] <= FACET_EXACT_MAX:
             return None
         return min(100.0, round(100.0 * FACET_SAMPLE_ROWS / total, 3))

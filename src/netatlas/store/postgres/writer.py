@@ -364,8 +364,8 @@ class Writer:
                                 fresh_docs.setdefault(h, doc)
                 if fresh_blobs:
                     with cur.copy(_COPY_BLOBS) as copy:
-                        for h, data in fresh_blobs.items():
-                            copy.write_row((h, pack_blob(data)))
+                        for blob_hash, data in fresh_blobs.items():
+                            copy.write_row((blob_hash, pack_blob(data)))
                 if fresh_docs:
                     with cur.copy(_COPY_DOCS) as copy:
                         for h, doc in fresh_docs.items():
