@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from netatlas.assess import CveDB, assess, redact_observation
+from netatlas.assess.intrusive import SECTION as DEFAULT_LOGIN_SECTION
+from netatlas.assess.intrusive import Target, check_default_logins
 from netatlas.discover import Discoverer, MixedDiscoverer, UdpDiscoverer
 from netatlas.discover._ratelimit import RateBucket
 from netatlas.enrich.geo import GeoIP
@@ -70,6 +72,9 @@ class ScanConfig:
     geoip: list[str] = field(default_factory=list)  # MaxMind-format databases (enrich)
     redact_pii: bool = False  # mask e-mail addresses, phone and ID numbers before storing
     proxy_canary: str | None = None  # in-scope http:// URL for the open-proxy check
+    # INTRUSIVE, opt-in: try a short list of vendor default credentials on identified
+    # services (assess/intrusive/); a login that works is a critical `default-login`
+    check_default_logins: bool = False
     # host names resolved once at the start, so a resumed scan visits the same addresses
     resolved: dict[str, list[str]] = field(default_factory=dict)
 
@@ -291,6 +296,8 @@ class ScanRunner:
             result = await grab_endpoint(endpoint, self.grab_options)
         else:
             result = GrabResult()
+        if self.cfg.check_default_logins and self.cfg.grab and result.status == "success":
+            await self._default_logins(endpoint, result)
         if self.grab_options.canaries is not None and wants_canary(result):
             self._deferred.append((position, endpoint, result))  # stays pending till then
             return False
@@ -308,6 +315,20 @@ class ScanRunner:
                 await check_proxy_later(endpoint, result, self.grab_options, canary)
             self._store(endpoint, result)
             self._pending.discard(position)
+
+    async def _default_logins(self, endpoint: Endpoint, result: GrabResult) -> None:
+        """--check-default-logins: the vendor defaults for what identify names, tried on
+        this scoped endpoint only (never another host or port); the outcome is a record
+        section, and `assess` turns an accepted login into its finding."""
+        if not self.plan.scope.is_allowed(endpoint.ip) or endpoint.transport != "tcp":
+            return
+        ident = self.identifier.identify(result, endpoint)
+        target = Target(ip=endpoint.ip, port=endpoint.port, tls=result.tls,
+                        service=ident.service or result.service or "",
+                        product=ident.product or "", sections=result.sections)
+        section = await check_default_logins(target)
+        if section is not None:
+            result.sections[DEFAULT_LOGIN_SECTION] = section
 
     def _store(self, endpoint: Endpoint, result: GrabResult) -> None:
         ident = self.identifier.identify(result, endpoint)

@@ -172,6 +172,10 @@ POSITIVE: dict[str, Observation] = {
                           '"columns":["name"],"values":[["_internal"]]}]}]}'})),
     "biometric-exposure": tagged(obs("http", "CompreFace", http=http(title="CompreFace")),
                                  "ai", "biometric"),
+    "default-login": obs("mysql", "MariaDB", default_login={
+        "tried": [{"product": "MySQL/MariaDB", "user": "root", "password": "empty",
+                   "outcome": "accepted"}],
+        "accepted": [{"product": "MySQL/MariaDB", "user": "root", "password": "empty"}]}),
     "rtsp-no-auth": obs("rtsp", "GStreamer RTSP Server", rtsp={
         "status": 200, "auth_required": False, "server": "GStreamer RTSP server",
         "sdp": {"session_name": "Session streamed with GStreamer",
@@ -246,6 +250,12 @@ NEAR_MISS = [
     ("smtp-user-enum", obs("smtp", None, smtp={"code": 220, "starttls": True,
                                                "vrfy": {"code": 252, "text": "Cannot VRFY"},
                                                "expn": {"code": 502, "text": "no"}})),
+    ("default-login", obs("postgresql", "PostgreSQL", default_login={
+        "tried": [{"product": "PostgreSQL", "user": "postgres", "password": "default",
+                   "outcome": "refused"}], "accepted": []})),
+    ("default-login", obs("redis", "Redis", default_login={
+        "tried": [{"product": "Redis", "outcome": "error", "detail": "time bound"}],
+        "accepted": [{"product": "Redis"}]})),  # no user name: not evidence
 ]
 
 

@@ -91,6 +91,11 @@ class ScanBody(BaseModel):
     grab_concurrency: int = Field(32, ge=1, le=512)
     banner_wait: float = Field(1.5, ge=0, le=30)
     seed: int = Field(0, ge=0, lt=2**32)
+    check_default_logins: bool = Field(
+        False, description="INTRUSIVE, off by default: log in to identified services with "
+                           "a short list of vendor default credentials (netatlas scan "
+                           "--check-default-logins); a login that works is a critical "
+                           "default-login finding")
 
 
 class KeyBody(BaseModel):

@@ -52,6 +52,7 @@ class ScanRequest:
     grab_concurrency: int = 32
     banner_wait: float = 1.5
     seed: int = 0
+    check_default_logins: bool = False  # INTRUSIVE, opt-in (assess/intrusive/)
 
 
 def _intervals(specs: list[str], what: str) -> dict[int, list[tuple[int, int]]]:
@@ -124,7 +125,7 @@ class ScanManager:
             ports=req.ports, top_ports=req.top_ports, exclude_ports=exclude_ports,
             seed=req.seed, rate=req.rate, concurrency=req.concurrency, timeout=req.timeout,
             retries=req.retries, grab=req.grab, grab_concurrency=req.grab_concurrency,
-            banner_wait=req.banner_wait,
+            banner_wait=req.banner_wait, check_default_logins=req.check_default_logins,
         )
 
     async def start(self, req: ScanRequest) -> Scan:

@@ -209,7 +209,8 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
         from netatlas.assess.intrusive import NOTICE, family_names
 
         err_console.print(f"{NOTICE} {', '.join(family_names())} services found in scope "
-                          "(--check-default-logins)", style="bold yellow", highlight=False)
+                          "(--check-default-logins)", style="bold yellow", highlight=False,
+                          soft_wrap=True)
     try:
         with progress:
             asyncio.run(pipeline.run(store, scan_obj, cfg, plan, on_progress))

@@ -3,11 +3,11 @@ holds (grab sections, identification) and returns a short evidence string quotin
 None. Nothing here guesses from a port number, and nothing talks to the network.
 
 Table order is report order: data stores, messaging and coordination, access, protocol
-hygiene, TLS, web, AI / ML, biometric."""
+hygiene, TLS, web, AI / ML, biometric, ICS, then default logins that worked (opt-in)."""
 
 from __future__ import annotations
 
-from . import access, ai, biometric, coordination, datastores, hygiene, ics, tls, web
+from . import access, ai, biometric, coordination, datastores, hygiene, ics, logins, tls, web
 from ._base import EVIDENCE_MAX, Check, Severity
 
 CHECKS: tuple[Check, ...] = (
@@ -20,6 +20,7 @@ CHECKS: tuple[Check, ...] = (
     *ai.CHECKS,
     *biometric.CHECKS,
     *ics.CHECKS,
+    *logins.CHECKS,  # opt-in: only records of --check-default-logins carry its section
 )
 
 __all__ = ["CHECKS", "EVIDENCE_MAX", "Check", "Severity"]

@@ -1,0 +1,457 @@
+"""--check-default-logins against real servers from Debian packages on 127.20.61.0/24:
+MariaDB (root@'%' without a password / with a strong one), PostgreSQL (trust, the
+password "postgres", a strong password) and Redis (requirepass "foobared" / strong).
+
+Each server's own account of logins is the witness: MariaDB's general log, PostgreSQL's
+log_connections lines, Redis's command statistics. Off by default means those see no
+login from a scan; on means the finding, with the user name and without the password."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis as redis_client
+from click.testing import CliRunner
+
+from netatlas.assess import assess
+from netatlas.assess.intrusive import (
+    NOTICE,
+    SECTION,
+    Credential,
+    DefaultLogin,
+    Limits,
+    Target,
+    check_default_logins,
+    families,
+    try_family,
+)
+from netatlas.cli.main import cli
+from netatlas.lab.daemon import BINARIES, MARIADB_INSTALL_DB, ids
+from netatlas.lab.pgserver import TempPostgres
+from netatlas.model import Observation, utcnow
+from netatlas.store import open_store
+
+NET = "127.20.61"
+MARIADB_IP, PG_IP, REDIS_IP, REDIS_STRONG_IP, SILENT_IP = (
+    f"{NET}.20", f"{NET}.21", f"{NET}.22", f"{NET}.23", f"{NET}.24")
+STRONG = "Zq7-" + secrets.token_hex(12)
+
+
+def _free_port(ip: str) -> int:
+    with socket.socket() as s:
+        s.bind((ip, 0))
+        port: int = s.getsockname()[1]
+    assert port != 2024
+    return port
+
+
+def _wait(ready: Any, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not ready():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            pytest.fail(f"{what} did not start: {tail}")
+        time.sleep(0.1)
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)  # our own child, by its PID
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- MariaDB ------------------------------------------------------------------------------
+
+class Mariadb:
+    def __init__(self, root: Path, port: int, proc: subprocess.Popen[bytes]) -> None:
+        self.root, self.port, self.proc = root, port, proc
+
+    @property
+    def socket(self) -> Path:
+        return self.root / "mysqld.sock"
+
+    @property
+    def general_log(self) -> Path:
+        return self.root / "general.log"
+
+    def sql(self, statement: str) -> str:
+        # as the OS root over the socket (unix_socket authentication), never over TCP
+        out = subprocess.run(["/usr/bin/mariadb", "--no-defaults", f"--socket={self.socket}",
+                              "-uroot", "-N", "-e", statement],
+                             capture_output=True, timeout=30, check=True)
+        return out.stdout.decode()
+
+    def tcp_logins(self) -> set[str]:
+        """Connection ids of the general log's Connect lines for 'root' over TCP: the
+        logins tried, good or bad (a refused one logs a second line, same id)."""
+        self.sql("FLUSH GENERAL LOGS")
+        text = self.general_log.read_text(errors="replace")
+        return {m.group(1) for m in re.finditer(
+            r"(\d+) Connect\t(?:root@\S+ on .*using TCP/IP|Access denied for user 'root')",
+            text)}
+
+
+@pytest.fixture(scope="module")
+def mariadb() -> Iterator[Mariadb]:
+    if os.geteuid() != 0:
+        pytest.skip("starting mariadbd as user mysql needs root")
+    root = Path(tempfile.mkdtemp(prefix="netatlas-dl-mariadb-", dir="/tmp"))
+    root.chmod(0o755)
+    os.chown(root, *ids("mysql"))
+    data = root / "data"
+    subprocess.run([MARIADB_INSTALL_DB, "--no-defaults", "--user=mysql", f"--datadir={data}",
+                    "--auth-root-authentication-method=socket", "--skip-test-db",
+                    "--skip-name-resolve"], cwd=root, capture_output=True, timeout=120,
+                   check=True, env={"PATH": "/usr/sbin:/usr/bin:/bin", "LC_ALL": "C"})
+    port = _free_port(MARIADB_IP)
+    log = root / "error.log"
+    proc = subprocess.Popen(
+        [BINARIES["mariadb"], "--no-defaults", "--user=mysql", f"--datadir={data}",
+         f"--socket={root / 'mysqld.sock'}", f"--pid-file={root / 'mysqld.pid'}",
+         f"--bind-address={MARIADB_IP}", f"--port={port}", "--skip-name-resolve",
+         "--skip-log-bin", "--innodb-buffer-pool-size=16M", "--max-connections=20",
+         "--general-log=1", f"--general-log-file={root / 'general.log'}",
+         f"--log-error={log}"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    server = Mariadb(root, port, proc)
+
+    def ready() -> bool:
+        try:
+            server.sql("SELECT 1")
+        except subprocess.CalledProcessError:
+            return False
+        return True
+
+    try:
+        _wait(ready, proc, "mariadbd", log)
+        server.sql("CREATE USER 'root'@'%' IDENTIFIED BY ''")
+        yield server
+    finally:
+        _stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+class Postgres:
+    def __init__(self, server: TempPostgres) -> None:
+        self.server = server
+
+    def configure(self, method: str, password: str | None) -> None:
+        """Host logins by ``method`` (trust / scram-sha-256); postgres's password."""
+        with psycopg.connect(host=str(self.server.root), port=self.server.port,
+                             user="postgres", dbname="postgres", autocommit=True) as c:
+            c.execute("SET password_encryption = 'scram-sha-256'")
+            if password is None:
+                c.execute("ALTER ROLE postgres PASSWORD NULL")
+            else:
+                c.execute(psycopg.sql.SQL("ALTER ROLE postgres PASSWORD {}").format(
+                    psycopg.sql.Literal(password)))
+            hba = self.server.data_dir / "pg_hba.conf"
+            # the scan's connections come from 127.0.0.1 (loopback's source address)
+            hba.write_text(f"local all all trust\nhost all all 127.0.0.0/8 {method}\n")
+            c.execute("SELECT pg_reload_conf()")
+        time.sleep(0.5)  # the postmaster re-reads pg_hba.conf on SIGHUP, asynchronously
+
+    def authorized(self) -> int:
+        """log_connections lines of logins from netatlas's default-login attempt."""
+        text = self.server.log_file.read_text(errors="replace")
+        return len(re.findall(r"connection authorized: user=postgres database=postgres "
+                              r"application_name=netatlas\b", text))
+
+    def attempts(self) -> int:
+        """Connections for user postgres from the lab net (authorized or refused)."""
+        text = self.server.log_file.read_text(errors="replace")
+        return (self.authorized()
+                + text.count('password authentication failed for user "postgres"'))
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    server = TempPostgres(host=PG_IP)
+    server.start()
+    try:
+        with psycopg.connect(host=str(server.root), port=server.port, user="postgres",
+                             dbname="postgres", autocommit=True) as c:
+            c.execute("ALTER SYSTEM SET log_connections = on")
+            c.execute("SELECT pg_reload_conf()")
+        yield Postgres(server)
+    finally:
+        server.stop()
+
+
+# -- Redis --------------------------------------------------------------------------------
+
+class Redis:
+    def __init__(self, ip: str, port: int, password: str) -> None:
+        self.ip, self.port, self.password = ip, port, password
+
+    def auth_calls(self) -> int:
+        """AUTH commands the server has seen, good or bad (INFO commandstats)."""
+        c = redis_client.Redis(host=self.ip, port=self.port, password=self.password,
+                               socket_timeout=5)
+        try:
+            stats = c.info("commandstats").get("cmdstat_auth", {})
+        finally:
+            c.close()
+        # this client authenticates with HELLO, so every AUTH counted came from a scan;
+        # ``calls`` counts the refused ones too (``failed_calls`` is a part of it)
+        return int(stats.get("calls", 0))
+
+
+def _redis(ip: str, password: str) -> Iterator[Redis]:
+    root = Path(tempfile.mkdtemp(prefix="netatlas-dl-redis-"))
+    port = _free_port(ip)
+    conf = root / "redis.conf"
+    conf.write_text(f"bind {ip}\nport {port}\nrequirepass {password}\ndir {root}\n"
+                    "save \"\"\nappendonly no\nprotected-mode no\nlogfile \"\"\n")
+    proc = subprocess.Popen([BINARIES["redis"], str(conf)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    server = Redis(ip, port, password)
+
+    def ready() -> bool:
+        try:
+            with socket.create_connection((ip, port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    try:
+        _wait(ready, proc, "redis-server", root / "none")
+        yield server
+    finally:
+        _stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def redis_foobared() -> Iterator[Redis]:
+    yield from _redis(REDIS_IP, "foobared")
+
+
+@pytest.fixture(scope="module")
+def redis_strong() -> Iterator[Redis]:
+    yield from _redis(REDIS_STRONG_IP, STRONG)
+
+
+# -- scanning -----------------------------------------------------------------------------
+
+def _scan(tmp_path: Path, ip: str, port: int, *extra: str) -> tuple[Any, list[dict[str, Any]]]:
+    db = tmp_path / f"scan-{secrets.token_hex(4)}.db"
+    result = CliRunner().invoke(cli, [
+        "scan", ip, "-p", str(port), "--allow", f"{NET}.0/24", "--exclude-ports", "2024",
+        "--banner-wait", "0.5", "--db", str(db), "--json", *extra])
+    assert result.exit_code == 0, result.output
+    store = open_store(str(db))
+    try:
+        records = [r for r in store.iter_search("") if r["port"] == port]
+    finally:
+        store.close()
+    assert len(records) == 1, records
+    return result, records
+
+
+def _search(tmp_path: Path, query: str) -> list[dict[str, Any]]:
+    out = []
+    for db in tmp_path.glob("scan-*.db"):
+        store = open_store(str(db))
+        try:
+            out += list(store.iter_search(query))
+        finally:
+            store.close()
+    return out
+
+
+def _risk(record: dict[str, Any]) -> dict[str, Any] | None:
+    return next((r for r in record.get("risks", []) if r["id"] == "default-login"), None)
+
+
+def test_mariadb_off_by_default_sends_no_login(mariadb: Mariadb, tmp_path: Path) -> None:
+    mariadb.sql("ALTER USER 'root'@'%' IDENTIFIED BY ''")
+    before = len(mariadb.tcp_logins())
+    result, (rec,) = _scan(tmp_path, MARIADB_IP, mariadb.port)
+    assert rec["service"] == "mysql"
+    assert len(mariadb.tcp_logins()) == before  # the server saw no login at all
+    assert SECTION not in rec and _risk(rec) is None
+    assert NOTICE not in result.stderr
+
+
+def test_mariadb_root_without_password(mariadb: Mariadb, tmp_path: Path) -> None:
+    mariadb.sql("ALTER USER 'root'@'%' IDENTIFIED BY ''")
+    before = len(mariadb.tcp_logins())
+    result, (rec,) = _scan(tmp_path, MARIADB_IP, mariadb.port, "--check-default-logins")
+    assert NOTICE in result.stderr
+    assert len(mariadb.tcp_logins()) == before + 1  # one attempt, one pair
+    risk = _risk(rec)
+    assert risk is not None and risk["severity"] == "critical"
+    assert "vendor default password for 'root'" in risk["evidence"]
+    assert rec[SECTION]["accepted"] == [
+        {"product": "MySQL/MariaDB", "user": "root", "password": "empty"}]
+    assert [r["ip_str"] for r in _search(tmp_path, "risk:default-login")] == [MARIADB_IP]
+
+
+def test_mariadb_strong_password_no_finding(mariadb: Mariadb, tmp_path: Path) -> None:
+    mariadb.sql(f"ALTER USER 'root'@'%' IDENTIFIED BY '{STRONG}'")
+    before = len(mariadb.tcp_logins())
+    _, (rec,) = _scan(tmp_path, MARIADB_IP, mariadb.port, "--check-default-logins")
+    assert len(mariadb.tcp_logins()) == before + 1  # tried once, refused
+    assert _risk(rec) is None
+    assert rec[SECTION]["tried"][0]["outcome"] == "refused"
+    assert rec[SECTION]["accepted"] == []
+    assert STRONG not in json.dumps(rec)
+
+
+def test_postgres_off_by_default_sends_no_login(postgres: Postgres, tmp_path: Path) -> None:
+    postgres.configure("trust", None)
+    before = postgres.authorized()
+    _, (rec,) = _scan(tmp_path, PG_IP, postgres.server.port)
+    assert rec["service"] == "postgresql"
+    assert postgres.authorized() == before and _risk(rec) is None
+
+
+def test_postgres_trust(postgres: Postgres, tmp_path: Path) -> None:
+    postgres.configure("trust", None)
+    before = postgres.authorized()
+    _, (rec,) = _scan(tmp_path, PG_IP, postgres.server.port, "--check-default-logins")
+    assert postgres.authorized() == before + 1
+    risk = _risk(rec)
+    assert risk is not None and "'postgres'" in risk["evidence"]
+    assert rec[SECTION]["accepted"] == [
+        {"product": "PostgreSQL", "user": "postgres", "password": "none asked"}]
+
+
+def test_postgres_default_password(postgres: Postgres, tmp_path: Path) -> None:
+    postgres.configure("scram-sha-256", "postgres")
+    before = postgres.attempts()
+    _, (rec,) = _scan(tmp_path, PG_IP, postgres.server.port, "--check-default-logins")
+    # no password first: libpq gives up before sending one (not logged as a failure)
+    assert postgres.attempts() == before + 1
+    assert [t["outcome"] for t in rec[SECTION]["tried"]] == ["refused", "accepted"]
+    assert rec[SECTION]["accepted"][0]["password"] == "default"
+    assert _risk(rec) is not None
+
+
+def test_postgres_strong_password_no_finding(postgres: Postgres, tmp_path: Path) -> None:
+    postgres.configure("scram-sha-256", STRONG)
+    before = postgres.attempts()
+    _, (rec,) = _scan(tmp_path, PG_IP, postgres.server.port, "--check-default-logins")
+    assert postgres.attempts() == before + 1  # only the "postgres" password was sent
+    assert [t["outcome"] for t in rec[SECTION]["tried"]] == ["refused", "refused"]
+    assert _risk(rec) is None
+
+
+def test_redis_off_by_default_sends_no_auth(redis_foobared: Redis, tmp_path: Path) -> None:
+    before = redis_foobared.auth_calls()
+    _, (rec,) = _scan(tmp_path, REDIS_IP, redis_foobared.port)
+    assert rec["service"] == "redis"
+    assert redis_foobared.auth_calls() == before and _risk(rec) is None
+
+
+def test_redis_foobared(redis_foobared: Redis, tmp_path: Path) -> None:
+    before = redis_foobared.auth_calls()
+    _, (rec,) = _scan(tmp_path, REDIS_IP, redis_foobared.port, "--check-default-logins")
+    assert redis_foobared.auth_calls() == before + 1
+    risk = _risk(rec)
+    assert risk is not None and "'default'" in risk["evidence"]
+    assert "foobared" not in json.dumps(rec)  # the password is never in the record
+
+
+def test_redis_strong_password_no_finding(redis_strong: Redis, tmp_path: Path) -> None:
+    before = redis_strong.auth_calls()
+    _, (rec,) = _scan(tmp_path, REDIS_STRONG_IP, redis_strong.port, "--check-default-logins")
+    assert redis_strong.auth_calls() == before + 1
+    assert _risk(rec) is None and rec[SECTION]["accepted"] == []
+
+
+# -- bounds -------------------------------------------------------------------------------
+
+async def test_silent_service_is_time_bounded() -> None:
+    """A server that accepts and never answers: the family gives up at its bound, with
+    one attempt made and nothing accepted."""
+    with socket.socket() as listener:
+        listener.bind((SILENT_IP, 0))
+        listener.listen(8)
+        target = Target(SILENT_IP, listener.getsockname()[1], False, "mysql", "MariaDB")
+        fam = next(f for f in families() if f.name == "MySQL/MariaDB")
+        rows = await try_family(fam, target, Limits(read_timeout=0.3, per_service=5))
+    assert [r["outcome"] for r in rows] == ["error"]
+    assert "TimeoutError" in rows[0]["detail"]
+
+
+async def test_nothing_applies_nothing_sent() -> None:
+    """An ssh server (or anything no family names) gets no attempt and no section."""
+    target = Target(SILENT_IP, 1, False, "ssh", "OpenSSH")
+    assert await check_default_logins(target) is None
+
+
+async def test_family_stops_at_first_accepted() -> None:
+    sent: list[str] = []
+
+    async def attempt(t: Target, c: Credential, lim: Limits) -> bool:
+        sent.append(c.user)
+        return c.user == "b"
+
+    fam = DefaultLogin("X", lambda t: True,
+                       (Credential("a", "1"), Credential("b", "2"), Credential("c", "3")),
+                       attempt)
+    rows = await try_family(fam, Target(SILENT_IP, 1, False, "x", "X"), Limits())
+    assert sent == ["a", "b"]
+    assert [(r["user"], r["outcome"]) for r in rows] == [("a", "refused"), ("b", "accepted")]
+    assert all("2" not in str(r.values()) for r in rows)
+
+
+def test_finding_from_section_only() -> None:
+    obs = Observation(ip=SILENT_IP, port=1, transport="tcp", timestamp=utcnow(),
+                      scan_id="t")
+    assert not [f for f in assess(obs) if f.id == "default-login"]
+    obs.sections[SECTION] = {"tried": [], "accepted": [
+        {"product": "Grafana", "user": "admin", "password": "default"}]}
+    (finding,) = [f for f in assess(obs) if f.id == "default-login"]
+    assert finding.severity == "critical"
+    assert finding.evidence == ("Grafana accepted the vendor default password for 'admin' "
+                                "(default)")
+
+
+def test_help_says_intrusive() -> None:
+    out = CliRunner().invoke(cli, ["scan", "--help"]).output
+    assert "--check-default-logins" in out and "INTRUSIVE" in out
+
+
+def test_api_scan_request_carries_the_option(tmp_path: Path) -> None:
+    """The API's scan body and request have the CLI's option, same name, off by default,
+    and it reaches the scan's stored config."""
+    from netatlas.api._native import ScanBody
+    from netatlas.api._scans import ScanManager, ScanRequest
+
+    store = open_store(str(tmp_path / "api.db"))
+    try:
+        manager = ScanManager(store, [f"{NET}.0/24"])
+        body = ScanBody(targets=[MARIADB_IP])
+        assert body.check_default_logins is False
+        assert manager._config(ScanRequest(**body.model_dump())).check_default_logins is False
+        on = ScanBody(targets=[MARIADB_IP], check_default_logins=True)
+        cfg = manager._config(ScanRequest(**on.model_dump()))
+        assert cfg.check_default_logins is True
+        assert cfg.to_args()["check_default_logins"] is True
+    finally:
+        store.close()
