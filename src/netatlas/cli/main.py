@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from netatlas.cli import escape, render
 from netatlas.cli.dashquery import QueryCommand
 from netatlas.cli.options import db_option
 from netatlas.cli.readstore import open_existing
+from netatlas.cli.runner import record_runner, runner_gone
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
 from netatlas.scope import ScopeError
@@ -180,6 +182,7 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
         TextColumn("[bold]scan {task.fields[scan_id]}"),
         BarColumn(),
         TextColumn("{task.percentage:>5.1f}%"),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),  # as `netatlas scans` says
         TextColumn("open {task.fields[open]}  observed {task.fields[obs]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -211,13 +214,15 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
         err_console.print(f"{NOTICE} {', '.join(family_names())} services found in scope "
                           "(--check-default-logins)", style="bold yellow", highlight=False,
                           soft_wrap=True)
+    record_runner(store, scan_obj.id)  # `netatlas scans` tells a killed scan by it
     try:
         with progress:
             asyncio.run(pipeline.run(store, scan_obj, cfg, plan, on_progress))
     except KeyboardInterrupt:
         store.close()
         err_console.print(
-            f"interrupted: {scan_obj.observations} observations kept. "
+            f"interrupted at {_done_total(scan_obj)}: {scan_obj.observations} observations "
+            "kept. "
             f"Resume with: netatlas scan --resume {scan_obj.id}"
         )
         sys.exit(EXIT_INTERRUPTED)
@@ -233,14 +238,21 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
     summary = {
         "scan_id": scan_obj.id, "status": scan_obj.status, "endpoints": plan.space.size,
         "open": scan_obj.open_ports, "observations": scan_obj.observations,
+        "done": scan_obj.done, "total": scan_obj.total,
     }
     if as_json:
         click.echo(json.dumps(summary))
     else:
         err_console.print(
-            f"scan {scan_obj.id} {scan_obj.status}: {scan_obj.open_ports} open, "
-            f"{scan_obj.observations} observations stored"
+            f"scan {scan_obj.id} {scan_obj.status}: {_done_total(scan_obj)} done, "
+            f"{scan_obj.open_ports} open, {scan_obj.observations} observations stored"
         )
+
+
+def _done_total(s: Scan) -> str:
+    """Progress in the unit the store keeps (permutation positions), said the same way
+    by the scan and by `netatlas scans`."""
+    return f"{s.done:,}/{s.total:,}"
 
 
 @cli.command("scans")
@@ -253,6 +265,9 @@ def scans_cmd(db: str | None, as_json: bool) -> None:
     store = open_existing(db)
     try:
         rows = store.scans()
+        for s in rows:
+            if s.status == "running" and runner_gone(store, s.id):
+                s.status = "interrupted"  # its process died without saying so
         tables = shard_tables(store)
         shards = {s.id: tables.of_scan(s.id) for s in rows} if tables is not None else {}
     finally:
@@ -264,15 +279,28 @@ def scans_cmd(db: str | None, as_json: bool) -> None:
                 d["shards"] = [r.to_dict() for r in shards[s.id]]
             click.echo(json.dumps(d))
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table()
-    for col in ("id", "status", "started", "progress", "open", "observations", "targets"):
-        table.add_column(col)
+    table = Table(box=box.SIMPLE_HEAD)  # no side borders: room for the whole id
+    progress = {s.id: f"{_done_total(s)} ({100 * s.done / s.total:.0f}%)" if s.total else "-"
+                for s in rows}
+
+    def whole(col: str, values: Iterable[str]) -> None:  # never cut: id is what --resume takes
+        table.add_column(col, no_wrap=True, min_width=max(map(len, [col, *values])))
+
+    whole("id", (s.id for s in rows))
+    whole("status", (s.status for s in rows))
+    table.add_column("started", min_width=10)  # date over time when narrow
+    whole("progress", progress.values())
+    table.add_column("open", no_wrap=True)
+    table.add_column("obs", no_wrap=True)  # observations stored
+    table.add_column("targets", overflow="fold")
     for s in rows:
-        pct = f"{100 * s.done / s.total:.0f}%" if s.total else "-"
-        table.add_row(s.id, s.status, s.started.isoformat()[:19], pct, str(s.open_ports),
-                      str(s.observations), render.safe(" ".join(s.args.get("targets", []))))
+        pct = progress[s.id]
+        table.add_row(render.safe(s.id, 200), s.status, s.started.strftime("%Y-%m-%d %H:%M"),
+                      pct, str(s.open_ports), str(s.observations),
+                      render.safe(" ".join(s.args.get("targets", []))))
         for r in shards.get(s.id, []):
             pct = f"{100 * r.done / r.total:.0f}%" if r.total else "-"
             who = render.safe(f"{r.worker or ''} {r.vantage or ''} x{r.attempts}"
