@@ -48,6 +48,7 @@ from netatlas.store import open_store
 NET = "127.20.61"
 MARIADB_IP, PG_IP, REDIS_IP, REDIS_STRONG_IP, SILENT_IP = (
     f"{NET}.20", f"{NET}.21", f"{NET}.22", f"{NET}.23", f"{NET}.24")
+TOMCAT_IP, TOMCAT_STRONG_IP = f"{NET}.30", f"{NET}.31"
 STRONG = "Zq7-" + secrets.token_hex(12)
 
 
@@ -254,6 +255,99 @@ def redis_strong() -> Iterator[Redis]:
     yield from _redis(REDIS_STRONG_IP, STRONG)
 
 
+# -- Tomcat with its Manager app (Debian's tomcat10 + tomcat10-admin) ------------------------
+
+TOMCAT_HOME = Path("/usr/share/tomcat10")
+MANAGER_APP = Path("/usr/share/tomcat10-admin/manager")
+_TOMCAT_SERVICE = """
+  <Service name="{name}">
+    <Connector address="{ip}" port="{port}" protocol="HTTP/1.1" connectionTimeout="20000"
+               maxThreads="8" />
+    <Engine name="{name}" defaultHost="localhost">
+      <Realm className="org.apache.catalina.realm.UserDatabaseRealm"
+             resourceName="{name}Users" />
+      <Host name="localhost" appBase="webapps-{name}" unpackWARs="false" autoDeploy="false">
+        <Valve className="org.apache.catalina.valves.AccessLogValve" directory="logs"
+               prefix="access-{name}" suffix=".log" pattern="%u %r %s" rotatable="false"
+               buffered="false" />
+      </Host>
+    </Engine>
+  </Service>"""
+
+
+class Tomcat:
+    def __init__(self, base: Path, ports: dict[str, int]) -> None:
+        self.base, self.ports = base, ports
+
+    def manager_logins(self, name: str) -> list[str]:
+        """Access-log lines ("USER REQUEST STATUS") of /manager/html requests: every
+        login tried there (USER is "-" when the login failed)."""
+        log = self.base / "logs" / f"access-{name}.log"
+        lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+        return [ln for ln in lines if " /manager/html " in ln]
+
+
+@pytest.fixture(scope="module")
+def tomcat() -> Iterator[Tomcat]:
+    if not (MANAGER_APP / "WEB-INF" / "web.xml").is_file():
+        pytest.fail("tomcat10-admin is not installed (bash scripts/install-system-deps.sh)",
+                    pytrace=False)
+    base = Path(tempfile.mkdtemp(prefix="netatlas-dl-tomcat-"))
+    conf = base / "conf"
+    for sub in ("conf", "logs", "temp", "work"):
+        (base / sub).mkdir()
+    for name in ("web.xml", "context.xml", "catalina.properties"):
+        shutil.copyfile(Path("/etc/tomcat10") / name, conf / name)
+    (conf / "logging.properties").write_text(
+        "handlers = java.util.logging.ConsoleHandler\n"
+        ".handlers = java.util.logging.ConsoleHandler\n")
+    users = {"Default": ("tomcat", "tomcat"), "Strong": ("tomcat", STRONG)}
+    ports = {"Default": _free_port(TOMCAT_IP), "Strong": _free_port(TOMCAT_STRONG_IP)}
+    resources, services = [], []
+    for name, ip in (("Default", TOMCAT_IP), ("Strong", TOMCAT_STRONG_IP)):
+        user, password = users[name]
+        (conf / f"users-{name}.xml").write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<tomcat-users>\n'
+            '  <role rolename="manager-gui"/>\n'
+            f'  <user username="{user}" password="{password}" roles="manager-gui"/>\n'
+            '</tomcat-users>\n')
+        resources.append(
+            f'<Resource name="{name}Users" auth="Container" '
+            'type="org.apache.catalina.UserDatabase" '
+            'factory="org.apache.catalina.users.MemoryUserDatabaseFactory" '
+            f'pathname="conf/users-{name}.xml" />')
+        services.append(_TOMCAT_SERVICE.format(name=name, ip=ip, port=ports[name]))
+        ctx_dir = conf / name / "localhost"
+        ctx_dir.mkdir(parents=True)
+        (ctx_dir / "manager.xml").write_text(
+            f'<Context path="/manager" docBase="{MANAGER_APP}" privileged="true" '
+            'antiResourceLocking="false" />\n')
+        (base / f"webapps-{name}").mkdir()
+    (conf / "server.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Server port="-1" shutdown="SHUTDOWN">\n'
+        f'  <GlobalNamingResources>{"".join(resources)}</GlobalNamingResources>'
+        + "".join(services) + "\n</Server>\n")
+    log = base / "catalina.out"
+    env = {"PATH": "/usr/bin:/bin", "CATALINA_HOME": str(TOMCAT_HOME),
+           "CATALINA_BASE": str(base), "CATALINA_TMPDIR": str(base / "temp"),
+           "JAVA_OPTS": "-Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData"
+                        " -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([BINARIES["tomcat"], "run"], env=env, cwd=base,
+                                stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready() -> bool:
+        return "Server startup in" in log.read_text(errors="replace")
+
+    try:
+        _wait(ready, proc, "tomcat", log)
+        yield Tomcat(base, ports)
+    finally:
+        _stop(proc)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # -- scanning -----------------------------------------------------------------------------
 
 def _scan(tmp_path: Path, ip: str, port: int, *extra: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -381,6 +475,35 @@ def test_redis_strong_password_no_finding(redis_strong: Redis, tmp_path: Path) -
     _, (rec,) = _scan(tmp_path, REDIS_STRONG_IP, redis_strong.port, "--check-default-logins")
     assert redis_strong.auth_calls() == before + 1
     assert _risk(rec) is None and rec[SECTION]["accepted"] == []
+
+
+def test_tomcat_off_by_default_sends_no_login(tomcat: Tomcat, tmp_path: Path) -> None:
+    before = len(tomcat.manager_logins("Default"))
+    _, (rec,) = _scan(tmp_path, TOMCAT_IP, tomcat.ports["Default"])
+    assert rec["product"] == "Apache Tomcat"
+    assert len(tomcat.manager_logins("Default")) == before and _risk(rec) is None
+
+
+def test_tomcat_manager_tomcat_tomcat(tomcat: Tomcat, tmp_path: Path) -> None:
+    before = len(tomcat.manager_logins("Default"))
+    _, (rec,) = _scan(tmp_path, TOMCAT_IP, tomcat.ports["Default"], "--check-default-logins")
+    new = tomcat.manager_logins("Default")[before:]
+    assert [ln.split()[0] for ln in new] == ["tomcat"]  # one request, the first pair
+    assert new[0].endswith(" 200")
+    risk = _risk(rec)
+    assert risk is not None and "Tomcat manager" in risk["evidence"]
+    assert "'tomcat'" in risk["evidence"]
+
+
+def test_tomcat_manager_strong_password(tomcat: Tomcat, tmp_path: Path) -> None:
+    before = len(tomcat.manager_logins("Strong"))
+    _, (rec,) = _scan(tmp_path, TOMCAT_STRONG_IP, tomcat.ports["Strong"],
+                      "--check-default-logins")
+    new = tomcat.manager_logins("Strong")[before:]
+    # both pairs, once each, refused (Tomcat logs no user for a failed Basic login)
+    assert len(new) == 2 and all(ln.endswith(" 401") for ln in new)
+    assert [t["outcome"] for t in rec[SECTION]["tried"]] == ["refused", "refused"]
+    assert _risk(rec) is None and STRONG not in json.dumps(rec)
 
 
 # -- bounds -------------------------------------------------------------------------------
