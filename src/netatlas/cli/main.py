@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from netatlas.cli.dashquery import QueryCommand
 from netatlas.cli.options import db_option
 from netatlas.cli.readstore import open_existing
 from netatlas.cli.runner import record_runner, runner_gone
+from netatlas.cli.tally import WarningTally, tallied
 from netatlas.model import Scan
 from netatlas.query import QuerySyntaxError
 from netatlas.scope import ScopeError
@@ -215,6 +216,37 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
                           "(--check-default-logins)", style="bold yellow", highlight=False,
                           soft_wrap=True)
     record_runner(store, scan_obj.id)  # `netatlas scans` tells a killed scan by it
+    with tallied() as warnings:
+        try:
+            _drive(store, scan_obj, cfg, plan, progress, on_progress)
+        except SystemExit:  # interrupted or failed: what was counted is still said
+            _say_warnings(warnings)
+            raise
+    summary = {
+        "scan_id": scan_obj.id, "status": scan_obj.status, "endpoints": plan.space.size,
+        "open": scan_obj.open_ports, "observations": scan_obj.observations,
+        "done": scan_obj.done, "total": scan_obj.total,
+    }
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        err_console.print(
+            f"scan {scan_obj.id} {scan_obj.status}: {_done_total(scan_obj)} done, "
+            f"{scan_obj.open_ports} open, {scan_obj.observations} observations stored"
+        )
+    _say_warnings(warnings)
+
+
+def _say_warnings(warnings: WarningTally) -> None:
+    for line in warnings.lines():
+        err_console.print(render.safe(f"warning: {line}", 500), style="yellow",
+                          soft_wrap=True)
+
+
+def _drive(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipeline.Plan,
+           progress: Progress, on_progress: Callable[[Scan], None]) -> None:
+    """Run the scan; an interruption or a failure is stored, said, and ends the
+    command."""
     try:
         with progress:
             asyncio.run(pipeline.run(store, scan_obj, cfg, plan, on_progress))
@@ -235,18 +267,6 @@ def _run_scan(store: Store, scan_obj: Scan, cfg: pipeline.ScanConfig, plan: pipe
         store.close()
         _fail(f"scan {scan_obj.id} failed: {type(exc).__name__}: {exc}", 1)
     store.close()
-    summary = {
-        "scan_id": scan_obj.id, "status": scan_obj.status, "endpoints": plan.space.size,
-        "open": scan_obj.open_ports, "observations": scan_obj.observations,
-        "done": scan_obj.done, "total": scan_obj.total,
-    }
-    if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        err_console.print(
-            f"scan {scan_obj.id} {scan_obj.status}: {_done_total(scan_obj)} done, "
-            f"{scan_obj.open_ports} open, {scan_obj.observations} observations stored"
-        )
 
 
 def _done_total(s: Scan) -> str:
