@@ -101,3 +101,13 @@ def test_gzip_export_is_not_written_to_a_terminal(tmp_path: Path,
     result = CliRunner().invoke(cli, ["export", "", "--format", "shodan", "--db", db])
     assert result.exit_code == 2
     assert "-o FILE" in result.output
+
+
+def test_cve_import_errors_are_escaped(tmp_path: Path) -> None:
+    feed = tmp_path / "feed\x1b]0;pwn\x07\u202e.json"
+    feed.write_text('{"vulnerabilities": [{"cve": 5}], "x": "\x1b[31m"}')
+    result = CliRunner().invoke(cli, ["cve", "import", str(feed), "--db",
+                                      str(tmp_path / "s.db")])
+    assert result.exit_code == 1
+    _no_raw(result.output)
+    assert "\\x1b]0;pwn\\x07\\u202e.json" in result.output

@@ -8,6 +8,7 @@ import sys
 import click
 
 from netatlas.assess.cve import CveDB
+from netatlas.cli.escape import escape_terminal
 from netatlas.cli.options import db_option
 from netatlas.store import mask_url, open_store, resolve_db_path
 
@@ -34,14 +35,15 @@ def import_cmd(files: tuple[str, ...], db: str | None, as_json: bool) -> None:
             except (ValueError, OSError, EOFError) as e:
                 failed = True
                 msg = {"file": path, "error": str(e)[:300]}
-                click.echo(json.dumps(msg) if as_json else f"{path}: {msg['error']}", err=True)
+                text = escape_terminal(f"{path}: {msg['error']}")  # a file's name and words
+                click.echo(json.dumps(msg) if as_json else text, err=True)
                 continue
             if as_json:
                 click.echo(json.dumps({"file": path, "imported": n}))
             else:
-                click.echo(f"{path}: {n} CVEs imported")
+                click.echo(escape_terminal(f"{path}: {n} CVEs imported"))
         if not as_json:
-            click.echo(f"{cdb.count()} CVEs in {mask_url(resolve_db_path(db))}")
+            click.echo(escape_terminal(f"{cdb.count()} CVEs in {mask_url(resolve_db_path(db))}"))
     finally:
         store.close()
     if failed:
