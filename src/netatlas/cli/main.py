@@ -311,7 +311,7 @@ def scans_cmd(db: str | None, as_json: bool) -> None:
 
     whole("id", (s.id for s in rows))
     whole("status", (s.status for s in rows))
-    table.add_column("started", min_width=10)  # date over time when narrow
+    table.add_column("started", overflow="fold")
     whole("progress", progress.values())
     table.add_column("open", no_wrap=True)
     table.add_column("obs", no_wrap=True)  # observations stored
