@@ -23,6 +23,7 @@ def test_public_names_are_pinned() -> None:
         "iter_endpoints",
         "parse_ports",
         "parse_targets",
+        "require_something_to_scan",
         "top_ports",
         "top_ports_ordered",
     ]
