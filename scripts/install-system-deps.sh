@@ -38,6 +38,7 @@ LAB_PACKAGES=(
   influxdb            # 127.20.0.42:8086 open, 127.20.0.46:9086 auth; tomcat10 .43:8080
   tomcat10
   tomcat10-admin      # the Manager app: tests/assess/test_default_logins.py (tomcat/tomcat)
+  rabbitmq-server     # management API guest/guest: tests/assess/test_default_logins.py
   git                 # the exposed .git of web-exposed 127.20.0.41:80
   samba               # smb 127.20.0.50:445, 127.20.0.51:4450 (strict), 127.20.0.54:139
   xrdp                # rdp 127.20.0.52:3389 (negotiation only; no sesman)

@@ -8,6 +8,7 @@ login from a scan; on means the finding, with the user name and without the pass
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -49,6 +50,7 @@ NET = "127.20.61"
 MARIADB_IP, PG_IP, REDIS_IP, REDIS_STRONG_IP, SILENT_IP = (
     f"{NET}.20", f"{NET}.21", f"{NET}.22", f"{NET}.23", f"{NET}.24")
 TOMCAT_IP, TOMCAT_STRONG_IP = f"{NET}.30", f"{NET}.31"
+RABBITMQ_IP = f"{NET}.40"
 STRONG = "Zq7-" + secrets.token_hex(12)
 
 
@@ -348,6 +350,83 @@ def tomcat() -> Iterator[Tomcat]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+# -- RabbitMQ with its management plugin (Debian's rabbitmq-server) ------------------------
+
+RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+
+
+class Rabbitmq:
+    def __init__(self, base: Path, port: int) -> None:
+        self.base, self.port, self.password = base, port, "guest"
+
+    def set_guest_password(self, password: str) -> None:
+        """Through the management API itself, as guest (the test's client, not a scan)."""
+        import httpx
+
+        r = httpx.put(f"http://{RABBITMQ_IP}:{self.port}/api/users/guest",
+                      json={"password": password, "tags": "administrator"},
+                      auth=("guest", self.password), timeout=10)
+        assert r.status_code in (201, 204), r.text
+        self.password = password
+
+    def whoami_requests(self) -> list[str]:
+        """The management listener's access-log lines for /api/whoami."""
+        lines: list[str] = []
+        for log in (self.base / "http").glob("*"):
+            lines += [ln for ln in log.read_text(errors="replace").splitlines()
+                      if "/api/whoami" in ln]
+        return lines
+
+
+@pytest.fixture(scope="module")
+def rabbitmq() -> Iterator[Rabbitmq]:
+    if not RABBITMQ_SERVER.is_file():
+        pytest.fail("rabbitmq-server is not installed (bash scripts/install-system-deps.sh)",
+                    pytrace=False)
+    base = Path(tempfile.mkdtemp(prefix="netatlas-dl-rabbitmq-"))
+    amqp, mgmt, dist, epmd_port = (_free_port(RABBITMQ_IP) for _ in range(4))
+    (base / "http").mkdir()
+    (base / "rabbitmq.conf").write_text(
+        f"listeners.tcp.1 = {RABBITMQ_IP}:{amqp}\nmanagement.tcp.ip = {RABBITMQ_IP}\n"
+        f"management.tcp.port = {mgmt}\nmanagement.http_log_dir = {base / 'http'}\n")
+    (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(base), "LC_ALL": "C.UTF-8",
+           "RABBITMQ_NODENAME": f"netatlasdl{secrets.token_hex(3)}@localhost",
+           "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+           "RABBITMQ_MNESIA_BASE": str(base / "mnesia"), "RABBITMQ_LOG_BASE": str(base),
+           "RABBITMQ_LOGS": "-", "RABBITMQ_PID_FILE": str(base / "beam.pid"),
+           "RABBITMQ_DIST_PORT": str(dist),
+           # Erlang distribution and epmd on this loopback address only
+           "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS":
+               f"-kernel inet_dist_use_interface {{{RABBITMQ_IP.replace('.', ',')}}}",
+           "ERL_EPMD_ADDRESS": RABBITMQ_IP, "ERL_EPMD_PORT": str(epmd_port)}
+    # our own epmd in the foreground, so its PID is ours to stop (the node finds it)
+    epmd = subprocess.Popen(["/usr/bin/epmd", "-port", str(epmd_port), "-address", RABBITMQ_IP],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    log = base / "out.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(RABBITMQ_SERVER)], env=env, cwd=base,
+                                stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def ready() -> bool:
+        return "Server startup complete" in log.read_text(errors="replace")
+
+    try:
+        _wait(ready, proc, "rabbitmq-server", log)
+        yield Rabbitmq(base, mgmt)
+    finally:
+        pid_file = base / "beam.pid"
+        if pid_file.exists() and proc.poll() is None:
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)  # the node
+        _stop(proc)
+        _stop(epmd)
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # -- scanning -----------------------------------------------------------------------------
 
 def _scan(tmp_path: Path, ip: str, port: int, *extra: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -503,6 +582,32 @@ def test_tomcat_manager_strong_password(tomcat: Tomcat, tmp_path: Path) -> None:
     # both pairs, once each, refused (Tomcat logs no user for a failed Basic login)
     assert len(new) == 2 and all(ln.endswith(" 401") for ln in new)
     assert [t["outcome"] for t in rec[SECTION]["tried"]] == ["refused", "refused"]
+    assert _risk(rec) is None and STRONG not in json.dumps(rec)
+
+
+def test_rabbitmq_off_by_default_sends_no_login(rabbitmq: Rabbitmq, tmp_path: Path) -> None:
+    before = len(rabbitmq.whoami_requests())
+    _, (rec,) = _scan(tmp_path, RABBITMQ_IP, rabbitmq.port)
+    assert rec["product"] == "RabbitMQ"
+    assert len(rabbitmq.whoami_requests()) == before and _risk(rec) is None
+
+
+def test_rabbitmq_guest_guest(rabbitmq: Rabbitmq, tmp_path: Path) -> None:
+    rabbitmq.set_guest_password("guest")
+    before = len(rabbitmq.whoami_requests())
+    _, (rec,) = _scan(tmp_path, RABBITMQ_IP, rabbitmq.port, "--check-default-logins")
+    assert len(rabbitmq.whoami_requests()) == before + 1
+    risk = _risk(rec)
+    assert risk is not None and "RabbitMQ management" in risk["evidence"]
+    assert "'guest'" in risk["evidence"]
+
+
+def test_rabbitmq_strong_password(rabbitmq: Rabbitmq, tmp_path: Path) -> None:
+    rabbitmq.set_guest_password(STRONG)
+    before = len(rabbitmq.whoami_requests())
+    _, (rec,) = _scan(tmp_path, RABBITMQ_IP, rabbitmq.port, "--check-default-logins")
+    assert len(rabbitmq.whoami_requests()) == before + 1
+    assert rec[SECTION]["tried"][0]["outcome"] == "refused"
     assert _risk(rec) is None and STRONG not in json.dumps(rec)
 
 
