@@ -48,6 +48,17 @@ def _query_error(exc: QuerySyntaxError) -> None:
     _fail(str(exc), EXIT_QUERY_ERROR)
 
 
+def _check_query(query: str) -> None:
+    """A bad query is the user's first mistake to hear about: said (exit 2) before the
+    store is looked for, so a typo in both gets the query's column first."""
+    from netatlas.query import parse
+
+    try:
+        parse(query)
+    except QuerySyntaxError as exc:
+        _query_error(exc)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="netatlas")
 def cli() -> None:
@@ -356,6 +367,7 @@ def search(query: str, limit: int, offset: int, after: str | None, help_fields: 
 
         click.echo(help_text())
         return
+    _check_query(query)
     store = open_existing(db)
     nxt = None
     try:
@@ -417,6 +429,7 @@ def host(ip: str, latest: bool, db: str | None, as_json: bool) -> None:
 def stats(query: str, facets: str, size: int, db: str | None, as_json: bool) -> None:
     """Counts of the values of some fields over the results of QUERY."""
     names = [f.strip() for f in facets.split(",") if f.strip()]
+    _check_query(query)
     store = open_existing(db)
     try:
         total = store.count(query)
@@ -463,6 +476,7 @@ def export(query: str, fmt: str, output: str, db: str | None) -> None:
     if fmt == "shodan" and output == "-" and escape.is_terminal(sys.stdout):
         _fail("--format shodan writes gzip, which a terminal would run as commands: "
               "give -o FILE or a pipe", 2)
+    _check_query(query)
     store = open_existing(db)
     try:
         n = write_export(store.iter_search(query), fmt, output)
