@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests bench
+.venv/bin/mypy  # types: [tool.mypy] in pyproject.toml, src/netatlas with no errors
 exec .venv/bin/pytest -q "$@"

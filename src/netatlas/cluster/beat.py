@@ -27,6 +27,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +74,11 @@ def run(app: Celery, name: str = "", state_dir: Path | None = None) -> None:
     (Celery's warm shutdown). Beat's schedule file lives in ``state_dir`` (a temporary
     folder by default: the only entry is the tick, nothing there needs to survive)."""
     own = state_dir is None
-    folder = Path(tempfile.mkdtemp(prefix="netatlas-beat-")) if own else Path(state_dir)
+    folder = Path(tempfile.mkdtemp(prefix="netatlas-beat-")) if state_dir is None else state_dir
     folder.mkdir(parents=True, exist_ok=True)
     beat = EmbeddedService(app, thread=True,
                            schedule_filename=str(folder / "beat-schedule"))
+    assert isinstance(beat, threading.Thread)  # thread=True: beat runs in this process
     beat.start()
     try:
         app.worker_main(["worker", "-Q", MONITOR_QUEUE, "-P", "solo", "-c", "1",

@@ -54,7 +54,9 @@ class ShardLease:
             value = client.get(self.key)
         finally:
             client.close()
-        return value.decode() if value else None
+        if isinstance(value, bytes):
+            return value.decode()
+        return value or None
 
     def release(self) -> None:
         client = redis.Redis.from_url(self.url)

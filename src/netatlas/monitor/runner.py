@@ -5,6 +5,7 @@ event a trigger fired on — all recorded in one transaction."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import time
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ def finish_run(store: Store, monitor: Monitor, scan_id: str, plan: pipeline.Plan
         record = records.get(change.key)
         ip, port, _ = split_key(change.key)
         names = fired(triggers, change, record, hits,
-                      lambda t, ip=ip, port=port: monitor.ignored(t, ip, port))
+                      functools.partial(_ignores, monitor, ip, port))
         events.append(_event(monitor, scan_id, now, change, record, names))
         if names:
             notify += [(len(events) - 1, nid) for nid in monitor.notifiers]
@@ -139,3 +140,7 @@ def _event(monitor: Monitor, scan_id: str, now: float, change: Change,
     if record is not None and change.kind != "disappeared":
         doc["record"] = record
     return EventRow(monitor.id, now, change.kind, ip, port, transport, scan_id, doc)
+
+
+def _ignores(monitor: Monitor, ip: str, port: int, trigger: str) -> bool:
+    return monitor.ignored(trigger, ip, port)

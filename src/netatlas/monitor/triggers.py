@@ -74,10 +74,10 @@ def check_trigger(name: str) -> str:
 def _risk_ids(change: Change, record: dict[str, Any] | None) -> dict[str, str]:
     """The findings an event brings: all of a new service's, or the one that appeared."""
     if change.kind == "appeared":
-        return {r.get("id"): r.get("severity") for r in (record or {}).get("risks") or []
+        return {str(r.get("id")): str(r.get("severity")) for r in (record or {}).get("risks") or []
                 if isinstance(r, dict)}
     if change.kind == "finding_appeared":
-        return {change.details["id"]: change.details.get("severity")}
+        return {str(change.details["id"]): str(change.details.get("severity"))}
     return {}
 
 

@@ -7,7 +7,8 @@ for booleans, ``Glob`` for wildcard patterns, plain ``str`` otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any, Literal
 
 # eq: any of ``values``; lt/le/gt/ge: one value; range: (low, high), inclusive,
@@ -28,7 +29,7 @@ class Term:
     field: str  # canonical field name (aliases resolved)
     op: Op
     values: tuple[Any, ...]
-    column: int = field(default=0, compare=False)  # where the value starts in the text
+    column: int = dataclasses.field(default=0, compare=False)  # where the value starts in the text
 
 
 @dataclass(frozen=True, slots=True)

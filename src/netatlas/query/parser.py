@@ -119,8 +119,9 @@ def _before(text: str, column: int) -> str:
 
 def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
     if isinstance(exc, UnexpectedCharacters):
-        col = exc.pos_in_stream + 1
-        ch = text[exc.pos_in_stream]
+        pos = exc.pos_in_stream or 0  # always set by the lexer
+        col = pos + 1
+        ch = text[pos]
         if ch == '"':
             return QuerySyntaxError(
                 'unterminated quoted string (no closing ")', text, col, ['a closing quote (")']
@@ -149,6 +150,13 @@ def _syntax_error(exc: UnexpectedInput, text: str) -> QuerySyntaxError:
 
 
 # -- tree -> AST ------------------------------------------------------------------------
+def _tok(item: Tree | Token) -> Token:
+    """A leaf the grammar guarantees is a token (a value, an operator)."""
+    if not isinstance(item, Token):
+        raise TypeError(f"expected a token, got {item!r}")
+    return item
+
+
 def _col(item: Tree | Token) -> int:
     if isinstance(item, Token):
         return (item.start_pos or 0) + 1
@@ -224,7 +232,7 @@ class _Builder:
         if f.implied_op is not None:
             return self._implied(f, value)
         if kind == "compare":
-            op_tok, scalar = value.children
+            op_tok, scalar = map(_tok, value.children)
             self.count(scalar)
             if f.type in ("str", "bool", "net") or (
                 f.type == "list" and f.element_type == "str"
@@ -240,13 +248,13 @@ class _Builder:
                 op = {"gt": "ge", "le": "lt"}.get(op, op)
             return Term(f.name, op, (v,), _col(scalar))  # type: ignore[arg-type]
         if kind == "range":
-            lo_tok, hi_tok = value.children
+            lo_tok, hi_tok = map(_tok, value.children)
             self.count(lo_tok)
             return self._range(f, lo_tok, hi_tok, _col(lo_tok))
         # alternatives: any of the listed values
         eq: list[Any] = []
         others: list[Node] = []
-        for scalar in value.children:
+        for scalar in map(_tok, value.children):
             self.count(scalar)
             others.extend(self._alternative(f, scalar, eq))
         col = _col(value.children[0])
@@ -296,10 +304,11 @@ class _Builder:
     def _implied(self, f: Field, value: Tree) -> Node:
         if value.data != "alternatives" or len(value.children) != 1:
             raise _ValueAt("takes one date, like 2026-01-31", value)
-        scalar = value.children[0]
+        scalar = _tok(value.children[0])
         self.count(scalar)
         text = V.as_text(V.unquote(str(scalar), scalar.type == "STRING"))
         start, _ = _guard(V.parse_date, text, scalar)
+        assert f.implied_op is not None  # only date fields with an implied op get here
         # Both compare with the start: before: excludes the day named, after: includes it.
         return Term(f.name, f.implied_op, (start,), _col(scalar))
 

@@ -36,13 +36,14 @@ def _endpoint_slots() -> Slots | None:
     ``object.__new__`` then the three slot descriptors. Checked against the real
     constructor, so a change to ``Endpoint`` falls back to it instead of breaking."""
     try:
-        if tuple(Endpoint.__slots__) != ("ip", "port", "transport"):  # type: ignore[attr-defined]
+        if tuple(Endpoint.__slots__) != ("ip", "port", "transport"):
             return None
+        members = vars(Endpoint)  # the slot descriptors, which typing cannot see
         slots: Slots = (
             object.__new__,
-            Endpoint.ip.__set__,  # type: ignore[attr-defined]
-            Endpoint.port.__set__,  # type: ignore[attr-defined]
-            Endpoint.transport.__set__,  # type: ignore[attr-defined]
+            members["ip"].__set__,
+            members["port"].__set__,
+            members["transport"].__set__,
         )
     except (AttributeError, TypeError):
         return None

@@ -135,7 +135,7 @@ def _range(spec: str) -> TargetEntry:
         end_value = int(end)
     if end_value < int(start):
         raise ScopeError(f"bad target {spec!r}: range end is before its start")
-    return TargetEntry(spec, start.version, int(start), end_value)  # type: ignore[arg-type]
+    return TargetEntry(spec, start.version, int(start), end_value)
 
 
 def parse_address_spec(spec: str) -> TargetEntry:
@@ -150,11 +150,11 @@ def parse_address_spec(spec: str) -> TargetEntry:
             raise ScopeError(f"bad target {spec!r}: prefix length {bits!r} is not valid")
         # Host bits are allowed (nmap does the same): 10.1.2.3/8 means 10.0.0.0/8.
         net = ipaddress.ip_network(f"{addr}/{bits}", strict=False)
-        return TargetEntry(spec, net.version, int(net.network_address), int(net.broadcast_address))  # type: ignore[arg-type]
+        return TargetEntry(spec, net.version, int(net.network_address), int(net.broadcast_address))
     if "-" in spec:
         return _range(spec)
     addr = _address(spec, spec)
-    return TargetEntry(spec, addr.version, int(addr), int(addr))  # type: ignore[arg-type]
+    return TargetEntry(spec, addr.version, int(addr), int(addr))
 
 
 def looks_like_hostname(spec: str) -> bool:

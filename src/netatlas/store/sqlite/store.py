@@ -102,7 +102,7 @@ class _Call:
     done: Future[Any]
 
 
-_Job = ObsRow | _Call | Callable[[sqlite3.Connection], None] | _Stop
+_Job = ObsRow | _Call | Callable[[sqlite3.Connection], object] | _Stop  # the result is dropped
 
 
 class SQLiteStore:
@@ -183,7 +183,7 @@ class SQLiteStore:
             conn.close()
 
     def _in_transaction(self, conn: sqlite3.Connection,
-                        job: Callable[[sqlite3.Connection], None]) -> bool:
+                        job: Callable[[sqlite3.Connection], object]) -> bool:
         conn.execute("BEGIN IMMEDIATE")
         try:
             job(conn)
