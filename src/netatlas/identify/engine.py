@@ -22,12 +22,20 @@ from typing import Any, Literal
 
 from netatlas.identify.candidate import Candidate
 from netatlas.identify.fields import resolve
+from netatlas.identify.loadcache import cached, files_key
 from netatlas.identify.nmap_probes import DEFAULT_PATH, NmapProbes, NmapResult
 from netatlas.identify.nmap_probes import shared as shared_nmap
 from netatlas.identify.ports import port_service
-from netatlas.identify.recog import RecogDB
-from netatlas.identify.rules import MATCH_TIMEOUT, Rule, RuleFile, RuleTimeout, load_rules
-from netatlas.identify.wappalyzer import Wappalyzer
+from netatlas.identify.recog import RecogDB, recog_dirs
+from netatlas.identify.rules import (
+    MATCH_TIMEOUT,
+    Rule,
+    RuleFile,
+    RuleTimeout,
+    load_rules,
+    rule_files,
+)
+from netatlas.identify.wappalyzer import Wappalyzer, webapp_dirs
 from netatlas.identify.webtech import rule_technologies
 from netatlas.model import Endpoint, GrabResult, Identification
 
@@ -61,8 +69,9 @@ class Identifier:
                  nmap: NmapSetting = "auto", port_guess: bool = True,
                  timeout: float = MATCH_TIMEOUT,
                  fingerprints: FingerprintSetting = "auto") -> None:
-        self.rule_files: list[RuleFile] = load_rules(
-            [Path(p) for p in rule_paths] if rule_paths is not None else None)
+        paths = [Path(p) for p in rule_paths] if rule_paths is not None else None
+        self._rules_key = ("rules", files_key(rule_files(paths)))
+        self.rule_files: list[RuleFile] = cached(self._rules_key, lambda: load_rules(paths))
         self.rules: list[Rule] = [r for rf in self.rule_files for r in rf.rules]
         self.by_field: dict[str, list[Rule]] = {}
         for r in self.rules:
@@ -93,12 +102,19 @@ class Identifier:
             if self._fp_loaded:
                 return
             paths = self._fp_paths
-            recog = RecogDB.load(paths, timeout=self.timeout)
-            if recog.files:
-                recog.product_names = _canonical_products(self.rules, self.aliases)
-                self._recog = recog
-            self._wappalyzer = Wappalyzer.load(paths, timeout=self.timeout)
+            # recog's product names come from the rules: one entry per rule set too
+            key = ("fingerprints", files_key([*recog_dirs(paths), *webapp_dirs(paths)]),
+                   self.timeout, self._rules_key)
+            self._recog, self._wappalyzer = cached(key, lambda: self._read_fingerprints(paths))
             self._fp_loaded = True
+
+    def _read_fingerprints(self, paths: list[Path] | None,
+                           ) -> tuple[RecogDB | None, Wappalyzer | None]:
+        recog = RecogDB.load(paths, timeout=self.timeout)
+        if recog.files:
+            recog.product_names = _canonical_products(self.rules, self.aliases)
+        return (recog if recog.files else None,
+                Wappalyzer.load(paths, timeout=self.timeout))
 
     @property
     def recog(self) -> RecogDB | None:
