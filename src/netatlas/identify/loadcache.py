@@ -47,7 +47,7 @@ def cached(key: Hashable, load: Callable[[], T]) -> T:
     with _lock:
         if key in _entries:
             _entries.move_to_end(key)
-            return _entries[key]  # type: ignore[no-any-return]
+            return _entries[key]
     value = load()
     with _lock:
         value = _entries.setdefault(key, value)
