@@ -66,3 +66,14 @@ def test_claim_due_skips_runs_in_flight_and_keeps_them_due(store: Store) -> None
     (later,) = claim_due(store, 2000.0, limit=5)
     assert (later.monitor.id, later.due) == (busy.id, 1000.0)
     assert later.monitor.next_run == 1000.0 + 17 * 60  # one run, then the next slot
+
+
+async def test_local_daemon_never_starts_a_monitor_twice_at_once(store: Store) -> None:
+    """A run longer than its period: the local daemon keeps the monitor due, and claims
+    it again only once the run has ended (as the broker's scheduler does)."""
+    m = _monitor(store, next_run=1000.0)
+    daemon = Daemon(store)
+    assert daemon.start_due(now=1000.0) == 1  # the run is in flight until we await it
+    assert daemon.claim_due(1000.0 + 3600) == []
+    await daemon.drain()
+    assert [c.id for c, _ in daemon.claim_due(1000.0 + 3600)] == [m.id]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -32,11 +33,14 @@ class Daemon:
     on_run: Callable[[RunResult], None] | None = None
     lags: list[float] = field(default_factory=list)  # due -> started, seconds, each run
     _running: set[asyncio.Task[None]] = field(default_factory=set)
+    _in_flight: set[str] = field(default_factory=set)  # ids of the monitors running now
 
     def claim_due(self, now: float) -> list[tuple[Monitor, float]]:
         """The due monitors this daemon claimed, with how late each one is."""
         free = self.max_runs - len(self._running)
-        return [(c.monitor, c.lag) for c in claim_due(self.store, now, free)]
+        # a run longer than its period is not started twice: it stays due until it ends
+        claims = claim_due(self.store, now, free, skip=self._in_flight)
+        return [(c.monitor, c.lag) for c in claims]
 
     async def _run(self, monitor: Monitor, lag: float) -> None:
         try:
@@ -53,9 +57,14 @@ class Daemon:
             self.lags.append(lag)
             task = asyncio.create_task(self._run(monitor, lag))
             self._running.add(task)
+            self._in_flight.add(monitor.id)
             task.add_done_callback(self._running.discard)
+            task.add_done_callback(functools.partial(self._ended, monitor.id))
             started += 1
         return started
+
+    def _ended(self, monitor_id: str, _: asyncio.Task[None]) -> None:
+        self._in_flight.discard(monitor_id)
 
     async def step(self) -> None:
         """One look: start what is due, send what is due."""
