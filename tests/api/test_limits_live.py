@@ -4,6 +4,7 @@ from 114 MB to 720 MB), and an authenticated one over the cap gets a 413."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -102,3 +103,34 @@ def test_unknown_path_needs_a_key_too(server: tuple[int, psutil.Process, str]) -
         sock.sendall(f"GET /nope HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
                      .encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 401")
+
+
+def test_wrong_keys_are_limited_per_address(server: tuple[int, psutil.Process,
+                                                          str]) -> None:
+    """A key-guessing client on a real server, from its own loopback address and with
+    a new X-Forwarded-For on every try (the server trusts no proxy header): 401 for
+    the first 20 (the default burst), then 429 with Retry-After, at most one more 401
+    a second; the real key from another address is served meanwhile."""
+    port, _, key = server
+    codes: list[int] = []
+    retry_after: list[str | None] = []
+    started = time.monotonic()
+    for i in range(60):
+        conn = http.client.HTTPConnection(HOST, port, timeout=30,
+                                          source_address=("127.0.0.77", 0))
+        conn.request("GET", "/api/v1/count", headers={
+            "X-API-Key": f"{i:032x}", "X-Forwarded-For": f"192.0.2.{i}",
+            "X-Real-IP": f"192.0.2.{i}"})
+        resp = conn.getresponse()
+        resp.read()
+        codes.append(resp.status)
+        retry_after.append(resp.getheader("Retry-After"))
+        conn.close()
+    elapsed = time.monotonic() - started
+    assert codes[:20] == [401] * 20 and set(codes) == {401, 429}, codes
+    assert codes.count(401) <= 20 + elapsed * 1.0 + 1, (codes, elapsed)
+    assert all(int(r or 0) >= 1 for c, r in zip(codes, retry_after, strict=True) if c == 429)
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    conn.request("GET", "/api/v1/count", headers={"X-API-Key": key})
+    assert conn.getresponse().status == 200
+    conn.close()

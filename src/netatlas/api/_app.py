@@ -14,7 +14,7 @@ from netatlas.api import _alerts, _errors, _internetdb, _native, _shodan, _shoda
 from netatlas.api._auth import COOKIE, authenticate
 from netatlas.api._docs import add_docs
 from netatlas.api._guard import RequestGuard
-from netatlas.api._ratelimit import RateLimiter
+from netatlas.api._ratelimit import AUTH_FAIL_BURST, AUTH_FAIL_RATE, RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
 from netatlas.api._services import Services
 from netatlas.enrich import GeoIP
@@ -37,6 +37,8 @@ def create_app(
     burst: int = DEFAULT_BURST,
     exclude_ports: str | None = ALWAYS_EXCLUDED_PORTS,
     broker: str | None = None,
+    auth_fail_rate: float = AUTH_FAIL_RATE,
+    auth_fail_burst: int = AUTH_FAIL_BURST,
 ) -> FastAPI:
     """Build the app over the store at ``db``.
 
@@ -44,7 +46,9 @@ def create_app(
     ``serve`` command refuses it on any other listening address). ``allow`` is the
     server's scan allow list; API scans may only narrow it. ``geoip`` names one or
     more MMDB files used to fill ``location``/``asn``/``org``. ``rate``/``burst`` are
-    the per-key token bucket (a key may carry its own).
+    the per-key token bucket (a key may carry its own); ``auth_fail_rate``/
+    ``auth_fail_burst`` the bucket of failed key checks per client address (past it,
+    429 with Retry-After).
     """
     path = resolve_db_path(db)
     allow = list(allow)
@@ -58,6 +62,7 @@ def create_app(
         allow=allow,
         geoip=GeoIP.open(geoip),
         open_access=open_access,
+        auth_failures=RateLimiter(auth_fail_rate, auth_fail_burst),
     )
 
     @asynccontextmanager

@@ -4,6 +4,11 @@
 With ``--open`` (loopback only), a request without a key is served as admin, but only
 when it comes from a loopback address; a key that is sent is still checked.
 
+Failed key checks (a wrong key, or none where one is needed) are limited per client
+address (``Services.auth_failures``): past its burst an address gets 429 with
+Retry-After for every keyed request, right key or wrong, until its bucket refills; a
+request with a right key spends nothing from it.
+
 The key is checked once, first, by the request guard (``_guard.py``), before any body
 is read; the route's dependency then finds the principal on ``request.state``.
 """
@@ -53,6 +58,35 @@ def _loopback(request: Request) -> bool:
         return False
 
 
+def client_bucket(request: Request) -> str:
+    """The failure bucket of the client's address: an IPv4 address, or an IPv6 /64 (one
+    host may hold all of it); an IPv4-mapped IPv6 address counts as its IPv4 one."""
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"auth:{host}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"auth:{address.ipv4_mapped}"
+        return f"auth:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"auth:{address}"
+
+
+def _refuse_while_failing(services: Any, bucket: str) -> None:
+    """429 while this address has used up its failed key checks: for a right key too,
+    so the answer does not tell a guess that hit from one that missed."""
+    wait = services.auth_failures.wait(bucket)
+    if wait > 0:
+        raise ApiError(429, "Too many failed API key attempts from this address; slow down",
+                       headers={"Retry-After": str(max(1, math.ceil(wait)))})
+
+
+def _failed(services: Any, bucket: str, message: str) -> ApiError:
+    services.auth_failures.take(bucket)
+    return ApiError(401, message)
+
+
 def pre_authenticate(request: Request) -> None:
     """Check the key before the body is read (ApiError when it fails) and keep who it
     is for the route. A form-key route sent without a key elsewhere is left to the
@@ -85,18 +119,23 @@ def principal_for(request: Request, secret: str | None, from_query: bool = False
     found elsewhere (the shodan client posts ``key`` in a form body)."""
     services: Any = request.app.state.services
     rate = burst = None
+    bucket = client_bucket(request)
+    anonymous = not secret and services.open_access and _loopback(request)
+    if not anonymous:  # a key to check, or none where one is needed: it may fail
+        _refuse_while_failing(services, bucket)
     if secret:
         key = services.store.verify_key(secret)
         if key is None:
-            raise ApiError(401, "Invalid API key")
+            raise _failed(services, bucket, "Invalid API key")
         principal = Principal(key.id, key.role, key.id)
         rate, burst = key.rate, key.burst
         if from_query:
             request.state.key_cookie = secret  # lets the UI's links work after ?key=
-    elif services.open_access and _loopback(request):
+    elif anonymous:
         principal = Principal(f"anon:{request.client.host if request.client else ''}", "admin")
     else:
-        raise ApiError(401, "Please provide an API key (?key=, Authorization: Bearer, X-API-Key)")
+        raise _failed(services, bucket,
+                      "Please provide an API key (?key=, Authorization: Bearer, X-API-Key)")
     wait = services.limiter.take(principal.who, rate, burst)
     if wait > 0:
         raise ApiError(429, "Rate limit reached; slow down",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netatlas.api._ratelimit import RateLimiter
+from netatlas.api._ratelimit import AUTH_FAIL_BURST, AUTH_FAIL_RATE, RateLimiter
 from netatlas.api._scans import ScanManager
 from netatlas.enrich import GeoIP, enrich_record
 from netatlas.store import Store
@@ -20,6 +20,9 @@ class Services:
     allow: list[str] = field(default_factory=list)  # the server's scan allow list
     geoip: GeoIP | None = None
     open_access: bool = False
+    # failed key checks per client address (api/_auth.py); create_app sets its limits
+    auth_failures: RateLimiter = field(
+        default_factory=lambda: RateLimiter(AUTH_FAIL_RATE, AUTH_FAIL_BURST))
 
     def enrich(self, record: dict[str, Any]) -> dict[str, Any]:
         return enrich_record(record, self.geoip)
