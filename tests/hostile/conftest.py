@@ -1,0 +1,272 @@
+"""The hostile range, scanned once per session by the real ``netatlas scan`` (a
+subprocess, its peak RSS taken from the kernel), with the outputs a user would see on
+a terminal (a pty). The figures (servers tried / survived / failed per category, peak
+RSS, fuzz examples) are printed at the end of the run: ``pytest tests/hostile``."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hostile import servers as s
+
+SCAN_HANG_GUARD = 300.0  # seconds: only against a hang, not a speed assertion
+CLI_HANG_GUARD = 120.0
+
+
+# every hostile server and its category (the figures are counted by category)
+CATEGORY = {
+    "tarpit": "silence", "half-open-tls": "silence",
+    "endless-banner": "endless", "endless-lines": "endless", "endless-1xx": "endless",
+    "endless-103": "endless", "endless-chunked": "endless", "header-flood": "endless",
+    "header-flood-finite": "endless", "tls-garbage": "endless",
+    "trickle-http": "slow", "trickle-banner": "slow",
+    "gzip-bomb": "bomb", "huge-cert": "cert", "oversized-cert": "cert",
+    "cert-escapes": "escapes", "banner-escapes": "escapes", "ssh-escapes": "escapes",
+    "http-escapes": "escapes",
+    "banner-bytes": "bytes", "http-bytes": "bytes",
+    "redirect-out": "redirect", "redirect-localhost": "redirect",
+    "redirect-scheme-relative": "redirect", "links-out": "redirect",
+}
+
+
+def catalog(tmp: Path, outside_port: int, localhost_port: int) -> list[s.Hostile]:
+    out = f"http://{s.OUTSIDE}:{outside_port}/"
+    page = (f'<html><head><title>redirected</title><link rel="icon" href="{out}favicon.ico">'
+            f'<meta http-equiv="refresh" content="0;url={out}"></head>'
+            f'<body><a href="{out}">x</a><img src="{out}i.png"></body></html>').encode()
+    esc = s.ESCAPES
+    http_escapes = s.http_response(
+        headers=[("Server", f"nginx/1.25.3 {esc}"), ("X-Evil", esc),
+                 ("Content-Type", "text/html")],
+        body=f"<html><head><title>{esc}</title></head><body>{esc}</body></html>".encode())
+    http_bytes = s.http_response(
+        headers=[("Content-Type", "text/html")],
+        raw_headers=b"Server: srv" + s.BAD_BYTES + b"\r\nX-Bytes: " + s.BAD_BYTES + b"\r\n",
+        body=b"<title>t" + s.BAD_BYTES + b"</title>" + s.BAD_BYTES)
+    tls_page = s.http_response(headers=[("Content-Type", "text/html")],
+                               body=f"<title>{esc}</title>".encode())
+
+    def H(name: str, handler: s.Handler, tls: Any = None) -> s.Hostile:
+        return s.Hostile(name, CATEGORY[name], handler, tls)
+
+    return [
+        H("tarpit", s.tarpit()),
+        H("half-open-tls", s.half_open_tls()),
+        H("endless-banner", s.endless(b"220 ", b"A")),
+        H("endless-lines", s.endless(b"", b"220-welcome, and more\r\n")),
+        H("endless-1xx",
+          s.endless(b"", b"HTTP/1.1 100 Continue\r\n\r\n", read_first=True)),
+        H("endless-103",
+          s.endless(b"", b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n",
+                    read_first=True)),
+        H("endless-chunked",
+          s.endless(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                    b"Content-Type: text/html\r\n\r\n<title>chunks</title>",
+                    b"1000\r\n" + b"<p>" * 1365 + b"x\r\n", read_first=True)),
+        H("header-flood",
+          s.endless(b"HTTP/1.1 200 OK\r\n", b"X-Flood: " + b"a" * 90 + b"\r\n",
+                    read_first=True)),
+        H("header-flood-finite",
+          s.respond(s.http_response(raw_headers=b"".join(
+              b"X-H%d: %s\r\n" % (i, b"v" * 40) for i in range(50_000)),
+              body=b"<title>after the flood</title>"))),
+        H("tls-garbage", s.tls_garbage()),
+        H("trickle-http", s.trickle(
+            s.http_response(headers=[("Server", "slow")], body=b"<title>slow</title>"),
+            0.3, read_first=True)),
+        H("trickle-banner", s.trickle(b"SSH-2.0-Slow_1.0\r\n", 0.4)),
+        H("gzip-bomb", s.respond(s.http_response(
+            headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
+            body=s.gzip_bomb()))),
+        H("huge-cert", s.respond(tls_page),
+          tls=s.hostile_cert(tmp, "huge", cn="huge" + esc, sans=1400)),  # ~90 kB
+        H("oversized-cert", s.respond(tls_page),  # ~400 kB: past what TLS clients take
+          tls=s.hostile_cert(tmp, "oversized", cn="over" + esc, sans=6000)),
+        H("cert-escapes", s.respond(tls_page),
+          tls=s.hostile_cert(tmp, "esc", cn="cn" + esc, extra_subject="org" + esc)),
+        H("banner-escapes",
+          s.respond(b"220 " + esc.encode() + b" FTP ready\r\n", read_first=False)),
+        H("ssh-escapes",
+          s.respond(b"SSH-2.0-Open" + esc.encode() + b"\r\n", read_first=False)),
+        H("http-escapes", s.respond(http_escapes)),
+        H("banner-bytes",
+          s.respond(b"220 " + s.BAD_BYTES + b" ready\r\n", read_first=False)),
+        H("http-bytes", s.respond(http_bytes)),
+        H("redirect-out", s.respond(s.http_response(
+            "302 Found", [("Location", out), ("Refresh", f"0; url={out}"),
+                          ("Content-Type", "text/html")], page))),
+        H("redirect-localhost", s.respond(s.http_response(
+            "301 Moved Permanently", [("Location", f"http://localhost:{localhost_port}/")]))),
+        H("redirect-scheme-relative", s.respond(s.http_response(
+            "308 Permanent Redirect", [("Location", f"//{s.OUTSIDE}:{outside_port}/x")]))),
+        H("links-out", s.respond(s.http_response(
+            headers=[("Content-Type", "text/html"), ("Link", f"<{out}>; rel=preload")],
+            body=page))),
+    ]
+
+
+@dataclass
+class Scanned:
+    range: s.Range
+    db: Path
+    returncode: int
+    peak_rss_mb: float
+    seconds: float
+    stdout: str
+    stderr: str
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, name: str) -> dict[str, Any] | None:
+        ip = self.range.servers[name].ip
+        return next((r for r in self.records if r["ip_str"] == ip), None)
+
+
+def run_measured(argv: list[str], env: dict[str, str], out: Path,
+                 timeout: float) -> tuple[int, float, float]:
+    """Run ``argv`` (stdout/stderr to ``out``.stdout/.stderr); (exit code, peak RSS in
+    MB of that process alone, seconds). A process past ``timeout`` is killed (by its
+    PID) and the test fails: a hang guard, not a speed limit."""
+    with open(f"{out}.stdout", "wb") as o, open(f"{out}.stderr", "wb") as e:
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=o, stderr=e, env=env)
+        timer = threading.Timer(timeout, proc.send_signal, (signal.SIGKILL,))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - start
+    if proc.returncode == -signal.SIGKILL and seconds >= timeout:
+        pytest.fail(f"{argv[3:5]} still running after {timeout:.0f} s: a hang")
+    return proc.returncode, usage.ru_maxrss / 1024, seconds
+
+
+def netatlas_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "netatlas.cli.main", *args]
+
+
+def on_terminal(args: list[str], db: Path, timeout: float = CLI_HANG_GUARD) -> tuple[int, str]:
+    """Run a netatlas command with its stdout on a pseudo-terminal (what ``isatty``
+    says of a real one) and a colour TERM; (exit code, what the terminal received)."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "NETATLAS_DB": str(db), "TERM": "xterm-256color", "COLUMNS": "220"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(netatlas_argv(*args), stdout=slave, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        else:
+            proc.kill()
+            pytest.fail(f"netatlas {args} still writing after {timeout:.0f} s")
+        proc.wait(timeout=30)
+    finally:
+        os.close(master)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode("utf-8", "replace")
+    proc.stderr.close()
+    text = b"".join(chunks).decode("utf-8", errors="replace")
+    if proc.returncode != 0:
+        raise AssertionError(f"netatlas {args} -> {proc.returncode}\n{text}\n{err}")
+    return proc.returncode, text
+
+
+@pytest.fixture(scope="session")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scanned]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    outside_sock = s.listener(s.OUTSIDE)
+    localhost_sock = s.listener("127.0.0.1")
+    hostiles = catalog(tmp, outside_sock.getsockname()[1], localhost_sock.getsockname()[1])
+    # the two listeners answer like a real web server: if anything followed a redirect
+    # or a link, it would be counted, and rewarded with a page
+    ok = s.respond(s.http_response(body=b"<title>out of scope</title>"))
+    outside = {"outside": (outside_sock, ok), "localhost": (localhost_sock, ok)}
+    with s.serve_range(hostiles, outside) as rng:
+        db = tmp / "hostile.db"
+        argv = netatlas_argv("scan", *rng.ips, "-p", str(rng.port), "--exclude-ports",
+                             str(s.FORBIDDEN_PORT), "--json", "--db", str(db))
+        for ip in rng.ips:  # the hostile addresses only, each its own /32
+            argv[argv.index("--json"):argv.index("--json")] = ["--allow", f"{ip}/32"]
+        code, rss, seconds = run_measured(argv, dict(os.environ), tmp / "scan", SCAN_HANG_GUARD)
+        scan = Scanned(range=rng, db=db, returncode=code, peak_rss_mb=rss, seconds=seconds,
+                       stdout=(tmp / "scan.stdout").read_text("utf-8", "replace"),
+                       stderr=(tmp / "scan.stderr").read_text("utf-8", "replace"))
+        if code == 0:
+            proc = subprocess.run(netatlas_argv("export", "", "--format", "jsonl", "--db",
+                                                str(db)),
+                                  capture_output=True, timeout=CLI_HANG_GUARD)
+            assert proc.returncode == 0, proc.stderr
+            # to a pipe: the data as stored, raw bytes and all
+            scan.records = [json.loads(line) for line in proc.stdout.decode().splitlines()
+                            if line.strip()]
+        time.sleep(0.5)  # a late follow-up would still be counted
+        FIGURES["scan"] = {"peak_rss_mb": round(rss, 1), "seconds": round(seconds, 1),
+                           "servers": len(rng.servers), "records": len(scan.records),
+                           "connections": sum(h.counter.connections
+                                              for h in rng.servers.values()),
+                           "outside_connections": {k: c.connections
+                                                   for k, c in rng.outside.items()}}
+        yield scan
+
+
+# --- figures ------------------------------------------------------------------------------
+
+FIGURES: dict[str, Any] = {}
+FUZZ_EXAMPLES: dict[str, int] = {}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    rows: dict[str, list[int]] = {}
+    for outcome in ("passed", "failed", "error"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if "::test_hostile_server[" not in nodeid:
+                continue
+            if outcome != "error" and rep.when != "call":
+                continue
+            name = nodeid.rsplit("[", 1)[1].rstrip("]")
+            row = rows.setdefault(CATEGORY.get(name, "?"), [0, 0, 0])
+            row[0] += 1
+            row[1 if outcome == "passed" else 2] += 1
+    if not rows and not FIGURES and not FUZZ_EXAMPLES:
+        return
+    tr = terminalreporter
+    tr.section("hostile suite figures")
+    for cat, (tried, survived, failed) in sorted(rows.items()):
+        tr.write_line(f"servers {cat:<10} tried {tried:>3}  survived {survived:>3}  "
+                      f"failed {failed:>3}")
+    if "scan" in FIGURES:
+        tr.write_line("scan: " + json.dumps(FIGURES["scan"]))
+    for key in sorted(k for k in FIGURES if k != "scan"):
+        tr.write_line(f"{key}: {json.dumps(FIGURES[key])}")
+    for name, n in sorted(FUZZ_EXAMPLES.items()):
+        tr.write_line(f"fuzz {name:<40} examples {n:>5}")
