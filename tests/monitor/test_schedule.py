@@ -77,3 +77,19 @@ async def test_local_daemon_never_starts_a_monitor_twice_at_once(store: Store) -
     assert daemon.claim_due(1000.0 + 3600) == []
     await daemon.drain()
     assert [c.id for c, _ in daemon.claim_due(1000.0 + 3600)] == [m.id]
+
+
+async def test_edit_made_while_a_run_is_in_flight_is_kept(store: Store) -> None:
+    """The run writes back only its own fields (last run, error, count): a trigger added
+    and a port changed by `monitor edit` during the run survive its end."""
+    m = _monitor(store, next_run=1000.0)
+    daemon = Daemon(store)
+    assert daemon.start_due(now=1000.0) == 1  # the run holds the monitor as claimed
+    edited = svc.get(store, m.id)
+    edited.triggers["new_service"] = {"ignore": []}
+    edited.ports = "8081"
+    svc.save(store, edited)
+    await daemon.drain()
+    after = svc.get(store, m.id)
+    assert after.triggers == {"new_service": {"ignore": []}} and after.ports == "8081"
+    assert after.runs == 1 and after.last_run is not None and after.last_scan_id

@@ -112,7 +112,7 @@ class BrokerScheduler:
             log.warning("monitor %s (%s) refused: %s", monitor.name, monitor.id, exc)
             return refused(self.store, monitor, exc, started)
         monitor.running_scan = scan.id
-        monitor_tables(self.store).record_run(monitor.id, monitor.to_row().doc, None, [],
+        monitor_tables(self.store).record_run(monitor.id, monitor.run_fields(), None, [],
                                               [], time.time())
         log.info("monitor %s (%s): scan %s queued, %.3f s after its slot", monitor.name,
                  monitor.id, scan.id, claim.lag)

@@ -19,6 +19,8 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 PACE_OPTIONS = ("rate", "concurrency", "timeout", "retries", "grab_concurrency",
                 "banner_wait", "grab")
 EXPIRING_DAYS = 30.0  # a certificate expiring within this many days is an event
+# What a run writes back: only these, so an edit made while a run was in flight stays.
+RUN_FIELDS = ("last_run", "last_scan_id", "last_error", "last_lag", "running_scan", "runs")
 
 
 def parse_duration(text: str) -> float:
@@ -79,6 +81,9 @@ class Monitor:
 
     def ignored(self, trigger: str, ip: str, port: int) -> bool:
         return f"{ip}:{port}" in self.triggers.get(trigger, {}).get("ignore", [])
+
+    def run_fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in RUN_FIELDS}
 
     def to_row(self) -> MonitorRow:
         doc = asdict(self)

@@ -78,7 +78,7 @@ def refused(store: Store, monitor: Monitor, exc: Exception, started: float,
     monitor.last_error = f"{what}: {exc}"
     monitor.last_run = started
     monitor.running_scan = None
-    monitor_tables(store).record_run(monitor.id, monitor.to_row().doc, None, [], [],
+    monitor_tables(store).record_run(monitor.id, monitor.run_fields(), None, [], [],
                                      time.time())
     return RunResult(monitor, None, error=monitor.last_error)
 
@@ -127,7 +127,7 @@ def finish_run(store: Store, monitor: Monitor, scan_id: str, plan: pipeline.Plan
     monitor.last_run, monitor.last_scan_id, monitor.last_error = started, scan_id, None
     monitor.running_scan = None
     monitor.runs += 1
-    tables.record_run(monitor.id, monitor.to_row().doc, {"endpoints": {**kept, **after}},
+    tables.record_run(monitor.id, monitor.run_fields(), {"endpoints": {**kept, **after}},
                       events, notify, now)
     return RunResult(monitor, scan_id, events)
 

@@ -93,6 +93,10 @@ def _delivery(r: Sequence[Any]) -> DeliveryRow:
 class MonitorTables(ABC):
     """What a store offers as ``store.monitors``."""
 
+    # A read that a write in the same transaction depends on locks its row (PostgreSQL);
+    # SQLite's one writer already runs write transactions one at a time.
+    _FOR_UPDATE = ""
+
     # -- what a backend supplies ------------------------------------------------------
     @abstractmethod
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -145,14 +149,20 @@ class MonitorTables(ABC):
                           (monitor_id,))
         return json.loads(rows[0][0]) if rows else None
 
-    def record_run(self, monitor_id: str, doc: dict[str, Any], state: dict[str, Any] | None,
+    def record_run(self, monitor_id: str, run: dict[str, Any], state: dict[str, Any] | None,
                    events: list[EventRow], notify: list[tuple[int, str]],
                    now: float) -> list[int]:
-        """One run's outcome in one transaction: the monitor's document (last run,
-        error), its new state, the events, and a pending delivery for each (index into
-        ``events``, notifier id) of ``notify``. Returns the events' ids."""
+        """One run's outcome in one transaction: ``run`` (last run, error…) merged into
+        the monitor's stored document — read in the same transaction, so an edit made
+        while the run was in flight is kept — its new state, the events, and a pending
+        delivery for each (index into ``events``, notifier id) of ``notify``. Returns
+        the events' ids."""
         def write(ex: Execute) -> list[int]:
-            ex("UPDATE monitors SET doc = ? WHERE id = ?", (_dump(doc), monitor_id))
+            row = ex(f"SELECT doc FROM monitors WHERE id = ?{self._FOR_UPDATE}",
+                     (monitor_id,)).fetchone()
+            if row is not None:  # deleted during the run: its events are still kept
+                doc = {**json.loads(row[0]), **run}
+                ex("UPDATE monitors SET doc = ? WHERE id = ?", (_dump(doc), monitor_id))
             if state is not None:
                 ex("INSERT INTO monitor_state (monitor_id, state) VALUES (?, ?)"
                    " ON CONFLICT (monitor_id) DO UPDATE SET state = excluded.state",

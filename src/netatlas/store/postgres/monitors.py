@@ -21,6 +21,8 @@ def _pg(sql: str) -> str:
 
 
 class PostgresMonitors(MonitorTables):
+    _FOR_UPDATE = " FOR UPDATE"
+
     def __init__(self, store: PostgresStore) -> None:
         self._store = store
 
