@@ -57,6 +57,7 @@ TOOL_PACKAGES=(
   nmap        # optional discover driver and nmap-service-probes for identify
   ndiff       # reads netatlas's nmap XML export in tests/interop
   libxml2-utils  # xmllint: the nmap XML export checked against nmap.dtd
+  wrk         # the load generator of bench/api_load.py
   iproute2    # ss
   python3-venv
 )
