@@ -10,12 +10,14 @@ platform conditions of AND configurations ("running on") are not evaluated.
 from __future__ import annotations
 
 import gzip
-import json
 import os
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
+
+import ijson  # type: ignore[import-untyped]
 
 from ..query.versions import compare_versions
 from ..store import CveEntry, CveRange, Store
@@ -101,12 +103,57 @@ def _cpe_matches(cve: dict[str, Any]) -> Iterator[dict[str, Any]]:
                     yield m
 
 
-def _open(path: str | os.PathLike[str]) -> Any:
+def _open(path: str | os.PathLike[str]) -> IO[bytes]:
+    """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name)."""
     p = Path(path)
     with open(p, "rb") as f:
         magic = f.read(2)
-    return gzip.open(p, "rt", encoding="utf-8") if magic == b"\x1f\x8b" else open(
-        p, encoding="utf-8")
+    if magic == b"\x1f\x8b":
+        return cast(IO[bytes], gzip.open(p, "rb"))
+    return open(p, "rb")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = exc.args[0] if exc.args else exc
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__
+
+
+def _has_vulnerabilities_array(path: str | os.PathLike[str]) -> bool:
+    """Is the file an object with a top-level ``vulnerabilities`` array (read as a
+    stream, stopping there)?"""
+    with _open(path) as f:
+        events = ijson.parse(f)
+        if next(events, None) != ("", "start_map", None):
+            return False
+        return any(prefix == "vulnerabilities" and event == "start_array"
+                   for prefix, event, _ in events)
+
+
+def iter_nvd(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """The ``cve`` objects of one NVD CVE JSON 2.0 file (.json or .json.gz), one at a
+    time: the file is parsed as a stream, never held whole. Raises ``ValueError`` (after
+    yielding what came before) when the JSON is invalid or cut short, when an item of
+    ``vulnerabilities`` is not a CVE record, or when there is no such array."""
+    n, last = 0, None
+    try:
+        with _open(path) as f:
+            for item in ijson.items(f, "vulnerabilities.item", use_float=True):
+                cve = item.get("cve") if isinstance(item, dict) else None
+                if not isinstance(cve, dict) or not isinstance(cve.get("id"), str):
+                    raise ValueError(
+                        f"vulnerabilities[{n}] is not a CVE record"
+                        " (an object with a 'cve' object that has a string 'id')")
+                n, last = n + 1, cve["id"]
+                yield cve
+    except (ijson.JSONError, UnicodeDecodeError, EOFError, zlib.error,
+            gzip.BadGzipFile) as e:
+        where = f"after {n} CVE records (the last {last})" if n else "before any CVE record"
+        raise ValueError(f"invalid or truncated JSON {where}: {_first_line(e)}"
+                         ) from e
+    if n == 0 and not _has_vulnerabilities_array(path):
+        raise ValueError("not an NVD CVE JSON 2.0 file (no 'vulnerabilities' array)")
 
 
 def version_in_range(version: str, row: CveRange | dict[str, Any]) -> bool:
@@ -165,14 +212,13 @@ class CveDB:
     # -- import ------------------------------------------------------------------------
 
     def import_nvd(self, path: str | os.PathLike[str]) -> int:
-        """Load one NVD CVE JSON 2.0 file (a feed or an API page; .json or .json.gz).
-        Re-importing a CVE replaces it. Returns the number of CVEs loaded."""
-        with _open(path) as f:
-            doc = json.load(f)
-        if not isinstance(doc, dict) or not isinstance(doc.get("vulnerabilities"), list):
-            raise ValueError(f"{path}: not an NVD CVE JSON 2.0 file (no 'vulnerabilities')")
-        return self.import_records(v.get("cve") for v in doc["vulnerabilities"]
-                                   if isinstance(v, dict))
+        """Load one NVD CVE JSON 2.0 file (a feed or an API page; .json or .json.gz),
+        streamed: memory stays flat whatever the file's size. Re-importing a CVE replaces
+        it. A file is imported whole or not at all: the store takes it in one
+        transaction, so a file that turns out bad half-way (truncated, invalid JSON, an
+        item that is not a CVE) raises ``ValueError`` and leaves the store as it was.
+        Returns the number of CVEs loaded."""
+        return self.import_records(iter_nvd(path))
 
     def import_records(self, cves: Iterable[Any]) -> int:
         self._cache.clear()
