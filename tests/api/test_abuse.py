@@ -23,7 +23,7 @@ import pytest
 from netatlas.api import create_app
 from netatlas.api._auth import FORM_KEY_ROUTES
 from netatlas.api._limits import MAX_HEADERS, MAX_QUERY_STRING, is_public
-from netatlas.store.base import ROLES
+from netatlas.store.base import ROLES, Role
 from netatlas.store.keys import role_allows
 
 ALLOW = ["127.20.0.0/16"]
@@ -31,7 +31,7 @@ WRONG = "0" * 32  # shaped like a key, known to none
 PLENTY = 1_000_000  # a bucket no test here empties unless it means to
 
 # routes that need more than a read key: (method, path template) -> role
-NEEDS: dict[tuple[str, str], str] = {
+NEEDS: dict[tuple[str, str], Role] = {
     ("POST", "/api/v1/scans"): "scan",
     ("DELETE", "/api/v1/scans/{scan_id}"): "scan",
     ("GET", "/api/v1/keys"): "admin",
@@ -165,12 +165,13 @@ def _role_refusal(r: httpx.Response) -> bool:
 async def test_every_route_with_each_role(app: Any, client: httpx.AsyncClient,
                                           keys: dict[str, str], role: str) -> None:
     """A role below what a route needs gets 403 saying so; one at or above it is let in
-    (its answer may be a 400 or 404 for the empty request, never 401/403/429/5xx)."""
+    (its answer may be a 400 or 404 for the empty request; never a 401, a 429, a 5xx or
+    a refusal for its role)."""
     wrong: list[str] = []
     for method, path in routes(app):
         if is_public(concrete(path)):
             continue
-        need: Any = NEEDS.get((method, path), "read")
+        need: Role = NEEDS.get((method, path), "read")
         r = await client.request(method, concrete(path), headers={"X-API-Key": keys[role]},
                                  **body_for(method, path))
         if role_allows(role, need):
