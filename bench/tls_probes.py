@@ -21,9 +21,10 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from netatlas.grab import GrabOptions, grab_endpoint, tls_jarm, tls_probes
-from netatlas.grab.context import GrabContext
-from netatlas.grab.tls import record_tls
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.engine.context import GrabContext
+from netatlas.grab.protocols import tls_jarm, tls_probes
+from netatlas.grab.protocols.tls import record_tls
 from netatlas.lab.lab import Lab
 from netatlas.model import Endpoint, GrabResult
 

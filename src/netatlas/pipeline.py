@@ -23,10 +23,10 @@ from netatlas.discover import Discoverer, MixedDiscoverer, UdpDiscoverer
 from netatlas.discover._ratelimit import RateBucket
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.canary import CanaryPool, wants_canary
-from netatlas.grab.core import check_proxy_later
-from netatlas.grab.limit import ConnectLimiter
-from netatlas.grab.proxy import Canary
+from netatlas.grab.engine.canary import CanaryPool, wants_canary
+from netatlas.grab.engine.core import check_proxy_later
+from netatlas.grab.engine.limit import ConnectLimiter
+from netatlas.grab.engine.proxy import Canary
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation, Scan, utcnow
 from netatlas.scope import (
@@ -203,7 +203,7 @@ class ScanRunner:
             total_timeout=cfg.grab_timeout,
             in_scope=plan.scope.is_allowed,
             proxy_canary=cfg.proxy_canary,
-            # no --proxy-canary: an HTTP service this scan finds in scope (grab/canary.py)
+            # no --proxy-canary: an HTTP service this scan finds in scope (grab/engine/canary.py)
             canaries=None if cfg.proxy_canary else CanaryPool(plan.scope.is_allowed),
             limiter=limiter,
         )

@@ -15,7 +15,7 @@ import pytest
 
 from netatlas.assess import assess
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.tls_verify import EXPIRED, SELF_SIGNED, UNKNOWN_ISSUER
+from netatlas.grab.codecs.tls_verify import EXPIRED, SELF_SIGNED, UNKNOWN_ISSUER
 from netatlas.identify import Identifier
 from netatlas.lab.certs import ensure_ca, write_leaf
 from netatlas.model import Endpoint, Observation
@@ -170,7 +170,7 @@ def test_every_tls_check_is_covered_here() -> None:
 
 def test_every_weak_class_has_a_check() -> None:
     from netatlas.assess.checks import tls
-    from netatlas.grab import tls_hello
+    from netatlas.grab.codecs import tls_hello
 
     assert set(tls.INSECURE_CLASSES) | set(tls.WEAK_CLASSES) == set(tls_hello.WEAK_CLASSES)
     assert not set(tls.INSECURE_CLASSES) & set(tls.WEAK_CLASSES)

@@ -9,7 +9,7 @@ import pytest
 
 from netatlas.discover import MixedDiscoverer, Payloads, UdpDiscoverer
 from netatlas.discover._payloads import NMAP_PAYLOADS, parse_nmap_payloads, unescape
-from netatlas.grab import dns, ntp, snmp
+from netatlas.grab.protocols import dns, ntp, snmp
 from netatlas.model import Endpoint
 
 from ..grab.udpserver import HOST, closed_port, echo_ok, junk_flood, silent, udp_server

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.amqp import HEADER, frame_complete, parse_start
-from netatlas.grab.errors import ProtocolError
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.amqp import HEADER, frame_complete, parse_start
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions
-from netatlas.grab.bacnet import (
+from netatlas.grab.engine.context import Outcome
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.bacnet import (
     decode_value,
     parse_i_am,
     parse_reply,
@@ -17,8 +19,6 @@ from netatlas.grab.bacnet import (
     read_property,
     who_is,
 )
-from netatlas.grab.context import Outcome
-from netatlas.grab.errors import ProtocolError
 from netatlas.model import GrabResult
 
 HOST = "127.20.15.213"

@@ -1,5 +1,5 @@
 """The open-proxy check without --proxy-canary: its canary is an HTTP service the same
-scan found inside its scope (grab/canary.py), whichever of the two the scan reached
+scan found inside its scope (grab/engine/canary.py), whichever of the two the scan reached
 first; a scope with no such service asks nobody."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from netatlas import pipeline
-from netatlas.grab.canary import CanaryPool, wants_canary
+from netatlas.grab.engine.canary import CanaryPool, wants_canary
 from netatlas.model import Endpoint, GrabResult
 from netatlas.store import open_store
 

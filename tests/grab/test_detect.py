@@ -1,6 +1,6 @@
 import pytest
 
-from netatlas.grab.detect import DEFAULT_ORDER, classify_greeting, probe_order
+from netatlas.grab.engine.detect import DEFAULT_ORDER, classify_greeting, probe_order
 
 
 @pytest.mark.parametrize(

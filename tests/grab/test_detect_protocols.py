@@ -7,8 +7,8 @@ import time
 import pytest
 
 from netatlas.grab import GrabOptions
-from netatlas.grab.context import GrabContext, Outcome
-from netatlas.grab.detect import (
+from netatlas.grab.engine.context import GrabContext, Outcome
+from netatlas.grab.engine.detect import (
     DEFAULT_ORDER,
     GREETING_GRABBERS,
     PROBES,

@@ -143,7 +143,7 @@ async def test_scheduler_probes_inside_tls(fast: GrabOptions, tmp_path: Path) ->
 
 
 def test_protocols_in_replies_to_nmap_probes() -> None:
-    from netatlas.grab.detect import protocols_in_replies
+    from netatlas.grab.engine.detect import protocols_in_replies
 
     snap7 = b"\x03\x00\x00\x0e\t\xd0\x00\x00\x00\x01\x00\xc0\x01\n"  # COTP CC, no RDP part
     xrdp = (b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x124\x00"  # COTP CC + RDP_NEG_RSP

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netatlas.grab import GrabOptions, detect, grab_endpoint
-from netatlas.grab.dns import parse_response, query, tcp_complete
-from netatlas.grab.errors import ProtocolError
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.engine import detect
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.dns import parse_response, query, tcp_complete
 from netatlas.model import Endpoint
 from tests.labsvc import lab_service
 

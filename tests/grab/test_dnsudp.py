@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from netatlas.grab import GrabOptions, dns, grab_endpoint
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.protocols import dns
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint
 

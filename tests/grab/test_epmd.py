@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.epmd import parse_names
+from netatlas.grab.protocols.epmd import parse_names
 from netatlas.model import Endpoint
 
 EPMD = shutil.which("epmd") or "/usr/bin/epmd"

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.ftp import anonymous_verdict, parse_feat, parse_syst
+from netatlas.grab.protocols.ftp import anonymous_verdict, parse_feat, parse_syst
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -6,11 +6,11 @@ import contextlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netatlas.grab import ftp, memcached, mysql, postgresql, redis, smtp, ssh
-from netatlas.grab.detect import classify_greeting
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.httpparse import extract_title, icon_links, parse_response
-from netatlas.grab.lines import parse_reply, reply_complete
+from netatlas.grab.codecs.httpparse import extract_title, icon_links, parse_response
+from netatlas.grab.engine.detect import classify_greeting
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.engine.lines import parse_reply, reply_complete
+from netatlas.grab.protocols import ftp, memcached, mysql, postgresql, redis, smtp, ssh
 
 junk = st.binary(max_size=2048)
 

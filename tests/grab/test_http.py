@@ -6,8 +6,13 @@ import hashlib
 import mmh3
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.http import env_sample, http_section, looks_like_env, looks_like_git_head
-from netatlas.grab.httpparse import parse_response
+from netatlas.grab.codecs.httpparse import parse_response
+from netatlas.grab.protocols.http import (
+    env_sample,
+    http_section,
+    looks_like_env,
+    looks_like_git_head,
+)
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -14,7 +14,7 @@ import h2.events
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.http2 import Http2Session
+from netatlas.grab.protocols.http2 import Http2Session
 from netatlas.model import Endpoint
 from tests.labsvc import lab_named
 

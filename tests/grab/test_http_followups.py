@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.http import http_section
-from netatlas.grab.http_followups import (
+from netatlas.grab.codecs.httpparse import parse_response
+from netatlas.grab.protocols.http import http_section
+from netatlas.grab.protocols.http_followups import (
     FOLLOW_UPS,
     MAX_FOLLOW_UPS,
     FollowUp,
@@ -20,7 +21,6 @@ from netatlas.grab.http_followups import (
     error_page_path,
     select,
 )
-from netatlas.grab.httpparse import parse_response
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint
 from tests.labsvc import lab_named

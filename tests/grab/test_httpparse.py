@@ -1,7 +1,7 @@
 import gzip
 import zlib
 
-from netatlas.grab.httpparse import (
+from netatlas.grab.codecs.httpparse import (
     decode_body,
     extract_title,
     icon_links,

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.imap import parse_greeting, parse_response, tagged_complete
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.imap import parse_greeting, parse_response, tagged_complete
 from netatlas.model import Endpoint
 from tests.labsvc import lab_service
 

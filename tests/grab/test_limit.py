@@ -7,8 +7,8 @@ import asyncio
 import time
 
 from netatlas.grab import GrabOptions
-from netatlas.grab.context import GrabContext
-from netatlas.grab.limit import ConnectLimiter
+from netatlas.grab.engine.context import GrabContext
+from netatlas.grab.engine.limit import ConnectLimiter
 from netatlas.model import Endpoint, GrabResult
 
 from .conftest import serve

@@ -1,4 +1,4 @@
-from netatlas.grab.lines import parse_reply, reply_complete
+from netatlas.grab.engine.lines import parse_reply, reply_complete
 
 
 def test_reply_complete() -> None:

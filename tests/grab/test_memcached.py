@@ -1,4 +1,4 @@
-from netatlas.grab.memcached import parse_stats, reply_complete
+from netatlas.grab.protocols.memcached import parse_stats, reply_complete
 
 STATS = (
     b"STAT pid 812\r\nSTAT uptime 3600\r\nSTAT version 1.6.18\r\n"

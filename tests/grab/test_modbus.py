@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.context import GrabContext, Outcome
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.modbus import (
+from netatlas.grab.engine.context import GrabContext, Outcome
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.modbus import (
     device_id_request,
     frame_complete,
     parse_device_id,

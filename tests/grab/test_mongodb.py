@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.assess import assess
-from netatlas.grab import GrabOptions, bsonlite, grab_endpoint
-from netatlas.grab.context import GrabContext, Outcome
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.mongodb import (
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.codecs import bsonlite
+from netatlas.grab.engine.context import GrabContext, Outcome
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.mongodb import (
     OP_MSG,
     OP_QUERY,
     OP_REPLY,

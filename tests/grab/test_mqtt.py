@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.mqtt import (
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.mqtt import (
     DISCONNECT,
     connack_complete,
     connect_packet,

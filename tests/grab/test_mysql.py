@@ -1,7 +1,7 @@
 import struct
 
-from netatlas.grab.detect import classify_greeting
-from netatlas.grab.mysql import is_handshake, parse_handshake
+from netatlas.grab.engine.detect import classify_greeting
+from netatlas.grab.protocols.mysql import is_handshake, parse_handshake
 
 
 def handshake(version: bytes) -> bytes:

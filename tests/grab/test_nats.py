@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.detect import classify_greeting
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.nats import parse_info
+from netatlas.grab.engine.detect import classify_greeting
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.nats import parse_info
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from netatlas.grab import GrabOptions, grab_endpoint, ntp
-from netatlas.grab.errors import ProtocolError
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols import ntp
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult
 

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.pop3 import capa_complete, parse_capa, parse_greeting
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.pop3 import capa_complete, parse_capa, parse_greeting
 from netatlas.model import Endpoint
 from tests.labsvc import lab_service
 

@@ -4,8 +4,8 @@ import struct
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.postgresql import (
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.postgresql import (
     SSL_REQUEST,
     parse_messages,
     startup_facts,

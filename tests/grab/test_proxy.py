@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.proxy import Canary, CanaryError, looks_like_proxy
+from netatlas.grab.engine.proxy import Canary, CanaryError, looks_like_proxy
 from netatlas.model import Endpoint
 from netatlas.pipeline import ScanConfig, plan_scan
 from netatlas.scope import ScopeError

@@ -3,8 +3,8 @@ import asyncio
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.redis import INFO, parse_info_reply, reply_complete
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.redis import INFO, parse_info_reply, reply_complete
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from netatlas.assess import assess
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.rtsp import describe_request, parse_reply, reply_complete
+from netatlas.grab.protocols.rtsp import describe_request, parse_reply, reply_complete
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, Observation
 from tests.labsvc import lab_named

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.context import GrabContext, Outcome
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.s7 import (
+from netatlas.grab.engine.context import GrabContext, Outcome
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.s7 import (
     cotp_cr,
     parse_component_id,
     parse_cotp_cc,

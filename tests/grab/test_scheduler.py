@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from netatlas.grab import GrabOptions
-from netatlas.grab import scheduler as sch
-from netatlas.grab.context import GrabContext
+from netatlas.grab.engine import scheduler as sch
+from netatlas.grab.engine.context import GrabContext
 from netatlas.identify.nmap_probes import DEFAULT_PATH, NmapProbes, shared
 from netatlas.model import Endpoint, GrabResult
 

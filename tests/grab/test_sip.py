@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netatlas.grab import GrabOptions, grab_endpoint, sip
-from netatlas.grab.context import GrabContext, Outcome
-from netatlas.grab.errors import ProtocolError
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.engine.context import GrabContext, Outcome
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols import sip
 from netatlas.identify import Identifier
 from netatlas.lab.versions import binary_version
 from netatlas.model import Endpoint, GrabResult

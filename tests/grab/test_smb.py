@@ -7,9 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netatlas.grab import GrabOptions, grab_endpoint, ntlm, smb
-from netatlas.grab.context import GrabContext, Outcome
-from netatlas.grab.errors import ProtocolError
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.codecs import ntlm
+from netatlas.grab.engine.context import GrabContext, Outcome
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols import smb
 from netatlas.model import Endpoint, GrabResult
 from tests.labsvc import lab_named
 

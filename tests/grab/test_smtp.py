@@ -1,7 +1,7 @@
 import asyncio
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.smtp import parse_ehlo
+from netatlas.grab.protocols.smtp import parse_ehlo
 from netatlas.model import Endpoint
 
 from .conftest import serve

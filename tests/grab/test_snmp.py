@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from netatlas.grab import GrabOptions, ber, grab_endpoint, snmp
-from netatlas.grab.errors import ProtocolError
+from netatlas.grab import GrabOptions, grab_endpoint
+from netatlas.grab.codecs import ber
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols import snmp
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult
 

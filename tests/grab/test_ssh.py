@@ -6,8 +6,8 @@ import struct
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.ssh import hassh_server, key_facts, parse_ident, parse_kexinit
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.ssh import hassh_server, key_facts, parse_ident, parse_kexinit
 from netatlas.model import Endpoint
 
 from .conftest import serve

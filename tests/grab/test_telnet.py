@@ -4,7 +4,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.telnet import DO, DONT, IAC, WILL, WONT, looks_done, parse, refusal, section_from
+from netatlas.grab.protocols.telnet import (
+    DO,
+    DONT,
+    IAC,
+    WILL,
+    WONT,
+    looks_done,
+    parse,
+    refusal,
+    section_from,
+)
 from netatlas.model import Endpoint
 
 from .conftest import serve

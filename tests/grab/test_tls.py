@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.tls import cert_facts
+from netatlas.grab.protocols.tls import cert_facts
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from netatlas.grab.tls_hello import (
+from netatlas.grab.codecs.tls_hello import (
     SSL3,
     TLS12,
     TLS13,

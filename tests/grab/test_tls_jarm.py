@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.tls_jarm import NO_TLS, digest, hellos
+from netatlas.grab.protocols.tls_jarm import NO_TLS, digest, hellos
 from netatlas.model import Endpoint
 from tests.labsvc import lab_named
 

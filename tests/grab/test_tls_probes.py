@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.tls_jarm import NO_TLS
-from netatlas.grab.tls_probes import budget, versions_list
+from netatlas.grab.protocols.tls_jarm import NO_TLS
+from netatlas.grab.protocols.tls_probes import budget, versions_list
 from netatlas.model import Endpoint
 from tests.labsvc import lab_named
 
@@ -123,7 +123,7 @@ async def test_reset_after_every_client_hello(cert: tuple[Path, Path],
 
 
 def budget_of(opts: GrabOptions) -> tuple[float, float]:
-    from netatlas.grab.context import GrabContext
+    from netatlas.grab.engine.context import GrabContext
     from netatlas.model import GrabResult
 
     return budget(GrabContext(Endpoint(HOST, 1), opts, GrabResult()))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from netatlas.grab.tls_verify import (
+from netatlas.grab.codecs.tls_verify import (
     EXPIRED,
     SELF_SIGNED,
     UNKNOWN_ISSUER,

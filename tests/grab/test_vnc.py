@@ -6,8 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.vnc import client_version, parse_security, parse_version, security_needed
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.vnc import (
+    client_version,
+    parse_security,
+    parse_version,
+    security_needed,
+)
 from netatlas.model import Endpoint
 
 from .conftest import serve

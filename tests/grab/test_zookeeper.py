@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.zookeeper import parse_srvr, srvr_complete
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.zookeeper import parse_srvr, srvr_complete
 from netatlas.model import Endpoint
 
 from .conftest import serve

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.zookeeper_session import (
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.zookeeper_session import (
     close_request,
     connect_request,
     get_children_request,

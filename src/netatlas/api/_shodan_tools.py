@@ -31,12 +31,12 @@ _STATUS = {"running": "PROCESSING", "finished": "DONE", "interrupted": "DONE",
 
 @cache
 def _protocols() -> dict[str, str]:
-    from netatlas.grab.detect import GREETING_GRABBERS, PROBES
+    from netatlas.grab.engine.detect import GREETING_GRABBERS, PROBES
 
     out = {}
     for name in sorted(set(GREETING_GRABBERS) | set(PROBES)):
         try:
-            doc = importlib.import_module(f"netatlas.grab.{name}").__doc__ or ""
+            doc = importlib.import_module(f"netatlas.grab.protocols.{name}").__doc__ or ""
         except ImportError:
             doc = ""
         out[name] = doc.strip().splitlines()[0] if doc.strip() else f"{name} grabber"

@@ -89,7 +89,7 @@ class Payloads:
             with contextlib.suppress(OSError):
                 self.nmap = parse_nmap_payloads(nmap_file.read_text("latin-1"))
         # the grabbers' own message builders (imported here: grab imports discover)
-        from netatlas.grab import bacnet, dns, ntp, sip, snmp
+        from netatlas.grab.protocols import bacnet, dns, ntp, sip, snmp
 
         rid = int.from_bytes(os.urandom(3), "big") + 1
         dns_q = dns.message(qid=rid & 0xFFFF)

@@ -1,10 +1,12 @@
 """grab: talk to each open TCP endpoint and collect facts (never decides products).
 
-One module per protocol; sockets only in ``conn``; parsers are sans-IO functions
-that take bytes and return facts.
+``engine/`` runs a grab and detects the protocol, ``protocols/`` holds one module per
+protocol (each declares itself to the registry), ``codecs/`` the pure byte codecs they
+share. Sockets only in ``engine.conn`` and ``engine.dgram``; parsers are sans-IO
+functions that take bytes and return facts.
 """
 
-from .core import grab_endpoint
-from .options import GrabOptions
+from .engine.core import grab_endpoint
+from .engine.options import GrabOptions
 
 __all__ = ["GrabOptions", "grab_endpoint"]

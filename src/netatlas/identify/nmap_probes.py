@@ -9,7 +9,7 @@ nmap semantics kept here: a probe's matches run in file order, the first hard
 ``match`` wins; a ``softmatch`` fixes the service and from then on only matches of
 that service are tried; a probe's ``fallback`` probes and, for TCP, the NULL probe
 are tried after its own list. The probe list (payloads, ports, rarity, ...) is
-what grab/scheduler.py sends; this module only parses and matches. ``shared()`` is
+what grab/engine/scheduler.py sends; this module only parses and matches. ``shared()`` is
 the one parsed copy a process needs (grab and identify both use it).
 """
 

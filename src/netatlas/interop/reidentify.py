@@ -16,10 +16,10 @@ import contextlib
 from typing import Any
 
 from netatlas.assess import CveDB, assess
-from netatlas.grab.errors import ProtocolError
-from netatlas.grab.httpparse import parse_response
-from netatlas.grab.redis import parse_info_reply
-from netatlas.grab.ssh import parse_ident
+from netatlas.grab.codecs.httpparse import parse_response
+from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.protocols.redis import parse_info_reply
+from netatlas.grab.protocols.ssh import parse_ident
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation
 from netatlas.store import Store

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any
 
-from netatlas.grab.httpparse import extract_title
+from netatlas.grab.codecs.httpparse import extract_title
 from netatlas.model import Observation
 
 from ._common import (

@@ -1,4 +1,4 @@
-"""Lab daemons for the probe scheduler (grab/scheduler.py): services that stay silent to
+"""Lab daemons for the probe scheduler (grab/engine/scheduler.py): services that stay silent to
 our TLS and HTTP probes on ports that belong to something else, and one that none of
 our own grabbers speak.
 

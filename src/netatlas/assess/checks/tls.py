@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ...grab.tls_hello import weak_classes
-from ...grab.tls_verify import EXPIRED, SELF_SIGNED
+from ...grab.codecs.tls_hello import weak_classes
+from ...grab.codecs.tls_verify import EXPIRED, SELF_SIGNED
 from ...model import Observation
 from ._base import Check, quote, sec
 

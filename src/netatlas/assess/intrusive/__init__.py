@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ...grab.errors import GrabError
+from ...grab.engine.errors import GrabError
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 
 import h11
 
-from ...grab.conn import Conn, connect
-from ...grab.errors import ProtocolError
-from ...grab.httpparse import HttpResponse, ResponseParser
+from ...grab.codecs.httpparse import HttpResponse, ResponseParser
+from ...grab.engine.conn import Conn, connect
+from ...grab.engine.errors import ProtocolError
 from . import Limits, Target
 
 

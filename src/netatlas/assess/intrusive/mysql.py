@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import struct
 
-from ...grab.conn import Conn
-from ...grab.errors import ProtocolError
-from ...grab.mysql import parse_handshake
+from ...grab.engine.conn import Conn
+from ...grab.engine.errors import ProtocolError
+from ...grab.protocols.mysql import parse_handshake
 from . import Credential, DefaultLogin, Limits, Target, register
 from ._wire import opened
 

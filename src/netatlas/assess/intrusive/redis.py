@@ -4,7 +4,7 @@ requires AUTH: one without is the ``redis-no-auth`` finding already."""
 
 from __future__ import annotations
 
-from ...grab.errors import ProtocolError
+from ...grab.engine.errors import ProtocolError
 from . import Credential, DefaultLogin, Limits, Target, register
 from ._wire import opened
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .errors import ProtocolError
+from ..engine.errors import ProtocolError
 
 MAX_DOC = 64 * 1024
 MAX_DEPTH = 8

@@ -9,7 +9,7 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import ProtocolError
+from ..engine.errors import ProtocolError
 
 SIGNATURE = b"NTLMSSP\x00"
 NTLMSSP_OID = b"\x06\x0a\x2b\x06\x01\x04\x01\x82\x37\x02\x02\x0a"  # 1.3.6.1.4.1.311.2.2.10

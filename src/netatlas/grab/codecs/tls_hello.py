@@ -12,7 +12,7 @@ import os
 import struct
 from dataclasses import dataclass
 
-from .conn import sni_for
+from ..engine.conn import sni_for
 
 SSL3, TLS10, TLS11, TLS12, TLS13 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
 VERSION_NAMES = {SSL3: "SSLv3", TLS10: "TLSv1", TLS11: "TLSv1.1", TLS12: "TLSv1.2",

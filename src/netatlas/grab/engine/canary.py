@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..model import Endpoint, GrabResult
+from ...model import Endpoint, GrabResult
 from .proxy import looks_like_proxy
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..model import Endpoint, GrabResult
+from ...model import Endpoint, GrabResult
 from .conn import DEFAULT_ALPN, Conn, connect
 from .options import GrabOptions
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 
-from ..model import Endpoint, GrabResult
+from ...model import Endpoint, GrabResult
 from . import detect, proxy, udp
 from .context import GrabContext
 from .errors import GrabError

@@ -1,7 +1,7 @@
 """Which protocol is this? Listen first (server-speaks-first greetings), then probe
 silent endpoints on fresh connections in port-hinted order; TLS found -> record it
 and detect again inside. Each step hands over to one protocol grabber. What none of
-them names goes to the scheduler (grab/scheduler.py): nmap's probes, until one matches;
+them names goes to the scheduler (grab/engine/scheduler.py): nmap's probes, until one matches;
 a match in a protocol we speak hands over to its grabber after all."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable
 
-from . import (
+from ..protocols import (
     amqp,
-    banner,
     dns,
     epmd,
     ftp,
@@ -44,11 +43,12 @@ from . import (
     vnc,
     zookeeper,
 )
+from ..protocols.tls import record_tls
+from . import banner
 from . import scheduler as nmap_scheduler
 from .conn import Conn
 from .context import GrabContext, Outcome
 from .errors import ProtocolError
-from .tls import record_tls
 
 # Port hints: which silent-protocol probe to try first.
 PORT_HINTS: dict[int, str] = {
@@ -237,8 +237,9 @@ async def tls_probe(ctx: GrabContext) -> str:
 async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> None:
     """HTTP first: ALPN or the port says so outright; otherwise listen for a greeting
     (imaps, pop3s, smtps...) and fall back to an HTTP probe."""
-    # -- TLS extras (grab/tls_probes.py, grab/http2.py): accepted versions and weak
-    # ciphers on a few short extra connections, time-bounded; h2 is read on this conn.
+    # -- TLS extras (grab/protocols/tls_probes.py, grab/protocols/http2.py): accepted
+    # versions and weak ciphers on a few short extra connections, time-bounded; h2 is read
+    # on this conn.
     await tls_probes.probe(ctx)
     if alpn == "h2":
         await http2.grab(ctx, conn)  # GET / over HTTP/2, then the HTTP/1.1 grab

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ..discover import TokenBucket
-from ..discover._ratelimit import RateBucket
+from ...discover import TokenBucket
+from ...discover._ratelimit import RateBucket
 
 
 class ConnectLimiter:

@@ -31,7 +31,7 @@ class GrabOptions:
     # contacts another host (redirects are recorded, not followed); kept so callers
     # wire it once and later features cannot forget it.
     in_scope: Callable[[str], bool] = field(default=_nothing_else_in_scope)
-    # The probe scheduler (grab/scheduler.py): nmap's probes for what our grabbers cannot
+    # The probe scheduler (grab/engine/scheduler.py): nmap's probes for what our grabbers cannot
     # name. nmap_probes: the installed nmap-service-probes (None: no scheduler);
     # nmap_intensity: nmap's --version-intensity (probes of higher rarity are sent only
     # when their ports hold the port); probe_parallel: connections at once per endpoint;
@@ -42,10 +42,10 @@ class GrabOptions:
     probe_parallel: int = 6
     probe_budget: float = 8.0
     silent_budget: float | None = None
-    # Scan-wide pacing of new connections (grab/limit.py), shared by every grab of a run.
+    # Scan-wide pacing of new connections (grab/engine/limit.py), shared by every grab of a run.
     limiter: ConnectLimiter | None = None
     # An http:// URL inside the scope: HTTP endpoints that look like proxies are asked to
-    # fetch it (the open-proxy check, grab/proxy.py). None: the first HTTP service this
-    # scan found in scope (``canaries``, grab/canary.py), when there is a pool.
+    # fetch it (the open-proxy check, grab/engine/proxy.py). None: the first HTTP service this
+    # scan found in scope (``canaries``, grab/engine/canary.py), when there is a pool.
     proxy_canary: str | None = None
     canaries: CanaryPool | None = None

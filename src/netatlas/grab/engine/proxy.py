@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..model import Endpoint, GrabResult
+from ...model import Endpoint, GrabResult
+from ..codecs.httpparse import build_request
+from ..protocols.http import fetch
 from .context import GrabContext
 from .errors import GrabError
-from .http import fetch
-from .httpparse import build_request
 
 # Headers and server names that only forward proxies (and their error pages) show.
 _PROXY_HEADERS = ("via", "x-squid-error", "proxy-authenticate", "proxy-connection", "x-cache")

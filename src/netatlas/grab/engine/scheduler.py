@@ -27,7 +27,7 @@ import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..identify.nmap_probes import NmapProbes, NmapResult, Probe, shared
+from ...identify.nmap_probes import NmapProbes, NmapResult, Probe, shared
 from .context import GrabContext
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..model import Endpoint, GrabResult
-from . import bacnet, dnsudp, ntp, sip, snmp
+from ...model import Endpoint, GrabResult
+from ..protocols import bacnet, dnsudp, ntp, sip, snmp
 from .context import Outcome
 from .options import GrabOptions
 

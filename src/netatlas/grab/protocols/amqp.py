@@ -6,9 +6,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
+from ..engine.exchange import exchange
 
 HEADER = b"AMQP\x00\x00\x09\x01"
 FRAME_END = 0xCE

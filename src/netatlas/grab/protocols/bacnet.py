@@ -12,9 +12,9 @@ import os
 import struct
 from typing import Any
 
-from .context import Outcome
-from .dgram import Datagram
-from .errors import ProtocolError
+from ..engine.context import Outcome
+from ..engine.dgram import Datagram
+from ..engine.errors import ProtocolError
 
 BVLC_UNICAST_NPDU = 0x0A
 READ_PROPERTY = 0x0C

@@ -7,9 +7,9 @@ import os
 import struct
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
+from ..engine.exchange import exchange
 
 TYPE_TXT, CLASS_CH = 16, 3
 MAX_MSG = 4096  # a version.bind answer is tiny; bigger is not what we asked for

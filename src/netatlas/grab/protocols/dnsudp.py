@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..engine.context import Outcome
+from ..engine.dgram import Datagram
+from ..engine.errors import ProtocolError
+from ..engine.options import GrabOptions
 from . import dns
-from .context import Outcome
-from .dgram import Datagram
-from .errors import ProtocolError
-from .options import GrabOptions
 
 
 async def probe(ip: str, port: int, opts: GrabOptions, result: Any) -> str:

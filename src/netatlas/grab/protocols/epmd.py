@@ -8,8 +8,8 @@ import re
 import struct
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.exchange import exchange
 
 NAMES_REQ = b"\x00\x01n"  # length 1, EPMD_NAMES_REQ ('n')
 MAX_REPLY = 16384

@@ -7,10 +7,10 @@ import contextlib
 import ssl
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext
-from .errors import GrabError, ProtocolError
-from .lines import command, parse_reply, read_reply
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import GrabError, ProtocolError
+from ..engine.lines import command, parse_reply, read_reply
 
 _SOFT = (TimeoutError, ConnectionError, ssl.SSLError, GrabError)
 

@@ -16,11 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import mmh3
 
-from . import http_followups
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import GrabError, ProtocolError
-from .httpparse import (
+from ..codecs.httpparse import (
     HttpResponse,
     ResponseParser,
     build_request,
@@ -30,6 +26,10 @@ from .httpparse import (
     looks_like_image,
     parse_response,
 )
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import GrabError, ProtocolError
+from . import http_followups
 
 GET_REQUEST = b"GET / HTTP/1.0\r\n\r\n"  # nmap-service-probes "GetRequest", byte for byte
 HTML_KEEP = 16 * 1024

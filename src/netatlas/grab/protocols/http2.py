@@ -20,11 +20,11 @@ import h2.events
 import h2.exceptions
 import h2.settings
 
+from ..codecs.httpparse import HttpResponse
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import GrabError
 from . import http
-from .conn import Conn
-from .context import GrabContext
-from .errors import GrabError
-from .httpparse import HttpResponse
 
 STREAM = 1
 _FATAL = (h2.events.StreamReset, h2.events.ConnectionTerminated)

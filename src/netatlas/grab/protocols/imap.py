@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import ProtocolError
 
 MAX_LINE = 4096
 MAX_CAPS = 128

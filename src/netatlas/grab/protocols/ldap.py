@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
+from ..engine.exchange import exchange
 
 MAX_MSG = 256 * 1024
 MAX_VALUES = 64

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.exchange import exchange
 
 STATS = b"stats\r\n"
 KEEP = (

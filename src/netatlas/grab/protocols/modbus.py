@@ -14,9 +14,9 @@ import os
 import ssl
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 
 FC_DEVICE_ID = 0x2B
 FC_SERVER_ID = 0x11

@@ -10,10 +10,10 @@ import ssl
 import struct
 from typing import Any
 
-from . import bsonlite
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..codecs import bsonlite
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 
 OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
 MAX_MESSAGE = 64 * 1024

@@ -10,9 +10,9 @@ import os
 import ssl
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 
 RETURN_CODES = {
     0: "accepted",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import ProtocolError
 
 
 def is_handshake(greeting: bytes) -> bool:

@@ -16,10 +16,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from .context import Outcome
-from .dgram import Datagram
-from .errors import ProtocolError
-from .options import GrabOptions
+from ..engine.context import Outcome
+from ..engine.dgram import Datagram
+from ..engine.errors import ProtocolError
+from ..engine.options import GrabOptions
 
 NTP_EPOCH = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 MAX_MSG = 2048

@@ -8,8 +8,8 @@ import ssl
 import struct
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 
 SSL_REQUEST = struct.pack(">II", 8, 80877103)
 TERMINATE = b"X\x00\x00\x00\x04"

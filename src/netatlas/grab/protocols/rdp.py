@@ -12,9 +12,9 @@ import ssl
 import struct
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 from .tls import tls_section
 
 RDP, SSL, HYBRID, RDSTLS, HYBRID_EX = 0, 1, 2, 4, 8

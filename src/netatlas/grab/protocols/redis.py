@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
+from ..engine.exchange import exchange
 
 INFO = b"*1\r\n$4\r\nINFO\r\n"
 INFO_KEYS = (

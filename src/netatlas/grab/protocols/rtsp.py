@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .exchange import exchange
+from ..engine.context import GrabContext, Outcome
+from ..engine.exchange import exchange
 
 MAX_REPLY = 16384
 _STATUS = re.compile(rb"^RTSP/1\.[01] (\d{3})(?: ([^\r\n]*))?\r?\n")

@@ -12,9 +12,9 @@ import ssl
 import struct
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 
 # (source TSAP, destination TSAP) as s7-info tries them: PG to rack 0 slot 2, then a
 # second connection type that other CPUs (S7-200, some S7-1200) accept.

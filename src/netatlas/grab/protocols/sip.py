@@ -9,11 +9,11 @@ import os
 import re
 from typing import Any
 
-from .context import GrabContext, Outcome
-from .dgram import Datagram
-from .errors import ProtocolError
-from .exchange import exchange
-from .options import GrabOptions
+from ..engine.context import GrabContext, Outcome
+from ..engine.dgram import Datagram
+from ..engine.errors import ProtocolError
+from ..engine.exchange import exchange
+from ..engine.options import GrabOptions
 
 MAX_RESPONSE = 16 * 1024
 MAX_HEADERS = 64

@@ -15,10 +15,10 @@ import struct
 import uuid
 from typing import Any
 
-from . import ntlm
-from .conn import Conn
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
+from ..codecs import ntlm
+from ..engine.conn import Conn
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
 
 MAX_MESSAGE = 64 * 1024  # a negotiate or session-setup reply is a few hundred bytes
 SMB2_MAGIC = b"\xfeSMB"

@@ -9,10 +9,10 @@ import contextlib
 import ssl
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext
-from .errors import GrabError, ProtocolError
-from .lines import command, parse_reply, read_reply
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import GrabError, ProtocolError
+from ..engine.lines import command, parse_reply, read_reply
 
 EHLO = b"EHLO netatlas.invalid\r\n"
 # RFC 5321 3.5.3: 250/251 confirm the address, 252 "cannot verify" confirms nothing,

@@ -14,11 +14,11 @@ import asyncio
 import os
 from typing import Any
 
-from . import ber
-from .context import Outcome
-from .dgram import Datagram
-from .errors import ProtocolError
-from .options import GrabOptions
+from ..codecs import ber
+from ..engine.context import Outcome
+from ..engine.dgram import Datagram
+from ..engine.errors import ProtocolError
+from ..engine.options import GrabOptions
 
 COMMUNITY = "public"
 GET, RESPONSE, REPORT = 0xA0, 0xA2, 0xA8

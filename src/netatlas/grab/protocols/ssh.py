@@ -14,9 +14,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from .conn import Conn
-from .context import GrabContext
-from .errors import ApplicationError, ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import ApplicationError, ProtocolError
 
 OUR_IDENT = b"SSH-2.0-netatlas_0.1\r\n"
 MAX_IDENT = 255  # RFC 4253 4.2: the identification line is at most 255 bytes

@@ -7,8 +7,8 @@ import asyncio
 import re
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 VERBS = {WILL: "will", WONT: "wont", DO: "do", DONT: "dont"}

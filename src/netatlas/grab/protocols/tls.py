@@ -14,8 +14,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
-from .context import GrabContext
-from .tls_verify import hostname_match, is_self_signed, verify_chain
+from ..codecs.tls_verify import hostname_match, is_self_signed, verify_chain
+from ..engine.context import GrabContext
 
 
 def _name(name: x509.Name) -> dict[str, str]:

@@ -15,9 +15,9 @@ import ssl
 from jarm.hashing.hashing import Hasher
 from jarm.scanner.scanner import Scanner
 
-from .context import GrabContext
-from .errors import GrabError
-from .tls_hello import answer_complete
+from ..codecs.tls_hello import answer_complete
+from ..engine.context import GrabContext
+from ..engine.errors import GrabError
 
 JARM_READ = 1484  # what the reference implementation reads of each answer
 NO_TLS = "0" * 62  # the hash of ten failed hellos

@@ -28,11 +28,7 @@ from typing import Any
 
 from netatlas.vantage import source_for
 
-from . import tls_jarm
-from .conn import Conn, sni_for
-from .context import GrabContext
-from .errors import GrabError
-from .tls_hello import (
+from ..codecs.tls_hello import (
     MAX_ANSWER,
     SSL3,
     SSL3_SUITES,
@@ -43,6 +39,10 @@ from .tls_hello import (
     client_hello,
     parse_answer,
 )
+from ..engine.conn import Conn, sni_for
+from ..engine.context import GrabContext
+from ..engine.errors import GrabError
+from . import tls_jarm
 
 ORDER = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _TLS = {

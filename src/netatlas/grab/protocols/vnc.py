@@ -7,9 +7,9 @@ import re
 import struct
 from typing import Any
 
-from .conn import Conn
-from .context import GrabContext
-from .errors import ProtocolError
+from ..engine.conn import Conn
+from ..engine.context import GrabContext
+from ..engine.errors import ProtocolError
 
 MAX_REASON = 1024
 SECURITY_TYPES = {

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..engine.context import GrabContext, Outcome
+from ..engine.errors import ProtocolError
+from ..engine.exchange import exchange
 from . import zookeeper_session
-from .context import GrabContext, Outcome
-from .errors import ProtocolError
-from .exchange import exchange
 
 # ZooKeeper reads the first 4 bytes as a command word; the blank lines make the probe 8
 # bytes, so PostgreSQL (which waits for 8) and line protocols answer it at once.

@@ -13,8 +13,8 @@ import ssl
 import struct
 from typing import Any
 
-from .context import GrabContext
-from .errors import ProtocolError
+from ..engine.context import GrabContext
+from ..engine.errors import ProtocolError
 
 SESSION_TIMEOUT_MS = 5000
 GET_CHILDREN = 8  # OpCode.getChildren
