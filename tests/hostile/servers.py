@@ -128,12 +128,13 @@ async def _hold(reader: asyncio.StreamReader) -> None:
         pass
 
 
-async def read_request(reader: asyncio.StreamReader, cap: int = 65536) -> bytes:
-    """An HTTP request head (or whatever came within a few seconds)."""
+async def read_request(reader: asyncio.StreamReader, cap: int = 65536,
+                       wait: float = 2.0) -> bytes:
+    """An HTTP request head (or whatever came within ``wait`` seconds)."""
     data = b""
     with contextlib.suppress(TimeoutError):
         while b"\r\n\r\n" not in data and len(data) < cap:
-            chunk = await asyncio.wait_for(reader.read(4096), 5)
+            chunk = await asyncio.wait_for(reader.read(4096), wait)
             if not chunk:
                 break
             data += chunk

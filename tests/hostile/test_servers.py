@@ -29,9 +29,11 @@ Record = dict[str, Any]
 
 def test_scan_finishes(scanned: Scanned) -> None:
     assert scanned.returncode == 0, scanned.stderr
-    summary = json.loads(scanned.stdout.splitlines()[-1])
-    assert summary["status"] == "finished"
-    assert summary["done"] == summary["total"]
+    summaries = [json.loads(line) for line in scanned.stdout.split("\n") if line.strip()]
+    assert len(summaries) == 2  # one line per scan
+    for summary in summaries:
+        assert summary["status"] == "finished"
+        assert summary["done"] == summary["total"]
     assert "Traceback" not in scanned.stderr
 
 
@@ -111,6 +113,8 @@ EXPECT: dict[str, Callable[[Record | None], object]] = {
     "banner-escapes": lambda rec: _escapes_kept((rec or {}).get("data")),
     "ssh-escapes": lambda rec: _escapes_kept((rec or {}).get("data")),
     "http-escapes": lambda rec: [_escapes_kept(_http(rec).get(k)) for k in ("title", "server")],
+    "http-script": lambda rec: _escapes_kept(_http(rec).get("title"))
+    and "<script>window.__pwned=1</script>" in _http(rec)["title"],
     "banner-bytes": lambda rec: "nul" in (rec or {}).get("data", ""),
     "http-bytes": lambda rec: "nul" in (_http(rec).get("title") or ""),
 }
@@ -175,7 +179,7 @@ def test_terminal_output_is_escaped(scanned: Scanned, args: list[str],
         title = next(r["title"] for r in rows if r["ip_str"] == ip)
         assert title.startswith("\\x1b]0;pwned\\x07"), title
     if "--json" in args or "jsonl" in args:  # still the same JSON
-        recs = [json.loads(line) for line in _SGR.sub("", text).splitlines() if line.strip()]
+        recs = [json.loads(line) for line in _SGR.sub("", text).split("\n") if line.strip()]
         ip = scanned.range.servers["http-escapes"].ip
         title = next(r["http"]["title"] for r in recs if r["ip_str"] == ip)
         assert title == _http(scanned.record("http-escapes"))["title"]
