@@ -8,6 +8,7 @@ started or stopped."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import struct
 from typing import Any
@@ -21,6 +22,7 @@ from ..engine.errors import ProtocolError
 TSAPS = ((0x0100, 0x0102), (0x0200, 0x0200))
 MAX_TPKT = 4096
 MAX_TEXT = 64
+LATE_REPLY_WAIT = 0.1  # seconds: a reply found in the buffer after a deadline (_exchange)
 COTP_CR, COTP_CC, COTP_DT = 0xE0, 0xD0, 0xF0
 SZL_MODULE_ID, SZL_COMPONENT_ID = 0x0011, 0x001C
 # SZL 0x001C record index -> field; records without an index (some emulators) are taken
@@ -198,7 +200,18 @@ def parse_component_id(buf: bytes) -> dict[str, Any]:
 
 async def _exchange(conn: Conn, request: bytes, t: float) -> bytes:
     await conn.write(request, t)
-    return await conn.read_until_done(tpkt_complete, MAX_TPKT, t)
+    try:
+        return await conn.read_until_done(tpkt_complete, MAX_TPKT, t)
+    except TimeoutError:
+        # The deadline is kept by this process's event loop. One busy past it (a scan's
+        # other grabs identifying, hashing, matching patterns on a loaded machine) takes
+        # in the PLC's reply and then runs the expired deadline: the reply sits unread
+        # and a PLC that answered looked silent (issue 15 #13: no S7comm, no finding,
+        # under load only). Let the loop poll its sockets (twice: a task resumed by
+        # sleep(0) runs before that round's I/O callbacks), then take what has arrived.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return await conn.read_until_done(tpkt_complete, MAX_TPKT, LATE_REPLY_WAIT)
 
 
 async def _connect(ctx: GrabContext, src: int, dst: int) -> tuple[Conn, dict[str, Any]] | str:
