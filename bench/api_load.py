@@ -234,9 +234,13 @@ local prepared = {}
 wrk.method = "GET"
 wrk.headers["X-API-Key"] = "%(key)s"
 
+local threads = {}
+failures = {}  -- per thread: "status message" -> count
+
 function setup(thread)
   thread_number = (thread_number or 0) + 1
   thread:set("id", thread_number)
+  table.insert(threads, thread)
 end
 
 function init(args)
@@ -264,7 +268,24 @@ function request()
   return list[math.random(#list)]
 end
 
+function response(status, headers, body)
+  if status >= 400 then
+    local why = status .. " " .. string.sub(string.match(body or "", '"error":%%s*"([^"]*)')
+                                            or "", 1, 80)
+    failures[why] = (failures[why] or 0) + 1
+  end
+end
+
 function done(summary, latency, requests)
+  local all = {}
+  for _, thread in ipairs(threads) do
+    for why, n in pairs(thread:get("failures") or {}) do
+      all[why] = (all[why] or 0) + n
+    end
+  end
+  for why, n in pairs(all) do
+    io.write(string.format("API_LOAD_FAILURE %%d %%s\n", n, why))
+  end
   local e = summary.errors
   io.write(string.format(
     'API_LOAD_JSON {"requests": %%d, "duration_us": %%d, "bytes": %%d, "connect": %%d, ' ..
@@ -342,6 +363,7 @@ class Run:
     start: Mem
     after: Mem
     threads: int
+    failures: list[list[str]]  # [count, "status message"] of the answers >= 400
     seconds: float
     server_cpu: float
     wrk_cpu: float
@@ -380,12 +402,14 @@ def run_load(wrk: str, port: int, server: psutil.Process, script: Path, clients:
     line = next((ln for ln in text.splitlines() if ln.startswith("API_LOAD_JSON ")), None)
     if proc.returncode != 0 or line is None:
         raise SystemExit(f"wrk failed (exit {proc.returncode}):\n{text}")
+    failures = [ln.split(" ", 2)[1:] for ln in text.splitlines()
+                if ln.startswith("API_LOAD_FAILURE ")]
     threads = server.num_threads()
     time.sleep(3)
     if not samples.mem:
         samples.mem.append((seconds, memory(server.pid)))
     return Run(json.loads(line.split(" ", 1)[1]), samples, start, memory(server.pid), threads,
-               seconds, server_cpu, wrk_cpu, busy, load_before, load_after)
+               failures, seconds, server_cpu, wrk_cpu, busy, load_before, load_after)
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -420,6 +444,7 @@ def report(prepared: Prepared, args: argparse.Namespace, warm: list[tuple[str, f
         f"{'latency max':<28} {w['max_us'] / 1000:>12,.1f} ms",
         f"{'errors':<28} {errors:>12,}   (HTTP >= 400: {w['status']}, connect {w['connect']},"
         f" read {w['read']}, write {w['write']}, timeout {w['timeout']})",
+        *(f"  {int(n):>10,} x {why}" for n, why in run.failures),
         f"{'server tracebacks (stderr)':<28} {tracebacks:>12,}",
         f"{'server threads at the end':<28} {run.threads:>12,}",
         "",
@@ -501,7 +526,8 @@ def main() -> None:
             "memory_mb": [(t, vars(m)) for t, m in run.samples.mem],
             "start_mb": vars(run.start), "after_mb": vars(run.after), "server_threads": run.threads,
             "server_cpu_s": run.server_cpu, "wrk_cpu_s": run.wrk_cpu, "busy_s": run.busy,
-            "seconds": run.seconds, "tracebacks": tracebacks}, indent=1))
+            "seconds": run.seconds, "tracebacks": tracebacks, "failures": run.failures},
+            indent=1))
     shutil.rmtree(tmp, ignore_errors=True)  # the temp store, the script, the server's log
 
 
