@@ -11,7 +11,7 @@ if [ -z "${NETATLAS_FINGERPRINTS:-}" ] && [ -d ../shared/fingerprints ]; then
   export NETATLAS_FINGERPRINTS="$(cd ../shared/fingerprints && pwd)"
 fi
 
-$na lab up
+$na lab up --installed  # what install-system-deps.sh left out (a conflict with a package you have) is said and skipped
 # Port 2024 is not ours on this machine: never scan it. The lab's nginx is the canary
 # that open proxies are asked to fetch.
 $na scan 127.20.0.0/24 -p "1-1024,$($na lab ports)" \

@@ -5,7 +5,23 @@
 # at all. Never leaves a system-wide daemon running: while installing, a policy-rc.d
 # that answers 101 ("action forbidden") stops every postinst from starting its service
 # (the lab starts its own copies, each bound to one 127.20.x.y address). Run as root.
+#
+# Never removes a package the machine has. A wanted package that conflicts with an
+# installed one (vsftpd with proftpd, exim4 with postfix, chrony with systemd-timesyncd)
+# is not installed: one line says which and why, and the lab runs without that service
+# (`netatlas lab up --installed`). apt itself is run with --no-remove, so it refuses
+# rather than removes whatever this check did not foresee.
+#
+#   install-system-deps.sh [--dry-run] [PACKAGE...]
+#     --dry-run   say what would be installed and what is skipped; change nothing
+#     PACKAGE...  check these instead of the lists below
 set -euo pipefail
+
+dry_run=0
+if [ "${1:-}" = --dry-run ]; then
+  dry_run=1
+  shift
+fi
 
 # Real services the lab runs on loopback (src/netatlas/lab/daemons.py). Only one FTP
 # server: Debian's FTP servers conflict (ftp-server), so no proftpd or pure-ftpd here.
@@ -65,6 +81,11 @@ TOOL_PACKAGES=(
 BROWSER_PACKAGES=(chromium)
 
 PACKAGES=("${LAB_PACKAGES[@]}" "${TOOL_PACKAGES[@]}" "${BROWSER_PACKAGES[@]}")
+if [ $# -gt 0 ]; then
+  PACKAGES=("$@")
+fi
+APT_INSTALL=(apt-get install -y -q --no-install-recommends --no-remove
+  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -73,6 +94,46 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  if [ "$dry_run" = 1 ]; then echo "install-system-deps: nothing to install" >&2; fi
+  exit 0
+fi
+
+# What installing would remove, as apt's simulation says it ("Remv NAME [version]").
+# Nothing when apt cannot say (no lists yet, an unknown name): the install then fails
+# on its own, and --no-remove still holds.
+removals() {
+  { apt-get install -s -q --no-install-recommends "$@" 2>/dev/null || true; } \
+    | awk '$1 == "Remv" {print $2}' | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# Keep what the machine has: a package whose install would remove another is skipped,
+# each said in one line. Asked one by one only when the whole set would remove something.
+keep_what_is_installed() {
+  if [ -z "$(removals "${missing[@]}")" ]; then
+    return
+  fi
+  local pkg gone kept=()
+  for pkg in "${missing[@]}"; do
+    gone=$(removals "$pkg")
+    if [ -n "$gone" ]; then
+      echo "install-system-deps: not installing $pkg: apt would remove $gone for it," \
+        "which the machine keeps (the lab runs without what needs $pkg)" >&2
+    else
+      kept+=("$pkg")
+    fi
+  done
+  missing=("${kept[@]}")
+  if [ ${#missing[@]} -gt 0 ] && [ -n "$(removals "${missing[@]}")" ]; then
+    # each alone is fine, together they conflict: leave the choice to the user
+    echo "install-system-deps: together these would remove $(removals "${missing[@]}"):" \
+      "${missing[*]}; install them by hand" >&2
+    exit 1
+  fi
+}
+
+if [ "$dry_run" = 1 ]; then
+  keep_what_is_installed
+  echo "install-system-deps: would run: ${APT_INSTALL[*]} ${missing[*]}" >&2
   exit 0
 fi
 
@@ -81,6 +142,18 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+# Checked against the package lists the machine has (so a package skipped for a
+# conflict costs no `apt-get update` on every run), then again against fresh ones.
+keep_what_is_installed
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+keep_what_is_installed
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
 echo "install-system-deps: installing ${missing[*]}" >&2
 
 # Forbid service starts during the install, unless a policy is already in place (as in
@@ -103,11 +176,7 @@ wildcard_listeners() {
 }
 before=$(wildcard_listeners)
 
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends \
-  -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-  "${missing[@]}"
+"${APT_INSTALL[@]}" "${missing[@]}"
 
 after=$(wildcard_listeners)
 new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed '/^$/d')

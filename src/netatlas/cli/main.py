@@ -507,11 +507,20 @@ def _lab_table(services: list[Any]) -> None:
 
 @lab.command("up")
 @click.argument("names", nargs=-1)
-def lab_up(names: tuple[str, ...]) -> None:
+@click.option("--installed", is_flag=True,
+              help="Start only what is installed; say what is left out (a package that "
+                   "conflicts with one this machine has is not installed).")
+def lab_up(names: tuple[str, ...], installed: bool) -> None:
     """Start every lab service, or the NAMES given (idempotent)."""
     from netatlas.lab import Lab
 
-    _lab_table(Lab().up(names or None))
+    lab = Lab()
+    if installed:
+        for d in lab.not_installed():
+            served = ", ".join(s.name for s in lab.catalogue if s.daemon == d.name)
+            click.echo(f"lab: {d.name} not started, {d.binary} is not installed"
+                       f" (no {served})", err=True)
+    _lab_table(lab.up(names or None, installed_only=installed))
 
 
 @lab.command("status")

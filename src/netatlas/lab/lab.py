@@ -58,12 +58,16 @@ class Lab:
 
     # -- public --------------------------------------------------------------------------
 
-    def up(self, names: Iterable[str] | None = None) -> list[LabService]:
+    def up(self, names: Iterable[str] | None = None,
+           installed_only: bool = False) -> list[LabService]:
         """Start every daemon (or those serving the named services) not already running,
         wait until each accepts connections on all its endpoints, and return the status
-        of the whole catalogue."""
+        of the whole catalogue. A daemon whose binary is missing is an error, or, with
+        ``installed_only``, left out (``not_installed`` says which)."""
         daemons = self._select(names)
         _require_root()
+        if installed_only:
+            daemons = [d for d in daemons if d not in self.not_installed(daemons)]
         self._require_binaries(daemons)
         self._make_state_dir()
         errors: list[str] = []
@@ -151,6 +155,13 @@ class Lab:
             else:
                 raise LabError(f"no lab service named {n!r}")
         return [d for d in DAEMONS if d.name in chosen]
+
+    def not_installed(self, daemons: Iterable[Daemon] | None = None) -> list[Daemon]:
+        """The daemons (of all, or of ``daemons``) whose binary this machine lacks:
+        install-system-deps.sh leaves out a package that would remove one the machine
+        has."""
+        return [d for d in (DAEMONS if daemons is None else daemons)
+                if not Path(d.binary).exists()]
 
     def _require_binaries(self, daemons: Iterable[Daemon]) -> None:
         missing = sorted({d.binary for d in daemons if not Path(d.binary).exists()})
