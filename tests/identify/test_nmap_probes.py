@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from netatlas.identify.nmap_probes import (
@@ -162,6 +160,7 @@ def test_template_expand_escapes() -> None:
     assert expand("$P(1)", Hit()) == "ab"
 
 
+@pytest.mark.timeout(30)  # a hang guard: without the bound this never ends
 def test_catastrophic_pattern_stopped() -> None:
     # with "|" as delimiter the pattern would end at the "|": nmap picks another one
     _, _, bad = parse("Probe TCP NULL q||\nmatch evil m|^(a|aa)+$| p/Evil/\n".splitlines())
@@ -169,10 +168,8 @@ def test_catastrophic_pattern_stopped() -> None:
     evil = "Probe TCP NULL q||\nmatch evil m=^(a|aa)+$= p/Evil/\n"
     probes, _, stats = parse(evil.splitlines())
     db = NmapProbes(probes, parse_stats=stats, timeout=0.05)
-    t0 = time.perf_counter()
-    assert db.match({"NULL": b"a" * 60 + b"b"}) == []
-    assert time.perf_counter() - t0 < 1.0
-    assert db.stats.timeouts == 1
+    assert db.match({"NULL": b"a" * 60 + b"b"}) == []  # 2^30 steps unbounded
+    assert db.stats.timeouts == 1  # the time-out stopped it (the mark guards a hang)
 
 
 def test_input_capped() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -38,10 +37,10 @@ def lab_result() -> GrabResult:
     })
 
 
-def test_load_counts_and_time() -> None:
-    t0 = time.perf_counter()
+def test_load_counts_and_compiles_nothing() -> None:
     db = RecogDB.load([FP])
-    assert time.perf_counter() - t0 < 2.0
+    # what keeps loading quick: every pattern compiles on first use, none at load
+    assert all(fp._compiled is None for fps in db.by_key.values() for fp in fps)
     assert len(db.files) == len(list((FP / "recog").glob("*.xml")))
     assert db.rule_count > 4000
     for key in ("ssh.banner", "ftp.banner", "smtp.banner", "http_header.server",
@@ -125,6 +124,7 @@ def test_doctype_refused(tmp_path: Path) -> None:
     assert RecogDB.load([tmp_path]).files == []
 
 
+@pytest.mark.timeout(30)  # a hang guard: without the bound this never ends
 def test_catastrophic_pattern_stopped(tmp_path: Path) -> None:
     d = tmp_path / "recog"
     d.mkdir()
@@ -137,10 +137,8 @@ def test_catastrophic_pattern_stopped(tmp_path: Path) -> None:
         '</fingerprints>\n')
     db = RecogDB.load([tmp_path], timeout=0.05)
     assert db.self_test().rate == 1.0
-    t0 = time.perf_counter()
-    hit = db.match("http_header.server", "a" * 60 + "b")
-    assert time.perf_counter() - t0 < 1.0
-    assert db.stats.timeouts == 1
+    hit = db.match("http_header.server", "a" * 60 + "b")  # 2^30 steps unbounded: the
+    assert db.stats.timeouts == 1  # time-out stopped it (the mark below guards a hang)
     assert hit is not None and hit[1]["service.product"] == "Fine"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -45,11 +44,19 @@ def names(techs: list[dict]) -> dict[str, str | None]:
     return {t["name"]: t["version"] for t in techs}
 
 
-def test_load_counts_and_time() -> None:
-    t0 = time.perf_counter()
+def _compiled(w: Wappalyzer) -> int:
+    """How many distinct patterns the loaded data has compiled so far."""
+    caches = {id(p.compiler): p.compiler.cache for t in w.techs.values()
+              for p in [*t.html, *t.scripts, *t.script_src, *t.url,
+                        *(q for d in (t.headers, t.cookies, t.meta) for ps in d.values()
+                          for q in ps)]}
+    return sum(len(c) for c in caches.values())
+
+
+def test_load_counts_and_compiles_nothing() -> None:
     w = Wappalyzer.load([FP])
-    assert time.perf_counter() - t0 < 2.0
     assert w is not None
+    assert _compiled(w) == 0  # what keeps loading quick: patterns compile on first use
     on_disk = sum(len(json.loads(p.read_text()))
                   for p in (FP / "webappanalyzer" / "technologies").glob("*.json"))
     assert w.rule_count == on_disk > 7000
@@ -87,13 +94,12 @@ def test_cookies_and_headers(wap: Wappalyzer) -> None:
     assert got["PHP"] == "8.2.7"
 
 
+@pytest.mark.timeout(30)  # a hang guard: without the bound this never ends
 def test_nothing_on_empty_or_hostile_section(wap: Wappalyzer) -> None:
     assert wap.technologies({}) == []
     assert wap.technologies({"headers": {"server": 5, 7: "x"}, "html": None}) == []
     big = {"headers": {"server": "x" * 1_000_000}, "html": "<" * 2_000_000}
-    t0 = time.perf_counter()
-    wap.technologies(big)
-    assert time.perf_counter() - t0 < 2.0
+    wap.technologies(big)  # patterns see MAX_HTML / MAX_VALUE of it (the mark: no hang)
 
 
 def test_prefilter_loses_nothing(wap: Wappalyzer) -> None:
@@ -122,15 +128,18 @@ def test_prefilter_loses_nothing(wap: Wappalyzer) -> None:
     assert brute <= {x["name"] for x in wap.technologies({"html": html})}
 
 
-def test_per_record_time(wap: Wappalyzer) -> None:
+def test_each_pattern_compiles_once(wap: Wappalyzer) -> None:
+    """What kept a record cheap: the patterns a page needs compile on the first record,
+    and the next 20 records compile nothing and give the same answer."""
     sec = {"headers": {"server": "nginx/1.22.1", "x-powered-by": "PHP/8.2.7",
                        "content-type": "text/html"},
            "html": (JENKINS_HTML + GRAFANA_HTML + WORDPRESS_HTML) * 20}
-    wap.technologies(sec)  # compile what this page needs
-    t0 = time.perf_counter()
+    first = wap.technologies(sec)  # compile what this page needs
+    compiled = _compiled(wap)
+    assert compiled > 0
     for _ in range(20):
-        wap.technologies(sec)
-    assert (time.perf_counter() - t0) / 20 < 0.1
+        assert wap.technologies(sec) == first
+    assert _compiled(wap) == compiled
 
 
 def test_js_translation_and_cpe() -> None:
@@ -143,6 +152,7 @@ def test_js_translation_and_cpe() -> None:
         "cpe:/a:grafana:grafana"
 
 
+@pytest.mark.timeout(30)  # a hang guard: without the bound this never ends
 def test_catastrophic_pattern_stopped(tmp_path: Path) -> None:
     (tmp_path / "technologies").mkdir()
     (tmp_path / "technologies" / "a.json").write_text(json.dumps({
@@ -151,10 +161,8 @@ def test_catastrophic_pattern_stopped(tmp_path: Path) -> None:
     }))
     w = Wappalyzer.load([tmp_path], timeout=0.05)
     assert w is not None
-    t0 = time.perf_counter()
-    got = names(w.technologies({"html": "a" * 60 + "b"}))
-    assert time.perf_counter() - t0 < 1.0
-    assert w.timeouts == 1
+    got = names(w.technologies({"html": "a" * 60 + "b"}))  # 2^30 steps unbounded
+    assert w.timeouts == 1  # the time-out stopped it (the mark guards a hang)
     assert got == {"Fine": "1"}
 
 
