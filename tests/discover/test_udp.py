@@ -44,14 +44,14 @@ async def test_reply_from_another_port_is_not_an_answer() -> None:
     assert found == [] and d.stats.filtered == 1
 
 
+@pytest.mark.timeout(30)  # a hang guard: the flood never stops on its own
 async def test_junk_flood_is_one_bounded_answer() -> None:
     async with udp_server(junk_flood) as (port, _):
         d = UdpDiscoverer(timeout=1.0, retries=3, payloads=NO_NMAP, max_reply=512)
-        t0 = time.monotonic()
         found = await _collect(d, [Endpoint(HOST, port, "udp")])
     assert found == [(0, Endpoint(HOST, port, "udp"))]
-    assert time.monotonic() - t0 < 1.0  # the first datagram ends the probe
-    assert d.stats.sent == 1 and d.stats.retried == 0
+    # the first datagram ends the probe: one sent, none re-sent, no time-out counted
+    assert d.stats.sent == 1 and d.stats.retried == 0 and d.stats.filtered == 0
 
 
 async def test_late_answer_while_waiting_to_resend() -> None:

@@ -218,6 +218,7 @@ def test_url_password_is_masked(pg_server: TempPostgres, pg_url: str) -> None:
 
 
 # -- reads -----------------------------------------------------------------------------
+@pytest.mark.timeout(60)
 def test_statements_are_time_limited(pg_url: str) -> None:
     s = PostgresStore(pg_url, query_timeout=0.3)
     try:
@@ -225,10 +226,10 @@ def test_statements_are_time_limited(pg_url: str) -> None:
         s.flush()
         with psycopg.connect(pg_url) as locker:
             locker.execute("LOCK TABLE latest IN ACCESS EXCLUSIVE MODE")
-            started = time.monotonic()
+            # the lock is held until this block ends: without the limit, a hang (the
+            # test's timeout mark); with it, the statement is cancelled, and says so
             with pytest.raises(TimeoutError, match=r"query took longer than 0\.3s"):
                 s.count("")
-            assert time.monotonic() - started < 5
         assert s.count("") == 1  # the pooled connection is fine afterwards
     finally:
         s.close()
