@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from netatlas.cli.escape import escape_terminal
 from netatlas.cli.options import db_option
 from netatlas.monitor import Monitor, format_duration, parse_duration
 from netatlas.monitor import service as svc
@@ -33,8 +34,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON output.")
 
 
+def _say(text: str, *, err: bool = False, multiline: bool = False) -> None:
+    """A line for people. It may hold what a scanned server chose (a certificate's CN
+    or a version in an event summary) or what an API user typed (a monitor's or a
+    notifier's name): every character that could drive a terminal is made visible, as
+    in the tables (issue 15 #2; --json output is escaped by json.dumps)."""
+    click.echo(escape_terminal(text, multiline=multiline), err=err)
+
+
 def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"error: {message}", err=True)
+    _say(f"error: {message}", err=True, multiline=True)  # a query error's caret line
     sys.exit(code)
 
 
@@ -120,20 +129,20 @@ def _show(m: Monitor, as_json: bool) -> None:
         click.echo(json.dumps(m.to_dict(), default=str))
         return
     state = "active" if m.enabled else "paused"
-    click.echo(f"{m.id}  {m.name}  ({state}, every {format_duration(m.every)})")
-    click.echo(f"  targets   {', '.join(m.targets)}  ports {m.ports or '1-1024'}"
-               + (f" minus {m.exclude_ports}" if m.exclude_ports else ""))
-    click.echo(f"  allow     {', '.join(m.allow)}"
-               + (f"  exclude {', '.join(m.exclude)}" if m.exclude else ""))
-    click.echo(f"  triggers  {', '.join(m.triggers) or '-'}")
+    _say(f"{m.id}  {m.name}  ({state}, every {format_duration(m.every)})")
+    _say(f"  targets   {', '.join(m.targets)}  ports {m.ports or '1-1024'}"
+         + (f" minus {m.exclude_ports}" if m.exclude_ports else ""))
+    _say(f"  allow     {', '.join(m.allow)}"
+         + (f"  exclude {', '.join(m.exclude)}" if m.exclude else ""))
+    _say(f"  triggers  {', '.join(m.triggers) or '-'}")
     for t, conf in m.triggers.items():
         if conf.get("ignore"):
-            click.echo(f"    {t} ignores {', '.join(conf['ignore'])}")
-    click.echo(f"  notify    {', '.join(m.notifiers) or '-'}")
-    click.echo(f"  next run  {_when(m.next_run)}   last run {_when(m.last_run)}"
-               f"   runs {m.runs}" + (f"   last scan {m.last_scan_id}" if m.last_scan_id else ""))
+            _say(f"    {t} ignores {', '.join(conf['ignore'])}")
+    _say(f"  notify    {', '.join(m.notifiers) or '-'}")
+    _say(f"  next run  {_when(m.next_run)}   last run {_when(m.last_run)}"
+         f"   runs {m.runs}" + (f"   last scan {m.last_scan_id}" if m.last_scan_id else ""))
     if m.last_error:
-        click.echo(f"  error     {m.last_error}")
+        _say(f"  error     {m.last_error}")
 
 
 @click.group("monitor")
@@ -194,9 +203,9 @@ def list_cmd(db: str | None, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps(m.to_dict(), default=str))
             else:
-                click.echo(f"{m.id}  {m.name:<20} {'active' if m.enabled else 'paused':<7}"
-                           f"every {format_duration(m.every):<5} next {_when(m.next_run)}"
-                           f"  {', '.join(m.targets)}")
+                _say(f"{m.id}  {m.name:<20} {'active' if m.enabled else 'paused':<7}"
+                     f"every {format_duration(m.every):<5} next {_when(m.next_run)}"
+                     f"  {', '.join(m.targets)}")
 
 
 @monitor.command("show")
@@ -210,7 +219,7 @@ def show_cmd(ref: str, db: str | None, as_json: bool) -> None:
         _show(m, as_json)
         if not as_json:
             for e in svc.find_events(store, monitor_id=m.id, limit=10):
-                click.echo(f"  {_when(e.ts)}  {e.kind:<16} {e.doc.get('summary')}")
+                _say(f"  {_when(e.ts)}  {e.kind:<16} {e.doc.get('summary')}")
 
 
 def _simple(name: str, doc: str, action: Callable[[Store, str], Monitor], word: str) -> None:
@@ -220,7 +229,7 @@ def _simple(name: str, doc: str, action: Callable[[Store, str], Monitor], word: 
     def command(ref: str, db: str | None) -> None:
         with _store(db) as store:
             m = action(store, ref)
-            click.echo(f"{word} {m.id} ({m.name})")
+            _say(f"{word} {m.id} ({m.name})")
 
 
 _simple("pause", "Stop scheduling a monitor.", lambda s, r: svc.set_enabled(s, r, False),
@@ -246,10 +255,10 @@ def run_now_cmd(ref: str, db: str | None, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps(svc.event_dict(e), default=str))
             else:
-                click.echo(f"{e.kind:<16} {e.doc.get('summary')}"
-                           + (f"  [{', '.join(e.doc['triggers'])}]"
-                              if e.doc.get("triggers") else ""))
-        click.echo(f"scan {result.scan_id}: {len(result.events)} events", err=True)
+                _say(f"{e.kind:<16} {e.doc.get('summary')}"
+                     + (f"  [{', '.join(e.doc['triggers'])}]"
+                        if e.doc.get("triggers") else ""))
+        _say(f"scan {result.scan_id}: {len(result.events)} events", err=True)
 
 
 @monitor.command("daemon")
@@ -288,9 +297,9 @@ def daemon_cmd(tick: float, max_runs: int | None, retry_base: float, retry_cap: 
 
         def said(result: Any) -> None:
             m = result.monitor
-            click.echo(f"{_when(time.time())} {m.name} ({m.id}): "
-                       + (result.error or f"scan {result.scan_id}, {len(result.events)} events"),
-                       err=True)
+            _say(f"{_when(time.time())} {m.name} ({m.id}): "
+                 + (result.error or f"scan {result.scan_id}, {len(result.events)} events"),
+                 err=True)
 
         daemon = Daemon(store, tick=tick, max_runs=max_runs, backoff=backoff, on_run=said)
 
@@ -301,8 +310,8 @@ def daemon_cmd(tick: float, max_runs: int | None, retry_base: float, retry_cap: 
                 loop.add_signal_handler(sig, stop.set)
             await daemon.run(stop)
 
-        click.echo(f"monitor daemon on {store.url}: {len(svc.all_monitors(store))} monitors",
-                   err=True)
+        _say(f"monitor daemon on {store.url}: {len(svc.all_monitors(store))} monitors",
+             err=True)
         asyncio.run(main())
 
 
@@ -331,9 +340,9 @@ def _broker_daemon(broker: str, db: str | None, tick: float, max_runs: int, shar
                             format="%(asctime)s %(name)s %(levelname)s %(message)s")
         app = beat.make_beat_app(broker, tick)
         beat.register_tick(app, scheduler)
-        click.echo(f"monitor daemon on {mask_url(store.url)} through {mask_url(broker)}: "
-                   f"{len(svc.all_monitors(store))} monitors, a tick every {tick:g} s",
-                   err=True)
+        _say(f"monitor daemon on {mask_url(store.url)} through {mask_url(broker)}: "
+             f"{len(svc.all_monitors(store))} monitors, a tick every {tick:g} s",
+             err=True)
         try:
             beat.run(app, state_dir=Path(state_dir) if state_dir else None)
         finally:
@@ -344,7 +353,7 @@ def _broker_daemon(broker: str, db: str | None, tick: float, max_runs: int, shar
 def triggers_cmd() -> None:
     """The triggers a monitor can alert on."""
     for t in TRIGGERS:
-        click.echo(f"{t.name:<26} {t.description}")
+        _say(f"{t.name:<26} {t.description}")
 
 
 @monitor.group("notifier")
@@ -366,7 +375,7 @@ def notifier_add(provider: str, args: tuple[str, ...], description: str,
     if len(parsed) != len(args):
         _fail("--arg takes KEY=VALUE")
     with _store(db) as store:
-        click.echo(svc.add_notifier(store, provider, parsed, description).id)
+        _say(svc.add_notifier(store, provider, parsed, description).id)
 
 
 @notifier.command("list")
@@ -381,7 +390,7 @@ def notifier_list(db: str | None, as_json: bool) -> None:
                 click.echo(json.dumps({"id": n.id, "provider": n.provider, "args": args,
                                        "description": n.doc.get("description", "")}))
             else:
-                click.echo(f"{n.id}  {n.provider:<8} {n.doc.get('description', '')}  {args}")
+                _say(f"{n.id}  {n.provider:<8} {n.doc.get('description', '')}  {args}")
 
 
 @notifier.command("remove")
@@ -391,7 +400,7 @@ def notifier_remove(notifier_id: str, db: str | None) -> None:
     with _store(db) as store:
         if not monitor_tables(store).delete_notifier(notifier_id):
             _fail(f"no notifier {notifier_id!r}")
-        click.echo(f"removed {notifier_id}")
+        _say(f"removed {notifier_id}")
 
 
 @monitor.command("deliveries")
@@ -410,8 +419,8 @@ def deliveries_cmd(status: str | None, limit: int, db: str | None, as_json: bool
                                        "created": d.created, "updated": d.updated,
                                        "last_error": d.last_error}))
             else:
-                click.echo(f"{d.id:>6} event {d.event_id:<6} -> {d.notifier_id} {d.status:<8}"
-                           f" attempts {d.attempts}  {_when(d.updated)}  {d.last_error or ''}")
+                _say(f"{d.id:>6} event {d.event_id:<6} -> {d.notifier_id} {d.status:<8}"
+                     f" attempts {d.attempts}  {_when(d.updated)}  {d.last_error or ''}")
 
 
 @click.command("events")
@@ -433,4 +442,4 @@ def events_cmd(query: str, since: str | None, monitor_ref: str | None,
             if as_json:
                 click.echo(json.dumps(svc.event_dict(e), default=str))
             else:
-                click.echo(f"{_when(e.ts)}  {e.kind:<16} {e.doc.get('summary')}")
+                _say(f"{_when(e.ts)}  {e.kind:<16} {e.doc.get('summary')}")
