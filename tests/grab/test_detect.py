@@ -1,6 +1,6 @@
 import pytest
 
-from netatlas.grab.engine.detect import DEFAULT_ORDER, classify_greeting, probe_order
+from netatlas.grab.engine.detect import classify_greeting, probe_order, tables
 
 
 @pytest.mark.parametrize(
@@ -31,5 +31,5 @@ def test_probe_order() -> None:
     assert probe_order(6379)[0] == "redis"
     assert probe_order(5432)[0] == "postgresql"
     assert probe_order(11211)[0] == "memcached"
-    assert probe_order(12345) == list(DEFAULT_ORDER)
-    assert sorted(probe_order(80)) == sorted(DEFAULT_ORDER)  # each once
+    assert probe_order(12345) == list(tables().default_order)
+    assert sorted(probe_order(80)) == sorted(tables().default_order)  # each once

@@ -9,12 +9,10 @@ import pytest
 from netatlas.grab import GrabOptions
 from netatlas.grab.engine.context import GrabContext, Outcome
 from netatlas.grab.engine.detect import (
-    DEFAULT_ORDER,
-    GREETING_GRABBERS,
-    PROBES,
     classify_greeting,
     hint_from_replies,
     probe_order,
+    tables,
 )
 from netatlas.model import Endpoint, GrabResult
 
@@ -30,7 +28,7 @@ def test_greetings_have_grabbers() -> None:
     assert classify_greeting(b"\x00\xc3( hello \xff\xfe\x00 world\r\n") is None  # noise
     assert classify_greeting(b"220 ftp ready\r\n", 21) == "ftp"
     for proto in ("pop3", "imap", "vnc", "telnet", "nats"):
-        assert proto in GREETING_GRABBERS
+        assert proto in tables().greeting_grabbers
 
 
 def test_port_hints_and_order() -> None:
@@ -44,9 +42,9 @@ def test_port_hints_and_order() -> None:
         (5671, "tls"),
     ):
         assert probe_order(port)[0] == name
-        assert sorted(probe_order(port)) == sorted(DEFAULT_ORDER)
-    assert DEFAULT_ORDER[-1] == "dns"  # it waits silently on other probes' bytes
-    assert set(NEW_PROBES) <= set(PROBES)
+        assert sorted(probe_order(port)) == sorted(tables().default_order)
+    assert tables().default_order[-1] == "dns"  # it waits silently on other probes' bytes
+    assert set(NEW_PROBES) <= set(tables().probes)
 
 
 def test_hint_from_replies() -> None:
@@ -67,7 +65,7 @@ async def test_probe_against_tarpit(fast: GrabOptions, name: str) -> None:
         ctx = _ctx(port, fast)
         t = time.monotonic()
         try:
-            assert await PROBES[name](ctx) == Outcome.SILENT
+            assert await tables().probes[name](ctx) == Outcome.SILENT
         finally:
             ctx.abort_all()
     assert time.monotonic() - t < fast.read_timeout + 1.0
@@ -92,7 +90,7 @@ async def test_probe_against_junk(fast: GrabOptions, name: str, junk: bytes) -> 
     async with serve(liar, "127.20.250.70") as port:
         ctx = _ctx(port, fast)
         try:
-            assert await PROBES[name](ctx) == Outcome.NEGATIVE
+            assert await tables().probes[name](ctx) == Outcome.NEGATIVE
         finally:
             ctx.abort_all()
     assert ctx.result.service is None
@@ -112,7 +110,7 @@ async def test_probe_against_flood(fast: GrabOptions, name: str) -> None:
         ctx = _ctx(port, fast)
         t = time.monotonic()
         try:
-            assert await PROBES[name](ctx) in (Outcome.NEGATIVE, Outcome.SILENT)
+            assert await tables().probes[name](ctx) in (Outcome.NEGATIVE, Outcome.SILENT)
         finally:
             ctx.abort_all()
     assert time.monotonic() - t < fast.read_timeout + 1.5

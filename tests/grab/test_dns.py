@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netatlas.grab import GrabOptions, grab_endpoint
-from netatlas.grab.engine import detect
 from netatlas.grab.engine.errors import ProtocolError
+from netatlas.grab.engine.registry import Protocol
+from netatlas.grab.protocols import registry
 from netatlas.grab.protocols.dns import parse_response, query, tcp_complete
 from netatlas.model import Endpoint
 from tests.labsvc import lab_service
@@ -57,7 +58,7 @@ def test_fuzz(data: bytes) -> None:
     tcp_complete(data)
 
 
-async def test_live_fake_dns_hinted(fast: GrabOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_live_fake_dns_hinted(fast: GrabOptions) -> None:
     """DNS is probed last (it waits silently on other probes' bytes): the port hint
     (53 in production, the ephemeral port here) is what reaches it."""
 
@@ -70,8 +71,10 @@ async def test_live_fake_dns_hinted(fast: GrabOptions, monkeypatch: pytest.Monke
         await r.read()
 
     async with serve(dnsd, "127.20.250.63") as port:
-        monkeypatch.setitem(detect.PORT_HINTS, port, "dns")
-        res = await grab_endpoint(Endpoint("127.20.250.63", port), fast)
+        # the ephemeral port hinted as DNS's: a protocol of its own with DNS's probe
+        here = Protocol(name="dns-on-this-port", ports=(port,), probe=registry["dns"].probe)
+        with registry.registered(here):
+            res = await grab_endpoint(Endpoint("127.20.250.63", port), fast)
     assert res.status == "success", res.error
     assert res.service == "domain"
     assert res.sections["dns"]["version_bind"] == "dnsmasq-2.90"

@@ -31,10 +31,10 @@ _STATUS = {"running": "PROCESSING", "finished": "DONE", "interrupted": "DONE",
 
 @cache
 def _protocols() -> dict[str, str]:
-    from netatlas.grab.engine.detect import GREETING_GRABBERS, PROBES
+    from netatlas.grab.engine.detect import tables
 
     out = {}
-    for name in sorted(set(GREETING_GRABBERS) | set(PROBES)):
+    for name in sorted(set(tables().greeting_grabbers) | set(tables().probes)):
         try:
             doc = importlib.import_module(f"netatlas.grab.protocols.{name}").__doc__ or ""
         except ImportError:

@@ -88,22 +88,21 @@ class Payloads:
         if nmap_file is not None:
             with contextlib.suppress(OSError):
                 self.nmap = parse_nmap_payloads(nmap_file.read_text("latin-1"))
-        # the grabbers' own message builders (imported here: grab imports discover)
-        from netatlas.grab.protocols import bacnet, dns, ntp, sip, snmp
+        # the protocols' own requests (their declarations' UDP payloads), by their ports
+        # (imported here: grab imports discover)
+        from netatlas.grab.protocols import registry
 
         rid = int.from_bytes(os.urandom(3), "big") + 1
-        dns_q = dns.message(qid=rid & 0xFFFF)
-        ntp_q = ntp.client_request(os.urandom(8))
-        v3 = snmp.discovery_request(rid, rid + 1)
-        v2c = snmp.get_request([snmp.SYSTEM_OIDS["sys_descr"]], rid + 2)
-        self.own: dict[int, tuple[bytes, ...]] = {
-            53: (dns_q,), 5353: (dns_q,), 123: (ntp_q,), 161: (v2c, v3),
-            # BACnet/IP: ReadProperty vendor-name of the wildcard device, and Who-Is
-            47808: (bacnet.read_property(121, rid & 0xFF), bacnet.who_is()),
-            # SIP OPTIONS; replies go back to the source address (rport), as servers do
-            5060: (sip.options_request("netatlas.invalid", "UDP"),),
-        }
-        self.generic: tuple[bytes, ...] = (v3, ntp_q, dns_q)
+        self.own: dict[int, tuple[bytes, ...]] = {}
+        generic: list[bytes] = []
+        for proto in registry:
+            if proto.udp_payloads is not None:
+                payloads = proto.udp_payloads(rid)
+                for port in proto.udp_ports:
+                    self.own.setdefault(port, payloads)
+            if proto.udp_generic is not None:
+                generic.append(proto.udp_generic(rid))
+        self.generic: tuple[bytes, ...] = tuple(generic)
         # index: narrow ranges by port, the few wide ones (32768-65535) scanned
         self._exact: dict[int, list[int]] = {}
         self._wide: list[tuple[int, int, int]] = []

@@ -1,185 +1,122 @@
 """Which protocol is this? Listen first (server-speaks-first greetings), then probe
 silent endpoints on fresh connections in port-hinted order; TLS found -> record it
 and detect again inside. Each step hands over to one protocol grabber. What none of
-them names goes to the scheduler (grab/engine/scheduler.py): nmap's probes, until one matches;
-a match in a protocol we speak hands over to its grabber after all."""
+them names goes to the scheduler (grab/engine/scheduler.py): nmap's probes, until one
+matches; a match in a protocol we speak hands over to its grabber after all.
+
+Which protocols there are, their ports, greeting tests and probes: the registry
+(``grab.protocols``); the tables below are derived from it. TLS and HTTP are layers
+detect drives itself (``_LAYERS``)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import contextvars
-import re
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from ..protocols import (
-    amqp,
-    dns,
-    epmd,
-    ftp,
-    http,
-    http2,
-    imap,
-    ldap,
-    memcached,
-    modbus,
-    mongodb,
-    mqtt,
-    mysql,
-    nats,
-    pop3,
-    postgresql,
-    rdp,
-    redis,
-    rtsp,
-    s7,
-    sip,
-    smb,
-    smtp,
-    ssh,
-    telnet,
-    tls_probes,
-    vnc,
-    zookeeper,
-)
+from ..protocols import http, http2, registry, tls_probes
 from ..protocols.tls import record_tls
 from . import banner
 from . import scheduler as nmap_scheduler
 from .conn import Conn
 from .context import GrabContext, Outcome
 from .errors import ProtocolError
+from .registry import Greeting, GreetingGrabber, GreetingTest, Probe
 
-# Port hints: which silent-protocol probe to try first.
-PORT_HINTS: dict[int, str] = {
-    **{
-        p: "http"
-        for p in (
-            80,
-            81,
-            591,
-            2080,
-            3000,
-            5000,
-            5601,
-            7001,
-            8000,
-            8008,
-            8080,
-            8081,
-            8088,
-            8888,
-            9000,
-            9090,
-            9200,
-            10000,
-        )
-    },
-    **{p: "tls" for p in (443, 465, 636, 853, 993, 995, 2376, 3269, 4443, 5671, 6443, 8443, 8883)},
-    9443: "tls",
-    10443: "tls",
-    6379: "redis",
-    6380: "redis",
-    5432: "postgresql",
-    5433: "postgresql",
-    11211: "memcached",
-    1883: "mqtt",
-    5672: "amqp",
-    389: "ldap",
-    3268: "ldap",
-    2181: "zookeeper",
-    53: "dns",
-    502: "modbus",
-    102: "s7",
-    27017: "mongodb",
-    27018: "mongodb",
-    5353: "dns",
-    445: "smb",
-    139: "smb",
-    3389: "rdp",
-    5060: "sip",
-    4369: "epmd",
-    554: "rtsp",
-    8554: "rtsp",
-}
-# Inside TLS on these ports, the silent protocol to try before HTTP.
-TLS_INNER_HINTS = {636: "ldap", 3269: "ldap", 8883: "mqtt", 5671: "amqp", 853: "dns"}
-# memcached before postgresql: postgres waits silently for an 8th byte of "stats\r\n",
-# and memcached silently for a newline in an SSLRequest; this order costs one silence.
-# zookeeper before postgresql: ZooKeeper waits silently for the 8-byte SSLRequest's body,
-# while postgres refuses the 8-byte "srvr" probe at once. mqtt, amqp: brokers hang up on
-# the earlier probes' bytes (a bad packet type, a wrong protocol header), so they cost a
-# connection each, not a silence. slapd and DNS wait silently for a BER / length-prefix
-# worth of bytes already at the TLS hello: only their port hint (389, 53) reaches them.
-DEFAULT_ORDER = (
-    "tls",
-    "http",
-    "redis",
-    "memcached",
-    "zookeeper",
-    "postgresql",
-    "mqtt",
-    "amqp",
-    "ldap",
-    "dns",
-)
 # Our own probes stop after two silences (a tarpit, or a protocol that waits for more
 # bytes than ours carry: slapd and DNS on an unusual port); then the scheduler decides,
 # within its silent budget, with the nmap probes worth sending to a silent endpoint.
 OWN_SILENCES = 2
-TLS_HTTP_PORTS = {443, 4443, 8443, 9443, 10443}
 
-_FTP_HINTS = (b"ftp", b"filezilla", b"serv-u", b"oops:")  # vsftpd fails with "500 OOPS:"
-_SMTP_HINTS = (b"smtp", b"esmtp", b"postfix", b"exim", b"sendmail", b" mail")
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """What detect derives from the registry; rebuilt when the registry changes."""
+
+    version: int
+    port_hints: dict[int, str]  # which probe to try first on a port
+    tls_inner: dict[int, str]  # inside TLS on a port: which probe first ("http": HTTP)
+    default_order: tuple[str, ...]  # probes tried on any port, in order
+    frame_only: tuple[str, ...]  # beside the first silence; and after hang-ups
+    hang_up_only: tuple[str, ...]  # only after hang-ups on everything
+    greetings: tuple[tuple[str, GreetingTest], ...]  # in the order they are tested
+    binary_greetings: tuple[GreetingTest, ...]
+    greeting_grabbers: dict[str, GreetingGrabber]
+    probes: dict[str, Probe]
+    in_replies: tuple[tuple[str, Callable[[bytes], bool]], ...]
+    behind_http: tuple[tuple[str, Callable[[bytes], bool]], ...]
+    nmap_replies: tuple[tuple[str, Callable[[list[bytes]], int]], ...]
+    nmap_services: dict[str, str]  # nmap's service names for ours, where they differ
+    same_as_nmap: dict[str, str]  # our probe -> the nmap probe it stands for
+
+
+def _derive() -> Tables:
+    protocols = list(registry)
+    probes: dict[str, Probe] = {}
+    for p in protocols:
+        probe = _LAYERS.get(p.name) or p.probe
+        if probe is not None:
+            probes[p.name] = probe
+    port_hints: dict[int, str] = {}
+    tls_inner: dict[int, str] = {}
+    for p in protocols:
+        if p.name in probes:
+            for port in p.ports:
+                port_hints.setdefault(port, p.name)
+            for port in p.tls_ports:
+                tls_inner.setdefault(port, p.name)
+    return Tables(
+        version=registry.version,
+        port_hints=port_hints,
+        tls_inner=tls_inner,
+        default_order=tuple(p.name for p in protocols
+                            if p.unhinted == "in-order" and p.name in probes),
+        frame_only=tuple(p.name for p in protocols
+                         if p.unhinted == "frame-only" and p.name in probes),
+        hang_up_only=tuple(p.name for p in protocols
+                           if p.unhinted == "hang-up-only" and p.name in probes),
+        greetings=tuple((p.name, p.greeting) for p in protocols if p.greeting is not None),
+        binary_greetings=tuple(p.greeting for p in protocols
+                               if p.greeting is not None and p.binary_greeting),
+        greeting_grabbers={p.name: p.grab for p in protocols if p.grab is not None},
+        probes=probes,
+        in_replies=tuple((p.name, p.in_replies) for p in protocols
+                         if p.in_replies is not None),
+        behind_http=tuple((p.name, p.behind_http) for p in protocols
+                          if p.behind_http is not None and p.name in probes),
+        nmap_replies=tuple((p.name, p.nmap_replies) for p in protocols
+                           if p.nmap_replies is not None),
+        nmap_services={alias: p.name for p in protocols for alias in p.nmap_names},
+        same_as_nmap={p.name: p.nmap_probe for p in protocols if p.nmap_probe is not None},
+    )
+
+
+_tables: Tables | None = None
+
+
+def tables() -> Tables:
+    """The derived tables, for the registry as it is now."""
+    global _tables
+    t = _tables
+    if t is None or t.version != registry.version:
+        t = _tables = _derive()
+    return t
 
 
 def classify_greeting(greeting: bytes, port: int = 0) -> str | None:
-    """Name the protocol from the first bytes a server sent (sans-IO)."""
-    g = greeting
-    if g.startswith(b"SSH-"):
-        return "ssh"
-    if mysql.is_handshake(g):
-        return "mysql"
-    if nats.is_info(g):
-        return "nats"
-    if g.startswith(b"RFB "):
-        return "vnc"
-    if g.startswith(b"+OK"):
-        return "pop3"
-    if g.startswith((b"* OK", b"* PREAUTH", b"* BYE")):
-        return "imap"
-    if len(g) > 1 and g[0] == 0xFF and g[1] in (0xFB, 0xFC, 0xFD, 0xFE):
-        return "telnet"
-    if len(re.findall(rb"\xff[\xfb-\xfe][\x00-\x27]", g[:256])) >= 2:
-        return "telnet"  # a text banner first, then option negotiation (one could be noise)
-    m = re.match(rb"(\d{3})[ -]", g)
-    if m and m.group(1) in (b"220", b"421", b"120", b"500", b"554"):
-        low = g.lower()
-        is_ftp = any(h in low for h in _FTP_HINTS)
-        is_smtp = any(h in low for h in _SMTP_HINTS)
-        if is_ftp != is_smtp:
-            return "ftp" if is_ftp else "smtp"
-        if port in (21, 2121):
-            return "ftp"
-        if port in (25, 465, 587, 2525):
-            return "smtp"
-    if port in (23, 2323) and g:
-        return "telnet"  # a bare text banner (no negotiation) on telnet's ports
-    return None
-
-
-GreetingGrabber = Callable[[GrabContext, Conn], Awaitable[None]]
-GREETING_GRABBERS: dict[str, GreetingGrabber] = {
-    "ssh": ssh.grab,
-    "ftp": ftp.grab,
-    "smtp": smtp.grab,
-    "mysql": mysql.grab,
-    "pop3": pop3.grab,
-    "imap": imap.grab,
-    "vnc": vnc.grab,
-    "telnet": telnet.grab,
-    "nats": nats.grab,
-}
+    """Name the protocol from the first bytes a server sent (sans-IO): the first whose
+    test is sure, else the first that takes it for its port's."""
+    by_port = None
+    for name, test in tables().greetings:
+        sure = test(greeting, port)
+        if sure is Greeting.YES:
+            return name
+        if sure is Greeting.PORT and by_port is None:
+            by_port = name
+    return by_port
 
 
 async def read_greeting(ctx: GrabContext, conn: Conn) -> bytes:
@@ -193,7 +130,8 @@ async def read_greeting(ctx: GrabContext, conn: Conn) -> bytes:
     except (ConnectionError, ssl.SSLError):
         return b""
     greeting = first
-    if first and b"\n" not in first and not mysql.is_handshake(first):
+    if first and b"\n" not in first and not any(test(first, ctx.ep.port) is Greeting.YES
+                                                for test in tables().binary_greetings):
         # A text greeting split across segments: wait a little for its line end.
         with contextlib.suppress(TimeoutError, ConnectionError, ssl.SSLError):
             greeting += await conn.read_until_done(
@@ -206,7 +144,7 @@ async def read_greeting(ctx: GrabContext, conn: Conn) -> bytes:
 async def on_greeting(ctx: GrabContext, conn: Conn, greeting: bytes) -> None:
     ctx.result.responses["NULL"] = greeting[: ctx.opts.max_bytes]
     proto = classify_greeting(greeting, ctx.ep.port)
-    grabber = GREETING_GRABBERS.get(proto or "")
+    grabber = tables().greeting_grabbers.get(proto or "")
     if grabber is not None:
         await grabber(ctx, conn)
     else:
@@ -245,14 +183,14 @@ async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> N
         await http2.grab(ctx, conn)  # GET / over HTTP/2, then the HTTP/1.1 grab
         return
     # -- end of TLS extras
-    if alpn in ("h2", "http/1.1") or ctx.ep.port in TLS_HTTP_PORTS:
+    inner = tables().tls_inner.get(ctx.ep.port)
+    if alpn in ("h2", "http/1.1") or inner == "http":
         await conn.close()
         await http.grab(ctx)
         return
-    inner = TLS_INNER_HINTS.get(ctx.ep.port)
     if inner and alpn is None:
         await conn.close()
-        if await PROBES[inner](ctx) == Outcome.POSITIVE:
+        if await tables().probes[inner](ctx) == Outcome.POSITIVE:
             return
         outcome = await http.probe(ctx)
         if outcome == Outcome.POSITIVE:
@@ -275,60 +213,36 @@ async def detect_inside_tls(ctx: GrabContext, conn: Conn, alpn: str | None) -> N
         sent={"GetRequest"}, silent_http=outcome == Outcome.SILENT, answered=True))
 
 
-_RTSP_SERVER = re.compile(rb"(?im)^server:[^\r\n]*\brtsp\b")
-
-
 async def http_probe(ctx: GrabContext) -> str:
     outcome = await http.probe(ctx)
     if outcome == Outcome.POSITIVE:
-        # an RTSP server that also answers HTTP (RTSP-over-HTTP tunnelling, GStreamer's
-        # "503" with Server: GStreamer RTSP Server) is first of all an RTSP server
+        # a server of another protocol that also answers HTTP (an RTSP server tunnelling
+        # over HTTP) is first of all that: its probe goes before the HTTP grab
         reply = ctx.result.responses.get("GetRequest", b"")[:4096]
-        if _RTSP_SERVER.search(reply) and await rtsp.probe(ctx) == Outcome.POSITIVE:
-            return outcome
+        t = tables()
+        for name, says_so in t.behind_http:
+            if says_so(reply) and await t.probes[name](ctx) == Outcome.POSITIVE:
+                return outcome
         await http.grab(ctx)
     return outcome
 
 
-PROBES: dict[str, Callable[[GrabContext], Awaitable[str]]] = {
-    "tls": tls_probe,
-    "http": http_probe,
-    "redis": redis.probe,
-    "memcached": memcached.probe,
-    "postgresql": postgresql.probe,
-    "mqtt": mqtt.probe,
-    "amqp": amqp.probe,
-    "ldap": ldap.probe,
-    "zookeeper": zookeeper.probe,
-    "dns": dns.probe,
-    "modbus": modbus.probe,
-    "s7": s7.probe,
-    "mongodb": mongodb.probe,
-    "smb": smb.probe,
-    "rdp": rdp.probe,
-    "sip": sip.probe,
-    "epmd": epmd.probe,
-    "rtsp": rtsp.probe,
-}
+# The engine's own layers: TLS (detect again inside) and HTTP (another protocol may
+# answer it); the registry declares their ports and order, detect their probes.
+_LAYERS: dict[str, Probe] = {"tls": tls_probe, "http": http_probe}
 
 
 def hint_from_replies(responses: dict[str, bytes]) -> str | None:
-    """Another probe's reply that gives a silent protocol away: an AMQP broker answers
-    any junk (a TLS hello, a GET) with its own protocol header, an RTSP server a GET with
-    an RTSP status line."""
+    """Another probe's reply that gives a silent protocol away (an AMQP broker answers
+    any junk with its own protocol header): the registry's ``in_replies`` tests."""
+    tests = tables().in_replies
     for reply in responses.values():
-        if reply.startswith(b"AMQP"):
-            return "amqp"
-        if reply.startswith(b"RTSP/1."):  # an RTSP server answering our GET in its own
-            return "rtsp"
+        for name, gives_away in tests:
+            if gives_away(reply):
+                return name
     return None
 
 
-# nmap service names for our protocols, where they differ; the rest are PROBES' keys.
-NMAP_SERVICES = {"domain": "dns", "http-proxy": "http", "ssl": "tls", "netbios-ssn": "smb",
-                 "microsoft-ds": "smb"}
-# Our probe -> the nmap probe it stands for: met with silence, nmap's would be too.
-SAME_AS_NMAP = {"http": "GetRequest", "dns": "DNSVersionBindReqTCP"}
 HANDOVER_RESERVE = 3.0  # seconds
 _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("grab_deadline")
 _NULL_CLOSED: contextvars.ContextVar[bool] = contextvars.ContextVar("null_closed", default=False)
@@ -350,13 +264,14 @@ async def schedule(ctx: GrabContext, know: nmap_scheduler.Knowledge,
         return False
     if found.soft:
         return False  # a softmatch names a service, not a product: identify keeps it
-    ours = NMAP_SERVICES.get(found.service, found.service)
-    if ours in PROBES and ours not in (tried or set()) and not (
+    t = tables()
+    ours = t.nmap_services.get(found.service, found.service)
+    if ours in t.probes and ours not in (tried or set()) and not (
             ours in ("tls", "http") and ctx.tls):
         replies = {k: v for k, v in ctx.result.responses.items() if k not in before}
         outcome = Outcome.NEGATIVE
         with contextlib.suppress(TimeoutError, ConnectionError, ProtocolError, ssl.SSLError):
-            outcome = await PROBES[ours](ctx)
+            outcome = await t.probes[ours](ctx)
         if outcome == Outcome.POSITIVE:
             for k, v in replies.items():
                 if ctx.result.responses.get(k) is v:
@@ -369,8 +284,10 @@ async def schedule(ctx: GrabContext, know: nmap_scheduler.Knowledge,
 
 
 def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabContext) -> None:
-    """What our own probes' outcomes tell the scheduler."""
-    know.sent |= {SAME_AS_NMAP[n] for n in outcomes if n in SAME_AS_NMAP}
+    """What our own probes' outcomes tell the scheduler: met with silence, the nmap
+    probe ours stands for would be too."""
+    same = tables().same_as_nmap
+    know.sent |= {same[n] for n in outcomes if n in same}
     know.silent_tls = outcomes.get("tls") == Outcome.SILENT
     know.silent_http = outcomes.get("http") == Outcome.SILENT
     know.answered = know.answered or Outcome.NEGATIVE in outcomes.values() or bool(
@@ -378,16 +295,12 @@ def learn(know: nmap_scheduler.Knowledge, outcomes: dict[str, str], ctx: GrabCon
 
 
 # Protocols that answer only a well-formed frame of their own and either wait or hang up
-# on anything else: tried beside the first silence's window of nmap probes, or, when
-# every probe of ours was met by a hang-up and not one byte, before nmap's probes. So an
-# odd port finds them without depending on how far nmap's schedule gets (its
-# TerminalServer probe also draws an S7 PLC's COTP confirm, but under load it sometimes
-# did not get there, and an S7 on port 1102 went unnamed). S7 before RDP: our RDP probe
-# takes a PLC's bare COTP confirm for standard RDP security; our S7 probe says no to RDP.
-FRAME_ONLY_PROBES = ("modbus", "s7")
-# epmd never waits: it hangs up on anything but its own request (and nmap's epmd probe
-# goes to port 4369 only), so it is asked only when everything was met by a hang-up.
-HANG_UP_ONLY_PROBES = ("epmd",)
+# on anything else (``unhinted="frame-only"``): tried beside the first silence's window of
+# nmap probes, or, when every probe of ours was met by a hang-up and not one byte, before
+# nmap's probes. So an odd port finds them without depending on how far nmap's schedule
+# gets (its TerminalServer probe also draws an S7 PLC's COTP confirm, but under load it
+# sometimes did not get there, and an S7 on port 1102 went unnamed). Those that never
+# wait (``"hang-up-only"``) only when everything was met by a hang-up.
 
 
 def hung_up_on_everything(outcomes: dict[str, str], ctx: GrabContext) -> bool:
@@ -396,13 +309,14 @@ def hung_up_on_everything(outcomes: dict[str, str], ctx: GrabContext) -> bool:
 
 
 async def _frame_only_probes(ctx: GrabContext, tried: set[str],
-                             names: tuple[str, ...] = FRAME_ONLY_PROBES) -> bool:
-    for name in names:
+                             names: tuple[str, ...] | None = None) -> bool:
+    t = tables()
+    for name in t.frame_only if names is None else names:
         if name in tried:
             continue
         tried.add(name)
         with contextlib.suppress(TimeoutError, ConnectionError, ProtocolError, ssl.SSLError):
-            if await PROBES[name](ctx) == Outcome.POSITIVE:
+            if await t.probes[name](ctx) == Outcome.POSITIVE:
                 return True
     return False
 
@@ -413,26 +327,26 @@ def silent_window(ctx: GrabContext) -> float:
 
 
 def protocols_in_replies(responses: dict[str, bytes]) -> list[str]:
-    """Our protocols that replies to nmap's probes suggest: a TPKT / COTP connection
-    confirm (to TerminalServer*) is RDP when it carries an RDP negotiation response,
-    otherwise more likely an S7 PLC (ISO-TSAP)."""
+    """Our protocols that replies to nmap's probes suggest: one they give away, then
+    those the replies suggest (``nmap_replies``: a COTP connection confirm is RDP when it
+    carries an RDP negotiation response, otherwise more likely an S7 PLC), likeliest
+    first."""
     out: list[str] = []
     hint = hint_from_replies(responses)
     if hint:
         out.append(hint)
-    confirms = [r for r in responses.values()
-                if r[:2] == b"\x03\x00" and len(r) >= 7 and r[5] == 0xD0]
-    if any(len(r) >= 19 and r[11] in (0x02, 0x03) for r in confirms):
-        out += ["rdp", "s7"]
-    elif confirms:
-        out += ["s7", "rdp"]
+    replies = list(responses.values())
+    scored = [(score, name) for name, suggests in tables().nmap_replies
+              if (score := suggests(replies)) > 0]
+    out += [name for _, name in sorted(scored, key=lambda s: -s[0])]
     return out
 
 
 def probe_order(port: int) -> list[str]:
-    hint = PORT_HINTS.get(port)
+    t = tables()
+    hint = t.port_hints.get(port)
     order = [hint] if hint else []
-    return order + [p for p in DEFAULT_ORDER if p != hint]
+    return order + [p for p in t.default_order if p != hint]
 
 
 async def _listen(ctx: GrabContext) -> bool:
@@ -470,7 +384,7 @@ async def run(ctx: GrabContext) -> None:
         if name in tried:
             continue
         tried.add(name)
-        outcome = outcomes[name] = await PROBES[name](ctx)
+        outcome = outcomes[name] = await tables().probes[name](ctx)
         if outcome == Outcome.POSITIVE:
             return
         learn(know, outcomes, ctx)
@@ -494,7 +408,7 @@ async def run(ctx: GrabContext) -> None:
         if list(outcomes.values()).count(Outcome.SILENT) >= OWN_SILENCES:
             break  # the scheduler decides what else is worth a silence
         reply = ctx.result.responses.get("GetRequest", b"")
-        late_greeting = classify_greeting(reply, ctx.ep.port) in GREETING_GRABBERS
+        late_greeting = classify_greeting(reply, ctx.ep.port) in tables().greeting_grabbers
         # It speaks first after all, just late or not to our first connection.
         if name == "http" and late_greeting and await _listen(ctx):
             return
@@ -503,15 +417,16 @@ async def run(ctx: GrabContext) -> None:
             order.insert(0, hint)
     learn(know, outcomes, ctx)
     if hung_up_on_everything(outcomes, ctx) and await _frame_only_probes(
-            ctx, tried, FRAME_ONLY_PROBES + HANG_UP_ONLY_PROBES):
+            ctx, tried, tables().frame_only + tables().hang_up_only):
         return
     if await schedule(ctx, know, tried):
         return
     for name in protocols_in_replies(ctx.result.responses):
         # nmap's probes woke it, in a protocol nmap cannot name but we speak
-        if name in PROBES and name not in tried:
+        probe = tables().probes.get(name)
+        if probe is not None and name not in tried:
             tried.add(name)
-            if await PROBES[name](ctx) == Outcome.POSITIVE:
+            if await probe(ctx) == Outcome.POSITIVE:
                 return
     if not know.answered and Outcome.SILENT in outcomes.values():
         raise TimeoutError("no response to any probe")

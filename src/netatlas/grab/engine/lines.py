@@ -35,6 +35,27 @@ def parse_reply(buf: bytes) -> tuple[int | None, list[str]]:
     return code, out
 
 
+# A greeting with one of these codes is FTP's or SMTP's; their words tell which
+# (vsftpd fails with "500 OOPS:").
+GREETING_CODES = (b"220", b"421", b"120", b"500", b"554")
+FTP_WORDS = (b"ftp", b"filezilla", b"serv-u", b"oops:")
+SMTP_WORDS = (b"smtp", b"esmtp", b"postfix", b"exim", b"sendmail", b" mail")
+
+
+def greeting_names(first: bytes) -> str | None:
+    """A reply-code greeting: "ftp" or "smtp" when its words name one of them alone, ""
+    when they name neither or both (the port decides); None for any other greeting."""
+    m = re.match(rb"(\d{3})[ -]", first)
+    if not m or m.group(1) not in GREETING_CODES:
+        return None
+    low = first.lower()
+    is_ftp = any(h in low for h in FTP_WORDS)
+    is_smtp = any(h in low for h in SMTP_WORDS)
+    if is_ftp != is_smtp:
+        return "ftp" if is_ftp else "smtp"
+    return ""
+
+
 async def read_reply(conn: Conn, cap: int, timeout: float) -> bytes:
     return await conn.read_until_done(reply_complete, cap, timeout)
 

@@ -9,31 +9,40 @@ ICMP port unreachable (ConnectionRefusedError) ends the grab at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ...model import Endpoint, GrabResult
-from ..protocols import bacnet, dnsudp, ntp, sip, snmp
+from ..protocols import registry
 from .context import Outcome
 from .options import GrabOptions
+from .registry import UdpProbe
 
-Probe = Callable[[str, int, GrabOptions, Any], Awaitable[str]]
-PROBES: dict[str, Probe] = {"snmp": snmp.probe, "ntp": ntp.probe, "dns": dnsudp.probe,
-                            "bacnet": bacnet.probe, "sip": sip.probe_udp}
-USUAL: dict[int, str] = {53: "dns", 5353: "dns", 123: "ntp", 161: "snmp", 47808: "bacnet",
-                         5060: "sip"}
+
+def probes() -> dict[str, UdpProbe]:
+    """The registry's UDP probes, in its order."""
+    return {p.name: p.udp_probe for p in registry if p.udp_probe is not None}
+
+
+def usual() -> dict[int, str]:
+    """Port -> the protocol asked first there."""
+    out: dict[int, str] = {}
+    for p in registry:
+        if p.udp_probe is not None:
+            for port in p.udp_ports:
+                out.setdefault(port, p.name)
+    return out
 
 
 async def grab(ep: Endpoint, opts: GrabOptions, result: GrabResult) -> None:
-    first = USUAL.get(ep.port)
-    if first is not None and await PROBES[first](ep.ip, ep.port, opts, result) \
+    asks = probes()
+    first = usual().get(ep.port)
+    if first is not None and await asks[first](ep.ip, ep.port, opts, result) \
             == Outcome.POSITIVE:
         return
-    others = [name for name in PROBES if name != first]
-    # each asks into its own scratch result; the first positive (in PROBES order) is kept
+    others = [name for name in asks if name != first]
+    # each asks into its own scratch result; the first positive (in registry order) is kept
     scratch = {name: GrabResult() for name in others}
     outcomes = await asyncio.gather(
-        *(PROBES[n](ep.ip, ep.port, opts, scratch[n]) for n in others),
+        *(asks[n](ep.ip, ep.port, opts, scratch[n]) for n in others),
         return_exceptions=True)
     for name, outcome in zip(others, outcomes, strict=True):
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):

@@ -9,6 +9,7 @@ from typing import Any
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 
 HEADER = b"AMQP\x00\x00\x09\x01"
 FRAME_END = 0xCE
@@ -127,3 +128,9 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.responses["amqp-header"] = reply
     ctx.result.sections["amqp"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="amqp", ports=(5672,), tls_ports=(5671,), probe=probe,
+                    unhinted="in-order",
+                    # a broker answers any junk (a TLS hello, a GET) with its own header
+                    in_replies=lambda reply: reply.startswith(b"AMQP"))

@@ -15,6 +15,7 @@ from typing import Any
 from ..engine.context import Outcome
 from ..engine.dgram import Datagram
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 BVLC_UNICAST_NPDU = 0x0A
 READ_PROPERTY = 0x0C
@@ -273,3 +274,8 @@ async def probe(ip: str, port: int, opts: Any, result: Any) -> str:
     result.responses["bacnet-readproperty"] = b"".join(raw)[: opts.max_bytes]
     result.sections["bacnet"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="bacnet", udp_ports=(47808,), udp_probe=probe,
+                    # ReadProperty vendor-name of the wildcard device, and Who-Is
+                    udp_payloads=lambda rid: (read_property(121, rid & 0xFF), who_is()))

@@ -1,5 +1,6 @@
-"""DNS grabber (TCP): one CHAOS-class TXT query for ``version.bind``, the name BIND,
-dnsmasq, Unbound, Knot and PowerDNS answer with their software and version."""
+"""DNS grabber (TCP, and UDP: ``probe_udp``): one CHAOS-class TXT query for
+``version.bind``, the name BIND, dnsmasq, Unbound, Knot and PowerDNS answer with their
+software and version."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import struct
 from typing import Any
 
 from ..engine.context import GrabContext, Outcome
+from ..engine.dgram import Datagram
 from ..engine.errors import ProtocolError
 from ..engine.exchange import exchange
+from ..engine.options import GrabOptions
+from ..engine.registry import Protocol
 
 TYPE_TXT, CLASS_CH = 16, 3
 MAX_MSG = 4096  # a version.bind answer is tiny; bigger is not what we asked for
@@ -146,3 +150,35 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.responses["DNSVersionBindReqTCP"] = reply
     ctx.result.sections["dns"] = section
     return Outcome.POSITIVE
+
+
+# -- over UDP: the same query and parser, sent as one datagram
+
+
+async def probe_udp(ip: str, port: int, opts: GrabOptions, result: Any) -> str:
+    qid = int.from_bytes(os.urandom(2), "big")
+
+    def ours(reply: bytes) -> bool:
+        try:
+            parse_response(reply, qid)
+        except ProtocolError:
+            return False
+        return True
+
+    async with Datagram(ip, port) as d:
+        reply = await d.request(message(qid=qid), opts.read_timeout, MAX_MSG, ours)
+    if reply is None:
+        return Outcome.SILENT
+    result.service = "domain"
+    result.data = reply
+    result.responses["DNSVersionBindReq"] = reply
+    result.sections["dns"] = parse_response(reply, qid)
+    return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="dns", ports=(53, 5353), tls_ports=(853,), probe=probe,
+                    unhinted="in-order", nmap_names=("domain",),
+                    nmap_probe="DNSVersionBindReqTCP",
+                    udp_ports=(53, 5353), udp_probe=probe_udp,
+                    udp_payloads=lambda rid: (message(qid=rid & 0xFFFF),),
+                    udp_generic=lambda rid: message(qid=rid & 0xFFFF))

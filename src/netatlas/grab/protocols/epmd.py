@@ -10,6 +10,7 @@ from typing import Any
 
 from ..engine.context import GrabContext, Outcome
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 
 NAMES_REQ = b"\x00\x01n"  # length 1, EPMD_NAMES_REQ ('n')
 MAX_REPLY = 16384
@@ -51,3 +52,8 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.responses["epmd"] = reply  # nmap's probe of the same bytes
     ctx.result.sections["epmd"] = section
     return Outcome.POSITIVE
+
+
+# epmd never waits: it hangs up on anything but its own request (and nmap's epmd probe
+# goes to port 4369 only), so it is asked only when everything was met by a hang-up.
+PROTOCOL = Protocol(name="epmd", ports=(4369,), probe=probe, unhinted="hang-up-only")

@@ -10,7 +10,8 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import GrabError, ProtocolError
-from ..engine.lines import command, parse_reply, read_reply
+from ..engine.lines import command, greeting_names, parse_reply, read_reply
+from ..engine.registry import Greeting, Protocol
 
 _SOFT = (TimeoutError, ConnectionError, ssl.SSLError, GrabError)
 
@@ -80,3 +81,16 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
         section["anonymous"] = anonymous_verdict(user_reply, pass_reply)
     with contextlib.suppress(*_SOFT):
         await command(conn, b"QUIT\r\n", cap, min(t, 1.0))
+
+
+PORTS = (21, 2121)
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    named = greeting_names(first)
+    if named == "ftp":
+        return Greeting.YES
+    return Greeting.PORT if named == "" and port in PORTS else Greeting.NO
+
+
+PROTOCOL = Protocol(name="ftp", ports=PORTS, greeting=greeting, grab=grab)

@@ -29,6 +29,7 @@ from ..codecs.httpparse import (
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import GrabError, ProtocolError
+from ..engine.registry import Protocol
 from . import http_followups
 
 GET_REQUEST = b"GET / HTTP/1.0\r\n\r\n"  # nmap-service-probes "GetRequest", byte for byte
@@ -300,3 +301,12 @@ async def grab(ctx: GrabContext) -> None:
     error = http_followups.error_page(*reply) if reply is not None else None
     if error is not None:
         section["error_page"] = error
+
+
+# A layer the engine drives itself (engine/detect.py: probe, then what answers HTTP
+# besides a web server, then grab), so no probe here.
+PROTOCOL = Protocol(
+    name="http", ports=(80, 81, 591, 2080, 3000, 5000, 5601, 7001, 8000, 8008, 8080, 8081, 8088,
+                        8888, 9000, 9090, 9200, 10000),
+    tls_ports=(443, 4443, 8443, 9443, 10443), unhinted="in-order",
+    nmap_names=("http-proxy",), nmap_probe="GetRequest")

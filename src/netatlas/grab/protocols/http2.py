@@ -26,6 +26,8 @@ from ..engine.context import GrabContext
 from ..engine.errors import GrabError
 from . import http
 
+PART_OF = "http"  # part of that protocol, not one of its own (protocols/__init__.py)
+
 STREAM = 1
 _FATAL = (h2.events.StreamReset, h2.events.ConnectionTerminated)
 

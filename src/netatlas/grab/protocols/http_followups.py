@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+PART_OF = "http"  # part of that protocol, not one of its own (protocols/__init__.py)
+
 API_SAMPLE = 4096  # characters kept of each document
 MAX_FOLLOW_UPS = 4  # conditional paths per endpoint, at most
 

@@ -9,6 +9,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import ProtocolError
+from ..engine.registry import Greeting, Protocol
 
 MAX_LINE = 4096
 MAX_CAPS = 128
@@ -93,3 +94,11 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
     caps_up = {c.upper() for c in section.get("capabilities", [])}
     section["starttls"] = "STARTTLS" in caps_up
     section["login_disabled"] = "LOGINDISABLED" in caps_up
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    return Greeting.YES if first.startswith((b"* OK", b"* PREAUTH", b"* BYE")) \
+        else Greeting.NO
+
+
+PROTOCOL = Protocol(name="imap", ports=(143,), greeting=greeting, grab=grab)

@@ -9,6 +9,7 @@ from typing import Any
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 
 MAX_MSG = 256 * 1024
 MAX_VALUES = 64
@@ -263,3 +264,7 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.responses["LDAPSearchReq"] = reply
     ctx.result.sections["ldap"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="ldap", ports=(389, 3268), tls_ports=(636, 3269), probe=probe,
+                    unhinted="in-order")

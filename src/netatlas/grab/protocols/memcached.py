@@ -6,6 +6,7 @@ from typing import Any
 
 from ..engine.context import GrabContext, Outcome
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 
 STATS = b"stats\r\n"
 KEEP = (
@@ -64,3 +65,6 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.data = reply
     ctx.result.sections["memcached"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="memcached", ports=(11211,), probe=probe, unhinted="in-order")

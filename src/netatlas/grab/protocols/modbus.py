@@ -17,6 +17,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 FC_DEVICE_ID = 0x2B
 FC_SERVER_ID = 0x11
@@ -238,3 +239,6 @@ def _record(ctx: GrabContext, s: _Session, section: dict[str, Any]) -> str:
     ctx.result.responses["modbus-device-id"] = b"".join(s.raw)[: ctx.opts.max_bytes]
     ctx.result.sections["modbus"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="modbus", ports=(502,), probe=probe, unhinted="frame-only")

@@ -14,6 +14,7 @@ from ..codecs import bsonlite
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 OP_REPLY, OP_QUERY, OP_MSG = 1, 2004, 2013
 MAX_MESSAGE = 64 * 1024
@@ -205,3 +206,6 @@ async def probe(ctx: GrabContext) -> str:
         return Outcome.POSITIVE
     finally:
         await s.conn.close()
+
+
+PROTOCOL = Protocol(name="mongodb", ports=(27017, 27018), probe=probe)

@@ -13,6 +13,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 RETURN_CODES = {
     0: "accepted",
@@ -166,3 +167,7 @@ async def probe(ctx: GrabContext) -> str:
         return Outcome.POSITIVE
     finally:
         await conn.close()
+
+
+PROTOCOL = Protocol(name="mqtt", ports=(1883,), tls_ports=(8883,), probe=probe,
+                    unhinted="in-order")

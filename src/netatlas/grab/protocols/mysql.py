@@ -8,6 +8,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import ProtocolError
+from ..engine.registry import Greeting, Protocol
 
 
 def is_handshake(greeting: bytes) -> bool:
@@ -64,3 +65,11 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
     body = await conn.read_exactly(length, t)
     res.data = head + body
     res.sections["mysql"] = parse_handshake(head + body)
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    return Greeting.YES if is_handshake(first) else Greeting.NO
+
+
+PROTOCOL = Protocol(name="mysql", ports=(3306,), greeting=greeting, grab=grab,
+                    binary_greeting=True)

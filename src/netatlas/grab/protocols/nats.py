@@ -9,6 +9,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import ProtocolError
+from ..engine.registry import Greeting, Protocol
 
 MAX_LINE = 32 * 1024
 KEEP = (
@@ -67,3 +68,10 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
     if not line.endswith(b"\n"):
         raise ProtocolError("NATS INFO line too long or cut short")
     res.sections["nats"] = parse_info(line)
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    return Greeting.YES if is_info(first) else Greeting.NO
+
+
+PROTOCOL = Protocol(name="nats", ports=(4222,), greeting=greeting, grab=grab)

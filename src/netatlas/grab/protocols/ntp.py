@@ -20,6 +20,7 @@ from ..engine.context import Outcome
 from ..engine.dgram import Datagram
 from ..engine.errors import ProtocolError
 from ..engine.options import GrabOptions
+from ..engine.registry import Protocol
 
 NTP_EPOCH = 2208988800  # seconds from 1900-01-01 to 1970-01-01
 MAX_MSG = 2048
@@ -205,3 +206,12 @@ def summary(section: dict[str, Any]) -> bytes:
              if k in section]
     lines += [f"{k}: {v}" for k, v in section.get("variables", {}).items()]
     return "\n".join(lines).encode("utf-8", "replace")
+
+
+def discovery_payload(rid: int) -> bytes:
+    return client_request(os.urandom(8))
+
+
+PROTOCOL = Protocol(name="ntp", udp_ports=(123,), udp_probe=probe,
+                    udp_payloads=lambda rid: (discovery_payload(rid),),
+                    udp_generic=discovery_payload)

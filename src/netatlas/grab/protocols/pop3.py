@@ -8,6 +8,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import ProtocolError
+from ..engine.registry import Greeting, Protocol
 
 MAX_LINE = 1024
 MAX_CAPS = 64
@@ -77,3 +78,10 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
         await conn.write(b"QUIT\r\n", t)
     except (TimeoutError, ConnectionError):
         section.setdefault("capabilities", None)  # greeting only: still a pop3 fact
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    return Greeting.YES if first.startswith(b"+OK") else Greeting.NO
+
+
+PROTOCOL = Protocol(name="pop3", ports=(110,), greeting=greeting, grab=grab)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 SSL_REQUEST = struct.pack(">II", 8, 80877103)
 TERMINATE = b"X\x00\x00\x00\x04"
@@ -188,3 +189,6 @@ async def probe(ctx: GrabContext) -> str:
     section.update(facts)
     res.data = summary(reply, facts)
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="postgresql", ports=(5432, 5433), probe=probe, unhinted="in-order")

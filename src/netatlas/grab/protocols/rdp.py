@@ -12,9 +12,11 @@ import ssl
 import struct
 from typing import Any
 
+from ..codecs.tpkt import connection_confirms, rdp_negotiation
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 from .tls import tls_section
 
 RDP, SSL, HYBRID, RDSTLS, HYBRID_EX = 0, 1, 2, 4, 8
@@ -185,3 +187,14 @@ async def probe(ctx: GrabContext) -> str:
                 ssl_only = (await _ask(ctx, SSL))[0]
     _verdict(section, rdp_only, ssl_only)
     return Outcome.POSITIVE
+
+
+def in_nmap_replies(replies: list[bytes]) -> int:
+    """A COTP connection confirm carrying an RDP negotiation response is RDP first."""
+    confirms = connection_confirms(replies)
+    if any(rdp_negotiation(c) for c in confirms):
+        return 2
+    return 1 if confirms else 0
+
+
+PROTOCOL = Protocol(name="rdp", ports=(3389,), probe=probe, nmap_replies=in_nmap_replies)

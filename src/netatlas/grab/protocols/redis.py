@@ -7,6 +7,7 @@ from typing import Any
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 
 INFO = b"*1\r\n$4\r\nINFO\r\n"
 INFO_KEYS = (
@@ -94,3 +95,6 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.data = reply
     ctx.result.sections["redis"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="redis", ports=(6379, 6380), probe=probe, unhinted="in-order")

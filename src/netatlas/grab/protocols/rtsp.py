@@ -10,6 +10,7 @@ from typing import Any
 
 from ..engine.context import GrabContext, Outcome
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 
 MAX_REPLY = 16384
 _STATUS = re.compile(rb"^RTSP/1\.[01] (\d{3})(?: ([^\r\n]*))?\r?\n")
@@ -103,3 +104,14 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.responses["rtsp-DESCRIBE"] = reply
     ctx.result.sections["rtsp"] = section
     return Outcome.POSITIVE
+
+
+_SERVER = re.compile(rb"(?im)^server:[^\r\n]*\brtsp\b")
+
+PROTOCOL = Protocol(
+    name="rtsp", ports=(554, 8554), probe=probe,
+    # an RTSP server answering our GET in its own protocol
+    in_replies=lambda reply: reply.startswith(b"RTSP/1."),
+    # one that also answers HTTP (RTSP-over-HTTP tunnelling, GStreamer's "503" with
+    # Server: GStreamer RTSP Server) is first of all an RTSP server
+    behind_http=lambda reply: _SERVER.search(reply) is not None)

@@ -13,9 +13,11 @@ import ssl
 import struct
 from typing import Any
 
+from ..codecs.tpkt import connection_confirms, rdp_negotiation
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 # (source TSAP, destination TSAP) as s7-info tries them: PG to rack 0 slot 2, then a
 # second connection type that other CPUs (S7-200, some S7-1200) accept.
@@ -280,3 +282,18 @@ def _record(ctx: GrabContext, section: dict[str, Any], raw: list[bytes], s7: boo
     ctx.result.data = raw[0] if raw else b""
     ctx.result.responses["s7-szl"] = b"".join(raw)[: ctx.opts.max_bytes]
     ctx.result.sections["s7"] = section
+
+
+def in_nmap_replies(replies: list[bytes]) -> int:
+    """A COTP connection confirm (to nmap's TerminalServer*) is more likely an S7 PLC,
+    unless it carries an RDP negotiation response."""
+    confirms = connection_confirms(replies)
+    if any(rdp_negotiation(c) for c in confirms):
+        return 1
+    return 2 if confirms else 0
+
+
+# S7 before RDP: our RDP probe takes a PLC's bare COTP confirm for standard RDP
+# security; our S7 probe says no to RDP.
+PROTOCOL = Protocol(name="s7", ports=(102,), probe=probe, unhinted="frame-only",
+                    nmap_replies=in_nmap_replies)

@@ -14,6 +14,7 @@ from ..engine.dgram import Datagram
 from ..engine.errors import ProtocolError
 from ..engine.exchange import exchange
 from ..engine.options import GrabOptions
+from ..engine.registry import Protocol
 
 MAX_RESPONSE = 16 * 1024
 MAX_HEADERS = 64
@@ -144,3 +145,9 @@ async def probe_udp(ip: str, port: int, opts: GrabOptions, result: Any) -> str:
     result.responses["SIPOptions"] = reply[: opts.max_bytes]
     result.sections["sip"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="sip", ports=(5060,), probe=probe,
+                    udp_ports=(5060,), udp_probe=probe_udp,
+                    # replies go back to the source address (rport), as servers do
+                    udp_payloads=lambda rid: (options_request("netatlas.invalid", "UDP"),))

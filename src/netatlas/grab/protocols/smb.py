@@ -19,6 +19,7 @@ from ..codecs import ntlm
 from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
+from ..engine.registry import Protocol
 
 MAX_MESSAGE = 64 * 1024  # a negotiate or session-setup reply is a few hundred bytes
 SMB2_MAGIC = b"\xfeSMB"
@@ -405,3 +406,7 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.data = (raw if section["protocol"] == "SMB2" else raw1)[: ctx.opts.max_bytes]
     ctx.result.sections["smb"] = section
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="smb", ports=(445, 139), probe=probe,
+                    nmap_names=("netbios-ssn", "microsoft-ds"))

@@ -12,7 +12,8 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import GrabError, ProtocolError
-from ..engine.lines import command, parse_reply, read_reply
+from ..engine.lines import command, greeting_names, parse_reply, read_reply
+from ..engine.registry import Greeting, Protocol
 
 EHLO = b"EHLO netatlas.invalid\r\n"
 # RFC 5321 3.5.3: 250/251 confirm the address, 252 "cannot verify" confirms nothing,
@@ -66,3 +67,16 @@ def reply_summary(reply: bytes) -> dict[str, Any]:
     """A reply as {code, text}: the text capped, lines joined."""
     code, lines = parse_reply(reply)
     return {"code": code, "text": " / ".join(lines)[:200]}
+
+
+PORTS = (25, 465, 587, 2525)
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    named = greeting_names(first)
+    if named == "smtp":
+        return Greeting.YES
+    return Greeting.PORT if named == "" and port in PORTS else Greeting.NO
+
+
+PROTOCOL = Protocol(name="smtp", ports=PORTS, greeting=greeting, grab=grab)

@@ -19,6 +19,7 @@ from ..engine.context import Outcome
 from ..engine.dgram import Datagram
 from ..engine.errors import ProtocolError
 from ..engine.options import GrabOptions
+from ..engine.registry import Protocol
 
 COMMUNITY = "public"
 GET, RESPONSE, REPORT = 0xA0, 0xA2, 0xA8
@@ -251,3 +252,13 @@ async def probe(ip: str, port: int, opts: GrabOptions, result: Any) -> str:
     result.sections["snmp"] = section
     result.data = summary(section)
     return Outcome.POSITIVE
+
+
+def discovery_payloads(rid: int) -> tuple[bytes, ...]:
+    """v2c ``public`` GET sysDescr, and the SNMPv3 engine-discovery request."""
+    return (get_request([SYSTEM_OIDS["sys_descr"]], rid + 2), discovery_request(rid, rid + 1))
+
+
+PROTOCOL = Protocol(name="snmp", udp_ports=(161,), udp_probe=probe,
+                    udp_payloads=discovery_payloads,
+                    udp_generic=lambda rid: discovery_request(rid, rid + 1))

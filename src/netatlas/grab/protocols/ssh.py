@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import ApplicationError, ProtocolError
+from ..engine.registry import Greeting, Protocol
 
 OUR_IDENT = b"SSH-2.0-netatlas_0.1\r\n"
 MAX_IDENT = 255  # RFC 4253 4.2: the identification line is at most 255 bytes
@@ -281,3 +282,10 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
             section.update(key_facts(blob))
     except Exception as e:  # the key is a bonus: ident and KEXINIT already are facts
         section["hostkey_error"] = f"{type(e).__name__}: {e}"[:200]
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    return Greeting.YES if first.startswith(b"SSH-") else Greeting.NO
+
+
+PROTOCOL = Protocol(name="ssh", ports=(22,), greeting=greeting, grab=grab)

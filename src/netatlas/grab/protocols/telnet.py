@@ -9,6 +9,7 @@ from typing import Any
 
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
+from ..engine.registry import Greeting, Protocol
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 VERBS = {WILL: "will", WONT: "wont", DO: "do", DONT: "dont"}
@@ -130,3 +131,20 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
             break
     res.data = bytes(raw)
     res.sections["telnet"] = section_from(bytes(text), cmds)
+
+
+PORTS = (23, 2323)
+_NEGOTIATION = re.compile(rb"\xff[\xfb-\xfe][\x00-\x27]")
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    if len(first) > 1 and first[0] == IAC and first[1] in (WILL, WONT, DO, DONT):
+        return Greeting.YES
+    if len(_NEGOTIATION.findall(first[:256])) >= 2:
+        return Greeting.YES  # a text banner first, then option negotiation (one could be noise)
+    if port in PORTS and first:
+        return Greeting.PORT  # a bare text banner (no negotiation) on telnet's ports
+    return Greeting.NO
+
+
+PROTOCOL = Protocol(name="telnet", ports=PORTS, greeting=greeting, grab=grab)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 
 from ..codecs.tls_verify import hostname_match, is_self_signed, verify_chain
 from ..engine.context import GrabContext
+from ..engine.registry import Protocol
 
 
 def _name(name: x509.Name) -> dict[str, str]:
@@ -140,3 +141,11 @@ def record_tls(ctx: GrabContext, sslobj: ssl.SSLObject) -> None:
     ctx.tls = True
     ctx.result.tls = True
     ctx.result.sections["ssl"] = tls_section(sslobj, ctx.hostname)
+
+
+# A layer, not a probe: detect (engine/detect.py) does the handshake and detects again
+# inside; ``tls_ports`` of the other protocols say what to try first in there.
+PROTOCOL = Protocol(
+    name="tls", ports=(443, 465, 636, 853, 993, 995, 2376, 3269, 4443, 5671, 6443, 8443, 8883,
+                       9443, 10443),
+    unhinted="in-order", nmap_names=("ssl",))

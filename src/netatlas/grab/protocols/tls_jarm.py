@@ -19,6 +19,8 @@ from ..codecs.tls_hello import answer_complete
 from ..engine.context import GrabContext
 from ..engine.errors import GrabError
 
+PART_OF = "tls"  # part of that protocol, not one of its own (protocols/__init__.py)
+
 JARM_READ = 1484  # what the reference implementation reads of each answer
 NO_TLS = "0" * 62  # the hash of ten failed hellos
 

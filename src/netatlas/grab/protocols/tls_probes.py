@@ -44,6 +44,8 @@ from ..engine.context import GrabContext
 from ..engine.errors import GrabError
 from . import tls_jarm
 
+PART_OF = "tls"  # part of that protocol, not one of its own (protocols/__init__.py)
+
 ORDER = ("SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _TLS = {
     "TLSv1": ssl.TLSVersion.TLSv1,

@@ -10,6 +10,7 @@ from typing import Any
 from ..engine.conn import Conn
 from ..engine.context import GrabContext
 from ..engine.errors import ProtocolError
+from ..engine.registry import Greeting, Protocol
 
 MAX_REASON = 1024
 SECURITY_TYPES = {
@@ -109,3 +110,10 @@ async def grab(ctx: GrabContext, conn: Conn) -> None:
         section.update(parse_security(buf, cminor))
     except (TimeoutError, ConnectionError, ProtocolError) as e:
         section["security_error"] = f"{type(e).__name__}: {e}"[:200]
+
+
+def greeting(first: bytes, port: int) -> Greeting:
+    return Greeting.YES if first.startswith(b"RFB ") else Greeting.NO
+
+
+PROTOCOL = Protocol(name="vnc", ports=(5900, 5901), greeting=greeting, grab=grab)

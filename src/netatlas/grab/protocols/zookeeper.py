@@ -9,6 +9,7 @@ from typing import Any
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import ProtocolError
 from ..engine.exchange import exchange
+from ..engine.registry import Protocol
 from . import zookeeper_session
 
 # ZooKeeper reads the first 4 bytes as a command word; the blank lines make the probe 8
@@ -69,3 +70,6 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.sections["zookeeper"] = section
     section.update(await zookeeper_session.list_root(ctx))  # as `zkCli ls /` would
     return Outcome.POSITIVE
+
+
+PROTOCOL = Protocol(name="zookeeper", ports=(2181,), probe=probe, unhinted="in-order")

@@ -16,6 +16,8 @@ from typing import Any
 from ..engine.context import GrabContext
 from ..engine.errors import ProtocolError
 
+PART_OF = "zookeeper"  # part of that protocol, not one of its own (protocols/__init__.py)
+
 SESSION_TIMEOUT_MS = 5000
 GET_CHILDREN = 8  # OpCode.getChildren
 CLOSE_SESSION = -11  # OpCode.closeSession
