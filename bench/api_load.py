@@ -7,6 +7,7 @@ RSS at the start, the middle and the end of the run (is memory flat?).
     .venv/bin/python bench/api_load.py --rows 200000 --clients 32 --duration 60
     .venv/bin/python bench/api_load.py --rows 1000000 --db /tmp/1m.db   # fill and keep it
     .venv/bin/python bench/api_load.py --db /tmp/1m.db --clients 64      # reuse it
+    .venv/bin/python bench/api_load.py --db /tmp/1m.db --each 10   # then each query alone
 
 - The store: ``History`` from bench/_synthetic.py (each endpoint seen 2-5 times in weekly
   rescans, TLS, risks, CVEs, tags, locations; addresses only in 127.64.0.0/10), filled as
@@ -260,7 +261,7 @@ end
 function request()
   local r = math.random() * total
   local k = 1
-  while r > weights[k] and k < #weights do
+  while k < #weights and (weights[k] == 0 or r > weights[k]) do
     r = r - weights[k]
     k = k + 1
   end
@@ -302,9 +303,10 @@ def _lua_list(items: list[str]) -> str:
     return "{" + ", ".join(json.dumps(s) for s in items) + "}"
 
 
-def lua_script(key: str, hosts: list[str], seed: int) -> str:
+def lua_script(key: str, hosts: list[str], seed: int, only: int | None = None) -> str:
+    """The mix by weight, or (``only``) that one kind of query alone."""
     kinds = [url_of(path, params, "{ip}") for _, path, params, _ in MIX]
-    weights = [str(w) for *_, w in MIX]
+    weights = [str(w if only is None or i == only else 0) for i, (*_, w) in enumerate(MIX)]
     return LUA % {"kinds": _lua_list(kinds), "weights": "{" + ", ".join(weights) + "}",
                   "ips": _lua_list(hosts or ["127.64.0.1"]), "key": key, "seed": seed}
 
@@ -373,7 +375,7 @@ class Run:
 
 
 def run_load(wrk: str, port: int, server: psutil.Process, script: Path, clients: int,
-             threads: int, duration: int, timeout: int) -> Run:
+             threads: int, duration: int, timeout: int, settle: float = 3.0) -> Run:
     load_before = os.getloadavg()
     start = memory(server.pid)
     samples = Samples()
@@ -405,7 +407,7 @@ def run_load(wrk: str, port: int, server: psutil.Process, script: Path, clients:
     failures = [ln.split(" ", 2)[1:] for ln in text.splitlines()
                 if ln.startswith("API_LOAD_FAILURE ")]
     threads = server.num_threads()
-    time.sleep(3)
+    time.sleep(settle)
     if not samples.mem:
         samples.mem.append((seconds, memory(server.pid)))
     return Run(json.loads(line.split(" ", 1)[1]), samples, start, memory(server.pid), threads,
@@ -415,7 +417,7 @@ def run_load(wrk: str, port: int, server: psutil.Process, script: Path, clients:
 # -- the report -----------------------------------------------------------------------------
 
 def report(prepared: Prepared, args: argparse.Namespace, warm: list[tuple[str, float, int]],
-           run: Run, tracebacks: int, wrk_version: str) -> str:
+           run: Run, each: list[tuple[str, Run]], tracebacks: int, wrk_version: str) -> str:
     w = run.wrk
     seconds = w["duration_us"] / 1e6
     errors = w["connect"] + w["read"] + w["write"] + w["status"] + w["timeout"]
@@ -469,6 +471,16 @@ def report(prepared: Prepared, args: argparse.Namespace, warm: list[tuple[str, f
         f"{'load average':<28} before {run.load_before[0]:.2f} · after "
         f"{run.load_after[0]:.2f}",
     ]
+    if each:
+        lines += ["", f"each kind of query alone, {args.clients} connections, {args.each} s each:",
+                  f"  {'query':<40} {'req/s':>8} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}"
+                  f" {'server cores':>13}"]
+        for label, r in each:
+            e = r.wrk
+            errs = e["connect"] + e["read"] + e["write"] + e["status"] + e["timeout"]
+            lines.append(f"  {label:<40} {e['requests'] / (e['duration_us'] / 1e6):>8,.1f}"
+                         f" {e['p50_us'] / 1000:>9,.1f} {e['p99_us'] / 1000:>9,.1f}"
+                         f" {errs:>7,} {r.server_cpu / r.seconds:>13.2f}")
     return "\n".join(lines)
 
 
@@ -483,6 +495,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=30, help="wrk's per-request timeout, s")
     ap.add_argument("--rate-limit", type=float, default=0.0,
                     help="the server's per-key requests/s (0 = unlimited)")
+    ap.add_argument("--each", type=int, default=0, metavar="SECONDS",
+                    help="then each kind of query alone for SECONDS (0 = not)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
     if args.clients < args.threads:
@@ -509,13 +523,20 @@ def main() -> None:
             log(f"load: wrk -t {args.threads} -c {args.clients} -d {args.duration}s")
             run = run_load(wrk, port, psutil.Process(server.pid), script, args.clients,
                            args.threads, args.duration, args.timeout)
+            each: list[tuple[str, Run]] = []
+            for i, (label, *_) in enumerate(MIX if args.each else []):
+                log(f"alone: {label}")
+                script.write_text(lua_script(prepared.key, prepared.hosts, args.seed, only=i))
+                each.append((label, run_load(wrk, port, psutil.Process(server.pid), script,
+                                             args.clients, args.threads, args.each,
+                                             args.timeout, settle=0.0)))
     finally:
         if server is not None:
             stop(server)
         revoke(db, prepared.key_id)
     server_log = stderr_path.read_text(errors="replace")
     tracebacks = server_log.count("Traceback")
-    print(report(prepared, args, warm, run, tracebacks, wrk_version), flush=True)
+    print(report(prepared, args, warm, run, each, tracebacks, wrk_version), flush=True)
     if tracebacks:
         first = server_log.index("Traceback")
         print("\nthe server's first traceback:\n" + server_log[first:first + 3000])
@@ -526,7 +547,8 @@ def main() -> None:
             "memory_mb": [(t, vars(m)) for t, m in run.samples.mem],
             "start_mb": vars(run.start), "after_mb": vars(run.after), "server_threads": run.threads,
             "server_cpu_s": run.server_cpu, "wrk_cpu_s": run.wrk_cpu, "busy_s": run.busy,
-            "seconds": run.seconds, "tracebacks": tracebacks, "failures": run.failures},
+            "seconds": run.seconds, "tracebacks": tracebacks, "failures": run.failures,
+            "each": {label: r.wrk for label, r in each}},
             indent=1))
     shutil.rmtree(tmp, ignore_errors=True)  # the temp store, the script, the server's log
 
