@@ -19,8 +19,9 @@ from typing import Any
 from netatlas.assess import CveDB, assess, redact_observation
 from netatlas.assess.intrusive import SECTION as DEFAULT_LOGIN_SECTION
 from netatlas.assess.intrusive import Target, check_default_logins
-from netatlas.discover import Discoverer, MixedDiscoverer, UdpDiscoverer
+from netatlas.discover import Discoverer, MixedDiscoverer, SynDiscoverer, UdpDiscoverer
 from netatlas.discover._ratelimit import RateBucket
+from netatlas.discover._rawnet import check_rights
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.grab.engine.canary import CanaryPool, wants_canary
@@ -46,6 +47,12 @@ from netatlas.store import Store
 
 CHECKPOINT_SECONDS = 1.0
 
+# How TCP ports are found (ScanConfig.method; `scan --connect/--syn`, the API's `method`)
+DISCOVER_METHODS = {
+    "connect": "full TCP connects (no privilege needed)",
+    "syn": "stateless raw SYNs, ZMap-style (needs CAP_NET_RAW; IPv4)",
+}
+
 
 @dataclass(slots=True)
 class ScanConfig:
@@ -62,6 +69,7 @@ class ScanConfig:
     seed: int = 0
     shard: tuple[int, int] = (0, 1)
     rate: float | None = None
+    method: str = "connect"  # TCP discovery: a key of DISCOVER_METHODS
     concurrency: int = 1000
     timeout: float = 1.0
     retries: int = 0
@@ -119,6 +127,11 @@ def plan_scan(cfg: ScanConfig) -> Plan:
     else:
         targets = parse_targets(cfg.targets, resolve=True)
     scope.check_targets(targets)
+    if cfg.method not in DISCOVER_METHODS:
+        raise ValueError(f"unknown discovery method {cfg.method!r}: "
+                         f"one of {', '.join(DISCOVER_METHODS)}")
+    if cfg.method == "syn" and targets.v6:
+        raise ValueError("--syn scans IPv4 only: give IPv6 targets to a --connect scan")
     if cfg.proxy_canary:
         check_canary(scope, cfg.proxy_canary)
     if cfg.top_ports:
@@ -188,12 +201,9 @@ class ScanRunner:
         self.hooks = hooks = hooks or RunHooks()
         self._checkpoint = hooks.checkpoint or store.update_scan
         self.identifier = Identifier()
-        self.discoverer = Discoverer(
-            rate=cfg.rate, concurrency=cfg.concurrency, timeout=cfg.timeout, retries=cfg.retries,
-            bucket=hooks.probe_bucket,
-        )
+        self.discoverer = _tcp_discoverer(cfg, plan, cfg.rate, hooks.probe_bucket)
         # UDP ports: a UDP engine beside the TCP one, each over its own probes
-        self.mixed = (_mixed_discoverer(cfg, plan.space.ports, hooks.probe_bucket)
+        self.mixed = (_mixed_discoverer(cfg, plan, hooks.probe_bucket)
                       if plan.space.ports.udp else None)
         limiter = None
         if cfg.rate:
@@ -355,19 +365,32 @@ class ScanRunner:
         self.scan.observations += 1
 
 
-def _mixed_discoverer(cfg: ScanConfig, ports: PortSet,
+def _tcp_discoverer(cfg: ScanConfig, plan: Plan, rate: float | None,
+                    bucket: RateBucket | None) -> Discoverer | SynDiscoverer:
+    """The TCP engine of ``cfg.method``. A SYN scan checks each reply against the
+    permutation (``space.at``) and each destination against the scope's intervals."""
+    if cfg.method == "syn":
+        space, perm = plan.space, plan.permutation
+        return SynDiscoverer(lambda pos: space.at(perm, pos),
+                             plan.scope.permitted_intervals(4), rate=rate,
+                             timeout=cfg.timeout, retries=cfg.retries, bucket=bucket)
+    return Discoverer(rate=rate, concurrency=cfg.concurrency, timeout=cfg.timeout,
+                      retries=cfg.retries, bucket=bucket)
+
+
+def _mixed_discoverer(cfg: ScanConfig, plan: Plan,
                       bucket: RateBucket | None = None) -> MixedDiscoverer:
     """TCP and UDP engines sharing ``--rate`` in proportion to their port counts. UDP
     always re-sends once after silence (datagrams get lost; a SYN is retried by the
     kernel)."""
+    ports = plan.space.ports
     n_tcp, n_udp = len(ports.tcp), len(ports.udp)
 
     def share(n: int) -> float | None:
         return cfg.rate * n / (n_tcp + n_udp) if cfg.rate else None
 
     # a shared bucket (a cluster's global rate) serves both engines as they ask
-    tcp = Discoverer(rate=share(n_tcp), concurrency=cfg.concurrency, timeout=cfg.timeout,
-                     retries=cfg.retries, bucket=bucket) if n_tcp else None
+    tcp = _tcp_discoverer(cfg, plan, share(n_tcp), bucket) if n_tcp else None
     udp = UdpDiscoverer(rate=share(n_udp), concurrency=cfg.concurrency, timeout=cfg.timeout,
                         retries=max(1, cfg.retries), bucket=bucket)
     return MixedDiscoverer(tcp, udp)
@@ -378,6 +401,8 @@ def start_scan(store: Store, cfg: ScanConfig) -> tuple[Scan, Plan]:
     if not cfg.seed:
         cfg.seed = secrets.randbits(32)
     plan = plan_scan(cfg)
+    if cfg.method == "syn":
+        check_rights()  # RawSocketDenied (one line, offering --connect) before it begins
     scan = Scan(id=new_scan_id(), started=utcnow(), args=cfg.to_args())
     scan.total = plan.permutation.steps  # positions, the unit of `done`
     store.begin_scan(scan)
@@ -386,7 +411,7 @@ def start_scan(store: Store, cfg: ScanConfig) -> tuple[Scan, Plan]:
 
 # Pace settings a resumed scan may change: they do not move the permutation or scope.
 RESUME_OVERRIDABLE = frozenset({"rate", "concurrency", "timeout", "retries",
-                                "grab_concurrency", "banner_wait"})
+                                "grab_concurrency", "banner_wait", "method"})
 
 
 def resume_scan(store: Store, scan_id: str, overrides: dict[str, Any] | None = None
@@ -407,6 +432,8 @@ def resume_scan(store: Store, scan_id: str, overrides: dict[str, Any] | None = N
     if overrides:
         scan.args = cfg.to_args()
     plan = plan_scan(cfg)
+    if cfg.method == "syn":
+        check_rights()
     scan.status = "running"
     return scan, cfg, plan
 

@@ -3,6 +3,6 @@ import netatlas.discover as discover
 
 def test_public_surface() -> None:
     assert sorted(discover.__all__) == [
-        "DiscoverStats", "Discoverer", "MixedDiscoverer", "Payloads", "Probe", "TokenBucket",
-        "UdpDiscoverer", "Watermark",
+        "DiscoverStats", "Discoverer", "MixedDiscoverer", "Payloads", "Probe",
+        "RawSocketDenied", "SynDiscoverer", "TokenBucket", "UdpDiscoverer", "Watermark",
     ]

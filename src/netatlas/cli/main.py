@@ -81,6 +81,12 @@ def cli() -> None:
               help="File of denied ranges, one per line.")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Global probe rate limit, probes/s.")
+@click.option("--connect", "method", flag_value="connect", default=True,
+              help=f"TCP discovery by {pipeline.DISCOVER_METHODS['connect']}; the default.")
+@click.option("--syn", "method", flag_value="syn",
+              help=f"TCP discovery by {pipeline.DISCOVER_METHODS['syn']}; --timeout is the "
+                   "wait for replies after each send (the cooldown), --retries re-sends "
+                   "to the silent.")
 @click.option("--concurrency", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Connects in flight at once.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=1.0,
@@ -121,7 +127,7 @@ def cli() -> None:
 def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
          exclude_ports: str | None, allow: tuple[str, ...], allow_file: tuple[str, ...],
          exclude: tuple[str, ...], exclude_file: tuple[str, ...], rate: float | None,
-         concurrency: int, timeout: float, retries: int, seed: int, shard: str,
+         method: str, concurrency: int, timeout: float, retries: int, seed: int, shard: str,
          no_grab: bool, grab_concurrency: int, banner_wait: float, geoip: tuple[str, ...],
          redact_pii: bool, proxy_canary: str | None, check_default_logins: bool,
          resume_id: str | None,
@@ -145,7 +151,7 @@ def scan(targets: tuple[str, ...], ports: str | None, top_ports: int | None,
                 targets=list(targets), allow=list(allow), allow_files=list(allow_file),
                 exclude=list(exclude), exclude_files=list(exclude_file), ports=ports,
                 top_ports=top_ports, exclude_ports=exclude_ports, seed=seed,
-                shard=_parse_shard(shard), rate=rate, concurrency=concurrency,
+                shard=_parse_shard(shard), rate=rate, method=method, concurrency=concurrency,
                 timeout=timeout, retries=retries, grab=not no_grab,
                 grab_concurrency=grab_concurrency, banner_wait=banner_wait,
                 geoip=[str(Path(g).resolve()) for g in geoip], redact_pii=redact_pii,

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from netatlas.discover._stats import DiscoverStats
+from netatlas.discover._syn import SynDiscoverer
 from netatlas.discover._tcp import Discoverer, Probe
 from netatlas.discover._udp import UdpDiscoverer
 
@@ -29,9 +30,11 @@ def _only(transport: str, probes: Iterator[Probe]) -> Iterator[Probe]:
 
 
 class MixedDiscoverer:
-    """Runs ``tcp`` (a Discoverer) and/or ``udp`` (a UdpDiscoverer) over one scan."""
+    """Runs ``tcp`` (a Discoverer or a SynDiscoverer) and/or ``udp`` (a UdpDiscoverer)
+    over one scan."""
 
-    def __init__(self, tcp: Discoverer | None, udp: UdpDiscoverer | None) -> None:
+    def __init__(self, tcp: Discoverer | SynDiscoverer | None,
+                 udp: UdpDiscoverer | None) -> None:
         self.engines: dict[str, Any] = {k: e for k, e in (("tcp", tcp), ("udp", udp)) if e}
         self._finished: set[str] = set()
         self._queued: dict[int, None] = {}  # positions found open, not yet handed over

@@ -152,6 +152,11 @@ class Scope:
         if reason is not None:
             raise OutOfScope(f"{addr} is in the deny list ({reason})")
 
+    def permitted_intervals(self, version: int) -> list[tuple[int, int]]:
+        """The allow list minus the deny list, as merged integer intervals of one IP
+        version: what a raw-packet sender checks each destination against."""
+        return iv.subtract(self._allow[version], self._deny[version])
+
     def is_allowed(self, ip: object) -> bool:
         try:
             self.check_ip(ip)

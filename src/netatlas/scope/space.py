@@ -107,6 +107,14 @@ class TargetSpace:
         port, transport = self._pairs[r]
         return Endpoint(self._address(a), port, transport)
 
+    def at(self, perm: Permutation, position: int) -> Endpoint | None:
+        """The endpoint ``walk(perm)`` yields at ``position`` (None: a position the walk
+        skips, or none of the shard's): what a stateless scanner checks a reply against."""
+        if perm.size != self.size or not 0 <= position < perm.steps:
+            return None
+        x = perm.value_at(position)
+        return self.endpoint(x - 1) if x <= self.size else None
+
     def index_of(self, endpoint: Endpoint) -> int:
         """Inverse of ``endpoint``; ValueError when the endpoint is not in the space."""
         try:

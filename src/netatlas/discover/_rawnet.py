@@ -1,0 +1,214 @@
+"""The raw-socket plumbing of SYN discovery (Linux): a send-only raw IPv4 socket with
+batched sends (``sendmmsg(2)`` through ctypes; plain ``sendto`` where libc lacks it), and
+a packet socket whose classic BPF program lets the kernel drop every packet that is not
+a reply to us before Python ever sees it.
+
+Nothing here knows about scans: the caller hands over packets it built and checked.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import socket
+import struct
+from collections.abc import Callable
+
+ETH_P_IP = 0x0800
+SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+PACKET_OUTGOING = 4
+_SKF_AD_PKTTYPE = -0x1000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE: the skb's pkt_type
+SNAPLEN = 96  # IP header (up to 60 bytes) and the 20-byte TCP header we read
+PACKET = 40  # a 20-byte IPv4 header + a 20-byte TCP header, no options
+
+# TCP flags
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+class RawSocketDenied(PermissionError, ValueError):
+    """No right to open raw sockets (CAP_NET_RAW): SYN discovery cannot run here."""
+
+
+DENIED = ("--syn needs raw-socket rights (CAP_NET_RAW: run as root, or give the "
+          "interpreter cap_net_raw+ep); --connect scans without them")
+
+
+def open_sender() -> socket.socket:
+    """A send-only raw IPv4 socket (IPPROTO_RAW: we write the IP header, and the kernel
+    queues nothing to it — a plain IPPROTO_TCP raw socket gets a copy of every TCP
+    packet the host receives, which costs on every probe)."""
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    except PermissionError as exc:
+        raise RawSocketDenied(DENIED) from exc
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    return s
+
+
+def open_receiver() -> socket.socket:
+    """A packet socket that receives nothing yet: protocol 0 until ``listen`` binds it,
+    so no unfiltered packet is queued before the filter is attached."""
+    try:
+        return socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
+    except PermissionError as exc:
+        raise RawSocketDenied(DENIED) from exc
+
+
+def check_rights() -> None:
+    """Raise RawSocketDenied unless both raw sockets open (the real test: capabilities,
+    seccomp and LSMs all have their say)."""
+    open_sender().close()
+    open_receiver().close()
+
+
+def reply_filter(our_ip: int, port_lo: int, port_hi: int) -> bytes:
+    """Classic BPF over the network header (SOCK_DGRAM packet socket): accept IPv4 TCP,
+    unfragmented, not our own outgoing copy, to ``our_ip``, to a destination port in
+    ``[port_lo, port_hi]``, with SYN+ACK or RST set; everything else stays in the kernel."""
+    ld, ldh, ldb, ldx_msh = 0x20, 0x28, 0x30, 0xB1
+    ldh_x, ldb_x = 0x48, 0x50
+    jeq, jge, jgt, jset = 0x15, 0x35, 0x25, 0x45
+    and_k, ret = 0x54, 0x06
+    prog = [
+        (ld, 0, 0, _SKF_AD_PKTTYPE & 0xFFFFFFFF),  # 0
+        (jeq, 14, 0, PACKET_OUTGOING),              # 1: our own copy (loopback) -> drop
+        (ldb, 0, 0, 9),                             # 2: protocol
+        (jeq, 0, 12, socket.IPPROTO_TCP),           # 3
+        (ld, 0, 0, 16),                             # 4: destination address
+        (jeq, 0, 10, our_ip),                       # 5
+        (ldh, 0, 0, 6),                             # 6: flags + fragment offset
+        (jset, 8, 0, 0x1FFF),                       # 7: a fragment -> drop
+        (ldx_msh, 0, 0, 0),                         # 8: X = IP header length
+        (ldh_x, 0, 0, 2),                           # 9: TCP destination port
+        (jge, 0, 5, port_lo),                       # 10
+        (jgt, 4, 0, port_hi),                       # 11
+        (ldb_x, 0, 0, 13),                          # 12: TCP flags
+        (and_k, 0, 0, SYN | RST | ACK),             # 13
+        (jset, 0, 1, RST | SYN),                    # 14: SYN(+ACK) or RST -> keep
+        (ret, 0, 0, SNAPLEN),                       # 15
+        (ret, 0, 0, 0),                             # 16: drop
+    ]
+    return b"".join(struct.pack("HBBI", *ins) for ins in prog)
+
+
+def listen(sock: socket.socket, our_ip: int, port_lo: int, port_hi: int,
+           rcvbuf: int = 64 << 20) -> None:
+    """Attach the reply filter, then bind to the interface the replies come in on
+    (``lo`` for a loopback source, all interfaces otherwise)."""
+    prog = reply_filter(our_ip, port_lo, port_hi)
+    buf = ctypes.create_string_buffer(prog)
+    fprog = struct.pack("HL", len(prog) // 8, ctypes.addressof(buf))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)
+    try:  # root may go past net.core.rmem_max without changing the sysctl
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+    except OSError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    iface = "lo" if our_ip >> 24 == 127 else ""
+    sock.bind((iface, ETH_P_IP))
+    sock.setblocking(False)
+
+
+def source_address(dst: str) -> str:
+    """The address the kernel would send from to ``dst`` (a connected UDP socket's name:
+    a route lookup, no packet sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect((dst, 9))
+        return str(s.getsockname()[0])
+
+
+# -- batched sending -----------------------------------------------------------------
+
+
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+class _Msghdr(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_void_p), ("namelen", ctypes.c_uint32),
+                ("iov", ctypes.c_void_p), ("iovlen", ctypes.c_size_t),
+                ("control", ctypes.c_void_p), ("controllen", ctypes.c_size_t),
+                ("flags", ctypes.c_int)]
+
+
+class _Mmsghdr(ctypes.Structure):
+    _fields_ = [("hdr", _Msghdr), ("len", ctypes.c_uint)]
+
+
+def _libc_sendmmsg() -> Callable[..., int] | None:
+    if os.environ.get("NETATLAS_NO_SENDMMSG"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sendmmsg
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SENDMMSG = _libc_sendmmsg()
+_SOCKADDR_IN = 16
+
+
+class BatchSender:
+    """``size`` packet slots of PACKET bytes and their destination addresses, written in
+    place by the caller (``packets`` and ``addrs`` are writable buffers) and sent with
+    one ``sendmmsg`` call per ``send`` (or one ``sendto`` each without it)."""
+
+    def __init__(self, sock: socket.socket, size: int) -> None:
+        self.sock = sock
+        self.size = size
+        self._packets = (ctypes.c_char * (PACKET * size))()
+        self._addrs = (ctypes.c_char * (_SOCKADDR_IN * size))()
+        self.packets = memoryview(self._packets).cast("B")  # slot j at PACKET * j
+        self.addrs = memoryview(self._addrs).cast("B")  # slot j at 16 * j
+        fam = struct.pack("=H", socket.AF_INET)
+        for j in range(size):  # sockaddr_in: family, port 0, address (written per send)
+            self.addrs[j * _SOCKADDR_IN:j * _SOCKADDR_IN + 2] = fam
+        self.mmsg = _SENDMMSG
+        self._msgs = (_Mmsghdr * size)()
+        self._iovs = (_Iovec * size)()
+        pbase, abase = ctypes.addressof(self._packets), ctypes.addressof(self._addrs)
+        for j in range(size):
+            self._iovs[j].base = pbase + PACKET * j
+            self._iovs[j].len = PACKET
+            h = self._msgs[j].hdr
+            h.name = abase + _SOCKADDR_IN * j
+            h.namelen = _SOCKADDR_IN
+            h.iov = ctypes.addressof(self._iovs[j])
+            h.iovlen = 1
+        self._msg_base = ctypes.addressof(self._msgs)
+
+    def send(self, start: int, end: int) -> int:
+        """Send slots ``[start, end)``; return how many went (fewer on a local shortage:
+        EAGAIN/ENOBUFS; other errors raise)."""
+        fd = self.sock.fileno()
+        if self.mmsg is not None:
+            sent = start
+            while sent < end:
+                n = self.mmsg(fd, self._msg_base + ctypes.sizeof(_Mmsghdr) * sent, end - sent, 0)
+                if n < 0:
+                    err = ctypes.get_errno()
+                    if err == errno.EINTR:
+                        continue
+                    if err in (errno.EAGAIN, errno.ENOBUFS):
+                        break
+                    raise OSError(err, os.strerror(err))
+                sent += n
+            return sent - start
+        view = self.packets
+        sendto = self.sock.sendto
+        for j in range(start, end):
+            off = PACKET * j
+            dst = socket.inet_ntoa(bytes(view[off + 16:off + 20]))
+            try:
+                sendto(view[off:off + PACKET], (dst, 0))
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.ENOBUFS):
+                    return j - start
+                raise
+        return end - start

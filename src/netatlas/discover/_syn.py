@@ -1,0 +1,488 @@
+"""Stateless SYN discovery (ZMap-style): raw SYNs out, kernel-filtered replies in.
+
+Each probe is one 40-byte IPv4+TCP SYN written straight into a batch buffer and sent
+with one ``sendmmsg`` per batch (``_rawnet``). Nothing is kept per probe: the source
+port and the sequence number carry a keyed hash (BLAKE2b, a random key per run) of the
+target address and port, and the sequence number also carries the probe's permutation
+position: ``seq = position + H(ip, port) mod 2**32``. A reply is believed only if
+
+- it is a SYN-ACK (open) or a RST+ACK (closed) to the source port H gives for its
+  source address and port, and
+- its ack, minus one, minus H, is a position this run sent and has not finished, whose
+  endpoint (recomputed from the permutation, ``locate``) is exactly the replying one
+  (for a SYN-ACK; a RST only has to fall in the window of positions in flight).
+
+A forger who does not know the key has one chance in 2**32 per packet, as with ZMap.
+Our own kernel answers every SYN-ACK with a RST (it never opened that connection), as it
+does for ``nmap -sS``; nothing on the machine is changed.
+
+What is kept is per batch, not per probe: the first position and the deadline of each
+batch in flight (the resume watermark: a batch is finished ``timeout`` seconds after its
+last send — the cooldown), and, only with ``retries``, the batch's packets and the
+positions answered, so that silent probes are sent again. Memory is O(rate x timeout)
+and flat in the size of the target space.
+
+Sending refuses, before a packet is written, any destination outside ``allowed`` (the
+scan's allow list minus its deny list, as IPv4 intervals): a hard guard in the sender
+itself, whatever the probe iterator hands over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import socket
+import struct
+from array import array
+from bisect import bisect_right
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from netatlas.discover import _rawnet as raw
+from netatlas.discover._pacing import Pacer
+from netatlas.discover._progress import Watermark
+from netatlas.discover._ratelimit import RateBucket
+from netatlas.discover._stats import DiscoverStats
+from netatlas.model import Endpoint
+from netatlas.scope.errors import OutOfScope
+from netatlas.vantage import source_for
+
+Probe = tuple[int, Endpoint]
+Locate = Callable[[int], Endpoint | None]
+
+# Source ports: 4096 ports above Linux's default ephemeral range (32768-60999), so a
+# probe never shares a 4-tuple with a connection of this host (the grab stage's).
+SPORT_BASE = 61440
+SPORT_BITS = 12
+_M32 = 0xFFFFFFFF
+_WINDOW = 65535
+_HDR = struct.Struct("!BBHHHBBHIIHHIIBBHHH")  # IPv4 header + TCP header, no options
+_REPLY = struct.Struct("!4s4s")  # source, destination address (IP header offset 12)
+_TCP = struct.Struct("!HHIIxB")  # source port, destination port, seq, ack, flags
+_BACKOFF_MIN = 0.001
+_BACKOFF_MAX = 0.5
+
+
+def allowed_intervals(scope_intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, merged IPv4 intervals for the sender's guard."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(scope_intervals):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
+
+
+class _Batch:
+    """One batch of SYNs in flight. Without retries only ``first``, ``count`` and
+    ``deadline`` are kept; with them, the packets too, and which slots to send again."""
+
+    __slots__ = ("attempt", "count", "cursor", "deadline", "first", "group", "packets",
+                 "positions", "slots")
+
+    def __init__(self, first: int, count: int, deadline: float, attempt: int = 0,
+                 positions: array[int] | None = None, packets: bytes = b"",
+                 slots: array[int] | None = None, group: list[int] | None = None) -> None:
+        self.first = first  # the first position of the batch as first sent: its key
+        self.count = count  # probes in the batch as first sent
+        self.deadline = deadline
+        self.attempt = attempt
+        self.positions = positions  # with retries: every position, in slot order
+        self.packets = packets  # with retries: the packets, PACKET bytes a slot
+        self.slots = slots  # the slots this attempt sent (None: all of them)
+        self.cursor = 0  # slots looked at so far when re-sending
+        self.group = group if group is not None else [1]  # pieces of it still alive
+
+
+class SynDiscoverer:
+    """Stateless SYN scanner over a stream of ``(position, Endpoint)`` (IPv4, TCP).
+
+    ``locate(position)``: the endpoint at a position (None if none), the inverse the
+    replies are checked against. ``allowed``: IPv4 intervals (ints) a packet may go
+    to. ``rate``: SYNs per second (token bucket; None = unlimited). ``timeout``: seconds
+    to wait for a reply after each send, before a retransmission and after the last
+    one (the cooldown). ``retries``: re-sends to probes that stayed silent.
+    """
+
+    def __init__(self, locate: Locate, allowed: Sequence[tuple[int, int]],
+                 rate: float | None = None, timeout: float = 1.0, retries: int = 0, *,
+                 batch: int = 256, bucket: RateBucket | None = None,
+                 key: bytes | None = None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be > 0 or None")
+        if timeout <= 0 or retries < 0 or batch < 1:
+            raise ValueError("timeout and batch must be positive, retries >= 0")
+        self.locate = locate
+        self.allowed = allowed_intervals(allowed)
+        self.rate = rate
+        self.timeout = float(timeout)
+        self.retries = retries
+        self.batch = batch
+        self.bucket = bucket
+        self.key = key or os.urandom(32)
+        self.stats = SynStats()
+        self._progress = Watermark()
+        self._unyielded: dict[int, None] = {}
+        self._running = False
+
+    @property
+    def watermark(self) -> int:
+        """Every position below this is finished (open ones: already yielded)."""
+        mark = self._progress.value
+        return min(mark, min(self._unyielded)) if self._unyielded else mark
+
+    async def run(self, probes: Iterable[Probe]) -> AsyncIterator[Probe]:
+        """Yield ``(position, endpoint)`` for each endpoint that answered SYN-ACK."""
+        if self._running:
+            raise RuntimeError("this SynDiscoverer is already running")
+        self.stats = SynStats()
+        self._progress = Watermark()
+        self._unyielded = {}
+        loop = asyncio.get_running_loop()
+        eng = _SynRun(self, iter(probes), loop)  # opens the sockets: RawSocketDenied
+        self._running = True
+        try:
+            while True:
+                eng.expire()  # first: a batch due for a retransmission is sent now
+                more = eng.pump()
+                opens = eng.opens
+                while opens:
+                    pos, ep = opens.popleft()
+                    self._unyielded.pop(pos, None)  # the consumer records it at once
+                    yield pos, ep
+                if eng.finished():
+                    break
+                if more:
+                    await asyncio.sleep(0)
+                else:
+                    await eng.wait()
+        finally:
+            eng.close()
+            st = self.stats
+            st.elapsed = loop.time() - eng.started
+            st.filtered = max(0, st.done - st.open - st.closed)
+            self._running = False
+
+
+@dataclass(slots=True)
+class SynStats(DiscoverStats):
+    """DiscoverStats (``sent``: SYNs, retransmissions included; ``filtered``: probes
+    that stayed silent), plus the replies the kernel's filter let through
+    (``received``), those that failed the check (``invalid``: forged, stale, another
+    scanner's) and repeated answers (``duplicate``)."""
+
+    received: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+
+
+class _SynRun(Pacer):
+    """State of one ``SynDiscoverer.run``: the sockets, the batches in flight."""
+
+    def __init__(self, owner: SynDiscoverer, it: Iterator[Probe],
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.sender = raw.open_sender()
+        try:
+            self.receiver = raw.open_receiver()
+        except BaseException:
+            self.sender.close()
+            raise
+        super().__init__(loop, owner.rate, owner.stats, owner.bucket)
+        self.owner = owner
+        self.it = it
+        self.stats: SynStats = owner.stats
+        self.progress = owner._progress
+        self.timeout = owner.timeout
+        self.retries = owner.retries
+        self.locate = owner.locate
+        self.unyielded = owner._unyielded
+        self.out = raw.BatchSender(self.sender, owner.batch)
+        self.starts = [a for a, _ in owner.allowed]
+        self.ends = [b for _, b in owner.allowed]
+        self.opens: deque[Probe] = deque()
+        self.inflight: deque[_Batch] = deque()  # deadline order (constant timeout)
+        self.resend: deque[_Batch] = deque()  # due for a retransmission, awaiting tokens
+        self.answered: set[int] = set()  # with retries: positions in flight that replied
+        self.opened: set[int] = set()  # positions in flight found open (duplicates)
+        self.last_pos = -1
+        self.src = 0  # our IPv4 address, known at the first probe
+        self.const = 0  # the checksum's fixed part for that address
+        self.backoff = _BACKOFF_MIN
+        self.pending: tuple[int, int] | None = None  # slots not sent (local shortage)
+        self.reading = False
+        self.expire_timer: asyncio.TimerHandle | None = None
+        self.rbuf = bytearray(raw.SNAPLEN)
+
+    # -- driving -------------------------------------------------------------------
+
+    def finished(self) -> bool:
+        return (self.exhausted and not self.inflight and not self.resend and not self.opens
+                and self.pending is None)
+
+    def _requeued(self) -> bool:
+        return bool(self.resend) or self.pending is not None
+
+    def _batch_size(self) -> int:
+        return self.out.size
+
+    def _start(self, ip: str) -> None:
+        """The first probe: our source address for it, and the receiver bound to the
+        replies to that address."""
+        given = source_for(socket.AF_INET)
+        src = given[0] if given else raw.source_address(ip)
+        self.src = s = int.from_bytes(socket.inet_aton(src), "big")
+        raw.listen(self.receiver, s, SPORT_BASE, SPORT_BASE + (1 << SPORT_BITS) - 1)
+        self.loop.add_reader(self.receiver.fileno(), self._on_readable)
+        self.reading = True
+        # pseudo-header (source, protocol, TCP length) + data offset/flags + window
+        self.const = (s >> 16) + (s & 0xFFFF) + socket.IPPROTO_TCP + 20 + 0x5002 + _WINDOW
+
+    # -- sending -------------------------------------------------------------------
+
+    def _send_batch(self, n: int) -> int:
+        if self.pending is not None:  # what a local shortage held back goes first
+            start, end = self.pending
+            self.pending = None
+            self._transmit(start, end)
+            return 0
+        if self.resend:
+            return self._send_retry(n)
+        return self._send_new(n)
+
+    def _transmit(self, start: int, end: int) -> None:
+        sent = self.out.send(start, end)
+        self.stats.sent += sent
+        if start + sent < end:
+            self.pending = (start + sent, end)
+            self.stats.fd_exhausted += 1
+            self.backoff_until = self.loop.time() + self.backoff
+            self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
+        else:
+            self.backoff = _BACKOFF_MIN
+        self.drain()
+
+    def _send_new(self, n: int) -> int:
+        it = self.it
+        last = self.last_pos
+        pack = _HDR.pack_into
+        buf, addrs = self.out.packets, self.out.addrs
+        aton, from_bytes = socket.inet_aton, int.from_bytes
+        blake = hashlib.blake2b
+        key = self.owner.key
+        starts, ends = self.starts, self.ends
+        const = self.const
+        src = self.src
+        keep = self.retries > 0
+        positions: array[int] = array("q")
+        first = -1
+        j = 0
+        while j < n:
+            try:
+                pos, ep = next(it)
+            except StopIteration:
+                self.exhausted = True
+                break
+            if pos <= last:
+                raise ValueError(f"probe positions must increase: {pos} after {last}")
+            last = pos
+            ip = ep.ip
+            if ":" in ip:
+                raise ValueError(f"--syn scans IPv4 only; {ip} needs --connect")
+            ipb = aton(ip)
+            d = from_bytes(ipb, "big")
+            i = bisect_right(starts, d) - 1
+            if i < 0 or d > ends[i]:  # the hard guard: never a packet outside scope
+                raise OutOfScope(f"refusing to send a SYN to {ip}: outside the allow list")
+            if not src:
+                self._start(ip)
+                const, src = self.const, self.src
+            port = ep.port
+            h = from_bytes(blake(ipb + port.to_bytes(2, "big"), key=key,
+                                 digest_size=8).digest(), "big")
+            sport = SPORT_BASE + (h >> (64 - SPORT_BITS))
+            seq = (pos + h) & _M32
+            c = const + (d >> 16) + (d & 0xFFFF) + sport + port + (seq >> 16) + (seq & 0xFFFF)
+            c = (c & 0xFFFF) + (c >> 16)
+            c = (c & 0xFFFF) + (c >> 16)
+            pack(buf, raw.PACKET * j, 0x45, 0, raw.PACKET, 0, 0x4000, 64, socket.IPPROTO_TCP,
+                 0, src, d, sport, port, seq, 0, 0x50, raw.SYN, _WINDOW, ~c & 0xFFFF, 0)
+            addrs[16 * j + 4:16 * j + 8] = ipb
+            if first < 0:
+                first = pos
+            if keep:
+                positions.append(pos)
+            j += 1
+        self.last_pos = last
+        self.progress.pulled(last)
+        if j:
+            self.progress.add(first)  # batch keys are added in increasing order
+            b = _Batch(first, j, self.loop.time() + self.timeout)
+            if keep:
+                b.positions = positions
+                b.packets = bytes(buf[:raw.PACKET * j])
+            self._queue(b)
+            self._transmit(0, j)
+        return j
+
+    def _send_retry(self, n: int) -> int:
+        """Re-send, up to ``n`` of them, the silent probes of the oldest batch due."""
+        b = self.resend[0]
+        positions = b.positions
+        assert positions is not None
+        slots = b.slots if b.slots is not None else range(b.count)
+        answered = self.answered
+        packets = b.packets
+        buf, addrs = self.out.packets, self.out.addrs
+        size = raw.PACKET
+        again: array[int] = array("q")
+        i, j, end = b.cursor, 0, len(slots)
+        while i < end and j < n:
+            s = slots[i]
+            i += 1
+            if positions[s] in answered:
+                continue
+            pkt = packets[size * s:size * (s + 1)]
+            buf[size * j:size * (j + 1)] = pkt
+            addrs[16 * j + 4:16 * j + 8] = pkt[16:20]
+            again.append(s)
+            j += 1
+        b.cursor = i
+        if again:
+            self.stats.retried += j
+            b.group[0] += 1
+            self._queue(_Batch(b.first, b.count, self.loop.time() + self.timeout,
+                               b.attempt + 1, positions, packets, again, b.group))
+            self._transmit(0, j)
+        if i >= end:
+            self.resend.popleft()
+            self._release(b)
+        return j
+
+    def _queue(self, b: _Batch) -> None:
+        self.inflight.append(b)
+        if self.expire_timer is None:
+            self.expire_timer = self.loop.call_at(b.deadline, self._on_expire_timer)
+
+    # -- replies -------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        self.drain()
+        self._wake()
+
+    def drain(self) -> None:
+        """Read every reply queued: validate, count, collect the opens."""
+        recv = self.receiver.recv_into
+        rbuf = self.rbuf
+        st = self.stats
+        aton_src = _REPLY.unpack_from
+        tcp = _TCP.unpack_from
+        from_bytes = int.from_bytes
+        blake = hashlib.blake2b
+        key = self.owner.key
+        last = self.last_pos
+        low = self.progress.value
+        keep = self.retries > 0
+        answered = self.answered
+        n_closed = n_bad = n = 0
+        while True:
+            try:
+                got = recv(rbuf)
+            except (BlockingIOError, InterruptedError):
+                break
+            n += 1
+            ihl = (rbuf[0] & 15) * 4
+            if got < ihl + 14:
+                n_bad += 1
+                continue
+            sip, _dip = aton_src(rbuf, 12)
+            sport, dport, _seq, ack, flags = tcp(rbuf, ihl)
+            h = from_bytes(blake(sip + sport.to_bytes(2, "big"), key=key,
+                                 digest_size=8).digest(), "big")
+            if dport != SPORT_BASE + (h >> (64 - SPORT_BITS)) or not flags & raw.ACK:
+                n_bad += 1
+                continue
+            pos = last - ((last - ((ack - 1 - h) & _M32)) & _M32)
+            if pos < low:
+                n_bad += 1  # stale (a finished batch), or no probe of ours
+                continue
+            if flags & raw.RST:
+                if keep:
+                    if pos in answered:
+                        st.duplicate += 1
+                        continue
+                    answered.add(pos)
+                n_closed += 1
+            elif flags & raw.SYN:
+                ep = self.locate(pos)
+                ip = socket.inet_ntoa(sip)
+                if ep is None or ep.ip != ip or ep.port != sport:
+                    n_bad += 1
+                    continue
+                if pos in self.opened:
+                    st.duplicate += 1
+                    continue
+                self.opened.add(pos)
+                if keep:
+                    answered.add(pos)
+                st.open += 1
+                self.unyielded[pos] = None
+                self.opens.append((pos, ep))
+            else:
+                n_bad += 1
+        st.received += n
+        st.invalid += n_bad
+        st.closed += n_closed
+
+    # -- finishing -------------------------------------------------------------------
+
+    def _on_expire_timer(self) -> None:
+        self.expire_timer = None
+        self._wake()
+
+    def expire(self) -> None:
+        """Batches past their deadline: re-send the silent probes, or finish them."""
+        inflight = self.inflight
+        if not inflight:
+            return
+        now = self.loop.time()
+        if inflight[0].deadline > now:
+            return
+        self.drain()  # the last word of every reply that came in time
+        while inflight and inflight[0].deadline <= now:
+            b = inflight.popleft()
+            if b.attempt < self.retries:
+                self.resend.append(b)
+            else:
+                self._release(b)
+        if inflight and self.expire_timer is None:
+            self.expire_timer = self.loop.call_at(inflight[0].deadline, self._on_expire_timer)
+
+    def _release(self, b: _Batch) -> None:
+        """One piece of a batch is over; the batch is finished with its last piece."""
+        b.group[0] -= 1
+        if b.group[0] <= 0:
+            self._retire(b)
+
+    def _retire(self, b: _Batch) -> None:
+        self.stats.done += b.count
+        self.progress.done(b.first)
+        if b.positions is not None:
+            self.answered.difference_update(b.positions)
+        if self.opened:
+            low = self.progress.value
+            self.opened = {p for p in self.opened if p >= low}
+
+    def close(self) -> None:
+        for t in (self.pump_timer, self.expire_timer):
+            if t is not None:
+                t.cancel()
+        if self.reading:
+            self.loop.remove_reader(self.receiver.fileno())
+            self.reading = False
+        self.receiver.close()
+        self.sender.close()
+        self.inflight.clear()
+        self.resend.clear()

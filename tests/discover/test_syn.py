@@ -1,0 +1,426 @@
+"""SynDiscoverer on loopback as root: raw SYNs out, kernel-filtered replies in.
+
+Every packet these tests send goes to 127.0.0.0/8 (asserted per probe), never to port
+2024 (someone else's on every loopback address). Listeners live on 127.20.80.x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from netatlas.discover import Discoverer, RawSocketDenied, SynDiscoverer, _syn
+from netatlas.discover import _rawnet as raw
+from netatlas.model import Endpoint
+from netatlas.scope import (
+    OutOfScope,
+    Permutation,
+    Scope,
+    TargetSpace,
+    exclude_ports,
+    iter_endpoints,
+    parse_ports,
+    parse_targets,
+)
+
+from .conftest import FORBIDDEN_PORT, free_port
+
+NET = "127.20.80.0/24"
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="raw sockets need root")
+
+
+def _loopback_only(probes: Iterator[tuple[int, Endpoint]]) -> Iterator[tuple[int, Endpoint]]:
+    """Defence in depth for these tests: every probe is loopback and never port 2024."""
+    for pos, ep in probes:
+        assert ipaddress.ip_address(ep.ip) in LOOPBACK, ep
+        assert ep.port != FORBIDDEN_PORT, ep
+        yield pos, ep
+
+
+class Plan:
+    """targets x ports - 2024, with the scope, permutation and locate of a real scan."""
+
+    def __init__(self, targets: list[str], ports: str, allow: list[str] | None = None,
+                 seed: int = 7) -> None:
+        self.scope = Scope(allow or [NET])
+        pset = exclude_ports(parse_ports(ports), str(FORBIDDEN_PORT))
+        self.space = TargetSpace(parse_targets(targets, resolve=False), pset, self.scope)
+        self.perm = Permutation(self.space.size, seed=seed)
+
+    def probes(self) -> Iterator[tuple[int, Endpoint]]:
+        return _loopback_only(iter_endpoints(self.space, self.perm, 0))
+
+    def locate(self, pos: int) -> Endpoint | None:
+        return self.space.at(self.perm, pos)
+
+    def syn(self, **kw: object) -> SynDiscoverer:
+        return SynDiscoverer(self.locate, self.scope.permitted_intervals(4), **kw)  # type: ignore[arg-type]
+
+
+async def _found(d: SynDiscoverer | Discoverer,
+                 probes: Iterator[tuple[int, Endpoint]]) -> set[Endpoint]:
+    return {ep async for _, ep in d.run(probes)}
+
+
+@pytest.fixture
+def listening() -> Iterator[list[Endpoint]]:
+    """Plain listeners on 127.20.80.10-13: fixed well-known ports and ephemeral ones."""
+    socks, eps = [], []
+    for ip, port in (("127.20.80.10", 22), ("127.20.80.10", 80), ("127.20.80.11", 443),
+                     ("127.20.80.12", 8080), ("127.20.80.13", 0), ("127.20.80.13", 0)):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((ip, port))
+        except OSError:
+            s.close()
+            continue
+        if s.getsockname()[1] == FORBIDDEN_PORT:  # pragma: no cover
+            s.close()
+            continue
+        s.listen(64)
+        socks.append(s)
+        eps.append(Endpoint(ip, s.getsockname()[1]))
+    yield eps
+    for s in socks:
+        s.close()
+
+
+class PacketCounter:
+    """A packet socket on lo counting every IPv4 TCP packet to ``net`` (a thread reads
+    it): the witness that nothing was sent somewhere."""
+
+    def __init__(self, net: str, dport: int | None = None) -> None:
+        self.net = ipaddress.ip_network(net)
+        self.dport = dport
+        self.seen: list[tuple[str, int, int, int]] = []  # (dst, dport, flags, sport)
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM,
+                                  socket.htons(raw.ETH_P_IP))
+        self.sock.bind(("lo", raw.ETH_P_IP))
+        self._stop = False
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self) -> None:
+        while not self._stop:
+            r, _, _ = select.select([self.sock], [], [], 0.05)
+            if not r:
+                continue
+            data, addr = self.sock.recvfrom(256)
+            if addr[2] == raw.PACKET_OUTGOING or len(data) < 40 or data[9] != 6:
+                continue  # count each loopback packet once
+            dst = socket.inet_ntoa(data[16:20])
+            ihl = (data[0] & 15) * 4
+            sport, dport = struct.unpack_from("!HH", data, ihl)
+            if ipaddress.ip_address(dst) in self.net and self.dport in (None, dport):
+                self.seen.append((dst, dport, data[ihl + 13], sport))
+
+    def close(self) -> list[tuple[str, int, int, int]]:
+        time.sleep(0.2)
+        self._stop = True
+        self._t.join()
+        self.sock.close()
+        return self.seen
+
+
+# -- agreement with the connect scan -------------------------------------------------
+
+
+def _lab_endpoints() -> list[Endpoint]:
+    """The TCP services of the lab that are up (none if it is down)."""
+    try:
+        from netatlas.lab.lab import Lab
+
+        return [Endpoint(s.ip, s.port) for s in Lab().status()
+                if s.running and s.transport == "tcp" and s.port != FORBIDDEN_PORT]
+    except Exception:  # pragma: no cover - no lab here
+        return []
+
+
+async def test_finds_exactly_what_connect_finds(listening: list[Endpoint]) -> None:
+    extra = ",".join(str(ep.port) for ep in listening)
+    plan = Plan(["127.20.80.0/28"], f"1-1024,8080,{extra}")
+    syn = plan.syn(timeout=1.0, retries=1)
+    by_syn = await _found(syn, plan.probes())
+    by_connect = await _found(Discoverer(timeout=1.0, retries=1), plan.probes())
+    assert set(listening) <= by_connect
+    assert by_syn == by_connect  # precision and recall 1.0
+    st = syn.stats
+    assert st.open == len(by_syn) and st.invalid == 0
+    assert st.closed == plan.space.size - len(by_syn)  # every other port answered RST
+    assert st.done == plan.space.size and st.filtered == 0
+    assert syn.watermark == plan.perm.steps
+
+
+async def test_the_lab_as_connect_sees_it() -> None:
+    lab = _lab_endpoints()
+    if not lab:
+        pytest.skip("the lab is not up (netatlas lab up)")
+    ips = sorted({ep.ip for ep in lab}, key=ipaddress.ip_address)
+    ports = ",".join(str(p) for p in sorted({ep.port for ep in lab}))
+    plan = Plan(ips, ports, allow=["127.20.0.0/16"])
+    by_syn = await _found(plan.syn(timeout=1.0, retries=1), plan.probes())
+    by_connect = await _found(Discoverer(timeout=1.0, retries=1), plan.probes())
+    assert by_syn == by_connect
+    assert set(lab) <= by_syn
+
+
+# -- scope ---------------------------------------------------------------------------
+
+
+async def test_a_destination_outside_the_allow_list_gets_no_packet(
+        listening: list[Endpoint]) -> None:
+    """The sender's own guard: a probe stream that hands over an address outside the
+    allow list stops the run before that batch leaves; a listener there sees nothing."""
+    outside = socket.socket()
+    outside.bind(("127.20.81.5", 0))
+    outside.listen(8)
+    port = outside.getsockname()[1]
+    assert port != FORBIDDEN_PORT
+    inside = [Endpoint(ep.ip, ep.port) for ep in listening[:2]]
+    stream = [*((i, ep) for i, ep in enumerate(inside)),
+              (len(inside), Endpoint("127.20.81.5", port))]
+    counter = PacketCounter("127.20.81.0/24")
+    try:
+        d = SynDiscoverer(lambda pos: stream[pos][1] if pos < len(stream) else None,
+                          Scope([NET]).permitted_intervals(4), timeout=0.3)
+        with pytest.raises(OutOfScope, match=r"127\.20\.81\.5"):
+            await _found(d, _loopback_only(iter(stream)))
+    finally:
+        seen = counter.close()
+        outside.close()
+    assert seen == []
+    assert d.stats.sent == 0  # the whole batch was refused, not just the stray
+
+
+async def test_the_deny_list_is_the_guards_too() -> None:
+    scope = Scope([NET], exclude=["127.20.80.128/25"])
+    assert scope.permitted_intervals(4) == [(int(ipaddress.ip_address("127.20.80.0")),
+                                             int(ipaddress.ip_address("127.20.80.127")))]
+    ep = Endpoint("127.20.80.200", free_port("127.20.80.200"))
+    d = SynDiscoverer(lambda pos: ep, scope.permitted_intervals(4), timeout=0.2)
+    counter = PacketCounter("127.20.80.200/32")
+    try:
+        with pytest.raises(OutOfScope):
+            await _found(d, _loopback_only(iter([(0, ep)])))
+    finally:
+        assert counter.close() == []
+
+
+def test_ipv6_is_refused_before_sending() -> None:
+    d = SynDiscoverer(lambda pos: None, [(0, 2**32 - 1)], timeout=0.2)
+    with pytest.raises(ValueError, match="IPv4 only"):
+        asyncio.run(_found(d, iter([(0, Endpoint("::1", 80))])))
+
+
+# -- forged replies --------------------------------------------------------------------
+
+
+def _synack(src: str, sport: int, dst: str, dport: int, seq: int, ack: int) -> bytes:
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 0x50, raw.SYN | raw.ACK,
+                      65535, 0, 0)
+    pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, 20)
+    words = struct.unpack("!16H", pseudo + tcp)
+    c = sum(words)
+    while c >> 16:
+        c = (c & 0xFFFF) + (c >> 16)
+    tcp = tcp[:16] + struct.pack("!H", ~c & 0xFFFF) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 0, 0x4000, 64, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    return ip + tcp
+
+
+def _hash(key: bytes, ip: str, port: int) -> int:
+    return int.from_bytes(hashlib.blake2b(socket.inet_aton(ip) + port.to_bytes(2, "big"),
+                                          key=key, digest_size=8).digest(), "big")
+
+
+async def test_forged_synacks_are_not_open(listening: list[Endpoint]) -> None:
+    """While the scan waits for replies, a raw sender forges SYN-ACKs from closed
+    in-scope ports: to every source port of ours with random acks, and to the right
+    source port with near-miss acks. None counts; a forgery with the right ack (which
+    needs the run's key) does, which shows it is the check that drops the others."""
+    real = listening[0]
+    closed = [Endpoint("127.20.80.20", free_port("127.20.80.20")) for _ in range(3)]
+    eps = [real, *closed]
+    assert all(ep.port != FORBIDDEN_PORT for ep in eps)
+    key = os.urandom(32)
+    d = SynDiscoverer(lambda pos: eps[pos] if 0 <= pos < len(eps) else None,
+                      Scope([NET]).permitted_intervals(4), timeout=1.5, key=key)
+    me = raw.source_address(real.ip)
+    assert ipaddress.ip_address(me) in LOOPBACK
+    sender = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+
+    def forge(ep: Endpoint, sport: int, ack: int) -> None:
+        assert ipaddress.ip_address(ep.ip) in LOOPBACK and ep.port != FORBIDDEN_PORT
+        sender.sendto(_synack(ep.ip, ep.port, me, sport, 12345, ack), (me, 0))
+
+    forged = 0
+
+    async def forger() -> None:
+        nonlocal forged
+        await asyncio.sleep(0.3)  # the SYNs are out, the window is open
+        rnd = struct.unpack("!4096I", os.urandom(4 * 4096))
+        for pos in (1, 2):
+            ep = eps[pos]
+            for sport in range(40000, 40500):  # not our ports: the kernel's filter
+                forge(ep, sport, rnd[sport - 40000])
+            for k, sport in enumerate(range(_syn.SPORT_BASE, _syn.SPORT_BASE + 4096)):
+                forge(ep, sport, rnd[k])
+                forged += 1
+            h = _hash(key, ep.ip, ep.port)
+            right = _syn.SPORT_BASE + (h >> (64 - _syn.SPORT_BITS))
+            seq = (pos + h) & 0xFFFFFFFF
+            for delta in (-1, 1, 2, 1 << 16, 1 << 31, 0x12345):
+                forge(ep, right, (seq + 1 + delta) & 0xFFFFFFFF)
+                forged += 1
+        await asyncio.sleep(0.2)
+        ep = eps[3]  # the positive control: the right ack, computed with the key
+        h = _hash(key, ep.ip, ep.port)
+        forge(ep, _syn.SPORT_BASE + (h >> (64 - _syn.SPORT_BITS)), ((3 + h) + 1) & 0xFFFFFFFF)
+
+    try:
+        task = asyncio.create_task(forger())
+        found = await _found(d, _loopback_only(enumerate(eps)))
+        await task
+    finally:
+        sender.close()
+    assert found == {real, eps[3]}  # the real one, and the control forged with the key
+    st = d.stats
+    assert (st.open, st.closed) == (2, 3)
+    # forgeries to ports of our range reach Python (the filter cannot know the key) and
+    # fail the check; those to other ports never leave the kernel
+    assert st.invalid == 2 * (4096 + 6)
+    assert st.received == st.invalid + 5  # + 1 SYN-ACK, 3 RSTs, the control
+    assert forged == 2 * (4096 + 6)
+
+
+# -- retransmissions, cooldown, watermark --------------------------------------------
+
+
+async def test_silence_is_retried_and_filtered(stalled: Endpoint) -> None:
+    """A listener with a full accept queue drops SYNs: the only probe sent again."""
+    closed = Endpoint("127.20.240.3", free_port("127.20.240.3"))
+    eps = [closed, stalled]
+    assert all(ipaddress.ip_address(e.ip) in LOOPBACK for e in eps)
+    d = SynDiscoverer(lambda pos: eps[pos] if pos < 2 else None,
+                      Scope(["127.20.240.0/24"]).permitted_intervals(4), timeout=0.3,
+                      retries=2)
+    counter = PacketCounter(f"{stalled.ip}/32", stalled.port)
+    try:
+        t0 = time.monotonic()
+        found = await _found(d, _loopback_only(enumerate(eps)))
+        took = time.monotonic() - t0
+    finally:
+        seen = counter.close()
+    assert found == set()
+    st = d.stats
+    assert (st.closed, st.filtered, st.retried, st.sent) == (1, 1, 2, 4)
+    ours = [f for f in seen if f[2] == raw.SYN and f[3] >= _syn.SPORT_BASE]
+    assert len(ours) == 3  # first send and two retries (the fixture's own SYNs aside)
+    assert 0.9 <= took < 3.0  # three waits of 0.3 s: the last one is the cooldown
+    assert d.watermark == 2
+
+
+async def test_rate_limit() -> None:
+    plan = Plan(["127.20.80.128/26"], "1-300")
+    d = plan.syn(timeout=0.3, rate=20000.0)
+    t0 = time.monotonic()
+    assert await _found(d, plan.probes()) == set()
+    took = time.monotonic() - t0
+    assert d.stats.sent == d.stats.closed == plan.space.size
+    assert took >= plan.space.size / 20000.0 * 0.8
+
+
+# -- rights ----------------------------------------------------------------------------
+
+
+def _in_child(fn: Callable[[], str]) -> str:
+    """Run fn in a forked child; return what it returned (or its error)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(r)
+        try:
+            out = fn()
+        except BaseException as exc:
+            out = f"{type(exc).__name__}: {exc}"
+        os.write(w, out.encode())
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read().decode()
+    os.waitpid(pid, 0)
+    return data
+
+
+def test_without_raw_rights_it_says_so() -> None:
+    """A real unprivileged process (uid 65534): the kernel refuses the raw socket."""
+
+    def child() -> str:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        raw.check_rights()
+        return "opened"
+
+    out = _in_child(child)
+    assert out.startswith("RawSocketDenied: --syn needs raw-socket rights (CAP_NET_RAW")
+    assert "--connect" in out
+    assert issubclass(RawSocketDenied, PermissionError)
+
+
+def test_cli_without_cap_net_raw(tmp_path: Path) -> None:
+    """`netatlas scan --syn` with CAP_NET_RAW dropped (setpriv): one line, nothing
+    sent, no scan registered."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) not installed")
+    exe = Path(sys.executable).with_name("netatlas")
+    db = tmp_path / "n.db"
+    r = subprocess.run(
+        [setpriv, "--inh-caps=-net_raw", "--bounding-set=-net_raw", str(exe), "scan",
+         "127.20.80.10", "-p", "22", "--exclude-ports", "2024", "--allow", NET, "--syn",
+         "--db", str(db)],
+        capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "CAP_NET_RAW" in lines[0] and "--connect" in lines[0]
+    listed = subprocess.run([str(exe), "scans", "--json", "--db", str(db)],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.stdout.strip() in ("", "[]")
+
+
+# -- the whole scan ------------------------------------------------------------------
+
+
+def test_cli_syn_scan_grabs_what_it_finds(tmp_path: Path, listening: list[Endpoint]) -> None:
+    exe = Path(sys.executable).with_name("netatlas")
+    db = tmp_path / "s.db"
+    ports = ",".join(str(p) for p in sorted({ep.port for ep in listening}))
+    r = subprocess.run(
+        [str(exe), "scan", "127.20.80.8/29", "-p", f"1-100,{ports}", "--exclude-ports",
+         "2024", "--allow", NET, "--syn", "--retries", "1", "--banner-wait", "0.2",
+         "--db", str(db), "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    summary = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "finished"
+    assert summary["open"] == len(listening) == summary["observations"]
