@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -28,11 +27,11 @@ async def test_reply_with_another_id_is_ignored() -> None:
         return [bad, b"\x00" * 3]
 
     async with udp_server(wrong_id) as (port, proto):
-        t0 = time.monotonic()
         res = await grab_endpoint(Endpoint(HOST, port, "udp"),
                                   GrabOptions(read_timeout=0.4, total_timeout=4))
-    assert time.monotonic() - t0 < 4 and proto.received
+    assert proto.received
     assert "dns" not in res.sections and res.status == "io-timeout"
+    assert "total_timeout" not in (res.error or "")  # its read deadlines ended it
 
 
 async def test_lab_dnsmasq_over_udp(udp_lab: dict[str, Any]) -> None:

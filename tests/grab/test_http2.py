@@ -5,7 +5,6 @@ nginx endpoints with ``http2`` on their listen lines."""
 from __future__ import annotations
 
 import ssl
-import time
 from pathlib import Path
 
 import h2.config
@@ -90,11 +89,9 @@ async def test_h2_body_capped_like_http11(tmp_path: Path, fast: GrabOptions) -> 
 @pytest.mark.parametrize("mode", ["garbage", "drip"])
 async def test_hostile_h2_falls_back_to_http11(tmp_path: Path, fast: GrabOptions,
                                                mode: str) -> None:
-    t0 = time.monotonic()
     with tls_server(h2_server_ctx(tmp_path), h2=mode) as srv:
         res = await grab_endpoint(Endpoint(HOST, srv.port), fast)
-    assert time.monotonic() - t0 < fast.total_timeout
-    assert res.status == "success", res.error
+    assert res.status == "success", res.error  # not cut by total_timeout
     http = res.sections["http"]
     assert "version" not in http and http["h2_error"].startswith("HTTP/2")
     assert http["server"] == "tlstest"  # what HTTP/1.1 said

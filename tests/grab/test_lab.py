@@ -79,7 +79,6 @@ async def test_grab_every_lab_service(lab_services: list[Any]) -> None:
                 assert cert["fingerprint"]["sha256"] and cert["pubkey"]["bits"] > 0
             if want in SECTION:
                 check_sections(want, res)
-            assert took[name] < opts.total_timeout * 1000
         except (AssertionError, KeyError) as e:
             problems.append(f"{name}: {type(e).__name__} {e} data={res.data[:120]!r}")
     print(took)

@@ -4,7 +4,6 @@ READVAR answer), hostile replies, and the real lab chrony."""
 from __future__ import annotations
 
 import struct
-import time
 from typing import Any
 
 import pytest
@@ -108,10 +107,9 @@ async def test_endless_fragments_are_bounded() -> None:
         return [frag + b"\0" * (MAX_DATAGRAM - len(frag))] * 3
 
     async with udp_server(reply) as (port, _):
-        t0 = time.monotonic()
         res = await grab_endpoint(Endpoint(HOST, port, "udp"),
                                   GrabOptions(read_timeout=0.5, total_timeout=5))
-    assert time.monotonic() - t0 < 5
+    # not cut by total_timeout (that is io-timeout), and the answer parsed
     assert res.status == "success" and res.sections["ntp"]["stratum"] == 2
     assert res.sections["ntp"]["refid"] == "10.0.0.1"
     assert len(res.data) <= ntp.MAX_MSG

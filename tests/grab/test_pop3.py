@@ -1,6 +1,5 @@
 import asyncio
 import contextlib
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -87,11 +86,10 @@ async def test_live_greeting_only(fast: GrabOptions) -> None:
         await asyncio.sleep(30)
 
     async with serve(mute, "127.20.250.60") as port:
-        t = time.monotonic()
         res = await grab_endpoint(Endpoint("127.20.250.60", port), fast)
+    # success, with the banner: the mute server did not hold it past total_timeout
     assert res.status == "success" and res.service == "pop3"
     assert res.sections["pop3"]["banner"] == "hello"
-    assert time.monotonic() - t < fast.total_timeout
 
 
 @pytest.mark.lab

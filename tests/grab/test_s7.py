@@ -1,7 +1,6 @@
 import asyncio
 import contextlib
 import struct
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -202,10 +201,10 @@ async def test_hostile_servers(fast: GrabOptions) -> None:
     for handler, want in ((tarpit, Outcome.SILENT), (flood, Outcome.NEGATIVE),
                           (drip, Outcome.NEGATIVE)):
         async with serve(handler, HOST) as port:
-            t0 = time.monotonic()
             ctx = ctx_for(port, fast)
+            # the outcome is the bound: without a read deadline the tarpit would end in
+            # EOF after 30 s (not SILENT) and the drip would complete (POSITIVE)
             assert await probe(ctx) == want, handler.__name__
-            assert time.monotonic() - t0 < 3 * fast.read_timeout + 1
             assert "s7" not in ctx.result.sections
 
 

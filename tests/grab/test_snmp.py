@@ -3,7 +3,6 @@ replies, and the real lab agents (community public, and one with a random commun
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -128,10 +127,10 @@ async def test_garbage_and_floods_are_bounded() -> None:
 
     async with udp_server(flood) as (port, proto):
         opts = GrabOptions(read_timeout=0.5, total_timeout=5)
-        t0 = time.monotonic()
         res = await grab_endpoint(Endpoint(HOST, port, "udp"), opts)
-    assert time.monotonic() - t0 < 5
-    assert res.status == "io-timeout" and "snmp" not in res.sections
+    # ended by its read deadlines, not by the hard bound (which would say total_timeout)
+    assert res.status == "io-timeout" and "total_timeout" not in (res.error or "")
+    assert "snmp" not in res.sections
     assert res.data == b"" and proto.received
 
 
