@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import StreamingResponse
 
+from netatlas import pipeline
 from netatlas.api import _export
 from netatlas.api._auth import AdminAccess, ReadAccess, ScanAccess
 from netatlas.api._diff import host_diff, parse_time, scan_ports
@@ -84,6 +85,9 @@ class ScanBody(BaseModel):
                                 description="narrows the server's allow list; never widens it")
     exclude: list[Target] = Field(default_factory=list, max_length=MAX_TARGETS)
     rate: float | None = Field(None, gt=0)
+    method: Literal["connect", "syn"] = Field(
+        "connect", description="TCP discovery: " + "; ".join(
+            f"{k}: {v}" for k, v in pipeline.DISCOVER_METHODS.items()))
     concurrency: int = Field(200, ge=1, le=5000)
     timeout: float = Field(1.0, gt=0, le=30)
     retries: int = Field(0, ge=0, le=5)

@@ -45,6 +45,7 @@ class ScanRequest:
     allow: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
     rate: float | None = None
+    method: str = "connect"  # pipeline.DISCOVER_METHODS
     concurrency: int = 200
     timeout: float = 1.0
     retries: int = 0
@@ -123,7 +124,8 @@ class ScanManager:
         return pipeline.ScanConfig(
             targets=list(req.targets), allow=allow, exclude=list(req.exclude),
             ports=req.ports, top_ports=req.top_ports, exclude_ports=exclude_ports,
-            seed=req.seed, rate=req.rate, concurrency=req.concurrency, timeout=req.timeout,
+            seed=req.seed, rate=req.rate, method=req.method, concurrency=req.concurrency,
+            timeout=req.timeout,
             retries=req.retries, grab=req.grab, grab_concurrency=req.grab_concurrency,
             banner_wait=req.banner_wait, check_default_logins=req.check_default_logins,
         )
