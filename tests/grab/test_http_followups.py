@@ -253,12 +253,11 @@ async def test_a_follow_up_that_hangs_is_time_bounded(fast: GrabOptions) -> None
         r2.feed_eof()
         await srv(r2, w)
 
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
     async with serve(handler, "127.20.250.34") as port:
         res = await grab_endpoint(Endpoint("127.20.250.34", port), fast)
+    # success: the tarpit path cost its read deadline, not the whole grab (a grab cut
+    # by total_timeout is an io-timeout)
     assert res.status == "success", res.error
-    assert loop.time() - t0 < fast.total_timeout
     assert res.sections["http"]["api"] == {"ollama_tags": '{"models":[]}'}
 
 
