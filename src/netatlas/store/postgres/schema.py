@@ -161,12 +161,28 @@ CREATE INDEX latest_cpe23 ON latest ((record #>> '{cpe23,$ref}'))
   WHERE (record #>> '{cpe23,$ref}') IS NOT NULL;
 """
 
+# PostgreSQL answers from an expression index alone (no heap visit) only when every
+# column the query names is in the index: carrying the column itself lets a count or a
+# facet over service / product / scan read the index only. At 1M observations,
+# `count service:http` 315 -> 18 ms, the product facet over everything 260 -> 77 ms.
+_V5 = """
+DROP INDEX latest_service;
+CREATE INDEX latest_service ON latest (lower(service), ts DESC, id DESC) INCLUDE (service);
+DROP INDEX latest_product;
+CREATE INDEX latest_product ON latest (lower(product), ts DESC, id DESC, version_key)
+  INCLUDE (product);
+DROP INDEX latest_scan;
+CREATE INDEX latest_scan ON latest (lower(scan_id)) INCLUDE (scan_id);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, latest for search, banners and"
         " shared values once, api keys, CVE feed", _V1),
     (2, "indexes for the search language over the latest rows, trigram titles", _V2),
     (3, "monitors, their state, events, notifiers and deliveries", tables_sql(postgres=True)),
     (4, "shards of distributed scans: state, worker, watermark", SHARDS_SQL),
+    (5, "service, product and scan indexes carry their column: counts and facets read"
+        " the index alone", _V5),
 )
 LATEST = MIGRATIONS[-1][0]
 
