@@ -11,6 +11,7 @@ import os
 import pty
 import select
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -44,6 +45,10 @@ CATEGORY = {
     "banner-bytes": "bytes", "http-bytes": "bytes",
     "redirect-out": "redirect", "redirect-localhost": "redirect",
     "redirect-scheme-relative": "redirect", "links-out": "redirect",
+    **{name: "protocol" for name in (
+        "ssh-huge-packet", "ssh-endless-prelines", "ftp-endless-feat", "smtp-endless-ehlo",
+        "redis-huge-bulk", "mysql-huge-packet", "pg-huge-message", "telnet-iac-flood",
+        "vnc-endless", "memcached-endless-stats", "h2-settings-flood", "h2-continuation-flood")},
 }
 
 
@@ -123,6 +128,38 @@ def catalog(tmp: Path, outside_port: int, localhost_port: int) -> list[s.Hostile
         H("links-out", s.respond(s.http_response(
             headers=[("Content-Type", "text/html"), ("Link", f"<{out}>; rel=preload")],
             body=page))),
+        *_protocols(tmp, H),
+    ]
+
+
+def _protocols(tmp: Path, H: Any) -> list[s.Hostile]:
+    """Protocol-shaped abuse: a greeting the scanner recognises, then lengths that
+    promise gigabytes, or replies that never end."""
+    e = s.endless
+    noise = os.urandom(4096)
+    h2 = s.hostile_cert(tmp, "h2", cn="h2.hostile.test")
+    h2.set_alpn_protocols(["h2", "http/1.1"])
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # an empty SETTINGS frame
+    # HEADERS on stream 1 without END_HEADERS, then 16 KiB CONTINUATION frames for ever
+    headers = b"\x00\x00\x01\x01\x00\x00\x00\x00\x01\x82"
+    continuation = b"\x00\x40\x00\x09\x00\x00\x00\x00\x01" + b"\x40\x01a\x01b" * 3276 + b"\x40\x01a"
+    return [
+        H("ssh-huge-packet", e(b"", noise, greeting=b"SSH-2.0-OpenSSH_9.6\r\n"
+                               + struct.pack(">IB", 0x7FFFFFF0, 10) + b"\x14")),
+        H("ssh-endless-prelines", e(b"", b"a line before the SSH ident\r\n")),
+        H("ftp-endless-feat", e(b"211-Features:\r\n", b" MDTM\r\n",
+                                greeting=b"220 FTP server ready\r\n")),
+        H("smtp-endless-ehlo", e(b"", b"250-PIPELINING\r\n",
+                                 greeting=b"220 mail.hostile.test ESMTP\r\n")),
+        H("redis-huge-bulk", e(b"$2147483647\r\n", b"a", read_first=True)),
+        H("mysql-huge-packet", e(b"", noise, greeting=b"\xff\xff\xff\x00\x0a8.0.36\x00")),
+        H("pg-huge-message", e(b"R\x7f\xff\xff\xff", noise, read_first=True)),
+        H("telnet-iac-flood", e(b"", b"\xff\xfb\x01\xff\xfd\x18\xff\xfa\x18\x01")),
+        H("vnc-endless", e(b"\xff", noise, greeting=b"RFB 003.008\n")),
+        H("memcached-endless-stats", e(b"", b"STAT pid 1\r\n", read_first=True)),
+        H("h2-settings-flood", e(settings, settings, read_first=True), tls=h2),
+        H("h2-continuation-flood", e(settings + headers, continuation, read_first=True),
+          tls=h2),
     ]
 
 

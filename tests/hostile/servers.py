@@ -128,6 +128,17 @@ async def _hold(reader: asyncio.StreamReader) -> None:
         pass
 
 
+async def pump(writer: asyncio.StreamWriter, block: bytes) -> None:
+    """Write ``block`` again and again until the scanner goes away. drain() returns
+    without yielding while the kernel takes every byte: the explicit yield lets the
+    other servers on this loop run, and lets a lost connection be noticed (drain then
+    raises; a TLS transport never says is_closing() in Python 3.11)."""
+    while not writer.is_closing():
+        writer.write(block)
+        await writer.drain()
+        await asyncio.sleep(0)
+
+
 async def read_request(reader: asyncio.StreamReader, cap: int = 65536,
                        wait: float = 2.0) -> bytes:
     """An HTTP request head (or whatever came within ``wait`` seconds)."""
@@ -150,17 +161,20 @@ def tarpit() -> Handler:
     return run
 
 
-def endless(prefix: bytes, chunk: bytes, *, read_first: bool = False) -> Handler:
+def endless(prefix: bytes, chunk: bytes, *, read_first: bool = False,
+            greeting: bytes = b"") -> Handler:
     """``prefix`` then ``chunk`` for ever, as fast as the scanner reads (endless banner,
-    endless 1xx, endless chunked body, header flood)."""
+    endless 1xx, endless chunked body, header flood); after the request when
+    ``read_first``, or after ``greeting`` and the scanner's first command."""
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if read_first:
+        if greeting:
+            writer.write(greeting)
+            await writer.drain()
+            await reader.read(4096)
+        elif read_first:
             await read_request(reader)
         writer.write(prefix)
-        block = chunk * max(1, 16384 // len(chunk))
-        while True:
-            writer.write(block)
-            await writer.drain()
+        await pump(writer, chunk * max(1, 16384 // len(chunk)))
     return run
 
 
@@ -170,7 +184,7 @@ def trickle(payload: bytes, delay: float = 0.5, *, read_first: bool = False) -> 
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if read_first:
             await read_request(reader)
-        while True:
+        while not writer.is_closing():
             for i in range(len(payload)):
                 writer.write(payload[i:i + 1])
                 await writer.drain()
@@ -199,9 +213,7 @@ def tls_garbage() -> Handler:
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(4096)
         writer.write(b"\x16\x03\x03\x40\x00\x02\x00\xff\xff")
-        while True:
-            writer.write(os.urandom(16384))
-            await writer.drain()
+        await pump(writer, os.urandom(16384))
     return run
 
 

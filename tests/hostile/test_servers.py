@@ -125,6 +125,7 @@ REDIRECTS: dict[str, Callable[[Scanned, Record | None], object]] = {
     "links-out": lambda scan, rec: _redirect("")(scan, rec) if _http(rec).get("redirect")
     else None,
 }
+EXPECT.update({name: _anything for name, cat in CATEGORY.items() if cat == "protocol"})
 assert set(EXPECT) | set(REDIRECTS) == set(CATEGORY)
 
 
