@@ -8,18 +8,25 @@
 #
 # Never removes a package the machine has. A wanted package that conflicts with an
 # installed one (vsftpd with proftpd, exim4 with postfix, chrony with systemd-timesyncd)
-# is not installed: one line says which and why, and the lab runs without that service
+# is not installed: one line says which and why; the lab runs it from an unpacked copy
+# where it can (chrony: UNPACKABLE below) and otherwise without that service
 # (`netatlas lab up --installed`). apt itself is run with --no-remove, so it refuses
 # rather than removes whatever this check did not foresee.
 #
 #   install-system-deps.sh [--dry-run] [PACKAGE...]
 #     --dry-run   say what would be installed and what is skipped; change nothing
 #     PACKAGE...  check these instead of the lists below
+#   install-system-deps.sh --unpack PACKAGE...
+#     unpack these as a conflicting UNPACKABLE package is (no dpkg, no apt install)
 set -euo pipefail
 
 dry_run=0
+unpack_only=0
 if [ "${1:-}" = --dry-run ]; then
   dry_run=1
+  shift
+elif [ "${1:-}" = --unpack ]; then
+  unpack_only=1
   shift
 fi
 
@@ -87,13 +94,23 @@ fi
 APT_INSTALL=(apt-get install -y -q --no-install-recommends --no-remove
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
+# Packages the lab can run from an unpacked copy (the .deb's files under $UNPACKED,
+# nothing registered with dpkg; src/netatlas/lab/daemon.py looks there) when installing
+# them would remove a package the machine has, with the system user their postinst would
+# add. chrony: Debian's systemd-timesyncd conflicts with every other time daemon.
+declare -A UNPACKABLE=([chrony]=_chrony)
+UNPACKED=${NETATLAS_LAB_UNPACKED:-/opt/netatlas-lab/unpacked}
+
+unpacked() { [ -e "$UNPACKED/.netatlas-unpacked/$1" ]; }
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  [ "$status" = installed ] || missing+=("$pkg")
+  [ "$status" = installed ] || unpacked "$pkg" || missing+=("$pkg")
 done
+to_unpack=()
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ "$unpack_only" = 0 ]; then
   if [ "$dry_run" = 1 ]; then echo "install-system-deps: nothing to install" >&2; fi
   exit 0
 fi
@@ -112,14 +129,23 @@ keep_what_is_installed() {
   if [ -z "$(removals "${missing[@]}")" ]; then
     return
   fi
-  local pkg gone kept=()
+  local pkg gone dep kept=()
   for pkg in "${missing[@]}"; do
     gone=$(removals "$pkg")
-    if [ -n "$gone" ]; then
+    if [ -z "$gone" ]; then
+      kept+=("$pkg")
+    elif [ -n "${UNPACKABLE[$pkg]+set}" ]; then
+      echo "install-system-deps: not installing $pkg: apt would remove $gone for it," \
+        "which the machine keeps; $pkg is unpacked into $UNPACKED instead" >&2
+      to_unpack+=("$pkg")
+      # what it needs that the machine lacks is installed as usual (checked like the rest)
+      for dep in $({ apt-get install -s -q --no-install-recommends "$pkg" 2>/dev/null \
+                     || true; } | awk -v p="$pkg" '$1 == "Inst" && $2 != p {print $2}'); do
+        [ -n "$(removals "$dep")" ] || kept+=("$dep")
+      done
+    else
       echo "install-system-deps: not installing $pkg: apt would remove $gone for it," \
         "which the machine keeps (the lab runs without what needs $pkg)" >&2
-    else
-      kept+=("$pkg")
     fi
   done
   missing=("${kept[@]}")
@@ -131,8 +157,35 @@ keep_what_is_installed() {
   fi
 }
 
+# PKG's .deb extracted under $UNPACKED (dpkg-deb -x: no maintainer script runs, dpkg
+# records nothing), plus the system user the lab runs it as.
+unpack() {
+  local pkg=$1 user=${UNPACKABLE[$1]:-} tmp
+  tmp=$(mktemp -d)
+  chown _apt "$tmp" 2>/dev/null || true  # apt downloads as _apt where it can
+  (cd "$tmp" && apt-get download -q "$pkg" >/dev/null)
+  mkdir -p "$UNPACKED/.netatlas-unpacked"
+  dpkg-deb -x "$tmp"/*.deb "$UNPACKED"
+  rm -rf "$tmp"
+  if [ -n "$user" ] && ! getent passwd "$user" >/dev/null; then
+    adduser --system --group --no-create-home --home /nonexistent --quiet "$user"
+  fi
+  touch "$UNPACKED/.netatlas-unpacked/$pkg"
+}
+
+if [ "$unpack_only" = 1 ]; then
+  for pkg in "$@"; do
+    unpack "$pkg"
+    echo "install-system-deps: $pkg unpacked into $UNPACKED" >&2
+  done
+  exit 0
+fi
+
 if [ "$dry_run" = 1 ]; then
   keep_what_is_installed
+  for pkg in "${to_unpack[@]}"; do
+    echo "install-system-deps: would unpack $pkg into $UNPACKED" >&2
+  done
   echo "install-system-deps: would run: ${APT_INSTALL[*]} ${missing[*]}" >&2
   exit 0
 fi
@@ -145,12 +198,16 @@ fi
 # Checked against the package lists the machine has (so a package skipped for a
 # conflict costs no `apt-get update` on every run), then again against fresh ones.
 keep_what_is_installed
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ ${#to_unpack[@]} -eq 0 ]; then
   exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+to_unpack=()
 keep_what_is_installed
+for pkg in "${to_unpack[@]}"; do
+  unpack "$pkg"
+done
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -102,3 +102,24 @@ def test_lab_up_installed_leaves_out_what_is_missing(monkeypatch: pytest.MonkeyP
     missing = Lab().not_installed()
     assert "chrony" in {d.name for d in missing}
     assert all(not Path(d.binary).exists() for d in missing)
+
+
+def test_unpack_runs_a_package_without_installing_it(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other way for a package that would remove one the machine has (chrony beside
+    systemd-timesyncd): its .deb unpacked under a root of its own, dpkg none the wiser,
+    and the lab finds the binary there. Shown with Debian's hello."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0 or _installed("hello"):
+        pytest.skip("needs root, apt and a machine without hello")
+    env = {**os.environ, "NETATLAS_LAB_UNPACKED": str(tmp_path)}
+    proc = subprocess.run(["bash", str(SCRIPT), "--unpack", "hello"], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert f"hello unpacked into {tmp_path}" in proc.stderr
+    assert not _installed("hello")  # nothing registered with dpkg
+    monkeypatch.setattr(lab_daemon, "UNPACKED", tmp_path)
+    path = lab_daemon.unpacked_or_installed("/usr/bin/hello")
+    assert path == str(tmp_path / "usr/bin/hello")
+    out = subprocess.run([path], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout == "Hello, world!\n"
+    assert lab_daemon.unpacked_or_installed("/bin/sh") == "/bin/sh"  # installed wins

@@ -39,6 +39,20 @@ def _typelib(name: str) -> str:
     found = sorted(Path("/usr/lib").glob(f"*/girepository-1.0/{name}.typelib"))
     return str(found[0]) if found else f"/usr/lib/x86_64-linux-gnu/girepository-1.0/{name}.typelib"
 
+# Where scripts/install-system-deps.sh unpacks a package it must not install because
+# installing it would remove one the machine has (chrony beside systemd-timesyncd): the
+# package's files under this root, nothing registered with dpkg.
+UNPACKED = Path(os.environ.get("NETATLAS_LAB_UNPACKED", "/opt/netatlas-lab/unpacked"))
+
+
+def unpacked_or_installed(path: str) -> str:
+    """``path`` when installed, else its unpacked copy if there is one, else ``path``."""
+    if Path(path).exists():
+        return path
+    copy = UNPACKED / path.lstrip("/")
+    return str(copy) if copy.exists() else path
+
+
 # Absolute paths: sshd refuses to start unless exec'd by absolute path, and nothing
 # here should depend on $PATH.
 BINARIES: dict[str, str] = {
@@ -62,7 +76,7 @@ BINARIES: dict[str, str] = {
     "slapd": "/usr/sbin/slapd",
     "krb5kdc": "/usr/sbin/krb5kdc",
     "snmpd": "/usr/sbin/snmpd",
-    "chrony": "/usr/sbin/chronyd",
+    "chrony": unpacked_or_installed("/usr/sbin/chronyd"),
     "smbd": "/usr/sbin/smbd",
     "xrdp": "/usr/sbin/xrdp",
     "kamailio": "/usr/sbin/kamailio",
