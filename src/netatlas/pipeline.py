@@ -20,7 +20,6 @@ from netatlas.assess import CveDB, assess, redact_observation
 from netatlas.assess.intrusive import SECTION as DEFAULT_LOGIN_SECTION
 from netatlas.assess.intrusive import Target, check_default_logins
 from netatlas.discover import Discoverer, MixedDiscoverer, SynDiscoverer, UdpDiscoverer
-from netatlas.discover._ratelimit import RateBucket
 from netatlas.discover._rawnet import check_rights
 from netatlas.enrich.geo import GeoIP
 from netatlas.grab import GrabOptions, grab_endpoint
@@ -30,6 +29,7 @@ from netatlas.grab.engine.limit import ConnectLimiter
 from netatlas.grab.engine.proxy import Canary
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation, Scan, utcnow
+from netatlas.ratelimit import RateBucket
 from netatlas.scope import (
     Permutation,
     PortSet,

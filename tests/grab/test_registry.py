@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import pkgutil
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -272,3 +274,13 @@ async def test_a_udp_protocol_registered_at_runtime_is_asked(fast: GrabOptions) 
             res = await grab_endpoint(Endpoint(UDP_HOST, port, "udp"), fast)
         assert res.service == "udptest" and res.data == b"PONG"
         assert port not in udp.usual()
+
+
+def test_grab_imports_nothing_of_discover() -> None:
+    """discover takes its UDP payloads from the registry, and grab needs nothing of
+    discover (the token bucket is ``netatlas.ratelimit``): no grab <-> discover cycle."""
+    code = ("import sys, netatlas.grab, netatlas.grab.protocols; "
+            "print([m for m in sys.modules if m.startswith('netatlas.discover')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"

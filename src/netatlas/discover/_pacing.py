@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from netatlas.discover._ratelimit import RateBucket, TokenBucket
 from netatlas.discover._stats import DiscoverStats
+from netatlas.ratelimit import RateBucket, TokenBucket
 
 
 class Pacer:

@@ -17,6 +17,8 @@ import os
 import re
 from pathlib import Path
 
+from netatlas.grab.protocols import registry
+
 NMAP_PAYLOADS = Path("/usr/share/nmap/nmap-payloads")
 MAX_PER_PORT = 4  # payloads sent per attempt, whatever a file says
 MAX_PAYLOAD = 1400  # bytes: one datagram on any path
@@ -89,9 +91,6 @@ class Payloads:
             with contextlib.suppress(OSError):
                 self.nmap = parse_nmap_payloads(nmap_file.read_text("latin-1"))
         # the protocols' own requests (their declarations' UDP payloads), by their ports
-        # (imported here: grab imports discover)
-        from netatlas.grab.protocols import registry
-
         rid = int.from_bytes(os.urandom(3), "big") + 1
         self.own: dict[int, tuple[bytes, ...]] = {}
         generic: list[bytes] = []

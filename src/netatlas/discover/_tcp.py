@@ -27,9 +27,9 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from netatlas.discover._limits import fd_budget
 from netatlas.discover._pacing import Pacer
 from netatlas.discover._progress import Watermark
-from netatlas.discover._ratelimit import RateBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
+from netatlas.ratelimit import RateBucket
 from netatlas.vantage import source_for
 
 Probe = tuple[int, Endpoint]

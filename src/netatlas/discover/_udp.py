@@ -27,9 +27,9 @@ from netatlas.discover._limits import fd_budget
 from netatlas.discover._pacing import Pacer
 from netatlas.discover._payloads import Payloads
 from netatlas.discover._progress import Watermark
-from netatlas.discover._ratelimit import RateBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
+from netatlas.ratelimit import RateBucket
 from netatlas.vantage import bind_source
 
 Probe = tuple[int, Endpoint]

@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from ...discover import TokenBucket
-from ...discover._ratelimit import RateBucket
+from ...ratelimit import RateBucket, TokenBucket
 
 
 class ConnectLimiter:

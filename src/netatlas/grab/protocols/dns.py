@@ -1,6 +1,6 @@
-"""DNS grabber (TCP, and UDP: ``probe_udp``): one CHAOS-class TXT query for
-``version.bind``, the name BIND, dnsmasq, Unbound, Knot and PowerDNS answer with their
-software and version."""
+"""DNS grabber, TCP and UDP: one CHAOS-class TXT query for ``version.bind``, the name
+BIND, dnsmasq, Unbound, Knot and PowerDNS answer with their software and version
+(``probe`` over TCP, ``probe_udp`` as one datagram)."""
 
 from __future__ import annotations
 
