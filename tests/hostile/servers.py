@@ -129,14 +129,16 @@ async def _hold(reader: asyncio.StreamReader) -> None:
 
 
 async def pump(writer: asyncio.StreamWriter, block: bytes) -> None:
-    """Write ``block`` again and again until the scanner goes away. drain() returns
-    without yielding while the kernel takes every byte: the explicit yield lets the
-    other servers on this loop run, and lets a lost connection be noticed (drain then
-    raises; a TLS transport never says is_closing() in Python 3.11)."""
+    """Write ``block`` again and again until the scanner goes away, at most a block
+    every 2 ms (megabytes a second: far past any cap, without eating the cores the
+    scanner and the other servers need). drain() returns without yielding while the
+    kernel takes every byte: the sleep also lets the other servers on this loop run
+    and a lost connection be noticed (drain then raises; a TLS transport never says
+    is_closing() in Python 3.11)."""
     while not writer.is_closing():
         writer.write(block)
         await writer.drain()
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.002)
 
 
 async def read_request(reader: asyncio.StreamReader, cap: int = 65536,

@@ -322,7 +322,9 @@ def test_raw_query_string_bytes(client: TestClient, raw: bytes) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=any_query.filter(lambda t: "\x00" not in t))  # argv cannot carry a NUL
 def test_cli_search(db: Path, text: str) -> None:
-    result = CliRunner().invoke(cli, ["search", text, "--db", str(db), "--json"])
+    # the query after "--", as POSIX has it: a query that is an option's name ("--json",
+    # "--help") or "--" itself is otherwise an option (tests/cli covers '-port:80' alone)
+    result = CliRunner().invoke(cli, ["search", "--db", str(db), "--json", "--", text])
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         repr(result.exception)
     assert result.exit_code in (0, 2), (result.exit_code, result.output[-500:])
