@@ -63,6 +63,7 @@ _REPLY = struct.Struct("!4s4s")  # source, destination address (IP header offset
 _TCP = struct.Struct("!HHIIxB")  # source port, destination port, seq, ack, flags
 _BACKOFF_MIN = 0.001
 _BACKOFF_MAX = 0.5
+_HEARTBEAT = 0.25
 
 
 def allowed_intervals(scope_intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -436,6 +437,15 @@ class _SynRun(Pacer):
         st.invalid += n_bad
         st.closed += n_closed
 
+    async def wait(self) -> None:
+        """Wait for a reply, a timer or a token, and never longer than a heartbeat: a
+        missed wake-up costs a quarter of a second, not the scan."""
+        beat = self.loop.call_later(_HEARTBEAT, self._wake)
+        try:
+            await super().wait()
+        finally:
+            beat.cancel()
+
     # -- finishing -------------------------------------------------------------------
 
     def _on_expire_timer(self) -> None:
@@ -448,15 +458,15 @@ class _SynRun(Pacer):
         if not inflight:
             return
         now = self.loop.time()
-        if inflight[0].deadline > now:
-            return
-        self.drain()  # the last word of every reply that came in time
-        while inflight and inflight[0].deadline <= now:
-            b = inflight.popleft()
-            if b.attempt < self.retries:
-                self.resend.append(b)
-            else:
-                self._release(b)
+        if inflight[0].deadline <= now:
+            self.drain()  # the last word of every reply that came in time
+            while inflight and inflight[0].deadline <= now:
+                b = inflight.popleft()
+                if b.attempt < self.retries:
+                    self.resend.append(b)
+                else:
+                    self._release(b)
+        # a timer may fire a hair before its deadline: always leave one armed
         if inflight and self.expire_timer is None:
             self.expire_timer = self.loop.call_at(inflight[0].deadline, self._on_expire_timer)
 
