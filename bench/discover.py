@@ -2,6 +2,8 @@
 
     python bench/discover.py [--targets 127.20.0.0/24] [--ports 1-10000] [--exclude-ports 2024]
     python bench/discover.py --memory      # 127.21.0.0/16 x 1-100: RSS and rate, netatlas only
+    python bench/discover.py --syn         # netatlas --syn vs connect vs nmap -sS vs zmap
+    python bench/discover.py --syn --memory  # netatlas --syn and zmap: /24, /16, /12
 
 Port 2024 is always excluded, whatever is asked. Targets must be loopback. Each scanner
 runs in its own child process; peak RSS comes from that child's rusage (os.wait4). A few
@@ -17,6 +19,7 @@ import ipaddress
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,6 +63,26 @@ def probe_stream(targets: str, ports: str, exclude: str, seed: int,
     return space.size, iter_endpoints(space, perm, 0)
 
 
+def syn_checks(targets: str, ports: str, exclude: str, seed: int,
+               shard: tuple[int, int]) -> tuple:
+    """What a SYN scan checks replies and destinations against: the permutation's
+    endpoint at a position, and the allow list (the targets) as IPv4 intervals."""
+    from netatlas.scope import (
+        Permutation,
+        Scope,
+        TargetSpace,
+        exclude_ports,
+        parse_ports,
+        parse_targets,
+    )
+
+    scope = Scope([targets])
+    space = TargetSpace(parse_targets([targets], resolve=False),
+                        exclude_ports(parse_ports(ports), exclude), scope)
+    perm = Permutation(space.size, seed=seed, shard=shard)
+    return (lambda pos: space.at(perm, pos)), scope.permitted_intervals(4)
+
+
 def _port_list(spec: str) -> list[int]:
     out: set[int] = set()
     for part in spec.split(","):
@@ -91,7 +114,7 @@ def _simple_stream(targets: str, ports: str, exclude: str,
 
 
 def child_netatlas(args: argparse.Namespace) -> None:
-    from netatlas.discover import Discoverer
+    from netatlas.discover import Discoverer, SynDiscoverer
 
     i, _, n = args.shard.partition("/")
     size, stream = probe_stream(args.targets, args.ports, args.exclude_ports, args.seed,
@@ -104,10 +127,26 @@ def child_netatlas(args: argparse.Namespace) -> None:
             yield pos, ep
 
     async def main() -> dict:
-        d = Discoverer(rate=args.rate, concurrency=args.concurrency,
-                       timeout=args.timeout, retries=args.retries)
+        d: Discoverer | SynDiscoverer
+        if args.method == "syn":
+            locate, allowed = syn_checks(args.targets, args.ports, args.exclude_ports,
+                                         args.seed, (int(i), int(n)))
+            d = SynDiscoverer(locate, allowed, rate=args.rate, timeout=args.timeout,
+                              retries=args.retries)
+        else:
+            d = Discoverer(rate=args.rate, concurrency=args.concurrency,
+                           timeout=args.timeout, retries=args.retries)
         t0 = time.perf_counter()
+
+        async def report() -> None:  # progress on stderr, to see a stall
+            while True:
+                await asyncio.sleep(5)
+                print(f"{time.perf_counter() - t0:.0f}s {d.stats} watermark {d.watermark}",
+                      file=sys.stderr, flush=True)
+
+        reporter = asyncio.create_task(report())
         found = [[ep.ip, ep.port] async for _, ep in d.run(guarded())]
+        reporter.cancel()
         scan = time.perf_counter() - t0
         return {"size": size, "open": found, "scan_seconds": scan,
                 "stats": d.stats.to_dict(), "watermark": d.watermark}
@@ -225,7 +264,7 @@ def nmap_open(xml: bytes) -> set[tuple[str, int]]:
 
 
 def child_cmd(args: argparse.Namespace, shard: str = "0/1") -> list[str]:
-    cmd = [sys.executable, str(HERE), "--_child", "--shard", shard,
+    cmd = [sys.executable, str(HERE), "--_child", "--method", args.method, "--shard", shard,
            "--targets", args.targets, "--ports",
            args.ports, "--exclude-ports", args.exclude_ports, "--concurrency",
            str(args.concurrency), "--timeout", str(args.timeout), "--retries",
@@ -243,8 +282,8 @@ def check_safe(args: argparse.Namespace) -> None:
     args.exclude_ports = ",".join(str(p) for p in sorted(excl))
 
 
-def row(name: str, *cols: object) -> str:
-    return f"{name:<22}" + "".join(f"{c!s:>16}" for c in cols)
+def row(name: str, *cols: object, width: int = 16) -> str:
+    return f"{name:<22}" + "".join(f"{c!s:>{width}}" for c in cols)
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -333,13 +372,209 @@ def memory(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- --syn: netatlas SYN vs netatlas connect vs nmap -sS vs zmap ------------------------
+
+ZMAP_SYSCTL = "net.ipv4.conf.lo.route_localnet"
+ZMAP_SOURCE = "127.0.0.2"  # in 127/8, not an address of lo (see zmap_cmd)
+
+
+def run_usage(cmd: list[str]) -> tuple[bytes, float, int, float, int]:
+    """(stdout, wall seconds, peak RSS KiB, CPU seconds user+sys, exit status)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out: list[bytes] = [b""]
+    reader = threading.Thread(target=lambda: out.__setitem__(0, p.stdout.read()
+                                                            if p.stdout else b""))
+    reader.start()
+    err = p.stderr.read() if p.stderr else b""
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    reader.join()
+    rc = os.waitstatus_to_exitcode(status)
+    if rc != 0:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+    return out[0], wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, rc
+
+
+def syn_listeners(targets: str, ports: list[int], k: int = 6) -> str:
+    """k listeners spread over the target network, on its first ports."""
+    net = ipaddress.ip_network(targets, strict=False)
+    size = net.num_addresses
+    picks = sorted({10 % size, (size // 3 + 7) % size, (size // 2 + 11) % size,
+                    (2 * size // 3 + 13) % size, (size - 20) % size, 12 % size})[:k]
+    items = [f"{net[h]}:{ports[j % len(ports)]}" for j, h in enumerate(picks)]
+    return ",".join(i for i in items if ipaddress.ip_address(i.rpartition(":")[0]).is_loopback)
+
+
+def nmap_syn_cmd(args: argparse.Namespace) -> list[str]:
+    # -g: a fixed source port (never 2024); --max-retries as netatlas's --retries
+    return ["nmap", "-sS", "-Pn", "-n", "-T4", "--max-retries", str(args.retries),
+            "-g", "55555", "--exclude-ports", args.exclude_ports, "-p", args.ports,
+            args.targets, "-oX", "-"]
+
+
+def zmap_cmd(args: argparse.Namespace, tmp: Path) -> list[str]:
+    """zmap on loopback: frames go out through a packet socket on lo to the 'gateway'
+    MAC 00:00:00:00:00:00 (lo's own); its receiver ignores frames from its own source
+    MAC, which on lo is also all zeros, so it is told another (--source-mac). The kernel
+    takes such injected frames only with route_localnet on lo, and only from a source
+    that is no address of lo (127.0.0.1 is: a martian), hence -S 127.0.0.2. One port
+    per run (zmap 2.1); -P probes per target; -c the cooldown."""
+    allow = tmp / "zmap-allow.txt"
+    allow.write_text(args.targets + "\n")
+    block = tmp / "zmap-block.txt"
+    block.write_text("")
+    return ["zmap", "-p", args.ports, "-i", "lo", "-S", ZMAP_SOURCE,
+            "-G", "00:00:00:00:00:00", "--source-mac", "02:00:00:00:00:01",
+            "-w", str(allow), "-b", str(block), "-r", "0", "-c", str(int(args.timeout) or 1),
+            "-P", "1", "-s", "50000-50999", "-q", "-o", "-", "-f", "saddr,sport",
+            "--output-filter", "success = 1 && repeat = 0"]
+
+
+def zmap_open(out: bytes) -> set[tuple[str, int]]:
+    found = set()
+    for line in out.decode().splitlines():
+        ip, _, port = line.partition(",")
+        if port.isdigit():
+            found.add((ip, int(port)))
+    return found
+
+
+def _sysctl(name: str, value: str | None = None) -> str:
+    path = Path("/proc/sys") / name.replace(".", "/")
+    if value is not None:
+        path.write_text(value)
+    return path.read_text().strip()
+
+
+def run_zmap(args: argparse.Namespace) -> tuple[set, float, int, float] | None:
+    """zmap with route_localnet=1 on lo for the run only; restored in any case."""
+    if shutil.which("zmap") is None:
+        print("zmap: not installed (apt-get install zmap), skipped")
+        return None
+    if not args.ports.isdigit() or int(args.ports) == FORBIDDEN_PORT:
+        print("zmap: one port per run (zmap 2.1; never 2024), skipped for a port list")
+        return None
+    import tempfile
+
+    before = _sysctl(ZMAP_SYSCTL)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            _sysctl(ZMAP_SYSCTL, "1")
+            out, wall, rss, cpu, rc = run_usage(zmap_cmd(args, Path(tmp)))
+        finally:
+            _sysctl(ZMAP_SYSCTL, before)
+    print(f"zmap: {ZMAP_SYSCTL} was {before}, set to 1 for its run, restored to "
+          f"{_sysctl(ZMAP_SYSCTL)}")
+    return (zmap_open(out), wall, rss, cpu) if rc == 0 else None
+
+
+def run_netatlas_method(args: argparse.Namespace, method: str) -> tuple[dict, float, int,
+                                                                        float] | None:
+    args.method = method
+    out, wall, rss, cpu, rc = run_usage(child_cmd(args))
+    if rc != 0:
+        print(f"netatlas {method} failed", file=sys.stderr)
+        return None
+    return json.loads(out), wall, rss, cpu
+
+
+def syn_compare(args: argparse.Namespace) -> int:
+    ports = [p for p in _port_list(args.ports) if p != FORBIDDEN_PORT]
+    spec = args.listen or syn_listeners(args.targets, ports)
+    listener = subprocess.Popen([sys.executable, str(HERE), "--_listen", spec],
+                                stdout=subprocess.PIPE, text=True)
+    ready = listener.stdout.readline().strip() if listener.stdout else ""
+    print(f"listeners (pid {listener.pid}): {ready.removeprefix('ready ') or 'none'}")
+    uptime = Path("/proc/loadavg").read_text().split()[:3]
+    results: dict[str, tuple[set, float, int, float, dict | None]] = {}
+    try:
+        for method in ("syn", "connect"):
+            got = run_netatlas_method(args, method)
+            if got is not None:
+                na, wall, rss, cpu = got
+                results[f"netatlas {method}"] = ({(ip, p) for ip, p in na["open"]}, wall,
+                                                 rss, cpu, na["stats"])
+        if shutil.which("nmap"):
+            xml, wall, rss, cpu, rc = run_usage(nmap_syn_cmd(args))
+            if rc == 0:
+                results["nmap -sS"] = (nmap_open(xml), wall, rss, cpu, None)
+        zm = run_zmap(args)
+        if zm is not None:
+            results["zmap"] = (*zm, None)
+    finally:
+        os.kill(listener.pid, signal.SIGTERM)
+        listener.wait()
+    size, _ = probe_stream(args.targets, args.ports, args.exclude_ports, args.seed)
+    print(f"\n{args.targets} x ports {args.ports} minus {args.exclude_ports}: {size} "
+          f"endpoints; load average before: {' '.join(uptime)} on {os.cpu_count()} CPUs")
+    names = list(results)
+    print(row("", *names, width=18))
+    print(row("wall time (s)", *(f"{results[k][1]:.2f}" for k in names), width=18))
+    print(row("probes/s (wall)", *(f"{size / results[k][1]:,.0f}" for k in names), width=18))
+    print(row("CPU time (s)", *(f"{results[k][3]:.2f}" for k in names), width=18))
+    print(row("probes/CPU-s", *(f"{size / max(results[k][3], 1e-9):,.0f}" for k in names),
+              width=18))
+    print(row("open found", *(len(results[k][0]) for k in names), width=18))
+    print(row("peak RSS (MiB)", *(f"{results[k][2] / 1024:.1f}" for k in names), width=18))
+    base = results.get("netatlas connect")
+    for k in names:
+        st = results[k][4]
+        if st:
+            print(f"{k}: sent {st['sent']}, open {st['open']}, closed {st['closed']}, "
+                  f"filtered {st['filtered']}, retried {st['retried']}"
+                  + (f", invalid {st['invalid']}, duplicate {st['duplicate']}"
+                     if "invalid" in st else ""))
+    if base is not None:
+        for k in names:
+            same = results[k][0] == base[0]
+            print(f"open set of {k} vs netatlas connect: "
+                  f"{'identical' if same else 'DIFFERS'} ({len(results[k][0])})")
+            if not same:
+                for ip, p in sorted(results[k][0] ^ base[0])[:10]:
+                    print(f"  {ip}:{p} {'only ' + k if (ip, p) in results[k][0] else 'missed'}")
+    return 0
+
+
+SYN_MEMORY_NETS = ("127.34.0.0/24", "127.33.0.0/16", "127.32.0.0/12")
+
+
+def syn_memory(args: argparse.Namespace) -> int:
+    """netatlas --syn (and zmap) from a /24 to a /12, one port: peak RSS stays flat."""
+    print(f"ports {args.ports} minus {args.exclude_ports}; load average "
+          f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} on "
+          f"{os.cpu_count()} CPUs")
+    print(row("targets", "endpoints", "syn wall s", "syn probes/s", "syn RSS MiB",
+              "zmap wall s", "zmap probes/s", "zmap RSS MiB"))
+    for net in SYN_MEMORY_NETS:
+        args.targets = net
+        check_safe(args)
+        size, _ = probe_stream(args.targets, args.ports, args.exclude_ports, args.seed)
+        got = run_netatlas_method(args, "syn")
+        zm = run_zmap(args) if not args.no_zmap else None
+        if got is None:
+            return 1
+        _, wall, rss, _ = got
+        zcols = (f"{zm[1]:.1f}", f"{size / zm[1]:,.0f}", f"{zm[2] / 1024:.1f}") if zm else (
+            "-", "-", "-")
+        print(row(net, size, f"{wall:.1f}", f"{size / wall:,.0f}", f"{rss / 1024:.1f}",
+                  *zcols), flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--targets", default="127.20.0.0/24")
     ap.add_argument("--ports", default="1-10000")
     ap.add_argument("--exclude-ports", default=str(FORBIDDEN_PORT))
     ap.add_argument("--memory", action="store_true",
-                    help="127.21.0.0/16 x 1-100, netatlas only: peak RSS and rate")
+                    help="127.21.0.0/16 x 1-100, netatlas only: peak RSS and rate; with "
+                         "--syn: netatlas --syn and zmap over a /24, a /16 and a /12")
+    ap.add_argument("--syn", action="store_true",
+                    help="netatlas --syn vs connect vs nmap -sS vs zmap (default "
+                         "127.33.0.0/16 x port 80)")
+    ap.add_argument("--no-zmap", action="store_true")
+    ap.add_argument("--method", default="connect", help=argparse.SUPPRESS)
     ap.add_argument("--rate", type=float, default=None)
     ap.add_argument("--concurrency", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=1.0)
@@ -357,6 +592,14 @@ def main() -> int:
     if args._listen:
         child_listen(args._listen)
         return 0
+    if args.syn and not args._child:
+        given = {a.split("=")[0] for a in sys.argv[1:]}
+        if "--targets" not in given:
+            args.targets = "127.33.0.0/16"
+        if "--ports" not in given:
+            args.ports = "80"
+        check_safe(args)
+        return syn_memory(args) if args.memory else syn_compare(args)
     if args.memory:
         args.targets, args.ports = "127.21.0.0/16", "1-100"
     check_safe(args)

@@ -78,6 +78,7 @@ LAB_PACKAGES=(
 # Tools the scanner and the tests use.
 TOOL_PACKAGES=(
   nmap        # optional discover driver and nmap-service-probes for identify
+  zmap        # bench/discover.py --syn: netatlas --syn beside zmap on loopback
   ndiff       # reads netatlas's nmap XML export in tests/interop
   libxml2-utils  # xmllint: the nmap XML export checked against nmap.dtd
   wrk         # the load generator of bench/api_load.py
