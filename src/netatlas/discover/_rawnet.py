@@ -1,7 +1,7 @@
 """The raw-socket plumbing of SYN discovery (Linux): a send-only raw IPv4 socket with
 batched sends (``sendmmsg(2)`` through ctypes; plain ``sendto`` where libc lacks it), and
 a packet socket whose classic BPF program lets the kernel drop every packet that is not
-a reply to us before Python ever sees it.
+a reply to us before Python ever sees it, read in batches (``recvmmsg(2)``).
 
 Nothing here knows about scans: the caller hands over packets it built and checked.
 """
@@ -137,20 +137,26 @@ class _Mmsghdr(ctypes.Structure):
     _fields_ = [("hdr", _Msghdr), ("len", ctypes.c_uint)]
 
 
-def _libc_sendmmsg() -> Callable[..., int] | None:
-    if os.environ.get("NETATLAS_NO_SENDMMSG"):
+def _libc(name: str, argtypes: list[type]) -> Callable[..., int] | None:
+    """libc's ``sendmmsg``/``recvmmsg`` (Python's socket module has neither); None
+    without them, or with NETATLAS_NO_MMSG set (then one syscall per packet)."""
+    if os.environ.get("NETATLAS_NO_MMSG"):
         return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn = libc.sendmmsg
+        fn = getattr(libc, name)
     except (OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int]
+    fn.argtypes = argtypes
     fn.restype = ctypes.c_int
     return fn
 
 
-_SENDMMSG = _libc_sendmmsg()
+_SENDMMSG = _libc("sendmmsg", [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int])
+_RECVMMSG = _libc("recvmmsg", [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int,
+                               ctypes.c_void_p])
+_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
+_MSGLEN = struct.Struct("56xI4x")  # struct mmsghdr: msghdr (56 bytes), msg_len, padding
 _SOCKADDR_IN = 16
 
 
@@ -212,3 +218,42 @@ class BatchSender:
                     return j - start
                 raise
         return end - start
+
+
+class BatchReceiver:
+    """Up to ``size`` packets (SNAPLEN bytes each, slot k at SNAPLEN * k of ``packets``)
+    per ``recvmmsg`` call; one ``recv_into`` per packet without it."""
+
+    def __init__(self, sock: socket.socket, size: int) -> None:
+        self.sock = sock
+        self.mmsg = _RECVMMSG
+        self.size = size if self.mmsg is not None else 1
+        self._packets = (ctypes.c_char * (SNAPLEN * self.size))()
+        self.packets = memoryview(self._packets).cast("B")
+        self._msgs = (_Mmsghdr * self.size)()
+        self._iovs = (_Iovec * self.size)()
+        base = ctypes.addressof(self._packets)
+        for k in range(self.size):
+            self._iovs[k].base = base + SNAPLEN * k
+            self._iovs[k].len = SNAPLEN
+            self._msgs[k].hdr.iov = ctypes.addressof(self._iovs[k])
+            self._msgs[k].hdr.iovlen = 1
+        self._msg_base = ctypes.addressof(self._msgs)
+        self._lens = memoryview(self._msgs).cast("B")
+
+    def recv(self) -> list[int]:
+        """The lengths of the packets read now (empty: none queued)."""
+        if self.mmsg is None:
+            try:
+                return [self.sock.recv_into(self.packets)]
+            except (BlockingIOError, InterruptedError):
+                return []
+        while True:
+            n = self.mmsg(self.sock.fileno(), self._msg_base, self.size, _MSG_DONTWAIT, None)
+            if n >= 0:
+                break
+            err = ctypes.get_errno()
+            if err in (errno.EAGAIN, errno.EINTR):
+                return []
+            raise OSError(err, os.strerror(err))
+        return [length for (length,) in _MSGLEN.iter_unpack(self._lens[:64 * n])]

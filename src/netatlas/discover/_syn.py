@@ -215,7 +215,7 @@ class _SynRun(Pacer):
         self.pending: tuple[int, int] | None = None  # slots not sent (local shortage)
         self.reading = False
         self.expire_timer: asyncio.TimerHandle | None = None
-        self.rbuf = bytearray(raw.SNAPLEN)
+        self.rx = raw.BatchReceiver(self.receiver, owner.batch)
 
     # -- driving -------------------------------------------------------------------
 
@@ -375,10 +375,11 @@ class _SynRun(Pacer):
 
     def drain(self) -> None:
         """Read every reply queued: validate, count, collect the opens."""
-        recv = self.receiver.recv_into
-        rbuf = self.rbuf
+        recv = self.rx.recv
+        buf = self.rx.packets
+        snap = raw.SNAPLEN
         st = self.stats
-        aton_src = _REPLY.unpack_from
+        reply = _REPLY.unpack_from
         tcp = _TCP.unpack_from
         from_bytes = int.from_bytes
         blake = hashlib.blake2b
@@ -389,53 +390,62 @@ class _SynRun(Pacer):
         answered = self.answered
         n_closed = n_bad = n = 0
         while True:
-            try:
-                got = recv(rbuf)
-            except (BlockingIOError, InterruptedError):
+            lengths = recv()
+            if not lengths:
                 break
-            n += 1
-            ihl = (rbuf[0] & 15) * 4
-            if got < ihl + 14:
-                n_bad += 1
-                continue
-            sip, _dip = aton_src(rbuf, 12)
-            sport, dport, _seq, ack, flags = tcp(rbuf, ihl)
-            h = from_bytes(blake(sip + sport.to_bytes(2, "big"), key=key,
-                                 digest_size=8).digest(), "big")
-            if dport != SPORT_BASE + (h >> (64 - SPORT_BITS)) or not flags & raw.ACK:
-                n_bad += 1
-                continue
-            pos = last - ((last - ((ack - 1 - h) & _M32)) & _M32)
-            if pos < low:
-                n_bad += 1  # stale (a finished batch), or no probe of ours
-                continue
-            if flags & raw.RST:
-                if keep:
-                    if pos in answered:
-                        st.duplicate += 1
-                        continue
-                    answered.add(pos)
-                n_closed += 1
-            elif flags & raw.SYN:
-                ep = self.locate(pos)
-                ip = socket.inet_ntoa(sip)
-                if ep is None or ep.ip != ip or ep.port != sport:
+            n += len(lengths)
+            off = -snap
+            for got in lengths:
+                off += snap
+                ihl = (buf[off] & 15) * 4
+                if got < ihl + 14:
                     n_bad += 1
                     continue
-                if pos in self.opened:
-                    st.duplicate += 1
+                sip, _dip = reply(buf, off + 12)
+                sport, dport, _seq, ack, flags = tcp(buf, off + ihl)
+                h = from_bytes(blake(sip + sport.to_bytes(2, "big"), key=key,
+                                     digest_size=8).digest(), "big")
+                if dport != SPORT_BASE + (h >> (64 - SPORT_BITS)) or not flags & raw.ACK:
+                    n_bad += 1
                     continue
-                self.opened.add(pos)
-                if keep:
-                    answered.add(pos)
-                st.open += 1
-                self.unyielded[pos] = None
-                self.opens.append((pos, ep))
-            else:
-                n_bad += 1
+                pos = last - ((last - ((ack - 1 - h) & _M32)) & _M32)
+                if pos < low:
+                    n_bad += 1  # stale (a finished batch), or no probe of ours
+                    continue
+                if flags & raw.RST:
+                    if keep:
+                        if pos in answered:
+                            st.duplicate += 1
+                            continue
+                        answered.add(pos)
+                    n_closed += 1
+                elif flags & raw.SYN:
+                    if not self._opened(pos, socket.inet_ntoa(sip), sport):
+                        n_bad += 1
+                else:
+                    n_bad += 1
+            if len(lengths) < self.rx.size:
+                break
         st.received += n
         st.invalid += n_bad
         st.closed += n_closed
+
+    def _opened(self, pos: int, ip: str, port: int) -> bool:
+        """A SYN-ACK that decoded to ``pos``: open if the probe there went to exactly
+        this address and port (False: not ours)."""
+        ep = self.locate(pos)
+        if ep is None or ep.ip != ip or ep.port != port:
+            return False
+        if pos in self.opened:
+            self.stats.duplicate += 1
+            return True
+        self.opened.add(pos)
+        if self.retries:
+            self.answered.add(pos)
+        self.stats.open += 1
+        self.unyielded[pos] = None
+        self.opens.append((pos, ep))
+        return True
 
     async def wait(self) -> None:
         """Wait for a reply, a timer or a token, and never longer than a heartbeat: a
