@@ -51,11 +51,34 @@ class Loop:
         self._thread.start()
         self._servers: list[asyncio.Server] = []
 
-    def serve(self, sock: socket.socket, handler: Handler) -> None:
+    def serve(self, sock: socket.socket, handler: Handler, counter: Counter | None = None,
+              tls: ssl.SSLContext | None = None) -> asyncio.Server:
+        """Serve ``handler`` on ``sock``, behind TLS when ``tls`` is given (the TLS
+        layer is there from the accept: StreamWriter.start_tls() in the handler loses
+        a ClientHello that came before it, and the handshake then waits for ever).
+        ``counter`` counts each connection when accepted, before any handshake."""
         async def start() -> asyncio.Server:
-            return await asyncio.start_server(handler, sock=sock)
+            loop = asyncio.get_running_loop()
 
-        self._servers.append(asyncio.run_coroutine_threadsafe(start(), self.loop).result(10))
+            def protocol() -> asyncio.StreamReaderProtocol:
+                if counter is not None:
+                    counter.connections += 1
+                return asyncio.StreamReaderProtocol(asyncio.StreamReader(), handler)
+
+            return await loop.create_server(protocol, sock=sock, ssl=tls,
+                                            ssl_handshake_timeout=30 if tls else None)
+
+        server = asyncio.run_coroutine_threadsafe(start(), self.loop).result(10)
+        self._servers.append(server)
+        return server
+
+    def stop(self, server: asyncio.Server) -> None:
+        """Stop listening with ``server`` (its socket is closed)."""
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
 
     def close(self) -> None:
         async def stop() -> None:
@@ -105,14 +128,10 @@ class Counter:
     connections: int = 0
 
 
-def counted(handler: Handler, counter: Counter, tls: ssl.SSLContext | None = None) -> Handler:
-    """``handler`` with each connection counted when accepted (before any TLS
-    handshake, which the scanner may refuse), TLS-wrapped when ``tls`` is given."""
+def guarded(handler: Handler) -> Handler:
+    """``handler``, the scanner hanging up on it taken as the normal end."""
     async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        counter.connections += 1
         try:
-            if tls is not None:
-                await asyncio.wait_for(writer.start_tls(tls), 30)
             await handler(reader, writer)
         except (ConnectionError, OSError, TimeoutError, asyncio.IncompleteReadError):
             pass  # the scanner hung up: what it should do with these
@@ -334,11 +353,11 @@ def serve_range(hostiles: list[Hostile],
             h.ip = f"{NET}.{i}"
         port, socks = bind_same_port([h.ip for h in hostiles])
         for h, sock in zip(hostiles, socks, strict=True):
-            loop.serve(sock, counted(h.handler, h.counter, h.tls))
+            loop.serve(sock, guarded(h.handler), h.counter, h.tls)
         counters: dict[str, Counter] = {}
         for name, (sock, handler) in outside.items():
             counters[name] = Counter()
-            loop.serve(sock, counted(handler, counters[name]))
+            loop.serve(sock, guarded(handler), counters[name])
         yield Range(port=port, servers={h.name: h for h in hostiles}, outside=counters)
     finally:
         loop.close()
@@ -352,6 +371,7 @@ def listener(host: str) -> socket.socket:
     """A bound, listening socket on a free port of ``host`` (never 2024)."""
     for _ in range(20):
         s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # may be bound again
         s.bind((host, 0))
         if s.getsockname()[1] != FORBIDDEN_PORT:
             s.listen(64)
