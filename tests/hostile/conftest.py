@@ -30,6 +30,8 @@ from tests.hostile import servers as s
 
 # a title that is markup once unescaped: the web UI must show it as text
 SCRIPT = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>"
+# a title that is a formula once in a spreadsheet
+FORMULA = '=HYPERLINK("http://127.20.71.1/","click")'
 SCAN_HANG_GUARD = 300.0  # seconds: only against a hang, not a speed assertion
 CLI_HANG_GUARD = 120.0
 
@@ -43,7 +45,7 @@ CATEGORY = {
     "trickle-http": "slow", "trickle-banner": "slow",
     "gzip-bomb": "bomb", "huge-cert": "cert", "oversized-cert": "cert",
     "cert-escapes": "escapes", "banner-escapes": "escapes", "ssh-escapes": "escapes",
-    "http-escapes": "escapes", "http-script": "escapes",
+    "http-escapes": "escapes", "http-script": "escapes", "csv-formula": "escapes",
     "banner-bytes": "bytes", "http-bytes": "bytes",
     "redirect-out": "redirect", "redirect-localhost": "redirect",
     "redirect-scheme-relative": "redirect", "links-out": "redirect",
@@ -117,6 +119,10 @@ def catalog(tmp: Path, outside_port: int, localhost_port: int) -> list[s.Hostile
         H("http-script", s.respond(s.http_response(
             headers=[("Content-Type", "text/html"), ("Server", f"evil\u202e {SCRIPT}")],
             body=f"<title>{html.escape(SCRIPT)}{esc}</title>".encode()))),
+        H("csv-formula", s.respond(s.http_response(
+            headers=[("Content-Type", "text/html")],
+            body=f"<title>{html.escape(FORMULA)}</title>".encode())),
+          tls=s.hostile_cert(tmp, "formula", cn="@SUM(1+1)*cmd")),
         H("banner-bytes",
           s.respond(b"220 " + s.BAD_BYTES + b" ready\r\n", read_first=False)),
         H("http-bytes", s.respond(http_bytes)),

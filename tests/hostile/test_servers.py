@@ -12,13 +12,25 @@ import csv
 import io
 import json
 import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from netatlas.api import create_app
+from netatlas.store import open_store
 from tests.hostile import servers as s
-from tests.hostile.conftest import CATEGORY, FIGURES, Scanned, on_terminal
+from tests.hostile.conftest import (
+    CATEGORY,
+    FIGURES,
+    FORMULA,
+    Scanned,
+    netatlas_argv,
+    on_terminal,
+)
 
 PEAK_RSS_MB = 400  # generous: the scans measured 90 to 200 MB
 RECORD_CAP = 1_000_000  # bytes of one stored record as JSON, whatever the server sent
@@ -116,6 +128,7 @@ EXPECT: dict[str, Callable[[Record | None], object]] = {
     "http-escapes": lambda rec: [_escapes_kept(_http(rec).get(k)) for k in ("title", "server")],
     "http-script": lambda rec: _escapes_kept(_http(rec).get("title"))
     and "<script>window.__pwned=1</script>" in _http(rec)["title"],
+    "csv-formula": lambda rec: _http(rec).get("title") == FORMULA,
     "banner-bytes": lambda rec: "nul" in (rec or {}).get("data", ""),
     "http-bytes": lambda rec: "nul" in (_http(rec).get("title") or ""),
 }
@@ -200,3 +213,29 @@ def test_search_by_hostile_field_still_works(scanned: Scanned) -> None:
     ip = scanned.range.servers["http-escapes"].ip
     _, text = on_terminal(["search", 'http.title:"*pwned*"', "--json"], scanned.db)
     assert ip in text
+
+
+def _formula_cells(text: str, ip: str) -> dict[str, str]:
+    row = next(r for r in csv.DictReader(io.StringIO(text)) if r["ip_str"] == ip)
+    return {k: row[k] for k in ("title", "ssl_cert_cn")}
+
+
+def test_csv_export_has_no_formulas(scanned: Scanned, tmp_path: Path) -> None:
+    """A title or a CN a spreadsheet would run ("=...", "@...") is exported quoted, by
+    ``netatlas export`` and by the API (the web UI's Export CSV); the record keeps it."""
+    ip = scanned.range.servers["csv-formula"].ip
+    out = tmp_path / "out.csv"
+    proc = subprocess.run(netatlas_argv("export", "", "--format", "csv", "-o", str(out),
+                                        "--db", str(scanned.db)),
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    expected = {"title": "'" + FORMULA, "ssl_cert_cn": "'@SUM(1+1)*cmd"}
+    assert _formula_cells(out.read_text("utf-8"), ip) == expected
+    keys = open_store(scanned.db)
+    key = keys.create_key("read", "csv test")[0]
+    keys.close()
+    with TestClient(create_app(str(scanned.db))) as client:
+        r = client.get("/api/v1/export", params={"q": f"ip:{ip}", "format": "csv"},
+                       headers={"X-API-Key": key})
+    assert r.status_code == 200, r.text
+    assert _formula_cells(r.text, ip) == expected

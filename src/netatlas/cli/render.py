@@ -70,12 +70,16 @@ def write_csv(records: Iterable[dict[str, Any]], out: IO[str]) -> int:
     for r in records:
         ssl = r.get("ssl") or {}
         cert = ssl.get("cert") or {}
+        # every text cell a scanned server chose (product and version come from its
+        # banner too) is kept from becoming a formula, not only the banner: a title
+        # "=HYPERLINK(...)" went out as is, to the CLI's and the web UI's Export CSV
         writer.writerow([cell(v) for v in [
             r["ip_str"], r["port"], r["transport"], r["timestamp"], r.get("service") or "",
-            r.get("product") or "", r.get("version") or "", " ".join(r.get("cpe") or []),
-            " ".join(r.get("hostnames") or []), " ".join(r.get("tags") or []),
-            (r.get("http") or {}).get("title") or "", ssl.get("version") or "",
-            (cert.get("subject") or {}).get("CN") or "",
+            _csv_safe(r.get("product") or ""), _csv_safe(r.get("version") or ""),
+            " ".join(r.get("cpe") or []),
+            _csv_safe(" ".join(r.get("hostnames") or [])), " ".join(r.get("tags") or []),
+            _csv_safe((r.get("http") or {}).get("title") or ""), ssl.get("version") or "",
+            _csv_safe((cert.get("subject") or {}).get("CN") or ""),
             (r.get("ssh") or {}).get("fingerprint_sha256") or "",
             _csv_safe((r.get("data") or "")[:1024]),
         ]])
@@ -88,8 +92,9 @@ def _terminal_cell(value: Any) -> str:
 
 
 def _csv_safe(s: str) -> str:
-    # a banner opening with = + - @ must not become a spreadsheet formula
-    return "'" + s if s[:1] in ("=", "+", "-", "@") else s
+    # a value opening with = + - @ (or TAB / CR, which spreadsheets skip before one)
+    # must not become a spreadsheet formula (OWASP "CSV injection")
+    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
 
 
 def results_table(records: list[dict[str, Any]], total: int | None = None) -> Table:
