@@ -200,9 +200,10 @@ def test_terminal_output_is_escaped(scanned: Scanned, args: list[str],
         assert title == _http(scanned.record("http-escapes"))["title"]
 
 
-# (ssh-escapes is left out: the host table shows an SSH service's key, not its banner)
+# ssh-escapes: the server stops after its version string; the host table showed
+# "ssh None None" (no host key) and now shows that string, escaped
 @pytest.mark.parametrize("name", ["http-escapes", "cert-escapes", "banner-escapes",
-                                  "banner-bytes", "http-bytes"])
+                                  "ssh-escapes", "banner-bytes", "http-bytes"])
 def test_host_page_is_escaped(scanned: Scanned, name: str) -> None:
     _, text = on_terminal(["host", scanned.range.servers[name].ip], scanned.db)
     _assert_inert(text, ESCAPED if "escapes" in name else ("\\x00", "\\\\xff", "nul"))

@@ -162,7 +162,9 @@ def _details(r: dict[str, Any]) -> Text:
         subject = (cert.get("subject") or {}).get("CN")
         lines.append(f"tls {ssl.get('version')}: CN={subject} expires {cert.get('expires')}")
     if ssh := r.get("ssh"):
-        lines.append(f"ssh {ssh.get('type')} {ssh.get('fingerprint_sha256')}")
+        # a server that stopped before its host key: its version string, not "None None"
+        key = " ".join(str(x) for x in (ssh.get("type"), ssh.get("fingerprint_sha256")) if x)
+        lines.append(f"ssh {key or ssh.get('version_string') or ''}".rstrip())
     if not lines:
         lines.append(first_line(r))
     text = Text()
