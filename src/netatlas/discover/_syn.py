@@ -476,7 +476,8 @@ class _SynRun(Pacer):
                     self.resend.append(b)
                 else:
                     self._release(b)
-        # a timer may fire a hair before its deadline: always leave one armed
+        # the timer may have been armed for a batch a pass of the run loop expired
+        # before it fired (it then fires for nothing): always leave one armed
         if inflight and self.expire_timer is None:
             self.expire_timer = self.loop.call_at(inflight[0].deadline, self._on_expire_timer)
 
