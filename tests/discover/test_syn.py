@@ -455,3 +455,27 @@ async def test_api_method_syn(tmp_path: Path, listening: list[Endpoint]) -> None
     finally:
         await manager.shutdown()
         store.close()
+
+
+async def test_an_expiry_timer_is_always_left_armed() -> None:
+    """The stall once seen in a bench run: the timer armed for batch A fired after the
+    run loop had already expired A, so it fired for nothing, and with B not yet due no
+    timer was armed again: the run waited for ever once nothing else woke it."""
+    d = SynDiscoverer(lambda pos: None, [], timeout=0.05)
+    loop = asyncio.get_running_loop()
+    eng = _syn._SynRun(d, iter(()), loop)
+    try:
+        now = loop.time()
+        a, b = _syn._Batch(0, 1, now - 0.01), _syn._Batch(1, 1, now + 10.0)
+        eng.inflight.extend((a, b))
+        d._progress.add(0)
+        d._progress.add(1)
+        eng.expire_timer = loop.call_at(now + 100.0, lambda: None)  # A's, not fired yet
+        eng.expire()  # the run loop expires A first
+        assert list(eng.inflight) == [b] and d.stats.done == 1
+        eng.expire_timer.cancel()  # A's timer fires for nothing ...
+        eng.expire_timer = None
+        eng.expire()  # ... and B is not due: one must be armed for it
+        assert eng.expire_timer is not None and eng.expire_timer.when() == b.deadline
+    finally:
+        eng.close()
