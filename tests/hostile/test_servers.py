@@ -9,6 +9,7 @@ a terminal by ``search``, ``host``, ``stats`` and ``export`` (CSV, JSON lines)."
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import re
@@ -16,6 +17,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -240,3 +242,30 @@ def test_csv_export_has_no_formulas(scanned: Scanned, tmp_path: Path) -> None:
                        headers={"X-API-Key": key})
     assert r.status_code == 200, r.text
     assert _formula_cells(r.text, ip) == expected
+
+
+def test_exports_stay_well_formed_and_import_back(scanned: Scanned, tmp_path: Path) -> None:
+    """Hostile bytes in every field: the nmap XML is still XML, the Shodan file still
+    JSON lines, and both import back into a fresh store with every record."""
+    files = {"nmap": tmp_path / "map.xml", "shodan": tmp_path / "banners.json.gz",
+             "internetdb-sqlite": tmp_path / "idb.sqlite"}
+    for fmt, path in files.items():
+        proc = subprocess.run(netatlas_argv("export", "", "--format", fmt, "-o", str(path),
+                                            "--db", str(scanned.db)),
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    ElementTree.parse(files["nmap"])  # well-formed, whatever the servers sent
+    with gzip.open(files["shodan"], "rt", encoding="utf-8") as f:
+        assert sum(1 for line in f if json.loads(line)) == len(scanned.records)
+    fresh = tmp_path / "imported.db"
+    proc = subprocess.run(netatlas_argv("import", str(files["nmap"]), str(files["shodan"]),
+                                        "--db", str(fresh)),
+                          capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 0" in proc.stdout.decode() + proc.stderr.decode()
+    found = subprocess.run(netatlas_argv("search", "", "--json", "--limit", "1000",
+                                         "--db", str(fresh)),
+                           capture_output=True, timeout=120)
+    endpoints = {(r["ip_str"], r["port"]) for r in map(json.loads, filter(
+        None, found.stdout.decode().split("\n")))}
+    assert endpoints == {(r["ip_str"], r["port"]) for r in scanned.records}
