@@ -38,7 +38,19 @@ def _socket() -> socket.socket:
         s.close()
 
 
+def _greet(conn: socket.socket, greeting: bytes) -> None:
+    with conn:
+        try:
+            conn.sendall(greeting)
+            conn.settimeout(2)
+            conn.recv(1024)  # let the client speak (or hang up) before closing
+        except OSError:
+            pass
+
+
 def _greeter(sock: socket.socket, greeting: bytes, stop: threading.Event) -> None:
+    # each connection on its own thread: nmap -sV and netatlas both connect several
+    # times, and on a loaded machine one slow client must not hold up the next
     sock.settimeout(0.2)
     while not stop.is_set():
         try:
@@ -47,13 +59,7 @@ def _greeter(sock: socket.socket, greeting: bytes, stop: threading.Event) -> Non
             continue
         except OSError:
             return
-        with conn:
-            try:
-                conn.sendall(greeting)
-                conn.settimeout(2)
-                conn.recv(1024)  # let the client speak (or hang up) before closing
-            except OSError:
-                pass
+        threading.Thread(target=_greet, args=(conn, greeting), daemon=True).start()
 
 
 @pytest.fixture(scope="module")
