@@ -16,9 +16,22 @@ import pytest
 
 from tests.hostile import servers as s
 from tests.hostile.conftest import FIGURES, SCRIPT, Scanned
-from tests.web.conftest import browser  # noqa: F401  (the session's Chromium)
+from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
 UI_HOST = f"{s.NET}.250"  # on the hostile net, never among the scanned addresses
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """This module's own Chromium, closed when the module ends: Playwright's sync API
+    keeps an event loop running in this thread while it is open, and tests after this
+    directory call asyncio.run() (tests/web's session browser starts last, with them)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +56,7 @@ def ui_url(scanned: Scanned) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser: Any, ui_url: str) -> Iterator[Any]:  # noqa: F811
+def page(browser: Any, ui_url: str) -> Iterator[Any]:
     context = browser.new_context(base_url=ui_url)
     pg = context.new_page()
     events: list[str] = []
