@@ -43,9 +43,9 @@ from dataclasses import dataclass
 from netatlas.discover import _rawnet as raw
 from netatlas.discover._pacing import Pacer
 from netatlas.discover._progress import Watermark
-from netatlas.discover._ratelimit import RateBucket
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
+from netatlas.ratelimit import RateBucket
 from netatlas.scope.errors import OutOfScope
 from netatlas.vantage import source_for
 
