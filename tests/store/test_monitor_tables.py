@@ -45,6 +45,9 @@ def test_record_run_events_and_deliveries(store: Store) -> None:
     due = t.due_deliveries(5.0)
     assert [(d.event_id, d.notifier_id, d.status) for d in due] == [(ids[0], "n1", "pending")]
     assert t.next_delivery_time() == 5.0
+    assert t.claim_delivery(due[0].id, 5.0, 300.0)  # one sender takes the attempt...
+    assert not t.claim_delivery(due[0].id, 5.0, 300.0)  # ...and only one
+    assert t.due_deliveries(200.0) == [] and t.next_delivery_time() == 300.0
     t.update_delivery(due[0].id, "pending", 1, 9.0, "connection refused", now=5.0)
     assert t.due_deliveries(8.0) == []
     t.update_delivery(due[0].id, "sent", 2, 9.0, None, now=9.0)

@@ -22,7 +22,7 @@ from netatlas.monitor import Monitor, format_duration, parse_duration
 from netatlas.monitor import service as svc
 from netatlas.monitor.changes import KINDS
 from netatlas.monitor.daemon import Daemon
-from netatlas.monitor.notify.deliver import Backoff, deliver_due
+from netatlas.monitor.notify.deliver import Backoff, Sender, deliver_due, send_in_thread
 from netatlas.monitor.runner import run_monitor
 from netatlas.monitor.triggers import TRIGGERS, TriggerError
 from netatlas.query import QuerySyntaxError
@@ -343,9 +343,11 @@ def _broker_daemon(broker: str, db: str | None, tick: float, max_runs: int, shar
         _say(f"monitor daemon on {mask_url(store.url)} through {mask_url(broker)}: "
              f"{len(svc.all_monitors(store))} monitors, a tick every {tick:g} s",
              err=True)
+        halt_sender = send_in_thread(Sender(store, backoff), tick)
         try:
             beat.run(app, state_dir=Path(state_dir) if state_dir else None)
         finally:
+            halt_sender()
             scheduler.close()
 
 

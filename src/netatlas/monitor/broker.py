@@ -10,7 +10,9 @@ seconds; :meth:`BrokerScheduler.tick` is its body:
    daemon uses too, so a missed slot runs once and two schedulers never run one slot —
    and each claimed run's scan is submitted to the workers (``cluster.dispatch.submit``:
    planned and scope-checked here, cut into shards, queued);
-3. deliveries that are due are sent.
+Deliveries are not sent in the tick: the daemon's sender thread
+(``notify.deliver.send_in_thread``) sends them beside it, so a slow receiver never
+delays a slot.
 
 A monitor whose previous run is still on the workers is not claimed again until that
 run has finished (its slot stays due: it runs once, late, not twice at once). The run
@@ -20,7 +22,6 @@ what is pending; nothing lives only in this process's memory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from netatlas.store import Store
 from netatlas.store.monitors import monitor_tables
 
 from .model import Monitor
-from .notify.deliver import Backoff, deliver_due
+from .notify.deliver import Backoff
 from .runner import RunResult, finish_run, monitor_args, refused
 from .schedule import Claim, claim_due
 
@@ -51,11 +52,10 @@ class TickResult:
     finished: list[RunResult] = field(default_factory=list)
     started: list[Claim] = field(default_factory=list)
     in_flight: int = 0
-    deliveries: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"finished": len(self.finished), "started": len(self.started),
-                "in_flight": self.in_flight, "deliveries": self.deliveries}
+                "in_flight": self.in_flight}
 
 
 @dataclass(slots=True)
@@ -64,7 +64,7 @@ class BrokerScheduler:
     broker: str
     shards: int = 1  # shards per run's scan
     max_runs: int = 64  # runs on the workers at once
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = field(default_factory=Backoff)  # for the daemon's sender thread
     lags: list[float] = field(default_factory=list)  # due -> submitted, each run
     _redis: Any = None
 
@@ -96,7 +96,6 @@ class BrokerScheduler:
             self.start(claim)
             result.started.append(claim)
         result.in_flight += len(result.started)
-        result.deliveries = asyncio.run(deliver_due(self.store, self.backoff))
         self._redis.incr(TICKS_KEY)
         return result
 

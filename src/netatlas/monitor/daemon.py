@@ -1,8 +1,9 @@
 """``netatlas monitor daemon``: on one machine, runs the monitors that are due and sends
-the deliveries that are due. Each due monitor is claimed first (its ``next_run`` moved
-to its next slot in one conditional update), so two daemons on one store never run the
-same slot, and a daemon that was down runs a missed monitor once, not once per slot
-(``schedule.claim_due``, which the broker's scheduler uses too)."""
+the deliveries that are due, beside the runs (a slow receiver never delays a run). Each
+due monitor is claimed first (its ``next_run`` moved to its next slot in one conditional
+update), so two daemons on one store never run the same slot, and a daemon that was
+down runs a missed monitor once, not once per slot (``schedule.claim_due``, which the
+broker's scheduler uses too)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from netatlas.store import Store
 
 from .model import Monitor
-from .notify.deliver import Backoff, deliver_due
+from .notify.deliver import Backoff, Sender
 from .runner import RunResult, run_monitor
 from .schedule import claim_due
 
@@ -32,8 +33,13 @@ class Daemon:
     backoff: Backoff = field(default_factory=Backoff)
     on_run: Callable[[RunResult], None] | None = None
     lags: list[float] = field(default_factory=list)  # due -> started, seconds, each run
+    sender: Sender | None = None  # made from store and backoff when not given
     _running: set[asyncio.Task[None]] = field(default_factory=set)
     _in_flight: set[str] = field(default_factory=set)  # ids of the monitors running now
+
+    def __post_init__(self) -> None:
+        if self.sender is None:
+            self.sender = Sender(self.store, self.backoff)
 
     def claim_due(self, now: float) -> list[tuple[Monitor, float]]:
         """The due monitors this daemon claimed, with how late each one is."""
@@ -67,9 +73,10 @@ class Daemon:
         self._in_flight.discard(monitor_id)
 
     async def step(self) -> None:
-        """One look: start what is due, send what is due."""
+        """One look: start the runs and the deliveries that are due; neither is waited for."""
         self.start_due()
-        await deliver_due(self.store, self.backoff)
+        assert self.sender is not None
+        self.sender.step()
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -82,6 +89,8 @@ class Daemon:
             await self.drain()
 
     async def drain(self) -> None:
-        """Wait for the runs in flight."""
-        if self._running:
+        """Wait for the runs and the delivery attempts in flight."""
+        while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        assert self.sender is not None
+        await self.sender.drain()

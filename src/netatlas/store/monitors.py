@@ -240,6 +240,16 @@ class MonitorTables(ABC):
             f"SELECT {_DELIVERY} FROM deliveries WHERE status = 'pending'"
             " AND next_attempt <= ? ORDER BY next_attempt, id LIMIT ?", (now, limit))]
 
+    def claim_delivery(self, delivery_id: int, next_attempt: float, lease_until: float) -> bool:
+        """Take one due attempt: its next attempt moves to ``lease_until`` in one
+        conditional update, so two senders on one store never make the same attempt
+        (a sender that dies mid-attempt leaves it to be retried once the lease is over)."""
+        def write(ex: Execute) -> bool:
+            return ex("UPDATE deliveries SET next_attempt = ? WHERE id = ?"
+                      " AND status = 'pending' AND next_attempt = ?",
+                      (lease_until, delivery_id, next_attempt)).rowcount > 0
+        return self._write(write)
+
     def next_delivery_time(self) -> float | None:
         rows = self._read("SELECT min(next_attempt) FROM deliveries WHERE status = 'pending'")
         return float(rows[0][0]) if rows and rows[0][0] is not None else None

@@ -6,14 +6,23 @@ delivery was made. A receiver down for an hour gets its alerts when it comes bac
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from netatlas.store import Store
 from netatlas.store.monitors import DeliveryRow, monitor_tables
 
 from .message import Message, SendError
 from .providers import PROVIDERS
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_DEADLINE = 120.0  # one attempt, whole: a receiver that trickles bytes is cut off
+LEASE = ATTEMPT_DEADLINE + 60.0  # a claimed attempt is retried after this if its sender died
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,10 @@ async def attempt(store: Store, d: DeliveryRow, backoff: Backoff) -> str:
     args, msg = found
     sender = PROVIDERS[tables.get_notifier(d.notifier_id).provider].send  # type: ignore[union-attr]
     try:
-        await asyncio.to_thread(sender, args, msg)
+        try:
+            await asyncio.wait_for(asyncio.to_thread(sender, args, msg), ATTEMPT_DEADLINE)
+        except TimeoutError as exc:
+            raise SendError(f"no answer within {ATTEMPT_DEADLINE:g} s") from exc
     except SendError as exc:
         now = time.time()
         attempts = d.attempts + 1
@@ -68,10 +80,85 @@ async def attempt(store: Store, d: DeliveryRow, backoff: Backoff) -> str:
 
 
 async def deliver_due(store: Store, backoff: Backoff, limit: int = 100) -> dict[str, int]:
-    """Attempt every delivery that is due (a few at once); counts by outcome."""
-    due = monitor_tables(store).due_deliveries(time.time(), limit)
-    outcomes = await asyncio.gather(*(attempt(store, d, backoff) for d in due))
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o] = counts.get(o, 0) + 1
-    return counts
+    """Attempt every delivery that is due, in the foreground (``monitor run-now``);
+    counts by outcome."""
+    sender = Sender(store, backoff, concurrency=limit)
+    sender.step()
+    return await sender.drain()
+
+
+@dataclass(slots=True)
+class Sender:
+    """Sends due deliveries beside the schedule, never holding it up: each look
+    (:meth:`step`) claims what is due, up to ``concurrency`` attempts in flight, and
+    returns at once; a slow or silent receiver occupies one slot, not the daemon.
+    Each attempt is claimed in the store first, so two daemons never send it twice."""
+
+    store: Store
+    backoff: Backoff = field(default_factory=Backoff)
+    concurrency: int = 16
+    counts: dict[str, int] = field(default_factory=dict)  # outcomes since the start
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def step(self) -> int:
+        """Start the attempts that are due and fit; how many were started."""
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        tables = monitor_tables(self.store)
+        now = time.time()
+        started = 0
+        for d in tables.due_deliveries(now, free):
+            if not tables.claim_delivery(d.id, d.next_attempt, now + LEASE):
+                continue  # another sender has it
+            task = asyncio.create_task(self._attempt(d))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def _attempt(self, d: DeliveryRow) -> None:
+        try:
+            outcome = await attempt(self.store, d, self.backoff)
+        except Exception:  # one delivery's failure never stops the others
+            log.exception("delivery %s failed", d.id)
+            outcome = "error"
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self) -> dict[str, int]:
+        """Wait for the attempts in flight; the outcomes so far."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        return dict(self.counts)
+
+    async def run(self, stop: asyncio.Event, tick: float) -> None:
+        """Look every ``tick`` seconds until ``stop``, then finish what is in flight."""
+        try:
+            while not stop.is_set():
+                self.step()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), tick)
+        finally:
+            await self.drain()
+
+
+def send_in_thread(sender: Sender, tick: float) -> Callable[[], None]:
+    """``sender`` looking every ``tick`` seconds on a thread of its own (the broker
+    daemon's main thread runs Celery's consumer); returns the function that stops it
+    once the attempts in flight are done."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(sender.run(stop, tick),),
+                              name="netatlas-deliveries", daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(ATTEMPT_DEADLINE + 5.0)
+        if not thread.is_alive():
+            loop.close()
+    return halt
