@@ -19,7 +19,15 @@ from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words, shared_source
 from netatlas.store.sqlparts import boolean_sql, leading_number, like_pattern, range_clause
 
-from .fields import SEVERITY_RANK, elements, ref_at, scalar
+from .fields import (
+    SEVERITY_RANK,
+    distinct_lists,
+    elements,
+    indexed_list,
+    list_text,
+    ref_at,
+    scalar,
+)
 
 _SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _FTS = "o.id IN (SELECT rowid FROM obs_fts WHERE obs_fts MATCH ?)"
@@ -120,6 +128,11 @@ def _test(t: Term, f: Field, params: list[Any], within: str | None = None) -> st
             cond = _compare(t, SEVERITY_RANK.format(x="e.value"), "int", params)
         else:
             cond = _compare(t, "e.value", "str", params)
+        path = indexed_list(src) if within is None else None
+        if path is not None:
+            # each distinct list tested once, then the rows holding a match sought
+            return (f"{list_text(path)} IN ({distinct_lists(path)} AND EXISTS"
+                    f" (SELECT 1 FROM json_each(v) AS e WHERE {cond}))")
         return f"EXISTS (SELECT 1 FROM ({elements(src, within)}) AS e WHERE {cond})"
     if t.op == "glob":
         return _compare(t, "o.ip" if src == Column("ip") else scalar(src, within), "str",

@@ -30,7 +30,7 @@ from netatlas.store.rows import (
 )
 
 from . import totals
-from .fields import json_path
+from .fields import INDEXED_LISTS, json_path, list_text
 
 Migration = tuple[int, str, Callable[[sqlite3.Connection], None]]
 
@@ -247,6 +247,17 @@ def _cve_cpe_by_cve(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS cve_cpe_cve ON cve_cpe(cve_id)")
 
 
+def _list_indexes(conn: sqlite3.Connection) -> None:
+    """Version 7: the latest rows' low-cardinality lists (fields.INDEXED_LISTS: tags)
+    indexed whole, as JSON text: a test reads each distinct list once, then seeks the
+    rows (count tag:eol-product at 1M rows: 6 s parsing every record -> 12 ms)."""
+    for path in INDEXED_LISTS:
+        x = list_text(path, None)
+        name = "latest_list_" + "_".join(path)
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON observations ({x})"
+                     f" WHERE is_latest = 1 AND {x} IS NOT NULL")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
     (2, "banners and shared values stored once, version keys, words-only full text",
@@ -256,6 +267,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (5, "shared values named by hash in every record, their hashes indexed",
      _shared_refs),
     (6, "CVE feed rows indexed by CVE id", _cve_cpe_by_cve),
+    (7, "the latest rows' tag lists indexed", _list_indexes),
 )
 LATEST = MIGRATIONS[-1][0]
 
