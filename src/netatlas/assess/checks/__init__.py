@@ -2,17 +2,30 @@
 holds (grab sections, identification) and returns a short evidence string quoting it, or
 None. Nothing here guesses from a port number, and nothing talks to the network.
 
-Table order is report order: data stores, messaging and coordination, access, protocol
+Table order is report order: data stores, messaging and coordination, platforms, access, protocol
 hygiene, TLS, web, AI / ML, biometric, ICS, then default logins that worked (opt-in)."""
 
 from __future__ import annotations
 
-from . import access, ai, biometric, coordination, datastores, hygiene, ics, logins, tls, web
+from . import (
+    access,
+    ai,
+    biometric,
+    coordination,
+    datastores,
+    hygiene,
+    ics,
+    logins,
+    platforms,
+    tls,
+    web,
+)
 from ._base import EVIDENCE_MAX, Check, Severity
 
 CHECKS: tuple[Check, ...] = (
     *datastores.CHECKS,
     *coordination.CHECKS,
+    *platforms.CHECKS,  # Consul, Vault, kubelet, YARN, Spark, Solr, Airflow, ...
     *access.CHECKS,
     *hygiene.CHECKS,
     *tls.CHECKS,
