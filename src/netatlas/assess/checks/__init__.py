@@ -17,6 +17,7 @@ from . import (
     ics,
     logins,
     platforms,
+    sharing,
     tls,
     web,
 )
@@ -25,6 +26,7 @@ from ._base import EVIDENCE_MAX, Check, Severity
 CHECKS: tuple[Check, ...] = (
     *datastores.CHECKS,
     *coordination.CHECKS,
+    *sharing.CHECKS,
     *platforms.CHECKS,  # Consul, Vault, kubelet, YARN, Spark, Solr, Airflow, ...
     *access.CHECKS,
     *hygiene.CHECKS,
