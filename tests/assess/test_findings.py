@@ -183,6 +183,21 @@ POSITIVE: dict[str, Observation] = {
     "default-page": obs("http", "nginx", http=http(
         title="Welcome to nginx!", html="<p>If you see this page, the nginx web server is "
                                         "successfully installed and working.</p>")),
+    # file and desktop sharing (checks/sharing.py)
+    "rsync-anonymous-modules": obs("rsync", None, rsync={"version": "32.0", "modules": [
+        {"name": "pub", "comment": "public files", "auth_required": False},
+        {"name": "priv", "comment": "private", "auth_required": True}]}),
+    "nfs-exports-open": obs("rpcbind", None, portmap={"exports": [
+        {"dir": "/srv/share", "groups": ["*"], "everyone": True}]}),
+    "rpc-programs-listed": obs("rpcbind", None, portmap={"programs": [
+        {"program": 100000, "name": "portmapper", "version": 2, "protocol": "tcp",
+         "port": 111}], "program_names": ["portmapper"]}),
+    "x11-open": obs("X11", None, x11={"status": "success", "vendor": "The X.Org Foundation",
+                                      "release": 12101007,
+                                      "screens": [{"width": 1280, "height": 1024}]}),
+    "ldap-anonymous-read": obs("ldap", "OpenLDAP", ldap={"anonymous_read": {
+        "base": "dc=lab,dc=netatlas,dc=test", "entries": 2,
+        "dns": ["ou=people,dc=lab,dc=netatlas,dc=test"]}}),
 }
 
 EXTRA_POSITIVE = [
@@ -211,6 +226,11 @@ EXTRA_POSITIVE = [
     ("ai-ollama", obs("http", "Ollama", http=http(404))),
 ]
 NEAR_MISS = [
+    ("x11-open", obs("X11", None, x11={"status": "failed", "reason": "Authorization required"})),
+    ("rsync-anonymous-modules", obs("rsync", None, rsync={"version": "32.0", "modules": []})),
+    ("nfs-exports-open", obs("rpcbind", None, portmap={"exports": [], "programs": []})),
+    ("ldap-anonymous-read", obs("ldap", "OpenLDAP", ldap={"anonymous_read": {
+        "base": "dc=lab,dc=netatlas,dc=test", "entries": 0, "result_code": 0}})),
     ("rdp-no-nla", obs("ms-wbt-server", None, rdp={"selected": "HYBRID"})),  # not learned
     ("smb-signing-not-required", obs("microsoft-ds", None, smb={"protocol": "SMB2"})),
     ("smb-null-session", obs("microsoft-ds", None, smb={"null_session": "yes"})),
