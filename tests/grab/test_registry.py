@@ -61,6 +61,28 @@ OLD_UDP_USUAL = {53: "dns", 5353: "dns", 123: "ntp", 161: "snmp", 47808: "bacnet
 # discover's own payloads per port (how many), and its generic set (SNMPv3, NTP, DNS)
 OLD_OWN_PAYLOADS = {53: 1, 123: 1, 161: 2, 5060: 1, 5353: 1, 47808: 2}
 
+# Protocols registered since (issue 14), one entry each: what it adds to the derived
+# tables. "ports": TCP port hints; "probe": a TCP probe; "unhinted": how detect tries
+# it elsewhere; "udp_ports": UDP usual ports; "payloads": discovery payloads per port.
+ADDED: dict[str, dict[str, Any]] = {
+    "kafka": {"ports": {9092}, "probe": True, "unhinted": "frame-only"},
+    "cassandra": {"ports": {9042}, "probe": True},
+    "onvif": {"udp_ports": {3702}, "payloads": {3702: 1}},
+}
+
+
+def _added(key: str) -> dict[str, Any]:
+    return {name: spec[key] for name, spec in ADDED.items() if key in spec}
+
+
+def _in_order(names: list[str] | tuple[str, ...], old: list[str] | tuple[str, ...],
+              unhinted: str | None = None) -> None:
+    """The old names keep their order; the added ones (of that kind) are all there."""
+    assert [n for n in names if n in old] == list(old)
+    added = {n for n, how in _added("unhinted").items() if how == unhinted} \
+        if unhinted else set(_added("udp_ports"))
+    assert set(names) - set(old) == added
+
 # Greetings, what the old classify_greeting named each on port 0, and on the ports
 # where that differs (a bare reply code goes by the port); captured before the registry.
 FTP = {21: 'ftp', 2121: 'ftp'}
@@ -126,7 +148,7 @@ def test_every_protocol_module_is_registered() -> None:
 
 def test_names_are_unique() -> None:
     names = registry.names()
-    assert len(names) == len(set(names)) == 30
+    assert len(names) == len(set(names)) == 30 + len(ADDED)
     again = Registry([Protocol(name="x")])
     with pytest.raises(ValueError, match="already registered"):
         again.register(Protocol(name="x"))
@@ -149,19 +171,25 @@ def test_declarations_are_consistent() -> None:
 
 def test_derived_tables_equal_the_old_ones() -> None:
     t = detect.tables()
-    assert t.port_hints == OLD_PORT_HINTS
+    added_hints = {port: name for name, ports in _added("ports").items() for port in ports}
+    assert t.port_hints == OLD_PORT_HINTS | added_hints
     assert {p: n for p, n in t.tls_inner.items() if n != "http"} == OLD_TLS_INNER_HINTS
     assert {p for p, n in t.tls_inner.items() if n == "http"} == OLD_TLS_HTTP_PORTS
     assert t.default_order == OLD_DEFAULT_ORDER
     assert set(t.greeting_grabbers) == OLD_GREETING_GRABBERS
-    assert set(t.probes) == OLD_PROBES
+    assert set(t.probes) == OLD_PROBES | set(_added("probe"))
     assert t.nmap_services == OLD_NMAP_SERVICES
     assert t.same_as_nmap == OLD_SAME_AS_NMAP
-    assert (t.frame_only, t.hang_up_only) == (OLD_FRAME_ONLY, OLD_HANG_UP_ONLY)
-    assert list(udp.probes()) == OLD_UDP_PROBES
-    assert udp.usual() == OLD_UDP_USUAL
+    _in_order(t.frame_only, OLD_FRAME_ONLY, "frame-only")
+    _in_order(t.hang_up_only, OLD_HANG_UP_ONLY, "hang-up-only")
+    _in_order(list(udp.probes()), OLD_UDP_PROBES)
+    added_udp = {port: name for name, ports in _added("udp_ports").items() for port in ports}
+    assert udp.usual() == OLD_UDP_USUAL | added_udp
     payloads = Payloads(nmap_file=None)
-    assert {port: len(v) for port, v in payloads.own.items()} == OLD_OWN_PAYLOADS
+    added_payloads = {port: n for by_port in _added("payloads").values()
+                      for port, n in by_port.items()}
+    assert {port: len(v) for port, v in payloads.own.items()} == \
+        OLD_OWN_PAYLOADS | added_payloads
     _v2c, v3 = payloads.own[161]
     (dns_q,) = payloads.own[53]
     assert payloads.own[5353] == (dns_q,)

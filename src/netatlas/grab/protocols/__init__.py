@@ -18,8 +18,10 @@ The order is the engine's (see ``engine/registry.py``):
   cost a connection each, not a silence. slapd and DNS wait silently for a BER /
   length-prefix worth of bytes already at the TLS hello: only their port hint (389, 53)
   reaches them;
-- the rest: UDP after DNS (BACnet, SIP), the frame-only probes (Modbus, then S7, whose
-  probe says no to RDP while RDP's would take a PLC's confirm for RDP), the others.
+- the rest: UDP after DNS (BACnet, SIP, ONVIF), the frame-only probes (Modbus, then S7, whose
+  probe says no to RDP while RDP's would take a PLC's confirm for RDP, then Kafka, which
+  hangs up on every other probe's bytes), the others (Cassandra answers junk with a
+  protocol ERROR frame, which ``in_replies`` spots).
 A protocol registered later (``registry.register``) comes after all of these.
 """
 
@@ -27,11 +29,13 @@ from ..engine.registry import Registry
 from . import (
     amqp,
     bacnet,
+    cassandra,
     dns,
     epmd,
     ftp,
     http,
     imap,
+    kafka,
     ldap,
     memcached,
     modbus,
@@ -40,6 +44,7 @@ from . import (
     mysql,
     nats,
     ntp,
+    onvif,
     pop3,
     postgresql,
     rdp,
@@ -61,7 +66,7 @@ registry = Registry(module.PROTOCOL for module in (
     ssh, mysql, nats, vnc, pop3, imap, telnet, ftp, smtp,
     snmp, ntp,
     tls, http, redis, memcached, zookeeper, postgresql, mqtt, amqp, ldap, dns,
-    bacnet, sip, modbus, s7, epmd, mongodb, smb, rdp, rtsp,
+    bacnet, sip, onvif, modbus, s7, kafka, epmd, cassandra, mongodb, smb, rdp, rtsp,
 ))
 
 __all__ = ["registry"]
