@@ -178,10 +178,12 @@ def free_port() -> int:
             return port
 
 
-def start_server(db: str, port: int, rate_limit: float, stderr: Any) -> subprocess.Popen[bytes]:
+def start_server(db: str, port: int, rate_limit: float, stderr: Any,
+                 max_queries: int = 0) -> subprocess.Popen[bytes]:
+    admission = ["--max-queries", str(max_queries)] if max_queries else []
     proc = subprocess.Popen(
         [*NETATLAS, "serve", "--db", db, "--host", HOST, "--port", str(port),
-         "--rate-limit", str(rate_limit)],
+         "--rate-limit", str(rate_limit), *admission],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
     deadline = time.monotonic() + 60
     while True:
@@ -429,7 +431,8 @@ def report(prepared: Prepared, args: argparse.Namespace, warm: list[tuple[str, f
             else "reused")
     lines = [
         f"== api_load: {prepared.rows:,} observations ({prepared.disk_mb:,.0f} MB, {fill}), "
-        f"netatlas serve (one process, --rate-limit {args.rate_limit:g}), {wrk_version}: "
+        f"netatlas serve (one process, --rate-limit {args.rate_limit:g}"
+        f"{f', --max-queries {args.max_queries}' if args.max_queries else ''}), {wrk_version}: "
         f"{args.clients} connections on {args.threads} threads, {args.duration} s, "
         f"{len(MIX)} kinds of query, {len(prepared.hosts)} hosts ==",
         "",
@@ -495,6 +498,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=int, default=30, help="wrk's per-request timeout, s")
     ap.add_argument("--rate-limit", type=float, default=0.0,
                     help="the server's per-key requests/s (0 = unlimited)")
+    ap.add_argument("--max-queries", type=int, default=0,
+                    help="the server's --max-queries (0 = its default)")
     ap.add_argument("--each", type=int, default=0, metavar="SECONDS",
                     help="then each kind of query alone for SECONDS (0 = not)")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
@@ -515,7 +520,7 @@ def main() -> None:
     server: subprocess.Popen[bytes] | None = None
     try:
         with open(stderr_path, "wb") as stderr:
-            server = start_server(db, port, args.rate_limit, stderr)
+            server = start_server(db, port, args.rate_limit, stderr, args.max_queries)
             log(f"netatlas serve pid {server.pid} on http://{HOST}:{port}/")
             warm = warm_up(port, prepared.key, prepared.hosts)
             script = tmp / "mix.lua"

@@ -11,10 +11,20 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import Response
 
 from netatlas.api import _alerts, _errors, _internetdb, _native, _shodan, _shodan_tools
+from netatlas.api._admission import Admission, AdmissionControl
 from netatlas.api._auth import COOKIE, authenticate
 from netatlas.api._docs import add_docs
 from netatlas.api._guard import RequestGuard
-from netatlas.api._ratelimit import AUTH_FAIL_BURST, AUTH_FAIL_RATE, RateLimiter
+from netatlas.api._limits import (
+    AUTH_FAIL_BURST,
+    AUTH_FAIL_RATE,
+    BURST,
+    MAX_QUERIES,
+    MAX_WAIT,
+    MAX_WAITING,
+    RATE,
+)
+from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager, check_allow
 from netatlas.api._services import Services
 from netatlas.enrich import GeoIP
@@ -22,8 +32,9 @@ from netatlas.store import open_store, resolve_db_path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RATE = 20.0  # requests per second per key
-DEFAULT_BURST = 40
+DEFAULT_RATE = RATE  # requests per second per key
+DEFAULT_BURST = BURST
+READERS = 8  # a store that does not say how many reads it serves at once
 ALWAYS_EXCLUDED_PORTS = "2024"  # never probed from the API
 
 
@@ -39,6 +50,9 @@ def create_app(
     broker: str | None = None,
     auth_fail_rate: float = AUTH_FAIL_RATE,
     auth_fail_burst: int = AUTH_FAIL_BURST,
+    max_queries: int | None = MAX_QUERIES,
+    max_waiting: int = MAX_WAITING,
+    max_wait: float = MAX_WAIT,
 ) -> FastAPI:
     """Build the app over the store at ``db``.
 
@@ -48,7 +62,9 @@ def create_app(
     more MMDB files used to fill ``location``/``asn``/``org``. ``rate``/``burst`` are
     the per-key token bucket (a key may carry its own); ``auth_fail_rate``/
     ``auth_fail_burst`` the bucket of failed key checks per client address (past it,
-    429 with Retry-After).
+    429 with Retry-After). ``max_queries`` requests read the store at once (None: as
+    many as the store's reader pool), ``max_waiting`` more wait their turn for at
+    most ``max_wait`` s; past either, 503 with Retry-After (``_admission.py``).
     """
     path = resolve_db_path(db)
     allow = list(allow)
@@ -106,6 +122,8 @@ def create_app(
             response.set_cookie(COOKIE, secret, httponly=True, samesite="strict")
         return response
 
+    running = max_queries or int(getattr(store, "readers", READERS))
+    app.add_middleware(AdmissionControl, admission=Admission(running, max_waiting, max_wait))
     app.add_middleware(RequestGuard)  # added last: the outermost, before any body is read
     return app
 

@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass
 
 MAX_BUCKETS = 100_000  # anonymous (open mode) clients are keyed by address; keep it bounded
-AUTH_FAIL_RATE = 1.0  # failed key checks per second per client address, once past
-AUTH_FAIL_BURST = 20  # this many
 
 
 @dataclass(slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netatlas.api._ratelimit import AUTH_FAIL_BURST, AUTH_FAIL_RATE, RateLimiter
+from netatlas.api._limits import AUTH_FAIL_BURST, AUTH_FAIL_RATE
+from netatlas.api._ratelimit import RateLimiter
 from netatlas.api._scans import ScanManager
 from netatlas.enrich import GeoIP, enrich_record
 from netatlas.store import Store

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import click
 
+from netatlas.api import _limits as limits
 from netatlas.cli.options import db_option
 
 
@@ -32,15 +33,30 @@ def _is_loopback(host: str) -> bool:
               help="CIDR/range API scans may target (repeatable); none = API starts no scans.")
 @click.option("--geoip", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="MaxMind-format .mmdb (City/Country/ASN); repeatable.")
-@click.option("--rate-limit", type=float, default=20.0, show_default=True,
-              help="Requests per second per key (0 = unlimited).")
-@click.option("--burst", type=click.IntRange(min=1), default=40, show_default=True,
+@click.option("--rate-limit", type=click.FloatRange(min=0), default=limits.RATE,
+              show_default=True, help="Requests per second per key (0 = unlimited).")
+@click.option("--burst", type=click.IntRange(min=1), default=limits.BURST, show_default=True,
               help="Requests a key may make at once before the rate applies.")
+@click.option("--auth-fail-rate", type=click.FloatRange(min=0), default=limits.AUTH_FAIL_RATE,
+              show_default=True,
+              help="Failed key checks per second per client address, once past "
+                   "--auth-fail-burst; then 429 with Retry-After (0 = unlimited).")
+@click.option("--auth-fail-burst", type=click.IntRange(min=1), default=limits.AUTH_FAIL_BURST,
+              show_default=True, help="Failed key checks a client address may make at once.")
+@click.option("--max-queries", type=click.IntRange(min=1), default=limits.MAX_QUERIES,
+              help="Requests reading the store at once (default: the store's reader pool, "
+                   "SQLite 2 per core and at least 4, PostgreSQL 8).")
+@click.option("--max-waiting", type=click.IntRange(min=0), default=limits.MAX_WAITING,
+              show_default=True,
+              help=f"Requests that may wait for a turn, in order; past them, or after "
+                   f"{limits.MAX_WAIT:g} s waiting, 503 with Retry-After.")
 @click.option("--broker", envvar="NETATLAS_BROKER", default=None, metavar="URL",
               help="Send scans started through the API to a cluster's workers "
                    "(README \"Scale-out\"; needs a PostgreSQL --db).")
 def serve(db: str | None, host: str, port: int, open_access: bool, allow: tuple[str, ...],
-          geoip: tuple[str, ...], rate_limit: float, burst: int, broker: str | None) -> None:
+          geoip: tuple[str, ...], rate_limit: float, burst: int, auth_fail_rate: float,
+          auth_fail_burst: int, max_queries: int | None, max_waiting: int,
+          broker: str | None) -> None:
     """Serve the REST API, the Shodan-compatible API and the web UI."""
     if open_access and not _is_loopback(host):
         click.echo(f"refused: --open serves data without a key; {host} is not a loopback "
@@ -53,7 +69,8 @@ def serve(db: str | None, host: str, port: int, open_access: bool, allow: tuple[
     try:
         app = create_app(db, open_access=open_access, allow=list(allow),
                          geoip=list(geoip) or None, rate=rate_limit, burst=burst,
-                         broker=broker)
+                         auth_fail_rate=auth_fail_rate, auth_fail_burst=auth_fail_burst,
+                         max_queries=max_queries, max_waiting=max_waiting, broker=broker)
     except Exception as exc:  # a bad allow list or geo db: say why, do not trace back
         click.echo(f"cannot start: {exc}", err=True)
         sys.exit(2)

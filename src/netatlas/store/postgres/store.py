@@ -179,6 +179,7 @@ def _facet_value(value: Any) -> Any:
 
 
 class PostgresStore:
+    readers = POOL_MAX  # reads served at once: the API admits as many (api/_admission)
     # made on first use by netatlas.store.shards.shard_tables (no attribute until then)
     _shard_tables: PostgresShards
 

@@ -73,6 +73,10 @@ FACET_SAMPLE_ROWS = 50_000  # at 2M rows: port:80 by country 720 -> 330 ms
 FTS_FREQUENT = 2_000
 READER_MMAP = 1 << 31  # bytes of the file a reader maps (SQLite's own cap is 2 GB)
 READER_CACHE_KB = 32_768  # page cache per reader connection (one per thread)
+# Reads worth running at once (a reader connection each, one per thread): they are
+# CPU-bound once the file is in the page cache, so past the cores they only share
+# them; a few more cover reads waiting on the disk. The API admits as many (_admission).
+READERS = max(4, 2 * (os.cpu_count() or 1))
 WRITER_CACHE_KB = 262_144  # the writer seeks every endpoint's latest row: indexes in memory
 # A CVE feed's rows are written once, not sought: while one is imported the writer's page
 # cache is held to this (at WRITER_CACHE_KB a 107 MB feed took the process to 148 MB).
@@ -112,6 +116,8 @@ _Job = ObsRow | _Call | Callable[[sqlite3.Connection], object] | _Stop  # the re
 
 
 class SQLiteStore:
+    readers = READERS
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self.url = self.path
