@@ -59,3 +59,30 @@ def test_values_at_the_bounds_are_accepted(text: str, expected: Term) -> None:
 def test_brackets_inside_words_and_quotes_still_search() -> None:
     assert parse('"[error]"').root is not None
     assert parse("foo]").root is not None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("port:" + "0" * 40 + "80", Term("port", "eq", (80,))),
+    ("port:" + "0" * 40 + "80-" + "0" * 30 + "90", Term("port", "range", (80, 90))),
+    ("port:>" + "0" * 3000 + "22", Term("port", "gt", (22,))),
+    ("http.status:" + "0" * 25 + "200", Term("http.status", "eq", (200,))),
+])
+def test_leading_zeros_are_not_digits(text: str, expected: Term) -> None:
+    """``port:000…080`` is port 80 (it was "expected a whole number", which it is)."""
+    root = parse(text).root
+    assert isinstance(root, Term)
+    assert (root.field, root.op, root.values) == (expected.field, expected.op, expected.values)
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ("port:12345678901234567890123", 6),
+    ("port:80,00012345678901234567890123", 9),
+    ("port:[1 TO 12345678901234567890123]", 12),
+    ("port:1-12345678901234567890123", 6),
+])
+def test_a_number_too_long_for_its_field_says_so(text: str, column: int) -> None:
+    with pytest.raises(QuerySyntaxError) as info:
+        parse(text)
+    assert info.value.column == column, str(info.value)
+    assert "(23 digits) is out of bounds: 0 to 65535" in info.value.message
+    assert "whole number" not in info.value.message

@@ -272,7 +272,7 @@ class _Builder:
             return [Term(f.name, "glob", (pattern,), col)]
         text = V.as_text(raw)
         if f.type == "int" and not quoted:
-            span = _guard(V.parse_int_range, text, scalar)
+            span = _guard(lambda s: V.parse_int_range(s, f.bounds), text, scalar)
             if span is not None:
                 for n in span:
                     _within(f, n, scalar)
@@ -321,7 +321,7 @@ class _Builder:
                 return _guard(V.parse_severity, text, tok)
             return text
         if t == "int":
-            n = _guard(V.parse_int, text, tok)
+            n = _guard(lambda s: V.parse_int(s, f.bounds), text, tok)
             _within(f, n, tok)
             return n
         if t == "date":

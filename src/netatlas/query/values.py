@@ -14,8 +14,9 @@ from .ipbin import canonical_ip, canonical_network
 from .versions import version_key
 
 _ESCAPABLE = '"\\*?'
-_INT = re.compile(r"[+-]?\d{1,19}")
-_INT_RANGE = re.compile(r"([+-]?\d{1,19})-([+-]?\d{1,19})")
+_INT = re.compile(r"([+-]?)0*(\d+)")  # leading zeros are no digits: port:0080 is 80
+_INT_RANGE = re.compile(r"([+-]?\d+)-([+-]?\d+)")
+_INT_DIGITS = 19  # a signed 64-bit integer's
 _DECIMAL = re.compile(r"[+-]?\d{1,5}(?:\.\d{1,5})?")
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _TRUE = {"true", "yes", "on", "1"}
@@ -56,10 +57,18 @@ def as_text(value: str | Glob) -> str:
     return value
 
 
-def parse_int(text: str) -> int:
-    if not _INT.fullmatch(text.strip()):
+def parse_int(text: str, bounds: tuple[int, int] | None = None) -> int:
+    """A whole number; one with more digits than any bound (or a 64-bit integer) can
+    hold is refused by its size, with ``bounds`` named when given."""
+    m = _INT.fullmatch(text.strip())
+    if not m:
         raise ValueError(f'expected a whole number, not "{_short(text)}"')
-    n = int(text)
+    sign, digits = m.groups()
+    if len(digits) > _INT_DIGITS:
+        limit = f"{bounds[0]} to {bounds[1]}" if bounds else f"at most {_INT_DIGITS} digits"
+        raise ValueError(f"{sign}{_short(digits, 12)} ({len(digits)} digits) is out of "
+                         f"bounds: {limit}")
+    n = int(sign + digits)
     if not -_INT64 <= n < _INT64:
         raise ValueError("number out of range")
     return n
@@ -82,11 +91,12 @@ def parse_score(text: str, bounds: tuple[int, int]) -> str:
     return s
 
 
-def parse_int_range(text: str) -> tuple[int, int] | None:
+def parse_int_range(text: str, bounds: tuple[int, int] | None = None
+                    ) -> tuple[int, int] | None:
     m = _INT_RANGE.fullmatch(text.strip())
     if not m:
         return None
-    lo, hi = parse_int(m.group(1)), parse_int(m.group(2))
+    lo, hi = parse_int(m.group(1), bounds), parse_int(m.group(2), bounds)
     if lo > hi:
         raise ValueError(f"empty range: {lo} is greater than {hi}")
     return lo, hi
