@@ -5,7 +5,6 @@ control characters are made visible."""
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Iterable
 from typing import IO, Any
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from netatlas import jsonlines
 from netatlas.cli import escape
 from netatlas.cli.escape import escape_json_terminal, escape_terminal
 from netatlas.store import FacetValue
@@ -49,7 +49,7 @@ def print_json_lines(records: Iterable[dict[str, Any]], out: IO[str] | None = No
     to_terminal = escape.is_terminal(out)  # a file or a pipe gets the data as stored
     n = 0
     for rec in records:
-        line = json.dumps(rec, ensure_ascii=False, sort_keys=False)
+        line = jsonlines.dumps(rec)
         out.write((escape_json_terminal(line) if to_terminal else line) + "\n")
         n += 1
     return n

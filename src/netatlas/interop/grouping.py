@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import orjson
 
+from netatlas import jsonlines
+
 RUN = 50_000
 
 
@@ -28,7 +30,7 @@ def _spill(run: list[tuple[tuple[int, int, int], dict[str, Any]]]) -> IO[bytes]:
     run.sort(key=lambda kr: kr[0])
     f = tempfile.TemporaryFile()  # noqa: SIM115 - closed after the merge
     for _, rec in run:
-        f.write(orjson.dumps(rec, option=orjson.OPT_NON_STR_KEYS, default=str) + b"\n")
+        f.write(jsonlines.dumps_bytes(rec))
     f.seek(0)
     return f
 

@@ -8,8 +8,7 @@ import gzip
 from collections.abc import Iterable
 from typing import IO, Any
 
-import orjson
-
+from netatlas import jsonlines
 from netatlas.api._records import shodan_banner
 
 
@@ -17,7 +16,6 @@ def write(records: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
     n = 0
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6) as gz:
         for rec in records:
-            gz.write(orjson.dumps(shodan_banner(rec), default=str,
-                                  option=orjson.OPT_NON_STR_KEYS) + b"\n")
+            gz.write(jsonlines.dumps_bytes(shodan_banner(rec)))
             n += 1
     return n
