@@ -10,6 +10,7 @@ from netatlas.grab.engine.errors import ProtocolError
 from netatlas.grab.protocols.ldap import (
     UNBIND,
     header,
+    onelevel_request,
     parse_rootdse,
     reply_complete,
     search_request,
@@ -124,4 +125,7 @@ async def test_live_fake_slapd(fast: GrabOptions) -> None:
         await asyncio.sleep(0.1)
     assert res.status == "success", res.error
     assert res.service == "ldap" and res.sections["ldap"]["vendor_name"] == "OpenLDAP"
-    assert got == [search_request(), UNBIND]  # a search and an unbind, never a bind
+    # the root DSE, then one one-level search of its naming context; each on its own
+    # connection, each followed by an unbind; never a bind
+    base = res.sections["ldap"]["naming_contexts"][0]
+    assert got == [search_request(), UNBIND, onelevel_request(base), UNBIND]

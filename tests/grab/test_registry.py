@@ -63,11 +63,17 @@ OLD_OWN_PAYLOADS = {53: 1, 123: 1, 161: 2, 5060: 1, 5353: 1, 47808: 2}
 
 # Protocols registered since (issue 14), one entry each: what it adds to the derived
 # tables. "ports": TCP port hints; "probe": a TCP probe; "unhinted": how detect tries
-# it elsewhere; "udp_ports": UDP usual ports; "payloads": discovery payloads per port.
+# it elsewhere; "udp_ports": UDP usual ports; "payloads": discovery payloads per port;
+# "greeting": a greeting test and grabber; "nmap_names": nmap's service names for it.
 ADDED: dict[str, dict[str, Any]] = {
     "kafka": {"ports": {9092}, "probe": True, "unhinted": "frame-only"},
     "cassandra": {"ports": {9042}, "probe": True},
     "onvif": {"udp_ports": {3702}, "payloads": {3702: 1}},
+    "rsync": {"greeting": True},
+    "portmap": {"ports": {111}, "probe": True, "udp_ports": {111}, "payloads": {111: 1},
+                "nmap_names": {"rpcbind"}},
+    "x11": {"ports": set(range(6000, 6064)), "probe": True, "unhinted": "hang-up-only",
+            "nmap_names": {"X11"}},
 }
 
 
@@ -176,9 +182,10 @@ def test_derived_tables_equal_the_old_ones() -> None:
     assert {p: n for p, n in t.tls_inner.items() if n != "http"} == OLD_TLS_INNER_HINTS
     assert {p for p, n in t.tls_inner.items() if n == "http"} == OLD_TLS_HTTP_PORTS
     assert t.default_order == OLD_DEFAULT_ORDER
-    assert set(t.greeting_grabbers) == OLD_GREETING_GRABBERS
+    assert set(t.greeting_grabbers) == OLD_GREETING_GRABBERS | set(_added("greeting"))
     assert set(t.probes) == OLD_PROBES | set(_added("probe"))
-    assert t.nmap_services == OLD_NMAP_SERVICES
+    assert t.nmap_services == OLD_NMAP_SERVICES | {
+        alias: name for name, aliases in _added("nmap_names").items() for alias in aliases}
     assert t.same_as_nmap == OLD_SAME_AS_NMAP
     _in_order(t.frame_only, OLD_FRAME_ONLY, "frame-only")
     _in_order(t.hang_up_only, OLD_HANG_UP_ONLY, "hang-up-only")

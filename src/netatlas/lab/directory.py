@@ -2,7 +2,8 @@
 our TLS and HTTP probes on ports that belong to something else, and one that none of
 our own grabbers speak.
 
-- slapd (OpenLDAP) on a port nmap calls something else; anonymous rootDSE only.
+- slapd (OpenLDAP) on a port nmap calls something else: the rootDSE and a few entries
+  below its suffix readable anonymously (slapd's default access).
 - a second dnsmasq answering DNS over TCP on a non-DNS port.
 - an MIT Kerberos KDC on an odd port: only nmap's probes name it.
 """
@@ -10,6 +11,7 @@ our own grabbers speak.
 from __future__ import annotations
 
 import secrets
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,14 +23,56 @@ REALM = "LAB.NETATLAS.TEST"
 KDB5_UTIL = "/usr/sbin/kdb5_util"
 
 
+SUFFIX = "dc=lab,dc=netatlas,dc=test"
+# The suffix and three entries: a one-level search of the suffix finds two.
+LDIF = f"""dn: {SUFFIX}
+objectClass: dcObject
+objectClass: organization
+dc: lab
+o: netatlas lab
+
+dn: ou=people,{SUFFIX}
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,{SUFFIX}
+objectClass: organizationalUnit
+ou: groups
+
+dn: cn=alice,ou=people,{SUFFIX}
+objectClass: person
+cn: alice
+sn: Example
+"""
+# Only the root DSE and the schema to anonymous clients; entries to bound users only.
+ANONYMOUS_ROOTDSE_ONLY = """access to dn.base="" by * read
+access to dn.base="cn=Subschema" by * read
+access to * by users read by anonymous auth"""
+SLAPADD = "/usr/sbin/slapadd"
+
+
+def slapd_argv(d: Path, ip: str, port: int, access: str = "") -> list[str]:
+    """A slapd serving LDIF's entries from ``d`` on ip:port only (``access``: slapd.conf
+    access lines; none: slapd's default, everything readable by anyone)."""
+    mkdir(d, 0o700)
+    conf = write(d / "slapd.conf", render("slapd.conf.in", dir=d, access=access))
+    loaded = d / "data" / "lab-ldif-loaded"
+    if not loaded.exists():  # a new state dir, or one from before the lab had entries
+        shutil.rmtree(d / "data", ignore_errors=True)
+        mkdir(d / "data", 0o700)
+        ldif = write(d / "lab.ldif", LDIF, 0o600)
+        proc = subprocess.run([SLAPADD, "-q", "-f", str(conf), "-l", str(ldif)],
+                              capture_output=True, timeout=60, check=False)
+        if proc.returncode != 0:
+            raise LabError(f"slapadd failed: {proc.stderr.decode(errors='replace')[-300:]}")
+        write(loaded, "")
+    # -d 0: foreground, no debug output; -h: this one address and port only
+    return [BINARIES["slapd"], "-d", "0", "-f", str(conf), "-h", f"ldap://{ip}:{port}/"]
+
+
 def _slapd(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:
     spec = one(specs)
-    mkdir(d, 0o700)
-    mkdir(d / "data", 0o700)
-    conf = write(d / "slapd.conf", render("slapd.conf.in", dir=d))
-    # -d 0: foreground, no debug output; -h: this one address and port only
-    return [BINARIES["slapd"], "-d", "0", "-f", str(conf), "-h",
-            f"ldap://{spec.ip}:{spec.port}/"]
+    return slapd_argv(d, spec.ip, spec.port)
 
 
 def dnsmasq(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[str]:

@@ -46,9 +46,11 @@ from . import (
     ntp,
     onvif,
     pop3,
+    portmap,
     postgresql,
     rdp,
     redis,
+    rsync,
     rtsp,
     s7,
     sip,
@@ -59,14 +61,15 @@ from . import (
     telnet,
     tls,
     vnc,
+    x11,
     zookeeper,
 )
 
 registry = Registry(module.PROTOCOL for module in (
-    ssh, mysql, nats, vnc, pop3, imap, telnet, ftp, smtp,
+    ssh, mysql, nats, rsync, vnc, pop3, imap, telnet, ftp, smtp,
     snmp, ntp,
     tls, http, redis, memcached, zookeeper, postgresql, mqtt, amqp, ldap, dns,
-    bacnet, sip, onvif, modbus, s7, kafka, epmd, cassandra, mongodb, smb, rdp, rtsp,
+    bacnet, sip, onvif, portmap, modbus, s7, kafka, epmd, cassandra, x11, mongodb, smb, rdp, rtsp,
 ))
 
 __all__ = ["registry"]

@@ -1,5 +1,8 @@
 """LDAP grabber: one anonymous search of the root DSE (base "", scope base) -- no bind,
-which LDAPv3 servers treat as anonymous -- then Unbind. BER is decoded defensively:
+which LDAPv3 servers treat as anonymous -- then Unbind. Then one anonymous one-level
+search below the first naming context, names only (attribute "1.1", at most
+``READ_LIMIT`` entries), as ``ldapsearch -x -s one -z 5 -b <context> 1.1`` would: are
+entries readable without a bind, beyond the root DSE? BER is decoded defensively:
 definite lengths only, every length checked against what is left, nesting bounded."""
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from ..engine.exchange import exchange
 from ..engine.registry import Protocol
 
 MAX_MSG = 256 * 1024
+MAX_READ_REPLY = 16 * 1024
+READ_LIMIT = 5  # entries asked for in the anonymous read test
 MAX_VALUES = 64
 MAX_ATTRS = 128
 ROOT_ATTRS = (
@@ -36,6 +41,8 @@ RESULT_CODES = {
     0: "success",
     1: "operationsError",
     2: "protocolError",
+    3: "timeLimitExceeded",
+    4: "sizeLimitExceeded",
     7: "authMethodNotSupported",
     8: "strongerAuthRequired",
     32: "noSuchObject",
@@ -121,6 +128,48 @@ def search_request(msgid: int = 1) -> bytes:
         + tlv(0x30, attrs)
     )
     return tlv(0x30, tlv(0x02, bytes([msgid])) + tlv(0x63, body))
+
+
+def onelevel_request(base: str, msgid: int = 2) -> bytes:
+    """SearchRequest: scope singleLevel under ``base``, (objectClass=*), no attributes
+    ("1.1", RFC 4511 section 4.5.1.8), at most READ_LIMIT entries in 5 s."""
+    body = (
+        tlv(0x04, base.encode()[:1024])
+        + tlv(0x0A, b"\x01")  # scope singleLevel
+        + tlv(0x0A, b"\x00")  # derefAliases never
+        + tlv(0x02, bytes([READ_LIMIT]))  # sizeLimit
+        + tlv(0x02, b"\x05")  # timeLimit
+        + tlv(0x01, b"\xff")  # typesOnly TRUE
+        + tlv(0x87, b"objectClass")
+        + tlv(0x30, tlv(0x04, b"1.1"))
+    )
+    return tlv(0x30, tlv(0x02, bytes([msgid])) + tlv(0x63, body))
+
+
+def parse_onelevel(buf: bytes, base: str) -> dict[str, Any]:
+    """Reply to ``onelevel_request`` -> how many entries came back, their first DNs and
+    the result (sizeLimitExceeded, 4: more were there)."""
+    msgs, _ = split_messages(buf)
+    if not msgs:
+        raise ProtocolError("no complete LDAPMessage")
+    out: dict[str, Any] = {"base": base[:300], "entries": 0}
+    dns: list[str] = []
+    for msg in msgs:
+        _, s, e = header(msg)
+        kids = children(msg, s, e)
+        if len(kids) < 2 or kids[0][0] != 0x02:
+            raise ProtocolError("LDAPMessage without messageID and operation")
+        tag, os_, oe = kids[1]
+        if tag == 0x64:  # SearchResultEntry: objectName first
+            out["entries"] += 1
+            parts = children(msg, os_, oe)
+            if parts and parts[0][0] == 0x04 and len(dns) < READ_LIMIT:
+                dns.append(msg[parts[0][1] : parts[0][2]].decode("utf-8", "replace")[:200])
+        elif tag in (0x65, 0x78):
+            out.update(_result(msg, os_, oe))
+    out["dns"] = dns
+    out["truncated"] = out.get("result_code") == 4
+    return out
 
 
 def split_messages(buf: bytes) -> tuple[list[bytes], bool]:
@@ -263,7 +312,26 @@ async def probe(ctx: GrabContext) -> str:
     ctx.result.data = reply[: ctx.opts.max_bytes]
     ctx.result.responses["LDAPSearchReq"] = reply
     ctx.result.sections["ldap"] = section
+    contexts = section.get("naming_contexts") or []
+    base = section.get("default_naming_context") or next((c for c in contexts if c), None)
+    if base:
+        read = await anonymous_read(ctx, base)
+        if read is not None:
+            section["anonymous_read"] = read
     return Outcome.POSITIVE
+
+
+async def anonymous_read(ctx: GrabContext, base: str) -> dict[str, Any] | None:
+    """One anonymous one-level search below ``base`` on a fresh connection; None when
+    the server did not answer it at all."""
+    reply = await exchange(ctx, onelevel_request(base), reply_complete, MAX_READ_REPLY,
+                           disconnect=UNBIND)
+    if isinstance(reply, str) or not reply:
+        return None
+    try:
+        return parse_onelevel(reply, base)
+    except ProtocolError as e:
+        return {"base": base[:300], "error": str(e)[:200]}
 
 
 PROTOCOL = Protocol(name="ldap", ports=(389, 3268), tls_ports=(636, 3269), probe=probe,
