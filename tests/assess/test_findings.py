@@ -122,6 +122,11 @@ POSITIVE: dict[str, Observation] = {
         "root_children": ["zookeeper"]}),
     "epmd-exposed": obs("epmd", "Erlang Port Mapper Daemon", epmd={
         "port": 4369, "nodes": [{"name": "rabbit", "port": 25672}]}),
+    "kafka-no-auth": obs("kafka", "Apache Kafka", kafka={
+        "error_code": 0, "auth_required": False, "topic_count": 1, "topics": ["orders"],
+        "brokers": [{"node_id": 1, "host": "kafka-1.lab", "port": 9092}]}),
+    "cassandra-no-auth": obs("cassandra", "Apache Cassandra", cassandra={
+        "cql_version": "3.4.6", "scylla": False, "auth_required": False}),
     "cleartext-login": obs("ftp", "vsftpd", ftp={**FTP_OK, "features": ["EPSV"]}),
     "smtp-user-enum": obs("smtp", "Exim", smtp={
         "code": 220, "ehlo": ["STARTTLS"], "starttls": True,
@@ -180,6 +185,8 @@ POSITIVE: dict[str, Observation] = {
         "status": 200, "auth_required": False, "server": "GStreamer RTSP server",
         "sdp": {"session_name": "Session streamed with GStreamer",
                 "media": ["video 0 RTP/AVP 96"]}}),
+    "onvif-exposed": obs("onvif", "Hikvision IP camera", onvif={
+        "xaddrs": ["http://127.20.0.9/onvif/device_service"], "hardware": "DS-2CD2143G2-I"}),
     "default-page": obs("http", "nginx", http=http(
         title="Welcome to nginx!", html="<p>If you see this page, the nginx web server is "
                                         "successfully installed and working.</p>")),
@@ -252,6 +259,11 @@ NEAR_MISS = [
         "srvr_allowed": True, "session": True, "root_readable": False, "error": -102})),
     ("zookeeper-no-auth", obs("zookeeper", None, zookeeper={"srvr_allowed": True})),
     ("epmd-exposed", obs("epmd", None, epmd={"port": "4369"})),
+    ("kafka-no-auth", obs("kafka", "Apache Kafka", kafka={
+        "auth_required": True, "metadata_error": "connection closed on Metadata"})),
+    ("cassandra-no-auth", obs("cassandra", "Apache Cassandra", cassandra={
+        "auth_required": True, "authenticator": "PasswordAuthenticator"})),
+    ("onvif-exposed", obs("onvif", None, onvif={"xaddrs": [], "types": []})),
     ("http-dir-listing", obs("http", None, http=http(404, "Index of /x"))),
     ("ai-mlflow", obs("http", None, http=http(401, "MLflow"))),
     ("admin-console", obs("http", None, http=http(title="Welcome to nginx!"))),

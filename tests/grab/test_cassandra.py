@@ -55,7 +55,9 @@ def s(text: str) -> bytes:
 
 
 def response(version: int, stream: int, opcode: int, body: bytes, flags: int = 0) -> bytes:
-    return struct.pack(">BBhBi", 0x80 | version, flags, stream, opcode, len(body)) + body
+    """A response frame; versions 1 and 2 have a one-byte stream (an 8-byte header)."""
+    layout = ">BBbBi" if version <= 2 else ">BBhBi"
+    return struct.pack(layout, 0x80 | version, flags, stream, opcode, len(body)) + body
 
 
 def supported_body(options: dict[str, list[str]]) -> bytes:
@@ -81,12 +83,28 @@ def rows_body(row: dict[str, str]) -> bytes:
     return body
 
 
+def refusal(v: int, versions: tuple[int, ...], style: str) -> tuple[int, bytes]:
+    """(code, message) of a version refusal in each release's words, as nmap's
+    nmap-service-probes quotes them (its cassandra-native match lines)."""
+    if style == "2.1":  # a v3 frame, server error, the exception's text
+        return 0x0000, ("io.netty.handler.codec.DecoderException: org.apache.cassandra."
+                        f"transport.ProtocolException: Invalid or unsupported protocol "
+                        f"version: {v}")
+    if style == "3.0":
+        return cql.ERR_PROTOCOL, (f"Invalid or unsupported protocol version ({v}); the lowest "
+                                  f"supported version is {min(versions)} and the greatest "
+                                  f"is {max(versions)}")
+    listed = ", ".join(f"{n}/v{n}" for n in versions)
+    return cql.ERR_PROTOCOL, (f"Invalid or unsupported protocol version ({v}); "
+                              f"supported versions are ({listed})")
+
+
 class CqlServer:
     def __init__(self, options: dict[str, list[str]] = CASSANDRA_41,
                  versions: tuple[int, ...] = (3, 4, 5), authenticator: str | None = None,
-                 release: str = "4.1.3") -> None:
+                 release: str = "4.1.3", style: str = "3.10") -> None:
         self.options, self.versions = options, versions
-        self.authenticator, self.release = authenticator, release
+        self.authenticator, self.release, self.style = authenticator, release, style
         self.seen_versions: list[int] = []
 
     async def __call__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -96,11 +114,9 @@ class CqlServer:
             v, _flags, stream, opcode, length = struct.unpack(">BBhBi", head)
             self.seen_versions.append(v)
             if v not in self.versions:
-                listed = ", ".join(f"{n}/v{n}" for n in self.versions)
                 reply_v = max(self.versions) if v > max(self.versions) else v
-                w.write(response(reply_v, stream, cql.OP_ERROR, error_body(
-                    cql.ERR_PROTOCOL, f"Invalid or unsupported protocol version ({v}); "
-                    f"supported versions are ({listed})")))
+                code, message = refusal(v, self.versions, self.style)
+                w.write(response(reply_v, stream, cql.OP_ERROR, error_body(code, message)))
                 await w.drain()
                 return  # then Cassandra closes the channel
             if not 0 <= length <= 1 << 20:
@@ -174,10 +190,19 @@ def test_fuzz(data: bytes, opcode: int) -> None:
 
 
 def test_an_error_frame_gives_cassandra_away() -> None:
-    err = response(4, 0, cql.OP_ERROR, error_body(cql.ERR_PROTOCOL, "Invalid or ..."))
+    err = response(4, 0, cql.OP_ERROR, error_body(*refusal(71, (3, 4, 5), "3.10")))
     assert cql.looks_like_error(err)
     assert hint_from_replies({"GetRequest": err}) == "cassandra"
     assert not cql.looks_like_error(b"HTTP/1.1 200 OK\r\n")
+    # what Cassandra 2.1 (a v3 frame, server error 0) and 1.2 (v1: an 8-byte header)
+    # answer a GET, as nmap-service-probes quotes them
+    for v in (3, 1):
+        code, message = refusal(71, (1, 2, 3), "2.1")
+        body = error_body(code, message)
+        assert cql.looks_like_error(response(v, 0, 0, body)), v
+        assert cql.parse_reply(response(v, 0, 0, body))[2]["code"] == 0
+    refused = response(4, 0, cql.OP_ERROR, error_body(cql.ERR_PROTOCOL, "Unknown opcode"))
+    assert not cql.looks_like_error(refused)
 
 
 async def test_live_open_cassandra_on_an_unusual_port(fast: GrabOptions) -> None:
@@ -206,13 +231,15 @@ async def test_live_scylla(fast: GrabOptions) -> None:
     assert c["scylla"] is True and c["scylla_shards"] == "2" and c["auth_required"] is False
 
 
-@pytest.mark.parametrize(("versions", "spoken"),
-                         [((3,), 3), ((5,), 5), ((5, 6), 5), ((2, 3, 5), 3)])
+@pytest.mark.parametrize(("versions", "style", "spoken"), [
+    ((1, 2, 3), "2.1", 3), ((3,), "3.0", 3), ((3,), "3.10", 3), ((5,), "3.10", 5),
+    ((5, 6), "3.10", 5), ((2, 3, 5), "3.10", 3)])
 async def test_live_version_negotiation(fast: GrabOptions, versions: tuple[int, ...],
-                                        spoken: int) -> None:
+                                        style: str, spoken: int) -> None:
     """Cassandra 2.1 speaks up to v3 and refuses v4; a server of v5 and later only
-    refuses v4 in its own version: the grabber retries in the version it was answered."""
-    server = CqlServer(versions=versions)
+    refuses v4: the grabber retries in a version the refusal names, else the one it
+    came in."""
+    server = CqlServer(versions=versions, style=style)
     async with serve(server, HOST) as port:
         res = await probe(port, fast)
     c = res.sections["cassandra"]

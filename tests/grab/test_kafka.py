@@ -212,6 +212,7 @@ async def test_live_open_broker_on_an_unusual_port(fast: GrabOptions) -> None:
     assert k["topics"] == ["orders", "payments"] and k["cluster_id"]
     assert [b["host"] for b in k["brokers"]] == ["kafka-1.lab", "kafka-2.lab"]
     assert (k["version_floor"], k["version_below"]) == ("3.7.0", "3.8.0")
+    assert k["version_range"] == ">=3.7.0, <3.8.0"
     assert (kafka.API_METADATA, 4) in broker.requests
 
 

@@ -1,6 +1,7 @@
 """The infrastructure of face-swap attacks on face verification, reachable from the
 network: face recognition and verification services (identify tags them ``biometric``)
-and face-swap tools (``face-swap``), and the open camera streams (RTSP) that feed them.
+and face-swap tools (``face-swap``), and the open camera streams (RTSP) and cameras
+answering ONVIF discovery that feed them.
 What a record shows is quoted: the product named,
 and what answered a client without credentials, or that only the page was seen."""
 
@@ -48,10 +49,25 @@ def rtsp_no_auth(obs: Observation) -> str | None:
             + (f", session {quote(name, 40)}" if name else ""))
 
 
+def onvif_exposed(obs: Observation) -> str | None:
+    """A camera or video encoder answering WS-Discovery from the network: its ONVIF
+    device service (XAddrs) is where its streams, users and settings are managed, often
+    with the vendor's default password."""
+    o = sec(obs, "onvif")
+    xaddrs = [str(x) for x in o.get("xaddrs") or []]
+    named = [f"{k} {quote(o[k], 40)}" for k in ("name", "hardware") if o.get(k)]
+    if not xaddrs and not named:
+        return None
+    said = ([f"XAddrs {quote(xaddrs[0], 60)}"] if xaddrs else []) + named
+    return f"WS-Discovery Probe answered ProbeMatch: {', '.join(said)}"
+
+
 CHECKS: tuple[Check, ...] = (
     Check("biometric-exposure", "high",
           "Face recognition or face-swap service exposed (biometric data, spoofing)",
           biometric_exposure),
     Check("rtsp-no-auth", "high", "Camera / media stream served over RTSP without credentials",
           rtsp_no_auth),
+    Check("onvif-exposed", "medium", "ONVIF camera / video encoder discoverable from the "
+          "network (WS-Discovery)", onvif_exposed),
 )

@@ -1,6 +1,7 @@
 """Messaging and coordination services that let anyone in: a NATS server that asks no
 credentials, a ZooKeeper whose tree an anonymous session reads, an epmd telling which
-Erlang nodes run where. Each from what the server itself answered a normal client."""
+Erlang nodes run where, a Kafka broker describing its cluster to a client that never
+authenticated. Each from what the server itself answered a normal client."""
 
 from __future__ import annotations
 
@@ -42,10 +43,27 @@ def epmd_exposed(obs: Observation) -> str | None:
             + (f" ({quote(listed, 60)})" if listed else ""))
 
 
+def kafka_no_auth(obs: Observation) -> str | None:
+    """Metadata answered before any SASL exchange: the listener is PLAINTEXT (or SSL
+    without client certificates), so any client may also produce and consume."""
+    k = sec(obs, "kafka")
+    brokers = [b for b in k.get("brokers") or [] if isinstance(b, dict)]
+    if k.get("auth_required") is not False or not brokers:
+        return None
+    topics = [str(t) for t in k.get("topics") or []]
+    count = k.get("topic_count", len(topics))
+    shown = f" ({quote(', '.join(topics[:5]), 60)})" if topics else ""
+    first = f"{brokers[0].get('host')}:{brokers[0].get('port')}"
+    return (f"Metadata answered without SASL: {len(brokers)} broker(s) ({quote(first, 40)}), "
+            f"{count} topic(s){shown}")
+
+
 CHECKS: tuple[Check, ...] = (
     Check("nats-no-auth", "high", "NATS server accepts clients without authentication",
           nats_no_auth),
     Check("zookeeper-no-auth", "high", "ZooKeeper tree readable without authentication",
           zookeeper_no_auth),
     Check("epmd-exposed", "medium", "Erlang port mapper lists nodes to anyone", epmd_exposed),
+    Check("kafka-no-auth", "high", "Kafka broker describes its cluster without authentication",
+          kafka_no_auth),
 )

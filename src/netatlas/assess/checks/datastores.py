@@ -91,6 +91,22 @@ def mongodb_exposed(obs: Observation) -> str | None:
     return None
 
 
+def cassandra_no_auth(obs: Observation) -> str | None:
+    """STARTUP answered READY: no authenticator (AllowAllAuthenticator, the default),
+    so any client may read and write every keyspace over CQL."""
+    c = sec(obs, "cassandra")
+    if c.get("auth_required") is not False:
+        return None
+    name = "ScyllaDB" if c.get("scylla") else "Cassandra"
+    said = [f"CQL {quote(c['cql_version'], 20)}"] if c.get("cql_version") else []
+    if c.get("release_version") and not c.get("scylla"):
+        said.append(f"release_version {quote(c['release_version'], 20)}")
+    if c.get("cluster_name"):
+        said.append(f"cluster {quote(c['cluster_name'], 40)}")
+    return (f"{name} answered STARTUP with READY, no credentials asked"
+            + (f" ({', '.join(said)})" if said else ""))
+
+
 CHECKS: tuple[Check, ...] = (
     Check("redis-no-auth", "high", "Redis answers without authentication", redis_no_auth),
     Check("memcached-open", "medium", "Memcached open to the network", memcached_open),
@@ -110,4 +126,6 @@ CHECKS: tuple[Check, ...] = (
           _http_open_store(("mongodb",), ())),
     Check("mongodb-exposed", "medium", "MongoDB wire protocol reachable from the network",
           mongodb_exposed),
+    Check("cassandra-no-auth", "high", "Cassandra / ScyllaDB accepts CQL clients without "
+          "authentication", cassandra_no_auth),
 )

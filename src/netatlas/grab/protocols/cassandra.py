@@ -36,7 +36,8 @@ MAX_OPTIONS, MAX_VALUES, MAX_TEXT = 64, 16, 200
 LOCAL_QUERY = b"SELECT cluster_name, release_version, data_center FROM system.local"
 ROWS = 0x0002
 CONSISTENCY_ONE = 0x0001
-_LISTED = re.compile(r"\b(\d{1,2})/v\d")  # "4/v4" in a version refusal
+_LISTED = re.compile(r"\b(\d{1,2})/v\d")  # "4/v4" in a version refusal (3.10+)
+_GREATEST = re.compile(r"(?:the greatest is|highest supported is) (\d{1,2})")
 _SIMPLE_TYPES = set(range(0x0001, 0x0016))  # ascii .. duration: no type parameters
 
 
@@ -69,29 +70,44 @@ def query_request(version: int) -> bytes:
 
 def header(buf: bytes) -> tuple[int, int, int, int, int] | None:
     """(version, flags, stream, opcode, length) of a response frame, or None when these
-    9 bytes cannot be one (request bit clear, an unknown version or opcode)."""
-    if len(buf) < HEADER:
+    bytes cannot be one (request bit clear, an unknown version or opcode). Versions 1
+    and 2 (Cassandra 1.2 / 2.0, answering our v4 with a refusal) have a one-byte stream:
+    an 8-byte header."""
+    if len(buf) < 8 or not buf[0] & 0x80:
         return None
-    v, flags, stream, opcode, length = struct.unpack(">BBhBi", buf[:HEADER])
-    if not v & 0x80 or not 1 <= v & 0x7F <= 0x3F or opcode > 0x10 or \
-            not 0 <= length <= MAX_BODY:
+    v = buf[0] & 0x7F
+    if v <= 2:
+        flags, stream, opcode, length = struct.unpack(">BbBi", buf[1:8])
+    elif len(buf) < HEADER:
         return None
-    return v & 0x7F, flags, stream, opcode, length
+    else:
+        flags, stream, opcode, length = struct.unpack(">BhBi", buf[1:HEADER])
+    if not 1 <= v <= 0x3F or opcode > 0x10 or not 0 <= length <= MAX_BODY:
+        return None
+    return v, flags, stream, opcode, length
+
+
+def header_size(version: int) -> int:
+    return 8 if version <= 2 else HEADER
 
 
 def frame_complete(buf: bytes) -> bool:
     if len(buf) < HEADER:
         return False
     h = header(buf)
-    return h is None or len(buf) >= HEADER + h[4]
+    return h is None or len(buf) >= header_size(h[0]) + h[4]
 
 
 def looks_like_error(reply: bytes) -> bool:
-    """A CQL server's answer to bytes it cannot read (a GET, a TLS hello): a protocol
-    ERROR frame. Gives Cassandra away in other probes' replies."""
+    """A CQL server's answer to bytes it cannot read (a GET, a TLS hello): an ERROR
+    frame, protocol error (0x000A) or, before Cassandra 2.2, server error (0x0000)
+    quoting the ProtocolException. Gives Cassandra away in other probes' replies."""
     h = header(reply)
-    return h is not None and h[3] == OP_ERROR and 3 <= h[0] <= HIGHEST and \
-        reply[HEADER : HEADER + 4] == struct.pack(">i", ERR_PROTOCOL)
+    if h is None or h[3] != OP_ERROR:
+        return False
+    body = reply[header_size(h[0]):]
+    return body[:4] in (struct.pack(">i", ERR_PROTOCOL), b"\0\0\0\0") and \
+        b"protocol version" in body[:400].lower()
 
 
 def _string(c: Cursor) -> str:
@@ -106,9 +122,10 @@ def _body(buf: bytes) -> tuple[int, int, Cursor]:
     version, flags, _stream, opcode, length = h
     if flags & 0x01:
         raise ProtocolError("compressed frame, though we asked for no compression")
-    if len(buf) < HEADER + length:
-        raise Truncated(f"CQL frame of {length} bytes cut at {len(buf) - HEADER}")
-    c = Cursor(buf[: HEADER + length], HEADER)
+    size = header_size(version)
+    if len(buf) < size + length:
+        raise Truncated(f"CQL frame of {length} bytes cut at {len(buf) - size}")
+    c = Cursor(buf[: size + length], size)
     if flags & 0x02:
         c.take(16)  # tracing id
     if flags & 0x08:
@@ -204,9 +221,11 @@ def _retry_version(tried: int, answered: int, error: dict[str, Any]) -> int | No
     to v4 (we read system.local in those), else the lowest above. Without the list, the
     version the error frame came in, else one lower."""
     message = str(error.get("message", ""))
-    if error.get("code") != ERR_PROTOCOL or "version" not in message.lower():
+    if error.get("code") not in (ERR_PROTOCOL, 0) or "version" not in message.lower():
         return None
     listed = {int(n) for n in _LISTED.findall(message)} - {tried}
+    if greatest := _GREATEST.search(message):  # Cassandra 2.2 and 3.0-3.9 say so
+        listed.add(int(greatest.group(1)))
     usable = sorted(v for v in listed if LOWEST <= v <= HIGHEST)
     if usable:
         below = [v for v in usable if v <= FIRST_VERSION]

@@ -231,8 +231,9 @@ async def probe(ctx: GrabContext) -> str:
         keys = section.pop("api_keys")
         section["api_keys"] = {str(k): v for k, v in sorted(keys.items())}
         floor, ceiling = version_range(keys)
-        if floor:
+        if floor:  # the release itself is never on the wire: a range, for identify
             section["version_floor"] = floor
+            section["version_range"] = f">={floor}" + (f", <{ceiling}" if ceiling else "")
         if ceiling:
             section["version_below"] = ceiling
         ctx.result.sections["kafka"] = section
