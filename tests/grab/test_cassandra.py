@@ -214,6 +214,8 @@ async def test_live_open_cassandra_on_an_unusual_port(fast: GrabOptions) -> None
     assert c["auth_required"] is False and c["scylla"] is False
     assert c["cql_version"] == "3.4.6" and c["release_version"] == "4.1.3"
     assert c["cluster_name"] == "Lab Cluster" and c["protocol_version"] == 4
+    assert res.data.startswith(b"CQL_VERSION: 3.4.6\nCOMPRESSION: snappy, lz4\n")
+    assert b"STARTUP: READY\ncluster_name: Lab Cluster" in res.data
 
 
 async def test_live_password_authenticator_is_auth_required(fast: GrabOptions) -> None:
@@ -222,6 +224,7 @@ async def test_live_password_authenticator_is_auth_required(fast: GrabOptions) -
     c = res.sections["cassandra"]
     assert c["auth_required"] is True and c["authenticator"] == PASSWORD
     assert "release_version" not in c
+    assert res.data.endswith(f"STARTUP: AUTHENTICATE {PASSWORD}".encode())
 
 
 async def test_live_scylla(fast: GrabOptions) -> None:

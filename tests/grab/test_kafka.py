@@ -214,6 +214,8 @@ async def test_live_open_broker_on_an_unusual_port(fast: GrabOptions) -> None:
     assert (k["version_floor"], k["version_below"]) == ("3.7.0", "3.8.0")
     assert k["version_range"] == ">=3.7.0, <3.8.0"
     assert (kafka.API_METADATA, 4) in broker.requests
+    assert b"brokers: kafka-1.lab:9092 (node 1), kafka-2.lab:9092 (node 2)" in res.data
+    assert b"topics (3): orders, payments" in res.data and res.responses["kafka-metadata"]
 
 
 async def test_live_sasl_listener_is_auth_required(fast: GrabOptions) -> None:

@@ -273,6 +273,7 @@ async def _session(ctx: GrabContext, version: int) -> tuple[str, int | None]:
         section["protocol_version"] = version
         _supported(section, said["supported"])
         await _startup(conn, version, section, t, cap)
+        res.data = summary(section)  # the raw SUPPORTED frame stays in responses
         return Outcome.POSITIVE, None
     except TimeoutError:
         return (Outcome.POSITIVE if "cassandra" in ctx.result.sections
@@ -293,6 +294,17 @@ def _supported(section: dict[str, Any], options: dict[str, list[str]]) -> None:
     section["scylla"] = any(k.startswith("SCYLLA_") for k in options)
     if section["scylla"] and options.get("SCYLLA_NR_SHARDS"):
         section["scylla_shards"] = options["SCYLLA_NR_SHARDS"][0]
+
+
+def summary(section: dict[str, Any]) -> bytes:
+    """A readable banner: the SUPPORTED options, then what STARTUP and system.local said."""
+    lines = [f"{k}: {', '.join(v)}" for k, v in section.get("supported", {}).items()]
+    if "auth_required" in section:
+        lines.append("STARTUP: " + (f"AUTHENTICATE {section.get('authenticator', '')}"
+                                    if section["auth_required"] else "READY"))
+    lines += [f"{k}: {section[k]}" for k in ("cluster_name", "release_version", "data_center")
+              if k in section]
+    return "\n".join(lines).encode("utf-8", "replace")
 
 
 async def _startup(conn: Conn, version: int, section: dict[str, Any],

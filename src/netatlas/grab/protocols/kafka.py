@@ -207,6 +207,24 @@ def _metadata(c: Cursor, version: int, out: dict[str, Any]) -> None:
         out["internal_topics"] = internal[:MAX_TOPICS]
 
 
+def summary(section: dict[str, Any]) -> bytes:
+    """A readable banner: what ApiVersions and Metadata said."""
+    lines = [f"Kafka ApiVersions: {len(section.get('api_keys', {}))} API keys"
+             + (f", release {section['version_range']}" if "version_range" in section else "")]
+    brokers = section.get("brokers") or []
+    if brokers:
+        lines.append("brokers: " + ", ".join(f"{b['host']}:{b['port']} (node {b['node_id']})"
+                                             for b in brokers[:10]))
+    if section.get("cluster_id"):
+        lines.append(f"cluster_id: {section['cluster_id']}")
+    if "topic_count" in section:
+        lines.append(f"topics ({section['topic_count']}): "
+                     + ", ".join(section.get("topics", [])[:20]))
+    if section.get("metadata_error"):
+        lines.append(f"metadata: {section['metadata_error']}")
+    return "\n".join(lines).encode("utf-8", "replace")
+
+
 async def _read_frame(conn: Conn, timeout: float, cap: int,
                       largest: int = MAX_FRAME) -> bytes:
     return await conn.read_until_done(lambda b: frame_complete(b, largest), cap, timeout)
@@ -238,6 +256,7 @@ async def probe(ctx: GrabContext) -> str:
             section["version_below"] = ceiling
         ctx.result.sections["kafka"] = section
         await _metadata_step(ctx, conn, section, keys)
+        ctx.result.data = summary(section)  # the raw frames stay in responses
         return Outcome.POSITIVE
     except TimeoutError:
         return Outcome.SILENT
