@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from tests.hostile import servers as s
+from tests.hostile.udp_servers import UDP_CATEGORY
 
 # a title that is markup once unescaped: the web UI must show it as text
 SCRIPT = "<script>window.__pwned=1</script><img src=x onerror=window.__pwned=2>"
@@ -334,12 +335,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for outcome in ("passed", "failed", "error"):
         for rep in terminalreporter.stats.get(outcome, []):
             nodeid = getattr(rep, "nodeid", "")
-            if "::test_hostile_server[" not in nodeid:
+            udp = "::test_hostile_udp_server[" in nodeid
+            if "::test_hostile_server[" not in nodeid and not udp:
                 continue
             if outcome != "error" and rep.when != "call":
                 continue
             name = nodeid.rsplit("[", 1)[1].rstrip("]")
-            row = rows.setdefault(CATEGORY.get(name, "?"), [0, 0, 0])
+            category = f"udp {UDP_CATEGORY.get(name, '?')}" if udp else CATEGORY.get(name, "?")
+            row = rows.setdefault(category, [0, 0, 0])
             row[0] += 1
             row[1 if outcome == "passed" else 2] += 1
     if not rows and not FIGURES and not FUZZ:
@@ -347,7 +350,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     tr = terminalreporter
     tr.section("hostile suite figures")
     for cat, (tried, survived, failed) in sorted(rows.items()):
-        tr.write_line(f"servers {cat:<10} tried {tried:>3}  survived {survived:>3}  "
+        tr.write_line(f"servers {cat:<14} tried {tried:>3}  survived {survived:>3}  "
                       f"failed {failed:>3}")
     if "scan" in FIGURES:
         tr.write_line("scan: " + json.dumps(FIGURES["scan"]))
