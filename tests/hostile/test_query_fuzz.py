@@ -5,7 +5,8 @@ passed), never a 5xx, a traceback or a hang.
 
 tests/query/test_fuzz.py already throws random pieces at ``parse``; here the queries
 come from the grammar itself (fields, comparisons, ranges, lists, quotes, negation,
-OR, parentheses, nesting) and go all the way through each front."""
+OR, parentheses, nesting) and go all the way through each front. The store-level
+tests run on SQLite and on PostgreSQL (tests/pg.py's throwaway server)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from netatlas.query import FIELDS, Query, QuerySyntaxError, parse
 from netatlas.store import Store, open_store
 from tests.api.conftest import fill
 from tests.hostile.conftest import FUZZ
+from tests.stores import BACKENDS, _new_store_url
 
 FUZZ_SETTINGS = settings(max_examples=200, deadline=None,
                          suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -170,11 +172,24 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def store(db: Path) -> Iterator[Store]:
-    s = open_store(db)
+@pytest.fixture(scope="module", params=BACKENDS)
+def store(request: pytest.FixtureRequest, db: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """The same records on each backend: the store-level fuzz runs on both."""
+    if request.param == "sqlite":
+        s, drop = open_store(db), None
+    else:
+        url, drop = _new_store_url("postgres", request, tmp_path_factory.mktemp("fuzz-pg"))
+        fill(url)  # type: ignore[arg-type]
+        s = open_store(url)
     yield s
     s.close()
+    if drop is not None:
+        drop()
+
+
+def _backend(store: Store) -> str:
+    return "postgres" if type(store).__name__.startswith("Postgres") else "sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +227,7 @@ def _parse_checked(text: str) -> Query | None:
 @given(text=any_query)
 def test_parser(store: Store, text: str) -> None:
     q = _parse_checked(text)
-    _tally("parser", "result" if q is not None else "clear error")
+    _tally(f"parser, {_backend(store)}", "result" if q is not None else "clear error")
     if q is not None:  # whatever parses, the store compiles and runs
         assert 0 <= store.count(text) <= store.count("")
 
@@ -226,7 +241,7 @@ def test_valid_queries_parse_and_run(store: Store, text: str) -> None:
         parse(text)
     except QuerySyntaxError as err:
         raise AssertionError(f"a valid query refused: {err}") from None
-    _tally("parser (valid by construction)", "result")
+    _tally(f"valid queries, {_backend(store)}", "result")
     total = store.count("")
     n = store.count(text)
     assert n == len(store.search(text, limit=1000))
