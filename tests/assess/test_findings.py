@@ -172,6 +172,38 @@ POSITIVE: dict[str, Observation] = {
         api={"weaviate_meta": '{"hostname":"x","version":"1.24.1"}'})),
     "ai-chroma": obs("http", "Chroma", http=http(404, api={"chroma_version": '"1.0.0"'})),
     "ai-milvus": obs("http", None, http=http(title="Attu")),
+    # infrastructure platforms (checks/platforms.py; replayed whole in test_platforms.py)
+    "consul-acl-off": obs("http", "Consul", http=http(301, api={
+        "consul_self": '{"Config":{"Datacenter":"dc1","NodeName":"n1","Version":"1.17.0"}}'})),
+    "vault-uninitialized": obs("http", "Vault", http=http(307, api={
+        "vault_health": '{"initialized":false,"sealed":true,"standby":true,'
+                        '"version":"1.15.2"}'})),
+    "vault-unsealed": obs("http", "Vault", http=http(307, api={
+        "vault_health": '{"initialized":true,"sealed":false,"standby":false,'
+                        '"version":"1.15.2"}'})),
+    "kubelet-anonymous": obs("http", "Kubernetes", http=http(404, api={
+        "kubelet_pods": '{"kind":"PodList","apiVersion":"v1","metadata":{},"items":null}'})),
+    "neo4j-no-auth": obs("http", "Neo4j", http=http(api={
+        "neo4j_tx": "<h2>HTTP ERROR 405 Method Not Allowed</h2>"})),
+    "clickhouse-no-auth": obs("http", "ClickHouse", http=http(api={
+        "clickhouse_version": "23.8.2.7\n"})),
+    "solr-no-auth": obs("http", "Apache Solr", http=http(302, api={
+        "solr_system": '{"mode":"std","lucene":{"solr-spec-version":"9.4.0"}}'})),
+    "yarn-rm-open": obs("http", None, http=http(302, api={
+        "yarn_cluster_info": '{"clusterInfo":{"state":"STARTED",'
+                             '"resourceManagerVersion":"3.3.6"}}'})),
+    "spark-master-open": obs("http", "Apache Spark", http=http(api={
+        "spark_master": '{"url":"spark://10.0.0.1:7077","aliveworkers":2,"status":"ALIVE"}'})),
+    "airflow-api-open": obs("http", "Apache Airflow", http=http(302, api={
+        "airflow_dags": '{"dags":[{"dag_id":"etl"}],"total_entries":1}'})),
+    "grafana-anonymous": obs("http", "Grafana", http=http(api={"grafana_search": "[]"})),
+    "kibana-anonymous": obs("http", "Kibana", http=http(302, api={
+        "kibana_status": '{"version":{"number":"8.11.0"},"status":{"overall":'
+                         '{"level":"available"}}}'})),
+    "ai-triton": obs("http", None, http=http(400, api={
+        "triton_server": '{"name":"triton","version":"2.41.0","extensions":[]}'})),
+    "ai-torchserve": obs("http", "TorchServe", http=http(405, api={
+        "torchserve_models": '{"models":[{"modelName":"resnet","modelUrl":"r.mar"}]}'})),
     "influxdb-open": obs("http", "InfluxDB", http=http(404, api={
         "influxdb_query": '{"results":[{"statement_id":0,"series":[{"name":"databases",'
                           '"columns":["name"],"values":[["_internal"]]}]}]}'})),
@@ -275,6 +307,14 @@ NEAR_MISS = [
     ("biometric-exposure", obs("http", "CompreFace", http=http(title="CompreFace"))),  # untagged
     ("biometric-exposure", tagged(obs("http", "Frigate", http=http(401, "Frigate")),
                                   "biometric")),
+    ("vault-unsealed", obs("http", "Vault", http=http(307, api={
+        "vault_health": '{"initialized":true,"sealed":true,"version":"1.15.2"}'}))),
+    ("neo4j-no-auth", obs("http", "Neo4j", http=http(api={"neo4j_tx": (
+        '{"errors":[{"code":"Neo.ClientError.Security.Unauthorized"}]}')}))),
+    ("kibana-anonymous", obs("http", "Kibana", http=http(302, api={
+        "kibana_status": '{"status":{"overall":{"level":"available"}}}'}))),
+    ("ai-torchserve", obs("http", "TorchServe", http=http(405, api={
+        "torchserve_api": '{"info":{"title":"TorchServe APIs","version":"0.12.0"}}'}))),
     ("rtsp-no-auth", obs("rtsp", None, rtsp={"status": 401, "auth_required": True})),
     ("rtsp-no-auth", obs("rtsp", None, rtsp={"status": 200})),  # no SDP: not a stream
     ("open-proxy", obs("http-proxy", "Squid", http=http(403, proxy={

@@ -23,6 +23,7 @@ from netatlas.grab.protocols.http_followups import (
 )
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint
+from tests.assess import platform_samples as ps
 from tests.labsvc import lab_named
 
 from .conftest import serve
@@ -77,7 +78,7 @@ def chosen(raw: bytes) -> list[str]:
     (OLLAMA, ["ollama_version", "ollama_tags"]),
     (FASTAPI_404, ["models", "openapi", "chroma_version"]),
     (TGI_405, ["models", "tgi_info"]),
-    (INFLUX, ["influxdb_query"]),
+    (INFLUX, ["influxdb_query", "kubelet_pods"]),  # Go's own 404, as the kubelet's
     (GRAFANA, ["grafana_health"]),
     (TENSORBOARD, ["tensorboard_env"]),
     (TOMCAT, ["tomcat_docs"]),
@@ -85,6 +86,30 @@ def chosen(raw: bytes) -> list[str]:
     (MLFLOW_GUARD, ["mlflow_version"]),
 ])
 def test_selection_from_first_response(raw: bytes, extra: list[str]) -> None:
+    assert chosen(raw) == ALWAYS + extra
+
+
+@pytest.mark.parametrize(("raw", "extra"), [
+    (ps.CONSUL_ROOT, ["consul_self"]),
+    (ps.CONSUL_NO_UI, ["consul_self"]),
+    (ps.VAULT_ROOT, ["vault_health"]),
+    (ps.VAULT_NO_UI, ["vault_health", "kubelet_pods"]),
+    (ps.KUBELET_ROOT, ["kubelet_pods"]),
+    (ps.KUBELET_401, []),  # nothing to learn past a refusal
+    (ps.NEO4J_ROOT, ["neo4j_tx"]),
+    (ps.CLICKHOUSE_ROOT, ["clickhouse_version"]),
+    (ps.SOLR_ROOT, ["solr_system"]),
+    (ps.YARN_ROOT, ["yarn_cluster_info"]),
+    (ps.SPARK_ROOT, ["spark_master"]),
+    (ps.AIRFLOW_ROOT, ["airflow_health", "airflow_version", "airflow_dags"]),
+    (ps.GRAFANA_APP, ["grafana_health", "grafana_search"]),
+    (ps.KIBANA_ROOT, ["kibana_status"]),
+    (ps.TRITON_ROOT, ["triton_server"]),
+    (ps.TS_ROOT, ["torchserve_api", "torchserve_ping", "torchserve_models"]),
+])
+def test_platform_selection(raw: bytes, extra: list[str]) -> None:
+    """Infrastructure platforms (tests/assess/platform_samples.py: where each comes from)
+    get their own API paths and no other platform's."""
     assert chosen(raw) == ALWAYS + extra
 
 

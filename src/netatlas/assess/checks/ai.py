@@ -131,6 +131,36 @@ def ollama(obs: Observation) -> str | None:
     return _ollama_page(obs)
 
 
+def triton(obs: Observation) -> str | None:
+    """Triton has no authentication of its own: ``/v2`` answering is the whole API,
+    model repository control (load / unload) included when it lists that extension."""
+    text = api_doc(obs, "triton_server")
+    if not re.search(r'"name"\s*:\s*"triton"', text):
+        return None
+    m = re.search(r'"version"\s*:\s*"([^"]+)"', text)
+    evidence = f"GET /v2 answered 200: Triton {quote(m.group(1) if m else None)}"
+    if re.search(r'"model_repository"', text):
+        evidence += ", extension 'model_repository' (models can be loaded and unloaded)"
+    return evidence
+
+
+def torchserve(obs: Observation) -> str | None:
+    """TorchServe answered without its token (0.12 asks for one by default; older ones
+    and ``disable_token_authorization`` do not): the management API registers a model
+    from a URL, the inference API runs them."""
+    models = api_doc(obs, "torchserve_models")
+    if re.match(r'\s*\{\s*"models"\s*:\s*\[', models):
+        names = re.findall(r'"modelName"\s*:\s*"([^"]+)"', models)
+        shown = f" {quote(', '.join(names[:3]), 60)}" if names else ""
+        return _with_product(f"management API GET /models answered 200 without a token: "
+                             f"{len(names)} model(s){shown}", obs)
+    ping = re.search(r'"status"\s*:\s*"([^"]+)"', api_doc(obs, "torchserve_ping"))
+    if ping:
+        return _with_product(f"inference API GET /ping answered 200 without a token: "
+                             f"status {quote(ping.group(1))}", obs)
+    return None
+
+
 def _answered(obs: Observation, api_names: tuple[str, ...]) -> str | None:
     for name in api_names:
         if api_doc(obs, name):
@@ -183,6 +213,8 @@ CHECKS: tuple[Check, ...] = (
     Check("ai-ollama", "high", "Ollama model API exposed", ollama),
     Check("ai-model-api-open", "high", "OpenAI-compatible model API answers without a key",
           model_api),
+    Check("ai-triton", "high", "Triton Inference Server API exposed", triton),
+    Check("ai-torchserve", "high", "TorchServe API answers without a token", torchserve),
     Check("ai-gradio", "medium", "Gradio app exposed",
           _ai(r"^Gradio$", ("gradio",), ("window.gradio_config",), ("gradio_config",))),
     Check("ai-streamlit", "medium", "Streamlit app exposed",

@@ -35,6 +35,13 @@ _JUPYTER = ({"header:content-security-policy": r"report-uri /api/security/csp-re
 _OLLAMA = ({"body": r"^Ollama is running"},)
 _OPENAI = (_FASTAPI_404, _EMPTY_405,
            {"title": r"llama\.cpp|^LocalAI|^vLLM|^LM Studio|^text-generation-webui"})
+# Go's own 404 (net/http's NotFound) on /: kubelet, Vault without its UI, etcd, InfluxDB
+_GO_404 = {"status": r"^404$", "body": r"^404 page not found\s*$"}
+# a redirect of / to one path, relative or absolute (Jetty makes it absolute)
+_TO = r"^(?:https?://[^/]+)?"
+_AIRFLOW = ({"status": r"^30[12]$", "redirect": _TO + r"/home/?$"},)
+# TorchServe's JSON error on GET / (405 on the inference and the management port)
+_TORCHSERVE = ({"body": r'"type":\s*"(?:MethodNotAllowed|ResourceNotFound)Exception"'},)
 
 Condition = Mapping[str, str]  # field -> regex; every field of one condition must match
 
@@ -90,6 +97,36 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
              ({"header:x-influxdb-version": r"^v?2\."},)),
     FollowUp("grafana_health", "/api/health",
              ({"title": r"^Grafana$"}, {"status": r"^302$", "redirect": r"^/login$"})),
+    FollowUp("grafana_search", "/api/search",  # answers only an anonymous-enabled Grafana
+             ({"title": r"^Grafana$"},)),
+    FollowUp("kibana_status", "/api/status", ({"header:kbn-name": r"."},)),
+    # infrastructure platforms (assess/checks/platforms.py)
+    FollowUp("consul_self", "/v1/agent/self",  # 403 when ACLs deny the anonymous token
+             ({"status": r"^301$", "redirect": r"^/ui/?$"},
+              {"status": r"^200$", "body": r"^Consul Agent: UI disabled"})),
+    FollowUp("vault_health", "/v1/sys/health",  # the JSON comes with every state's code
+             ({"status": r"^307$", "redirect": r"^/ui/?$"},
+              {**_GO_404, "header:cache-control": r"^no-store$"}),
+             statuses=(200, 429, 472, 473, 474, 501, 503, 530)),
+    FollowUp("kubelet_pods", "/pods", (_GO_404,)),
+    # Neo4j's discovery document is public; /db/... is 401 unless auth is off
+    FollowUp("neo4j_tx", "/db/neo4j/tx", ({"body": r'(?s)^\s*\{.*"neo4j_version"\s*:'},),
+             accept=r"(?s).+", statuses=(401, 405)),
+    FollowUp("clickhouse_version", "/?query=SELECT%20version()",
+             ({"status": r"^200$", "body": r"^Ok\.\s*$"},), accept=r"\d+(?:\.\d+)+"),
+    FollowUp("solr_system", "/solr/admin/info/system?wt=json",
+             ({"status": r"^30[12]$", "redirect": _TO + r"/solr/?$"},)),
+    FollowUp("yarn_cluster_info", "/ws/v1/cluster/info",
+             ({"status": r"^30[12]$", "redirect": _TO + r"/cluster/?$"},)),
+    FollowUp("spark_master", "/json/", ({"title": r"^Spark Master at "},)),
+    FollowUp("airflow_health", "/api/v1/health", _AIRFLOW),
+    FollowUp("airflow_version", "/api/v1/version", _AIRFLOW),
+    FollowUp("airflow_dags", "/api/v1/dags", _AIRFLOW),  # 401 unless the API lets anyone in
+    # model servers without a web page: Triton answers / with an empty 400
+    FollowUp("triton_server", "/v2", ({"status": r"^400$", "body": r"^\s*$"},)),
+    FollowUp("torchserve_api", "/api-description", _TORCHSERVE),  # public even with a token
+    FollowUp("torchserve_ping", "/ping", _TORCHSERVE),  # inference port
+    FollowUp("torchserve_models", "/models", _TORCHSERVE),  # management port
     # Tomcat's docs app, or its 404 page, names the release its default page hides
     FollowUp("tomcat_docs", "/docs/", ({"title": r"^Apache Tomcat"},),
              accept=r"(?s).*?Apache Tomcat.*", statuses=(200, 404)),
