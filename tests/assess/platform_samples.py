@@ -1,8 +1,9 @@
 """What infrastructure platforms send, as bytes, for the replay servers of
-test_platforms.py: each sample says where it comes from. Three were captured here from
-the real software (ClickHouse 18.16.1 from Debian 12, TorchServe 0.12.0 and pyspark
-4.3.0's Spark master from PyPI, runs on 127.20.14.x); the others are the platforms'
-documented or source-level replies, with the headers their HTTP stacks add."""
+test_platforms.py: each sample says where it comes from. Four were captured here from
+the real software (ClickHouse 18.16.1 from Debian 12; TorchServe 0.12.0, pyspark
+4.3.0's Spark master and Airflow 3.3.2 from PyPI; runs on 127.20.14.x); the others are
+the platforms' documented or source-level replies, with the headers their HTTP stacks
+add."""
 
 from __future__ import annotations
 
@@ -187,6 +188,18 @@ SPARK_JSON = reply("200 OK", [*SPARK_HEAD, "Content-Type: text/json;charset=utf-
     '  "cores" : 0,\n  "coresused" : 0,\n  "memory" : 0,\n  "memoryused" : 0,\n  "resources"'
     ' : [ ],\n  "resourcesused" : [ ],\n  "activeapps" : [ ],\n  "completedapps" : [ ],\n'
     '  "activedrivers" : [ ],\n  "completeddrivers" : [ ],\n  "status" : "ALIVE"\n}'))
+# the master's REST submission server (spark.master.rest.enabled) on / and on any
+# other path (captured as the UI above)
+SPARK_REST_HEAD = ["Date: Sat, 05 Dec 2026 13:32:36 GMT", "Content-Type: application/json;"
+                   "charset=utf-8"]
+SPARK_REST_ROOT = reply("400 Bad Request", SPARK_REST_HEAD, (
+    '{\n  "action" : "ErrorResponse",\n  "message" : "Missing protocol version. Please submit '
+    'requests through http://[host]:[port]/v1/submissions/...",\n  "serverSparkVersion" : '
+    '"4.3.0"\n}'))
+SPARK_REST_OTHER = reply("468 468", SPARK_REST_HEAD, (
+    '{\n  "action" : "ErrorResponse",\n  "highestProtocolVersion" : "v1",\n  "message" : '
+    '"Unknown protocol version \'netatlas-x\'. Please submit requests through http://[host]:'
+    '[port]/v1/submissions/...",\n  "serverSparkVersion" : "4.3.0"\n}'))
 # spark.ui.filters with an authenticating filter: the UI refuses before any page
 SPARK_401 = jetty_error(401, "Unauthorized", ['WWW-Authenticate: Basic realm="spark"'])
 
@@ -217,6 +230,26 @@ AIRFLOW_401 = reply("401 UNAUTHORIZED", ["Server: gunicorn", "Content-Type: appl
     '{\n  "detail": null,\n  "status": 401,\n  "title": "Unauthorized",\n  "type": "https://'
     'airflow.apache.org/docs/apache-airflow/2.7.3/stable-rest-api-ref.html#section/Errors/'
     'Unauthenticated"\n}\n'))
+
+# --- Airflow 3 (captured: apache-airflow 3.3.2 from PyPI, `airflow api-server`) ---------
+# / is the React app page on uvicorn; /api/v1 is gone; /api/v2/version is public and
+# /api/v2/dags needs a login unless simple_auth_manager_all_admins is on
+AF3_HEAD = ["date: Sat, 05 Dec 2026 13:32:59 GMT", "server: uvicorn"]
+AIRFLOW3_ROOT = reply("200 OK", [*AF3_HEAD, "content-type: text/html; charset=utf-8",
+                                 "vary: Accept-Encoding"], (
+    '<!doctype html>\n<html style="height: 100%" dir="ltr" lang="en">\n  <head>\n    <meta '
+    'charset="UTF-8" />\n    <base href="/" />\n    <link rel="icon" type="image/png" href='
+    '"./static/pin_32.png" />\n    <meta name="viewport" content="width=device-width, '
+    'initial-scale=1.0" />\n    <title>Airflow</title>\n    <script type="module" crossorigin '
+    'src="./static/assets/index-1ifPC3Lo.js"></script>\n  </head>\n  <body style="height: '
+    '100%">\n    <div id="root"></div>\n  </body>\n</html>\n'))
+AIRFLOW3_VERSION = reply("200 OK", [*AF3_HEAD, "content-type: application/json"],
+                         '{"version":"3.3.2","git_version":".release:aa19d2dbb9ed187ec01957a92'
+                         '848d9b005e9ba9d"}')
+AIRFLOW3_DAGS = reply("200 OK", [*AF3_HEAD, "content-type: application/json"],
+                      '{"dags":[],"total_entries":0}')
+AIRFLOW3_401 = reply("401 Unauthorized", [*AF3_HEAD, "content-type: application/json"],
+                     '{"detail":"Not authenticated"}')
 
 # --- Grafana -----------------------------------------------------------------------
 # anonymous access on: / is the app page itself; /api/health as the app.grafana-health
@@ -365,6 +398,14 @@ def build() -> dict[str, tuple[Replay, tuple[str, str | None], set[str]]]:
     _add("airflow-auth", {"/": AIRFLOW_ROOT, "/api/v1/health": AIRFLOW_HEALTH,
                           "/api/v1/version": AIRFLOW_VERSION, "/api/v1/dags": AIRFLOW_401},
          DEFAULT_404, ("Apache Airflow", "2.7.3"), set())
+    _add("airflow3-open", {"/": AIRFLOW3_ROOT, "/api/v2/version": AIRFLOW3_VERSION,
+                           "/api/v2/dags": AIRFLOW3_DAGS}, AIRFLOW3_ROOT,
+         ("Apache Airflow", "3.3.2"), {"airflow-api-open"})
+    _add("airflow3-auth", {"/": AIRFLOW3_ROOT, "/api/v2/version": AIRFLOW3_VERSION,
+                           "/api/v2/dags": AIRFLOW3_401}, AIRFLOW3_ROOT,
+         ("Apache Airflow", "3.3.2"), set())
+    _add("spark-rest", {"/": SPARK_REST_ROOT}, SPARK_REST_OTHER, ("Apache Spark", "4.3.0"),
+         {"spark-master-open"})
     _add("grafana-anonymous", {"/": GRAFANA_APP, "/api/health": GRAFANA_HEALTH,
                                "/api/search": GRAFANA_SEARCH}, GRAFANA_APP,
          ("Grafana", "10.2.3"), {"grafana-anonymous", "admin-console"})

@@ -43,6 +43,7 @@ EXTRA = {
     "neo4j": ["/db/neo4j/tx"], "clickhouse": ["/?query=SELECT%20version()"],
     "solr": ["/solr/admin/info/system?wt=json"], "yarn": ["/ws/v1/cluster/info"],
     "spark": ["/json/"], "airflow": ["/api/v1/health", "/api/v1/version", "/api/v1/dags"],
+    "airflow3": ["/api/v2/version", "/api/v2/dags"],
     "grafana": ["/api/health", "/api/search"], "kibana": ["/api/status"], "triton": ["/v2"],
     "torchserve": ["/api-description", "/ping", "/models"],
 }
@@ -103,7 +104,8 @@ def test_platform(grabbed: Grabbed, name: str) -> None:
         assert f.evidence and len(f.evidence) <= 200 and "\n" not in f.evidence
     # the extra requests are the platform's own well-known paths, nothing else
     family = name.split("-")[0]
-    extra = [p for p in replay.paths[1:] if p not in PLAIN and not p.startswith("/netatlas-")]
+    extra = [p for p in replay.paths[1:] if p not in PLAIN and not p.startswith("/netatlas-")
+             and not p.endswith((".png", ".ico"))]  # the page's own icon link
     assert set(extra) <= set(EXTRA[family]) | ({"/pods"} if family == "vault" else set()), extra
 
 
@@ -122,6 +124,8 @@ def test_evidence_quotes_what_the_server_said(grabbed: Grabbed) -> None:
     assert "3.0.0-SNAPSHOT" in said["yarn-open"] and "STARTED" in said["yarn-open"]
     assert "spark://127.20.14.5:17077" in said["spark-master"] and "ALIVE" in said["spark-master"]
     assert "1 DAG(s)" in said["airflow-open"] and "example_bash_operator" in said["airflow-open"]
+    assert "GET /api/v2/dags answered 200" in said["airflow3-open"]
+    assert "REST submission server" in said["spark-rest"] and "'4.3.0'" in said["spark-rest"]
     assert "2 dashboard(s)" in said["grafana-anonymous"]
     assert "Production Overview" in said["grafana-anonymous"]
     assert "'8.11.0'" in said["kibana-open"] and "available" in said["kibana-open"]
@@ -282,10 +286,13 @@ def test_real_spark_master(tmp_path: Path, started: list[subprocess.Popen[bytes]
     ip = "127.20.14.35"
     home = _spark_home()
     assert home is not None
-    port, ui = _free_ports(ip, 2)
+    port, ui, rest = _free_ports(ip, 3)
+    conf = tmp_path / "spark.conf"  # the REST submission server too (off by default)
+    conf.write_text(f"spark.master.rest.enabled true\nspark.master.rest.port {rest}\n")
     started.append(subprocess.Popen(
         [f"{home}/bin/spark-class", "org.apache.spark.deploy.master.Master", "--host", ip,
-         "--port", str(port), "--webui-port", str(ui)], cwd=tmp_path,
+         "--port", str(port), "--webui-port", str(ui), "--properties-file", str(conf)],
+        cwd=tmp_path,
         env={**os.environ, "SPARK_HOME": home, "SPARK_LOCAL_IP": ip,
              "SPARK_LOG_DIR": str(tmp_path)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
@@ -294,6 +301,37 @@ def test_real_spark_master(tmp_path: Path, started: list[subprocess.Popen[bytes]
     assert obs.product == "Apache Spark" and obs.version
     found = {f.id: f.evidence for f in obs.risks or assess(obs)}
     assert f"spark://{ip}:{port}" in found["spark-master-open"], found
+    assert _wait(ip, rest, 30), "the REST submission server did not start"
+    obs = _grab_real(ip, rest)
+    assert (obs.product, obs.info) == ("Apache Spark", "REST submission server")
+    assert "REST submission server" in {f.id: f.evidence for f in assess(obs)}[
+        "spark-master-open"]
+
+
+@pytest.mark.skipif(shutil.which("airflow") is None, reason="apache-airflow not installed")
+@pytest.mark.parametrize(("ip", "all_admins"), [("127.20.14.36", True), ("127.20.14.37", False)])
+def test_real_airflow(tmp_path: Path, started: list[subprocess.Popen[bytes]], ip: str,
+                      all_admins: bool) -> None:
+    """Airflow 3's api-server; with simple_auth_manager_all_admins every request is an
+    admin's (the DAG list answers), without it the list is 401."""
+    exe = shutil.which("airflow")
+    assert exe is not None
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(all_admins)}
+    subprocess.run([exe, "db", "migrate"], cwd=tmp_path, env=env, check=True, timeout=180,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    [port] = _free_ports(ip, 1)
+    started.append(subprocess.Popen([exe, "api-server", "--host", ip, "--port", str(port)],
+                                    cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True))
+    assert _wait(ip, port, 120), "airflow api-server did not start"
+    obs = _grab_real(ip, port)
+    assert obs.product == "Apache Airflow" and obs.version
+    found = {f.id: f.evidence for f in obs.risks or assess(obs)}
+    if all_admins:
+        assert "GET /api/v2/dags answered 200" in found["airflow-api-open"], found
+    else:
+        assert "airflow-api-open" not in found, found
 
 
 # -- one scan of the replays through the CLI, stored and searched ---------------------

@@ -102,6 +102,8 @@ def test_selection_from_first_response(raw: bytes, extra: list[str]) -> None:
     (ps.YARN_ROOT, ["yarn_cluster_info"]),
     (ps.SPARK_ROOT, ["spark_master"]),
     (ps.AIRFLOW_ROOT, ["airflow_health", "airflow_version", "airflow_dags"]),
+    (ps.AIRFLOW3_ROOT, ["airflow3_version", "airflow3_dags"]),
+    (ps.SPARK_REST_ROOT, []),  # names itself on /: nothing to ask
     (ps.GRAFANA_APP, ["grafana_health", "grafana_search"]),
     (ps.KIBANA_ROOT, ["kibana_status"]),
     (ps.TRITON_ROOT, ["triton_server"]),

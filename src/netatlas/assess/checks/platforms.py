@@ -152,7 +152,13 @@ def yarn_open(obs: Observation) -> str | None:
 
 def spark_master_open(obs: Observation) -> str | None:
     """The standalone master's status (``/json/``) answered: its UI has no login, and a
-    master reachable like this takes applications unless ``spark.authenticate`` is on."""
+    master reachable like this takes applications unless ``spark.authenticate`` is on.
+    Its REST submission server (6066) answering / with its own error document takes
+    applications over HTTP from anyone."""
+    html = as_text(http_section(obs).get("html"))
+    if re.match(r'\s*\{\s*"action"\s*:\s*"ErrorResponse"', html) and "serverSparkVersion" in html:
+        return (f"GET / answered by the REST submission server (Spark "
+                f"{quote(_str(html, 'serverSparkVersion'))}): {quote(_str(html, 'message'), 60)}")
     text = api_doc(obs, "spark_master")
     url = _str(text, "url")
     if not url or not url.startswith("spark://"):
@@ -162,13 +168,15 @@ def spark_master_open(obs: Observation) -> str | None:
 
 
 def airflow_api_open(obs: Observation) -> str | None:
-    """``/api/v1/dags`` is 401 unless the API's auth backend lets anyone in."""
-    text = api_doc(obs, "airflow_dags")
-    if not re.match(r'\s*\{\s*"dags"\s*:\s*\[', text):
-        return None
-    total = _num(text, "total_entries")
-    count = f"{total} DAG(s)" if total else "DAGs"
-    return f"GET /api/v1/dags answered 200 without credentials: {count}{_names(text, 'dag_id')}"
+    """The DAG list is 401 unless the API lets anyone in (Airflow 2's auth backend
+    ``default``, Airflow 3's simple auth manager with ``all_admins``)."""
+    for name, path in (("airflow_dags", "/api/v1/dags"), ("airflow3_dags", "/api/v2/dags")):
+        text = api_doc(obs, name)
+        if re.match(r'\s*\{\s*"dags"\s*:\s*\[', text):
+            total = _num(text, "total_entries")
+            count = f"{total} DAG(s)" if total else "DAGs"
+            return f"GET {path} answered 200 without credentials: {count}{_names(text, 'dag_id')}"
+    return None
 
 
 def grafana_anonymous(obs: Observation) -> str | None:

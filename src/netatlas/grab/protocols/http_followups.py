@@ -122,6 +122,9 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
     FollowUp("airflow_health", "/api/v1/health", _AIRFLOW),
     FollowUp("airflow_version", "/api/v1/version", _AIRFLOW),
     FollowUp("airflow_dags", "/api/v1/dags", _AIRFLOW),  # 401 unless the API lets anyone in
+    # Airflow 3 serves its app page at / (uvicorn) and moved the API to /api/v2
+    FollowUp("airflow3_version", "/api/v2/version", ({"title": r"^Airflow$"},)),
+    FollowUp("airflow3_dags", "/api/v2/dags", ({"title": r"^Airflow$"},)),
     # model servers without a web page: Triton answers / with an empty 400
     FollowUp("triton_server", "/v2", ({"status": r"^400$", "body": r"^\s*$"},)),
     FollowUp("torchserve_api", "/api-description", _TORCHSERVE),  # public even with a token
