@@ -384,7 +384,7 @@ def build() -> dict[str, tuple[Replay, tuple[str, str | None], set[str]]]:
                                  CLICKHOUSE_401}, CLICKHOUSE_404, ("ClickHouse", None), set())
     _add("solr-open", {"/": SOLR_ROOT, "/solr/admin/info/system?wt=json": SOLR_SYSTEM},
          jetty_error(404, "Not Found"), ("Apache Solr", "4.10.3"), {"solr-no-auth"})
-    _add("solr-basic-auth", {"/": SOLR_ROOT}, SOLR_401, ("", None), set())
+    _add("solr-basic-auth", {"/": SOLR_ROOT}, SOLR_401, ("Apache Solr", None), set())
     _add("yarn-open", {"/": YARN_ROOT, "/ws/v1/cluster/info": YARN_INFO},
          jetty_error(404, "Not Found"), ("Hadoop YARN ResourceManager", "3.0.0"),
          {"yarn-rm-open"})
