@@ -419,6 +419,8 @@ def build() -> dict[str, tuple[Replay, tuple[str, str | None], set[str]]]:
     _add("kibana-auth", {"/": KIBANA_ROOT}, KIBANA_401, ("Kibana", None), set())
     _add("triton", {"/": TRITON_ROOT, "/v2": TRITON_V2}, TRITON_ROOT,
          ("Triton Inference Server", "2.23.0"), {"ai-triton"})
+    # a server that answers every path with an empty 400: asked /v2 once, named nothing
+    _add("triton-lookalike", {}, TRITON_ROOT, ("", None), set())
     _add("torchserve-inference", {"/": TS_ROOT, "/api-description": TS_API, "/ping": TS_PING},
          TS_404, ("TorchServe", "0.12.0"), {"ai-torchserve"})
     _add("torchserve-management", {"/": TS_ROOT, "/api-description": TS_API,
