@@ -5,6 +5,7 @@ value, late older observations, the same observation sent twice, and a reopen.""
 from __future__ import annotations
 
 import dataclasses
+import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -83,3 +84,39 @@ def test_totals_survive_a_reopen_and_are_recounted_when_stale(tmp_path: Path) ->
     _rescan(s)
     _same_as_rows(s)
     s.close()
+
+
+def test_a_store_with_facet_values_in_its_rows_is_migrated(tmp_path: Path) -> None:
+    """A version-7 file kept each latest row's facet values in the row (positional
+    JSON): migration 8 moves them aside, and counting down from them still works."""
+    from netatlas.store.facetkeys import facet_values
+    from netatlas.store.rows import publish
+    from netatlas.store.sqlite.schema import doc_resolver
+
+    path = tmp_path / "t.db"
+    s = open_store(path)
+    _fill(s)
+    before = s.facets("", list(COUNTED), 100)
+    s.close()
+    db = sqlite3.connect(path)
+    resolve = doc_resolver(db)
+    for oid, record, *hot in db.execute(
+            "SELECT id, record, ip, port, transport, ts, scan_id, status, service, product,"
+            " version FROM observations WHERE is_latest = 1").fetchall():
+        rec = publish(json.loads(record), tuple(hot), b"", resolve)
+        db.execute("UPDATE observations SET facet_values = ? WHERE id = ?",
+                   (facet_values(rec), oid))
+    db.execute("DROP TABLE latest_facets")
+    db.execute("DELETE FROM schema_migrations WHERE version = 8")
+    db.commit()
+    db.close()
+    s = open_store(path)
+    assert any(m.startswith("8:") for m in s.migrate())
+    assert s.facets("", list(COUNTED), 100) == before
+    _rescan(s)
+    _same_as_rows(s)
+    s.close()
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT count(*) FROM observations WHERE facet_values IS NOT NULL"
+                      ).fetchone() == (0,)
+    db.close()

@@ -109,9 +109,84 @@ def _getter(src: Source) -> Callable[[dict[str, Any]], Any]:
 _GETTERS = tuple(_getter(f.facet_source or f.source) for f in map(facet_field, COUNTED))
 
 
+def _title_of(http: dict[str, Any]) -> Any:
+    title = http.get("title")
+    return None if title is None else title if isinstance(title, str) else str(title)
+
+
+def _split(src: Source) -> tuple[str | None, Callable[[dict[str, Any]], Any]]:
+    """(the top-level section a facet reads, a getter on that section), or (None, a
+    getter on the record): a record lacks most sections (ssl, ssh, smb, ...), and one
+    look at the section skips all of its facets."""
+    match src:
+        case Column("title"):
+            return "http", _title_of
+        case Json(path, asn) if len(path) > 1:
+            return path[0], _getter(Json(path[1:], asn))
+        case Each(paths, member, kv) if paths and all(
+                len(p) > 1 and p[0] == paths[0][0] for p in paths):
+            return paths[0][0], _getter(Each(tuple(p[1:] for p in paths), member, kv))
+    return None, _getter(src)
+
+
+def _plan() -> tuple[tuple[str | None, tuple[tuple[int, Callable[[Any], Any]], ...]], ...]:
+    groups: dict[str | None, list[tuple[int, Callable[[Any], Any]]]] = {}
+    for i, f in enumerate(map(facet_field, COUNTED)):
+        section, get = _split(f.facet_source or f.source)
+        groups.setdefault(section, []).append((i, get))
+    return tuple((k, tuple(v)) for k, v in groups.items())
+
+
+_PLAN = _plan()
+
+
+FacetPairs = tuple[tuple[int, Any], ...]
+
+
 def facet_values(record: dict[str, Any]) -> str:
-    """The record's value of each COUNTED facet (a list for list fields), as JSON."""
+    """The record's value of each COUNTED facet (a list for list fields), as JSON: the
+    layout stores before migration 7 kept (``pairs_of`` reads it)."""
     return orjson.dumps([get(record) for get in _GETTERS]).decode()
+
+
+def facet_pairs(record: dict[str, Any]) -> FacetPairs:
+    """What the record counts towards: (position in COUNTED, value), one pair per value
+    (a list field gives one per element), none for a null. Hashable and flat, so the
+    writer adds a row's pairs to its totals with one ``Counter.update`` (in C)."""
+    out: list[tuple[int, Any]] = []
+    for section, getters in _PLAN:
+        source = record if section is None else record.get(section)
+        if type(source) is not dict:
+            continue
+        for i, get in getters:
+            value = get(source)
+            if value is None:
+                continue
+            if type(value) is list:
+                out.extend([(i, v) for v in value])
+            else:
+                out.append((i, value))
+    return tuple(out)
+
+
+def pairs_of(values_json: str) -> FacetPairs:
+    """``facet_values``' positional JSON as pairs."""
+    out: list[tuple[int, Any]] = []
+    for i, value in enumerate(orjson.loads(values_json)):
+        if type(value) is list:
+            out.extend((i, v) for v in value)
+        elif value is not None:
+            out.append((i, value))
+    return tuple(out)
+
+
+def pairs_json(pairs: FacetPairs) -> str:
+    return orjson.dumps(pairs).decode()
+
+
+def load_pairs(text: str) -> Any:
+    """Stored pairs back as hashable tuples (an iterator, for ``Counter.update``)."""
+    return map(tuple, orjson.loads(text))
 
 
 def ascii_fold(value: Any) -> Any:

@@ -231,7 +231,7 @@ class PostgresStore:
     def add(self, obs: Observation) -> None:
         # encoded here, in the caller's thread: a snapshot of the observation (a bad
         # address fails at the caller), and the writer's time goes to PostgreSQL
-        self._writer.put(stage(to_row(obs)))
+        self._writer.put(stage(to_row(obs, facets=False)))
 
     def add_many(self, observations: Iterable[Observation]) -> None:
         for obs in observations:

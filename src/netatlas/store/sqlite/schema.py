@@ -17,6 +17,7 @@ from typing import Any
 
 from netatlas.model import banner_text
 from netatlas.query.versions import version_sort_key
+from netatlas.store.facetkeys import pairs_json, pairs_of
 from netatlas.store.monitors import tables_sql
 from netatlas.store.rows import (
     REF,
@@ -258,6 +259,20 @@ def _list_indexes(conn: sqlite3.Connection) -> None:
                      f" WHERE is_latest = 1 AND {x} IS NOT NULL")
 
 
+def _facets_aside(conn: sqlite3.Connection) -> None:
+    """Version 8: the latest rows' facet values move out of their rows into
+    ``latest_facets`` (sqlite/totals.py says why), as facetkeys pairs."""
+    conn.execute(totals.PAIRS_TABLE)
+    last = 0
+    while rows := conn.execute(
+            "SELECT id, facet_values FROM observations WHERE id > ?"
+            " AND facet_values IS NOT NULL ORDER BY id LIMIT 2000", (last,)).fetchall():
+        conn.executemany("INSERT OR REPLACE INTO latest_facets (id, pairs) VALUES (?, ?)",
+                         [(oid, pairs_json(pairs_of(values))) for oid, values in rows])
+        last = rows[-1][0]
+    conn.execute("UPDATE observations SET facet_values = NULL WHERE facet_values IS NOT NULL")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
     (2, "banners and shared values stored once, version keys, words-only full text",
@@ -268,6 +283,7 @@ MIGRATIONS: tuple[Migration, ...] = (
      _shared_refs),
     (6, "CVE feed rows indexed by CVE id", _cve_cpe_by_cve),
     (7, "the latest rows' tag lists indexed", _list_indexes),
+    (8, "latest rows' facet values in a table of their own", _facets_aside),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -36,7 +36,7 @@ from netatlas.store.base import (
     KeyRow,
     Page,
 )
-from netatlas.store.facetkeys import COUNTED
+from netatlas.store.facetkeys import COUNTED, load_pairs
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     SCAN_COLUMNS,
@@ -259,25 +259,28 @@ class SQLiteStore:
                 winner[key] = best
         latest_ids = {oid for oid, _ in winner.values()}
         numbered = list(zip(ids, fresh, strict=True))
-        deltas: Counter[tuple[str, Any]] = Counter()
+        up: Counter[tuple[int, Any]] = Counter()
+        down: Counter[tuple[int, Any]] = Counter()
         for oid, r in numbered:
             if oid in latest_ids:
-                totals.count(deltas, r.facet_values, 1)
-        demoted = [(old_id,) for old_id, old_values in demote if old_id not in latest_ids]
-        for old_id, old_values in demote:
-            if old_id not in latest_ids:
-                totals.count(deltas, old_values, -1)
+                up.update(r.facets)
+        demoted = [(old_id,) for old_id, _ in demote if old_id not in latest_ids]
+        for old_id, old_pairs in demote:
+            if old_pairs and old_id not in latest_ids:
+                down.update(load_pairs(old_pairs))
         conn.executemany(
             "INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts, status,"
-            " service, product, version, version_key, title, blob_hash, record, is_latest,"
-            " facet_values) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " service, product, version, version_key, title, blob_hash, record, is_latest)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(oid, r.scan_id, r.ip, r.ip_bin, r.port, r.transport, r.ts, r.status, r.service,
               r.product, r.version, r.version_key, r.title, r.blob_hash,
-              r.record_text, *((1, r.facet_values) if oid in latest_ids else (0, None)))
+              r.record_text, oid in latest_ids)
              for oid, r in numbered])
-        conn.executemany(
-            "UPDATE observations SET is_latest = 0, facet_values = NULL WHERE id = ?", demoted)
-        totals.apply(conn, deltas)
+        conn.executemany("INSERT INTO latest_facets (id, pairs) VALUES (?, ?)",
+                         [(oid, r.facets_text) for oid, r in numbered if oid in latest_ids])
+        conn.executemany("UPDATE observations SET is_latest = 0 WHERE id = ?", demoted)
+        conn.executemany("DELETE FROM latest_facets WHERE id = ?", demoted)
+        totals.apply(conn, up, down)
         conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
                          [(oid, r.words) for oid, r in numbered])
         _remember(self._seen, blobs, _SEEN_BLOBS)
@@ -289,7 +292,7 @@ class SQLiteStore:
                ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float, str | None]],
                           set[tuple[bytes, int, str, float]]]:
         """For the batch's endpoints, in one join (index seeks in C, not a query a row):
-        each one's latest stored row (id, time, facet values), and which of the batch's
+        each one's latest stored row (id, time, facet pairs), and which of the batch's
         observations are stored already."""
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys"
                      " (ip_bin BLOB, port INTEGER, transport TEXT, ts REAL)")
@@ -300,10 +303,11 @@ class SQLiteStore:
         stored: set[tuple[bytes, int, str, float]] = set()
         for ip_bin, port, transport, ts, oid, ots, is_latest, values in conn.execute(
                 "SELECT k.ip_bin, k.port, k.transport, k.ts, o.id, o.ts, o.is_latest,"
-                " o.facet_values"
+                " f.pairs"
                 " FROM batch_keys k JOIN observations o ON o.ip_bin = k.ip_bin"
                 " AND o.port = k.port AND o.transport = k.transport"
-                " AND (o.is_latest = 1 OR o.ts = k.ts)"):
+                " AND (o.is_latest = 1 OR o.ts = k.ts)"
+                " LEFT JOIN latest_facets f ON f.id = o.id AND o.is_latest = 1"):
             key = (ip_bin, port, transport)
             if is_latest:
                 latest[key] = (int(oid), float(ots), values)

@@ -2,9 +2,12 @@
 as the rows themselves, so a facet over everything reads a few hundred totals instead
 of millions of rows, and is exact.
 
-Each latest row carries its facet values (``observations.facet_values``, see
-``store/facetkeys.py``); when a newer observation takes its place, the old row's values
-are counted down and the new row's up, and the old row's copy is dropped.
+Each latest row's facet values are kept beside it (``latest_facets``, as
+``facetkeys.facet_pairs``); when a newer observation takes its place, the old row's
+values are counted down and the new row's up, and the old row's copy is dropped. They
+live in a table of their own, not in the observation's row: dropping them from the row
+left a hole in its page that appended rows never fill (about 200 bytes an observation),
+and history rows, which never count, hold nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import orjson
-
 from netatlas.store.base import FacetValue
-from netatlas.store.facetkeys import COUNTED, LAYOUT, ascii_fold, facet_values
+from netatlas.store.facetkeys import COUNTED, LAYOUT, ascii_fold, facet_pairs, pairs_json
 from netatlas.store.rows import load_record, publish
 
 META_KEY = "facet_totals_layout"
@@ -29,25 +30,21 @@ CREATE TABLE IF NOT EXISTS facet_totals (
   PRIMARY KEY (field, value)
 ) WITHOUT ROWID
 """
+PAIRS_TABLE = """
+CREATE TABLE IF NOT EXISTS latest_facets (
+  id    INTEGER PRIMARY KEY,           -- observations.id of a latest row
+  pairs TEXT NOT NULL                  -- facetkeys.pairs_json
+)
+"""
 _HOT = "o.ip, o.port, o.transport, o.ts, o.scan_id, o.status, o.service, o.product, o.version"
 
 
-def count(deltas: Counter[tuple[str, Any]], values_json: str | None, step: int) -> None:
-    # the writer runs this twice for most rows it stores: kept to plain loops
-    if not values_json:
-        return
-    for name, value in zip(COUNTED, orjson.loads(values_json), strict=True):
-        if value is None:
-            continue
-        if type(value) is list:
-            for element in value:
-                deltas[name, element] += step
-        else:
-            deltas[name, value] += step
-
-
-def apply(conn: sqlite3.Connection, deltas: Counter[tuple[str, Any]]) -> None:
-    changed = [(f, v, n) for (f, v), n in deltas.items() if n]
+def apply(conn: sqlite3.Connection, up: Counter[tuple[int, Any]],
+          down: Counter[tuple[int, Any]] | None = None) -> None:
+    """Add ``up`` and take ``down`` from the totals (counters of facet pairs)."""
+    if down:
+        up.subtract(down)  # over distinct pairs only: a few thousand a batch
+    changed = [(COUNTED[i], v, n) for (i, v), n in up.items() if n]
     conn.executemany("INSERT INTO facet_totals (field, value, n) VALUES (?, ?, ?)"
                      " ON CONFLICT (field, value) DO UPDATE SET n = n + excluded.n", changed)
     conn.executemany("DELETE FROM facet_totals WHERE field = ? AND value = ? AND n <= 0",
@@ -57,18 +54,20 @@ def apply(conn: sqlite3.Connection, deltas: Counter[tuple[str, Any]]) -> None:
 def rebuild(conn: sqlite3.Connection, resolve: Callable[[str], Any]) -> None:
     """Recompute every latest row's facet values and the totals from the records (a
     store from before totals, or one that counted other facets)."""
+    conn.execute(PAIRS_TABLE)
     conn.execute("DELETE FROM facet_totals")
+    conn.execute("DELETE FROM latest_facets")
     cur = conn.execute(f"SELECT o.id, o.record, {_HOT} FROM observations o"
                        " WHERE o.is_latest = 1 ORDER BY o.id")
-    deltas: Counter[tuple[str, Any]] = Counter()
+    deltas: Counter[tuple[int, Any]] = Counter()
     while rows := cur.fetchmany(2000):
-        updates = []
+        pairs = []
         for oid, record, *hot in rows:
             rec = publish(load_record(record), tuple(hot), b"", resolve)
-            values = facet_values(rec)
-            count(deltas, values, 1)
-            updates.append((values, oid))
-        conn.executemany("UPDATE observations SET facet_values = ? WHERE id = ?", updates)
+            values = facet_pairs(rec)
+            deltas.update(values)
+            pairs.append((oid, pairs_json(values)))
+        conn.executemany("INSERT INTO latest_facets (id, pairs) VALUES (?, ?)", pairs)
     apply(conn, deltas)
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (META_KEY, LAYOUT))
 
