@@ -69,6 +69,9 @@ LAB_PACKAGES=(
   nats-server         # nats 127.20.0.70:4222 without auth (lab/brokers.py)
   zookeeper           # zookeeper 127.20.0.71:2181 without auth (runs on tomcat10's JRE)
   erlang-base         # epmd (tests/grab/test_epmd.py starts it on a free port)
+  rsync               # rsync daemon 127.20.0.80:10873, an open and an auth module
+  xvfb                # X11 127.20.0.82:6000 open, .83:16001 cookie (lab/x11fwd.py)
+  rpcbind             # tests/grab/test_portmap.py, in a network namespace of its own
   python3-gi          # rtsp 127.20.0.75:554 open, .76:10554 Basic auth (lab/rtspd.py)
   gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base   # videotestsrc
@@ -247,7 +250,8 @@ if [ -n "$new" ]; then
     [mariadbd]=mariadb [mosquitto]=mosquitto [haproxy]=haproxy [squid]=squid
     [smbd]=smbd [nmbd]=nmbd [xrdp]=xrdp [xrdp-sesman]=xrdp [kamailio]=kamailio
     [snmpd]=snmpd [chronyd]=chrony
-    [etcd]=etcd [prometheus]=prometheus [epmd]=epmd [nats-server]=nats-server)
+    [etcd]=etcd [prometheus]=prometheus [epmd]=epmd [nats-server]=nats-server
+    [rpcbind]=rpcbind)
   for proc in $(grep -o '(("[^"]*"' <<<"$new" | tr -d '("' | sort -u); do
     svc=${init_script[$proc]:-}
     if [ -n "$svc" ] && [ -x "/etc/init.d/$svc" ]; then

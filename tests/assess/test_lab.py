@@ -64,7 +64,7 @@ EXPECTED: dict[str, set[str]] = {
     "etcd": {"etcd-open"},
     "prometheus": {"monitoring-exposed"},
     "dns": set(),
-    "ldap-odd": set(),
+    "ldap-odd": {"ldap-anonymous-read"},  # slapd's default access: entries readable
     "dns-odd": set(),
     "kerberos-odd": set(),
     "jupyter": set(),  # token required
@@ -91,6 +91,9 @@ EXPECTED: dict[str, set[str]] = {
     "zookeeper": {"zookeeper-no-auth"},  # standalone, no SASL: ls / answers
     "rtsp": {"rtsp-no-auth"},  # GStreamer RTSP server: DESCRIBE / answers with SDP
     "rtsp-auth": set(),  # 401 with Basic: credentials required
+    "rsync": {"rsync-anonymous-modules"},  # rsync daemon: [pub] open, [private] auth users
+    "x11-open": {"x11-open"},  # Xvfb -ac: connection setup answered Success
+    "x11-auth": set(),  # Xvfb -auth: "Authorization required" without the cookie
 }
 
 

@@ -94,6 +94,8 @@ BINARIES: dict[str, str] = {
     "pymodbus": str(Path(sys.executable).parent / "pymodbus.simulator"),
     "snap7": str(Path(sys.executable).parent / "snap7-server"),
     "bacpypes3": sys.executable,  # no console script: lab/icsd.py imports the package
+    "rsync": "/usr/bin/rsync",
+    "xvfb": "/usr/bin/Xvfb",  # behind lab/x11fwd.py, run by this Python
 }
 # Kinds whose binary comes from PyPI rather than a Debian package.
 PYPI_KINDS = frozenset({"tensorboard", "streamlit", "jupyter", "pymodbus", "snap7", "bacpypes3"})

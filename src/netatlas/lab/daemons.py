@@ -15,7 +15,17 @@ import signal
 import subprocess
 from pathlib import Path
 
-from netatlas.lab import apps, brokers, directory, ics, media, tls_sites, udp, windows
+from netatlas.lab import (
+    apps,
+    brokers,
+    directory,
+    ics,
+    media,
+    sharing,
+    tls_sites,
+    udp,
+    windows,
+)
 from netatlas.lab.certs import write_private
 from netatlas.lab.daemon import (
     BINARIES,
@@ -357,6 +367,7 @@ DAEMONS: tuple[Daemon, ...] = (
     *tls_sites.DAEMONS,
     *udp.DAEMONS,
     *windows.DAEMONS,
+    *sharing.DAEMONS,
 )
 
 DAEMON_BY_NAME = {d.name: d for d in DAEMONS}

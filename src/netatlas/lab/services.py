@@ -199,6 +199,15 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         ServiceSpec("s7", "s7", "127.20.0.58", 102, "iso-tsap", "Snap7", version_visible=False),
         ServiceSpec("s7-odd", "s7-odd", "127.20.0.59", 1102, "iso-tsap", "Snap7",
                     version_visible=False),
+        # file and desktop sharing (lab/sharing.py): an rsync daemon on an odd port with a
+        # module anyone may read (its greeting tells the protocol, not the release); Xvfb
+        # open to anyone on X's own port, and refusing clients without a cookie elsewhere
+        ServiceSpec("rsync", "rsync", "127.20.0.80", 10873, "rsync", "rsync",
+                    version_visible=False, tags=("anonymous-modules",)),
+        ServiceSpec("x11-open", "x11-open", "127.20.0.82", 6000, "X11", "X.Org X Server",
+                    tags=("no-auth",)),
+        ServiceSpec("x11-auth", "x11-auth", "127.20.0.83", 16001, "X11", "X.Org X Server",
+                    version_visible=False, tags=("auth-required",)),
     )),
 )
 

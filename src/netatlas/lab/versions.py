@@ -78,6 +78,9 @@ def binary_version(daemon_kind: str) -> str | None:
         case "gst-rtsp":  # the library the server is; its Server header names no release
             return _search(r"^(\d[\d.]*\d)", _run(["/usr/bin/dpkg-query", "-W", "-f=${Version}",
                                                   "gir1.2-gst-rtsp-server-1.0"]))
+        case "xvfb":  # Xvfb -version says "1.21.1.7"; the release is xorg-server 21.1.7
+            return _search(r"^\d+:(\d[\d.]*\d)", _run(["/usr/bin/dpkg-query", "-W",
+                                                       "-f=${Version}", "xvfb"]))
         case "krb5kdc":  # the KDC prints no version; klist is the same krb5 release
             return _search(r"Kerberos 5 version (\S+)", _run(["/usr/bin/klist", "-V"]))
     if daemon_kind in _PYPI_DISTS:
@@ -113,6 +116,7 @@ _SIMPLE: dict[str, tuple[str, str]] = {
     "tensorboard": ("--version", r"^(\d[\d.]*\d)"),
     "streamlit": ("version", r"Streamlit, version (\d[\d.]*\d)"),
     "nats": ("--version", r"nats-server: v(\d[\d.]*\d)"),
+    "rsync": ("--version", r"rsync\s+version v?(\d[\d.]*\d)"),
 }
 
 
