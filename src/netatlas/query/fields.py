@@ -212,6 +212,18 @@ _ALL: tuple[Field, ...] = (
           facetable=True),
     Field("smb.signing_required", "bool", _json("smb.signing_required"),
           "the SMB server requires message signing"),
+    # file and desktop sharing (grab/protocols/rsync.py, portmap.py, x11.py)
+    Field("rsync.module", "list", _each("rsync.modules", member="name"),
+          "a module the rsync daemon lists to anyone", facetable=True),
+    Field("rpc.program", "list", _each("portmap.program_names"),
+          "an ONC RPC program the portmapper lists (nfs, mountd, nlockmgr, ...)",
+          facetable=True),
+    Field("nfs.export", "list", _each("portmap.exports", member="dir"),
+          "a directory NFS's mount daemon exports", example="nfs.export:/home*"),
+    Field("x11.vendor", "str", _json("x11.vendor"), "the X server's vendor string",
+          facetable=True),
+    Field("x11.status", "str", _json("x11.status"),
+          "the X connection setup's answer: success, failed, authenticate"),
     # -- ssh -------------------------------------------------------------------------
     Field("ssh.type", "str", _json("ssh.type"), "host key type (ssh-ed25519, ...)",
           facetable=True),
