@@ -144,6 +144,9 @@ async def test_real_xvfb_open(tmp_path: Path) -> None:
     x = res.sections["x11"]
     assert x["status"] == "success" and x["vendor"] == "The X.Org Foundation"
     assert x["screens"][0]["width"] == 640 and x["screens"][0]["height"] == 480
+    assert res.data == (f"X11 success: The X.Org Foundation release {x['release']}, "
+                        "screens 640x480").encode()
+    assert res.responses["X11Probe"][0] == 1  # the raw reply, for nmap's matchers
     obs = _observe(ep, res)
     assert obs.service == "X11" and obs.product == "X.Org X Server"
     assert obs.version == x["version"] and obs.cpe == [f"cpe:/a:x.org:xorg-server:{obs.version}"]

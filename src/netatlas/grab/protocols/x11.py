@@ -117,6 +117,15 @@ def looks_like_setup_reply(reply: bytes) -> bool:
             and reply[2:4] in (b"\x0b\x00", b"\x00\x0b") and reply[4:6] == b"\x00\x00")
 
 
+def summary(section: dict[str, Any]) -> bytes:
+    """A readable banner (the raw reply stays in ``responses``)."""
+    if section["status"] != "success":
+        return f"X11 {section['status']}: {section.get('reason', '')}".encode()
+    screens = ", ".join(f"{s['width']}x{s['height']}" for s in section["screens"])
+    return (f"X11 success: {section['vendor']} release {section['release']}, "
+            f"screens {screens or 'none'}").encode("utf-8", "replace")
+
+
 async def probe(ctx: GrabContext) -> str:
     reply = await exchange(ctx, SETUP_REQUEST, reply_complete, MAX_REPLY)
     if isinstance(reply, str):
@@ -126,7 +135,7 @@ async def probe(ctx: GrabContext) -> str:
     except ProtocolError:
         return Outcome.NEGATIVE
     ctx.result.service = "X11"
-    ctx.result.data = reply[:4096]
+    ctx.result.data = summary(section)
     ctx.result.responses["X11Probe"] = reply[: ctx.opts.max_bytes]  # nmap's probe name
     ctx.result.sections["x11"] = section
     return Outcome.POSITIVE
