@@ -78,6 +78,21 @@ def test_parse_refused() -> None:
     assert parse_setup_reply(auth)["status"] == "authenticate"
 
 
+def test_reply_longer_than_the_cap() -> None:
+    """A Success cut at our byte cap (many visuals): the fixed part and vendor read, the
+    screens as far as they came; without the cap it is a short reply."""
+    ok = success_reply(screens=3)
+    cut = ok[:-30]
+    with pytest.raises(ProtocolError):
+        parse_setup_reply(cut)
+    s = parse_setup_reply(cut, capped=True)
+    assert s["truncated"] is True and s["vendor"] == "The X.Org Foundation"
+    assert s["screens"] == []  # the third screen ran past: none kept rather than a guess
+    with pytest.raises(ProtocolError):
+        parse_setup_reply(ok[:45], capped=True)  # the vendor itself cut: nothing to say
+    assert "truncated" not in parse_setup_reply(ok, capped=True)
+
+
 def test_xorg_version() -> None:
     assert xorg_version(12101007) == "21.1.7"  # Debian 12's Xvfb
     assert xorg_version(12004000) == "1.20.4"
@@ -128,7 +143,9 @@ async def test_endless_x_server_is_bounded(fast: GrabOptions) -> None:
         t0 = loop.time()
         res = await grab_endpoint(Endpoint(IP, port), fast)
         assert loop.time() - t0 < fast.total_timeout + 2
-    assert "x11" not in res.sections
+    # it claimed Success: read as far as the cap, and said so
+    x = res.sections["x11"]
+    assert x["status"] == "success" and x["truncated"] is True and x["screens"] == []
 
 
 def _observe(ep: Endpoint, res: object) -> Observation:

@@ -58,18 +58,22 @@ def _screens(buf: bytes, pos: int, count: int) -> list[dict[str, int]]:
     return screens
 
 
-def parse_setup_reply(buf: bytes) -> dict[str, Any]:
+def parse_setup_reply(buf: bytes, capped: bool = False) -> dict[str, Any]:
     """Connection-setup reply (little-endian, as we asked) -> status and the server's
-    facts. ProtocolError when these bytes are not one."""
+    facts. ProtocolError when these bytes are not one. ``capped``: reading stopped at our
+    byte cap, so a Success longer than that (many visuals) is read as far as it came
+    (``truncated``), its fixed part and vendor whole or not at all."""
     size = reply_size(buf)
     if size is None or buf[0] not in _STATUS:
         raise ProtocolError("not an X11 connection-setup reply")
     major, minor = struct.unpack_from("<HH", buf, 2)
     if major != 11:
         raise ProtocolError(f"X11 reply with protocol major version {major}")
-    if len(buf) < size:
+    truncated = capped and buf[0] == 1 and len(buf) < size
+    if len(buf) < size and not truncated:
         raise ProtocolError("X11 reply shorter than its length field")
     buf = buf[:size]
+    size = len(buf)
     status = _STATUS[buf[0]]
     out: dict[str, Any] = {"status": status, "protocol": f"{major}.{minor}"}
     if status == "failed":
@@ -93,7 +97,14 @@ def parse_setup_reply(buf: bytes) -> dict[str, Any]:
                 "max_request_length": max_request, "screen_count": nscreens,
                 "keycodes": [buf[34], buf[35]]})
     screens_at = vend + (-vlen % 4) + 8 * nformats
-    out["screens"] = _screens(buf, screens_at, nscreens)
+    if truncated:
+        out["truncated"] = True
+        try:
+            out["screens"] = _screens(buf, screens_at, nscreens)
+        except ProtocolError:
+            out["screens"] = []
+    else:
+        out["screens"] = _screens(buf, screens_at, nscreens)
     if "X.Org" in out["vendor"]:
         out["version"] = xorg_version(release)
     return out
@@ -131,7 +142,7 @@ async def probe(ctx: GrabContext) -> str:
     if isinstance(reply, str):
         return reply
     try:
-        section = parse_setup_reply(reply)
+        section = parse_setup_reply(reply, len(reply) >= min(MAX_REPLY, ctx.opts.max_bytes))
     except ProtocolError:
         return Outcome.NEGATIVE
     ctx.result.service = "X11"
