@@ -15,13 +15,14 @@ The order is the engine's (see ``engine/registry.py``):
   zookeeper before postgresql: ZooKeeper waits silently for the 8-byte SSLRequest's
   body, while postgres refuses the 8-byte "srvr" probe at once. mqtt, amqp: brokers hang
   up on the earlier probes' bytes (a bad packet type, a wrong protocol header), so they
-  cost a connection each, not a silence. slapd and DNS wait silently for a BER /
+  cost a connection each, not a silence; so does a Kafka broker (a size over its
+  request limit, an unknown API key), and only the DNS probe's length prefix would keep
+  it waiting: kafka goes before dns. slapd and DNS wait silently for a BER /
   length-prefix worth of bytes already at the TLS hello: only their port hint (389, 53)
   reaches them;
 - the rest: UDP after DNS (BACnet, SIP, ONVIF), the frame-only probes (Modbus, then S7, whose
-  probe says no to RDP while RDP's would take a PLC's confirm for RDP, then Kafka, which
-  hangs up on every other probe's bytes), the others (Cassandra answers junk with a
-  protocol ERROR frame, which ``in_replies`` spots).
+  probe says no to RDP while RDP's would take a PLC's confirm for RDP), the others
+  (Cassandra answers junk with a protocol ERROR frame, which ``in_replies`` spots).
 A protocol registered later (``registry.register``) comes after all of these.
 """
 
@@ -68,8 +69,8 @@ from . import (
 registry = Registry(module.PROTOCOL for module in (
     ssh, mysql, nats, rsync, vnc, pop3, imap, telnet, ftp, smtp,
     snmp, ntp,
-    tls, http, redis, memcached, zookeeper, postgresql, mqtt, amqp, ldap, dns,
-    bacnet, sip, onvif, portmap, modbus, s7, kafka, epmd, cassandra, x11, mongodb, smb, rdp, rtsp,
+    tls, http, redis, memcached, zookeeper, postgresql, mqtt, amqp, kafka, ldap, dns,
+    bacnet, sip, onvif, portmap, modbus, s7, epmd, cassandra, x11, mongodb, smb, rdp, rtsp,
 ))
 
 __all__ = ["registry"]
