@@ -186,3 +186,17 @@ def test_frequent_phrases_are_checked_along_the_newest_rows_with_the_same_answer
     check = {q: ([r["ip_str"] for r in s.search(q)], s.count(q)) for q in TEXT_QUERIES}
     assert check == seek and seek['"nginx"'][1] == 40
     s.close()
+
+
+def test_a_scan_query_needs_no_index_of_every_row_by_scan(tmp_path: Path) -> None:
+    """``scan:`` compares NOCASE, so a BINARY index by scan (obs_scan, dropped by
+    migration 9) never served it; the query still finds the scan's latest rows."""
+    s = open_store(tmp_path / "t.db")
+    s.add(_obs("127.20.0.2", 80, T0, "nginx"))
+    s.flush()
+    assert s.count("scan:S1") == 1 and s.count("scan:s2") == 0
+    s.close()
+    db = sqlite3.connect(tmp_path / "t.db")
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    db.close()
+    assert "obs_scan" not in names and "latest_ts" in names

@@ -273,6 +273,12 @@ def _facets_aside(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE observations SET facet_values = NULL WHERE facet_values IS NOT NULL")
 
 
+def _no_scan_index(conn: sqlite3.Connection) -> None:
+    """Version 9: ``obs_scan`` goes. It served no query (``scan:`` compares NOCASE,
+    which a BINARY index cannot answer) and cost every insert an entry (19 B/obs)."""
+    conn.execute("DROP INDEX IF EXISTS obs_scan")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
     (2, "banners and shared values stored once, version keys, words-only full text",
@@ -284,6 +290,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (6, "CVE feed rows indexed by CVE id", _cve_cpe_by_cve),
     (7, "the latest rows' tag lists indexed", _list_indexes),
     (8, "latest rows' facet values in a table of their own", _facets_aside),
+    (9, "the unused index of observations by scan dropped", _no_scan_index),
 )
 LATEST = MIGRATIONS[-1][0]
 
