@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from netatlas.grab.protocols.x11 import SETUP_REQUEST
+from netatlas.lab.lab import Lab
 from netatlas.lab.services import LabService
 
 pytestmark = pytest.mark.lab
@@ -53,9 +54,10 @@ def test_x11_open_and_refusing(lab_up: list[LabService]) -> None:
     assert _setup_reply(_svc(lab_up, "x11-auth"))[0] == 0  # Failed
 
 
-def test_xvfb_runs_under_its_forwarder_on_no_tcp_port(lab_up: list[LabService]) -> None:
+def test_xvfb_runs_under_its_forwarder_on_no_tcp_port(running_lab: Lab) -> None:
+    services = running_lab.status()  # PIDs as they are now (other tests restart the lab)
     for name in ("x11-open", "x11-auth"):
-        svc = _svc(lab_up, name)
+        svc = _svc(services, name)
         assert svc.pid is not None
         children = psutil.Process(svc.pid).children()
         xvfb = [c for c in children if Path(c.exe()).name == "Xvfb"]
