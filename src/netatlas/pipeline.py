@@ -37,6 +37,7 @@ from netatlas.scope import (
     ScopeError,
     TargetSpace,
     exclude_ports,
+    excluded_check,
     iter_endpoints,
     parse_ports,
     parse_targets,
@@ -212,6 +213,7 @@ class ScanRunner:
             banner_wait=cfg.banner_wait,
             total_timeout=cfg.grab_timeout,
             in_scope=plan.scope.is_allowed,
+            port_allowed=excluded_check(cfg.exclude_ports),
             proxy_canary=cfg.proxy_canary,
             # no --proxy-canary: an HTTP service this scan finds in scope (grab/engine/canary.py)
             canaries=None if cfg.proxy_canary else CanaryPool(plan.scope.is_allowed),

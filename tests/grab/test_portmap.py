@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import struct
 import sys
@@ -30,6 +31,7 @@ from netatlas.grab.protocols import portmap
 from netatlas.grab.protocols.portmap import dump_call, parse_dump, parse_exports
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation
+from netatlas.scope import excluded_check
 
 from . import rpc_bytes as rb
 from .conftest import serve
@@ -224,3 +226,27 @@ def test_real_rpcbind_in_its_own_namespace(tmp_path: Path) -> None:
     assert findings(bare, "tcp") == {"rpc-programs-listed"}
     assert findings(tcp, "tcp") == {"rpc-programs-listed", "nfs-exports-open"}
     assert findings(udp, "udp") == {"rpc-programs-listed", "nfs-exports-open"}
+
+
+async def test_a_mountd_on_an_excluded_port_is_not_asked(fast: GrabOptions) -> None:
+    """The portmapper names mountd's port; a port the scan excluded (--exclude-ports)
+    is never contacted, whatever the portmapper says."""
+    asked: list[tuple[int, str]] = []
+
+    def refuse_all(port: int, transport: str) -> bool:
+        asked.append((port, transport))
+        return False
+
+    async with nfs_server(rb.EXPORTS) as port:
+        _, res = await _probe(port, dataclasses.replace(fast, port_allowed=refuse_all))
+    p = res.sections["portmap"]
+    assert "exports" not in p and "excluded from the scan" in p["exports_error"]
+    assert len(asked) == 1 and asked[0][1] == "tcp"
+
+
+def test_excluded_ports_check() -> None:
+    allowed = excluded_check("2024,U:161,T:8000-8001")
+    assert not allowed(2024, "tcp") and not allowed(2024, "udp")
+    assert not allowed(161, "udp") and allowed(161, "tcp")
+    assert not allowed(8001, "tcp") and allowed(8001, "udp") and allowed(111, "tcp")
+    assert excluded_check(None)(2024, "tcp")

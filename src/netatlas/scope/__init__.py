@@ -10,7 +10,14 @@ from __future__ import annotations
 from .errors import OutOfScope, ScopeError
 from .permutation import MAX_SIZE, Permutation
 from .policy import NO_ALLOW, Permitted, Scope
-from .ports import PortSet, exclude_ports, parse_ports, top_ports, top_ports_ordered
+from .ports import (
+    PortSet,
+    exclude_ports,
+    excluded_check,
+    parse_ports,
+    top_ports,
+    top_ports_ordered,
+)
 from .refusals import require_something_to_scan
 from .reserved import RESERVED, RESERVED_V4, RESERVED_V6
 from .space import TargetSpace, iter_endpoints
@@ -32,6 +39,7 @@ __all__ = [
     "TargetSpace",
     "Targets",
     "exclude_ports",
+    "excluded_check",
     "iter_endpoints",
     "parse_ports",
     "parse_targets",

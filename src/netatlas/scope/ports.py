@@ -5,6 +5,7 @@ in ``data/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -113,6 +114,17 @@ def exclude_ports(portset: PortSet, spec: str | PortSet) -> PortSet:
         tuple(p for p in portset.tcp if p not in tcp),
         tuple(p for p in portset.udp if p not in udp),
     )
+
+
+def excluded_check(spec: str | None) -> Callable[[int, str], bool]:
+    """``(port, transport) -> allowed``: False for the ports ``spec`` excludes (an
+    unprefixed port on both transports), True for every other."""
+    if not spec:
+        return lambda port, transport: True
+    tcp, udp, bare = _parse(spec)
+    tcp |= bare
+    udp |= bare
+    return lambda port, transport: port not in (udp if transport == "udp" else tcp)
 
 
 @cache

@@ -17,6 +17,11 @@ def _nothing_else_in_scope(host: str) -> bool:
     return False
 
 
+def _any_port(port: int, transport: str) -> bool:
+    # Default: no port excluded (the endpoint's own host is in scope by construction).
+    return True
+
+
 @dataclass(slots=True)
 class GrabOptions:
     connect_timeout: float = 3.0
@@ -31,6 +36,10 @@ class GrabOptions:
     # contacts another host (redirects are recorded, not followed); kept so callers
     # wire it once and later features cannot forget it.
     in_scope: Callable[[str], bool] = field(default=_nothing_else_in_scope)
+    # Whether another port of the same host may be contacted (a service another names,
+    # e.g. the mountd a portmapper lists): never one the scan excluded (--exclude-ports),
+    # whatever a server says.
+    port_allowed: Callable[[int, str], bool] = field(default=_any_port)
     # The probe scheduler (grab/engine/scheduler.py): nmap's probes for what our grabbers cannot
     # name. nmap_probes: the installed nmap-service-probes (None: no scheduler);
     # nmap_intensity: nmap's --version-intensity (probes of higher rarity are sent only

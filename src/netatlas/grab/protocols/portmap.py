@@ -144,6 +144,9 @@ async def add_exports(ip: str, section: dict[str, Any], opts: GrabOptions) -> No
     if where is None:
         return
     proto, port, vers = where
+    if not opts.port_allowed(port, proto):
+        section["exports_error"] = f"mountd {proto}/{port}: excluded from the scan, not asked"
+        return
     ask = _export_tcp if proto == "tcp" else _export_udp
     try:
         section["exports"] = parse_exports(await ask(ip, port, vers, opts))
