@@ -72,6 +72,7 @@ LAB_PACKAGES=(
   rsync               # rsync daemon 127.20.0.80:10873, an open and an auth module
   xvfb                # X11 127.20.0.82:6000 open, .83:16001 cookie (lab/x11fwd.py)
   rpcbind             # tests/grab/test_portmap.py, in a network namespace of its own
+  clickhouse-server   # tests/assess/test_platforms.py: with and without a password
   python3-gi          # rtsp 127.20.0.75:554 open, .76:10554 Basic auth (lab/rtspd.py)
   gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base   # videotestsrc
@@ -251,7 +252,7 @@ if [ -n "$new" ]; then
     [smbd]=smbd [nmbd]=nmbd [xrdp]=xrdp [xrdp-sesman]=xrdp [kamailio]=kamailio
     [snmpd]=snmpd [chronyd]=chrony
     [etcd]=etcd [prometheus]=prometheus [epmd]=epmd [nats-server]=nats-server
-    [rpcbind]=rpcbind)
+    [rpcbind]=rpcbind [clickhouse-server]=clickhouse-server)
   for proc in $(grep -o '(("[^"]*"' <<<"$new" | tr -d '("' | sort -u); do
     svc=${init_script[$proc]:-}
     if [ -n "$svc" ] && [ -x "/etc/init.d/$svc" ]; then

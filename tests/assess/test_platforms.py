@@ -216,7 +216,9 @@ CH_USERS = """<yandex><profiles><default></default></profiles><quotas><default><
 </networks><profile>default</profile><quota>default</quota></default></users></yandex>"""
 
 
-@pytest.mark.skipif(not os.access(CLICKHOUSE, os.X_OK), reason="clickhouse-server not installed")
+# installed by scripts/install-system-deps.sh: in CI a missing server fails, not skips
+@pytest.mark.skipif(not os.access(CLICKHOUSE, os.X_OK) and not os.environ.get("CI"),
+                    reason="clickhouse-server not installed")
 @pytest.mark.parametrize(("ip", "password", "expected"), [
     ("127.20.14.31", "", {"clickhouse-no-auth"}), ("127.20.14.32", "s3cret", set())])
 def test_real_clickhouse(tmp_path: Path, started: list[subprocess.Popen[bytes]], ip: str,
