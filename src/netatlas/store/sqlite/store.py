@@ -36,7 +36,7 @@ from netatlas.store.base import (
     KeyRow,
     Page,
 )
-from netatlas.store.facetkeys import COUNTED, load_pairs
+from netatlas.store.facetkeys import COUNTED, ROW_FACETS, load_pairs
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     SCAN_COLUMNS,
@@ -89,6 +89,9 @@ _DOC_CACHE = 20_000  # shared values kept decoded (immutable: keyed by their con
 _SELECT = ("SELECT o.id, o.ts, o.record, b.data, o.ip, o.port, o.transport, o.ts, o.scan_id,"
            " o.status, o.service, o.product, o.version FROM observations o"
            " JOIN blobs b ON b.hash = o.blob_hash")
+_ROW_FACET_COLUMNS = ", ".join(f"o.{name}" for _, name in ROW_FACETS)
+# a latest row's stored facet pairs (None: never counted) and its ROW_FACETS columns
+_Counted = tuple[str | None, tuple[Any, ...]]
 _CVE_RANGE = "part, vendor, product, version, start_incl, start_excl, end_incl, end_excl, criteria"
 
 
@@ -236,7 +239,7 @@ class SQLiteStore:
         conn.executemany("INSERT OR IGNORE INTO docs (hash, doc) VALUES (?, ?)", docs.items())
         latest, stored = self._known(conn, rows)
         winner: dict[tuple[bytes, int, str], tuple[int, float]] = {}
-        demote: list[tuple[int, str | None]] = []
+        demote: list[tuple[int, _Counted]] = []
         ids: list[int] = []
         fresh: list[ObsRow] = []
         for r in rows:
@@ -265,9 +268,9 @@ class SQLiteStore:
             if oid in latest_ids:
                 up.update(r.facets)
         demoted = [(old_id,) for old_id, _ in demote if old_id not in latest_ids]
-        for old_id, old_pairs in demote:
-            if old_pairs and old_id not in latest_ids:
-                down.update(load_pairs(old_pairs))
+        for old_id, (old_pairs, old_row) in demote:
+            if old_pairs is not None and old_id not in latest_ids:
+                down.update(load_pairs(old_pairs, old_row))
         conn.executemany(
             "INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts, status,"
             " service, product, version, version_key, title, blob_hash, record, is_latest)"
@@ -289,7 +292,7 @@ class SQLiteStore:
 
     @staticmethod
     def _known(conn: sqlite3.Connection, rows: list[ObsRow]
-               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float, str | None]],
+               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float, _Counted]],
                           set[tuple[bytes, int, str, float]]]:
         """For the batch's endpoints, in one join (index seeks in C, not a query a row):
         each one's latest stored row (id, time, facet pairs), and which of the batch's
@@ -299,18 +302,18 @@ class SQLiteStore:
         conn.execute("DELETE FROM batch_keys")
         conn.executemany("INSERT INTO batch_keys VALUES (?, ?, ?, ?)",
                          [(r.ip_bin, r.port, r.transport, r.ts) for r in rows])
-        latest: dict[tuple[bytes, int, str], tuple[int, float, str | None]] = {}
+        latest: dict[tuple[bytes, int, str], tuple[int, float, _Counted]] = {}
         stored: set[tuple[bytes, int, str, float]] = set()
-        for ip_bin, port, transport, ts, oid, ots, is_latest, values in conn.execute(
+        for ip_bin, port, transport, ts, oid, ots, is_latest, values, *row in conn.execute(
                 "SELECT k.ip_bin, k.port, k.transport, k.ts, o.id, o.ts, o.is_latest,"
-                " f.pairs"
+                f" f.pairs, {_ROW_FACET_COLUMNS}"
                 " FROM batch_keys k JOIN observations o ON o.ip_bin = k.ip_bin"
                 " AND o.port = k.port AND o.transport = k.transport"
                 " AND (o.is_latest = 1 OR o.ts = k.ts)"
                 " LEFT JOIN latest_facets f ON f.id = o.id AND o.is_latest = 1"):
             key = (ip_bin, port, transport)
             if is_latest:
-                latest[key] = (int(oid), float(ots), values)
+                latest[key] = (int(oid), float(ots), (values, tuple(row)))
             if ots == ts:
                 stored.add((*key, ts))
         return latest, stored
