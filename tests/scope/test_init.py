@@ -20,6 +20,7 @@ def test_public_names_are_pinned() -> None:
         "TargetSpace",
         "Targets",
         "exclude_ports",
+        "excluded_check",
         "iter_endpoints",
         "parse_ports",
         "parse_targets",
