@@ -202,6 +202,8 @@ fi
 
 # Checked against the package lists the machine has (so a package skipped for a
 # conflict costs no `apt-get update` on every run), then again against fresh ones.
+# The second check starts from the same list: the first left out what it will unpack.
+wanted=("${missing[@]}")
 keep_what_is_installed
 if [ ${#missing[@]} -eq 0 ] && [ ${#to_unpack[@]} -eq 0 ]; then
   exit 0
@@ -209,6 +211,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 to_unpack=()
+missing=("${wanted[@]}")
 keep_what_is_installed
 for pkg in "${to_unpack[@]}"; do
   unpack "$pkg"

@@ -123,3 +123,20 @@ def test_unpack_runs_a_package_without_installing_it(tmp_path: Path,
     out = subprocess.run([path], capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout == "Hello, world!\n"
     assert lab_daemon.unpacked_or_installed("/bin/sh") == "/bin/sh"  # installed wins
+
+
+def test_a_conflicting_package_is_unpacked_by_the_install_run(tmp_path: Path) -> None:
+    """The install run itself unpacks chrony (beside systemd-timesyncd) into the unpacked
+    root: before, the check against fresh package lists started from the list the first
+    check had already emptied of chrony, and nothing was unpacked, ever (a fresh machine's
+    lab then lacked chronyd)."""
+    if (shutil.which("apt-get") is None or os.geteuid() != 0 or _installed("chrony")
+            or not _installed("systemd-timesyncd")):
+        pytest.skip("needs root, apt, and systemd-timesyncd without chrony")
+    env = {**os.environ, "NETATLAS_LAB_UNPACKED": str(tmp_path)}
+    proc = subprocess.run(["bash", str(SCRIPT), "chrony"], env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "usr/sbin/chronyd").is_file(), proc.stderr
+    assert (tmp_path / ".netatlas-unpacked" / "chrony").exists()
+    assert not _installed("chrony") and _installed("systemd-timesyncd")
