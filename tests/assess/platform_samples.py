@@ -141,6 +141,10 @@ CLICKHOUSE_404 = reply("404 Not Found", ["Date: Sat, 05 Dec 2026 13:03:50 GMT",
     "or GET /?query=...\n\nUse clickhouse-client:\n\nFor interactive data analysis:\n    "
     "clickhouse-client\n\nFor batch query processing:\n    clickhouse-client --query='SELECT 1'"
     " > result\n    clickhouse-client < query > result\n"))
+# the native protocol's port (tcp_port) to any HTTP request, then it closes: no headers
+# (captured: the lab's clickhouse-native, 127.20.0.90:19000, whose http_port is 18123)
+CLICKHOUSE_NATIVE = (b"HTTP/1.0 400 Bad Request\r\n\r\nPort 19000 is for clickhouse-client "
+                     b"program.\r\nYou must use port 18123 for HTTP.\r\n")
 
 # --- Solr --------------------------------------------------------------------------
 # server/etc/jetty.xml's RedirectRegexRule sends / to /solr/ (Jetty makes it absolute)
@@ -382,6 +386,7 @@ def build() -> dict[str, tuple[Replay, tuple[str, str | None], set[str]]]:
          {"clickhouse-no-auth"})
     _add("clickhouse-password", {"/": CLICKHOUSE_ROOT, "/?query=SELECT%20version()":
                                  CLICKHOUSE_401}, CLICKHOUSE_404, ("ClickHouse", None), set())
+    _add("clickhouse-native", {}, CLICKHOUSE_NATIVE, ("ClickHouse", None), set())
     _add("solr-open", {"/": SOLR_ROOT, "/solr/admin/info/system?wt=json": SOLR_SYSTEM},
          jetty_error(404, "Not Found"), ("Apache Solr", "4.10.3"), {"solr-no-auth"})
     _add("solr-basic-auth", {"/": SOLR_ROOT}, SOLR_401, ("Apache Solr", None), set())

@@ -109,6 +109,23 @@ def test_platform(grabbed: Grabbed, name: str) -> None:
     assert set(extra) <= set(EXTRA[family]) | ({"/pods"} if family == "vault" else set()), extra
 
 
+def test_clickhouse_native_port_is_clickhouse_not_http(grabbed: Grabbed) -> None:
+    """ClickHouse's native port answers HTTP with a 400 naming clickhouse-client: the
+    service is ClickHouse's own protocol, the product the one our HTTP rules name (not
+    nmap's "ClickHouse DBMS"), and no finding (nothing was queried there)."""
+    obs, _ = grabbed["clickhouse-native"]
+    assert (obs.service, obs.product, obs.version) == ("clickhouse", "ClickHouse", None)
+    assert obs.cpe == ["cpe:/a:clickhouse:clickhouse"]
+    assert assess(obs) == []
+
+
+def test_nmap_names_the_native_port_as_our_rules_do() -> None:
+    ident = Identifier(fingerprints=None)
+    if ident.nmap is None:
+        pytest.skip("nmap-service-probes not installed")
+    assert ident.aliases.get("ClickHouse DBMS") == "ClickHouse"
+
+
 def test_evidence_quotes_what_the_server_said(grabbed: Grabbed) -> None:
     said = {name: " | ".join(f.evidence for f in assess(obs))
             for name, (obs, _) in grabbed.items()}
