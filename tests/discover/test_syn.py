@@ -7,7 +7,6 @@ Every packet these tests send goes to 127.0.0.0/8 (asserted per probe), never to
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ipaddress
 import os
 import select
@@ -22,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from netatlas.discover import Discoverer, RawSocketDenied, SynDiscoverer, _syn
 from netatlas.discover import _rawnet as raw
@@ -247,8 +247,12 @@ def _synack(src: str, sport: int, dst: str, dport: int, seq: int, ack: int) -> b
 
 
 def _hash(key: bytes, ip: str, port: int) -> int:
-    return int.from_bytes(hashlib.blake2b(socket.inet_aton(ip) + port.to_bytes(2, "big"),
-                                          key=key, digest_size=8).digest(), "big")
+    """H(ip, port) under the run's key, computed here from its definition (AES over the
+    block address, port, zeros; the first 8 bytes, native order): what a forger would
+    need the key for."""
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+    block = socket.inet_aton(ip) + port.to_bytes(2, "big") + bytes(10)
+    return int.from_bytes(enc.update(block)[:8], sys.byteorder)
 
 
 async def test_forged_synacks_are_not_open(listening: list[Endpoint]) -> None:
@@ -479,3 +483,98 @@ async def test_an_expiry_timer_is_always_left_armed() -> None:
         assert eng.expire_timer is not None and eng.expire_timer.when() == b.deadline
     finally:
         eng.close()
+
+
+# -- the packets and the hash ----------------------------------------------------------
+
+
+def test_the_batch_hash_is_the_hash_of_each_target() -> None:
+    """TargetHash.hashes (one AES call for a batch) gives each target's H, as defined
+    (``_hash`` here), and another key gives other values."""
+    key = os.urandom(32)
+    targets = [(int(ipaddress.ip_address(f"127.20.{80 + k // 256}.{k % 256}")), 1000 + k)
+               for k in range(300)]
+    th = _syn.TargetHash(key, len(targets))
+    for k, (ip, port) in enumerate(targets):
+        th.put(k, ip, port)
+    got = list(th.hashes(len(targets)))
+    assert got == [_hash(key, str(ipaddress.ip_address(ip)), port) for ip, port in targets]
+    assert got == [th.one(ip, port) for ip, port in targets]
+    other = _syn.TargetHash(os.urandom(32), 1)
+    assert sum(other.one(ip, port) == h for (ip, port), h in zip(targets, got, strict=True)) == 0
+
+
+def _tcp_checksum_ok(pkt: bytes) -> bool:
+    pseudo = pkt[12:20] + struct.pack("!BBH", 0, 6, len(pkt) - 20)
+    data = pseudo + pkt[20:]
+    c = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while c >> 16:
+        c = (c & 0xFFFF) + (c >> 16)
+    return c == 0xFFFF
+
+
+async def test_every_packet_of_a_batch_is_a_well_formed_syn(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packets as written in the batch buffer (sending stubbed out: nothing leaves):
+    header fields, checksums (the incremental sum, the 0xFFFF fold included), source
+    port and sequence number from H, the sockaddr of each slot."""
+    monkeypatch.setattr(raw.BatchSender, "send", lambda self, start, end: end - start)
+    plan = Plan(["127.20.80.0/24"], "1-40")
+    key = os.urandom(32)
+    d = plan.syn(key=key, batch=512)
+    eng = _syn._SynRun(d, plan.probes(), asyncio.get_running_loop())
+    try:
+        probes = list(plan.probes())
+        done, checked = 0, 0
+        while done < len(probes):
+            j = eng._send_new(512)
+            buf, addrs = bytes(eng.out.packets), bytes(eng.out.addrs)
+            for k in range(j):
+                pos, ep = probes[done + k]
+                pkt = buf[raw.PACKET * k:raw.PACKET * (k + 1)]
+                assert pkt[:2] == b"\x45\x00" and pkt[9] == 6 and pkt[33] == raw.SYN
+                assert socket.inet_ntoa(pkt[16:20]) == ep.ip
+                assert addrs[16 * k + 4:16 * k + 8] == pkt[16:20]
+                sport, dport, seq = struct.unpack_from("!HHI", pkt, 20)
+                h = _hash(key, ep.ip, ep.port)
+                assert (sport, dport) == (_syn.SPORT_BASE + (h >> 52), ep.port)
+                assert seq == (pos + h) & 0xFFFFFFFF
+                assert _tcp_checksum_ok(pkt)
+                checked += 1
+            done += j
+        assert checked == plan.space.size == 256 * 40
+    finally:
+        eng.close()
+
+
+async def test_shards_side_by_side_see_only_their_own_replies(
+        listening: list[Endpoint]) -> None:
+    """Two runs at once from the same address, shards 0/2 and 1/2 of one permutation
+    (as `--procs 2`): each reads only the replies to its slice of the source ports, so
+    none is counted invalid or twice, and together they find what one run finds."""
+    extra = ",".join(str(ep.port) for ep in listening)
+    targets, ports = ["127.20.80.0/28"], f"1-512,{extra}"
+    whole = Plan(targets, ports)
+    runs = []
+    for i in range(2):
+        plan = Plan(targets, ports)
+        plan.perm = Permutation(plan.space.size, seed=7, shard=(i, 2))
+        runs.append((plan, plan.syn(timeout=1.0, retries=1, shard=(i, 2))))
+    found = await asyncio.gather(*(_found(d, p.probes()) for p, d in runs))
+    assert found[0] | found[1] == await _found(whole.syn(timeout=1.0), whole.probes())
+    assert not found[0] & found[1]
+    assert set(listening) <= found[0] | found[1]
+    for plan, d in runs:
+        st = d.stats
+        assert st.invalid == 0 and st.duplicate == 0 and st.filtered == 0
+        assert st.done == plan.perm.count and st.open + st.closed == st.done
+    assert sum(d.stats.done for _, d in runs) == whole.space.size
+
+
+def test_a_shard_takes_its_slice_of_the_source_ports() -> None:
+    d0 = SynDiscoverer(lambda pos: None, [], shard=(0, 2))
+    d1 = SynDiscoverer(lambda pos: None, [], shard=(1, 2))
+    assert (d0.sport_lo, d0.sport_span) == (_syn.SPORT_BASE, 2048)
+    assert (d1.sport_lo, d1.sport_span) == (_syn.SPORT_BASE + 2048, 2048)
+    with pytest.raises(ValueError, match="shard"):
+        SynDiscoverer(lambda pos: None, [], shard=(2, 2))

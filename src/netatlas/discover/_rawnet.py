@@ -8,6 +8,7 @@ Nothing here knows about scans: the caller hands over packets it built and check
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -20,6 +21,8 @@ ETH_P_IP = 0x0800
 SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 PACKET_OUTGOING = 4
+SOL_PACKET = getattr(socket, "SOL_PACKET", 263)
+PACKET_IGNORE_OUTGOING = 23
 _SKF_AD_PKTTYPE = -0x1000 + 4  # SKF_AD_OFF + SKF_AD_PKTTYPE: the skb's pkt_type
 SNAPLEN = 96  # IP header (up to 60 bytes) and the 20-byte TCP header we read
 PACKET = 40  # a 20-byte IPv4 header + a 20-byte TCP header, no options
@@ -106,6 +109,10 @@ def listen(sock: socket.socket, our_ip: int, port_lo: int, port_hi: int,
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
     except OSError:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    # Linux 4.20+: our own outgoing packets are not even cloned for this socket (older
+    # kernels refuse the option: the filter's first test drops them)
+    with contextlib.suppress(OSError):
+        sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
     iface = "lo" if our_ip >> 24 == 127 else ""
     sock.bind((iface, ETH_P_IP))
     sock.setblocking(False)

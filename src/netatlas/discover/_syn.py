@@ -2,9 +2,11 @@
 
 Each probe is one 40-byte IPv4+TCP SYN written straight into a batch buffer and sent
 with one ``sendmmsg`` per batch (``_rawnet``). Nothing is kept per probe: the source
-port and the sequence number carry a keyed hash (BLAKE2b, a random key per run) of the
-target address and port, and the sequence number also carries the probe's permutation
-position: ``seq = position + H(ip, port) mod 2**32``. A reply is believed only if
+port and the sequence number carry a keyed hash of the target address and port, and the
+sequence number also carries the probe's permutation position:
+``seq = position + H(ip, port) mod 2**32``. H is AES (a random key per run) over one
+16-byte block (address, port, zeros), as in ZMap, computed for a whole batch of probes
+or replies with one call (``TargetHash``). A reply is believed only if
 
 - it is a SYN-ACK (open) or a RST+ACK (closed) to the source port H gives for its
   source address and port, and
@@ -40,6 +42,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
 from netatlas.discover import _rawnet as raw
 from netatlas.discover._pacing import Pacer
 from netatlas.discover._progress import Watermark
@@ -56,11 +60,22 @@ Locate = Callable[[int], Endpoint | None]
 # probe never shares a 4-tuple with a connection of this host (the grab stage's).
 SPORT_BASE = 61440
 SPORT_BITS = 12
+SPORTS = 1 << SPORT_BITS
 _M32 = 0xFFFFFFFF
 _WINDOW = 65535
 _HDR = struct.Struct("!BBHHHBBHIIHHIIBBHHH")  # IPv4 header + TCP header, no options
-_REPLY = struct.Struct("!4s4s")  # source, destination address (IP header offset 12)
+# what changes from probe to probe, from the IP header's destination (offset 16) on:
+# destination, source port, destination port, seq, ack, offset+flags, window, checksum,
+# urgent pointer
+_VARY = struct.Struct("!IHHIIHHHH")
+_VARY_AT = 16
+_ADDR = struct.Struct("!I")  # sockaddr_in's address, at offset 4 of its slot
+# a reply with a 20-byte IP header: version+IHL, source address, source port,
+# destination port, ack, flags (the destination address the kernel's filter checked)
+_REPLY = struct.Struct("!B11xI4xHH4xIxB")
+_REPLY_IP = struct.Struct("!I")  # source address (IP header offset 12), any header length
 _TCP = struct.Struct("!HHIIxB")  # source port, destination port, seq, ack, flags
+_BLOCK = struct.Struct("!IH")  # a hash input: address, port (then zeros to 16 bytes)
 _BACKOFF_MIN = 0.001
 _BACKOFF_MAX = 0.5
 _HEARTBEAT = 0.25
@@ -75,6 +90,35 @@ def allowed_intervals(scope_intervals: Iterable[tuple[int, int]]) -> list[tuple[
         else:
             out.append((first, last))
     return out
+
+
+class TargetHash:
+    """H(address, port): a keyed pseudo-random 64-bit value per target, for a batch at a
+    time. Each target is one AES block (its IPv4 address and port, zero-padded) enciphered
+    in ECB mode under the run's key; H is the block's first 8 bytes (native order). One
+    ``cryptography`` call per batch replaces a keyed BLAKE2b call per probe (4 ns a
+    block against 600 ns a call here): as strong a PRF, without Python per probe."""
+
+    def __init__(self, key: bytes, size: int) -> None:
+        if len(key) not in (16, 24, 32):
+            key = hashlib.blake2b(key, digest_size=32).digest()
+        self._enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+        self.size = size
+        self.block = bytearray(16 * size)  # the inputs, written with ``put``
+
+    def put(self, k: int, ip: int, port: int) -> None:
+        """Write target ``k``'s input (the hot loops inline this)."""
+        _BLOCK.pack_into(self.block, 16 * k, ip, port)
+
+    def hashes(self, n: int) -> memoryview:
+        """H of the first ``n`` inputs written, in order (64-bit unsigned ints)."""
+        out = self._enc.update(memoryview(self.block)[:16 * n])
+        return memoryview(out).cast("Q")[::2]
+
+    def one(self, ip: int, port: int) -> int:
+        """H of one target (tests, and what a forger would need the key for)."""
+        out = self._enc.update(_BLOCK.pack(ip, port) + bytes(10))
+        return int(memoryview(out).cast("Q")[0])
 
 
 class _Batch:
@@ -105,13 +149,16 @@ class SynDiscoverer:
     replies are checked against. ``allowed``: IPv4 intervals (ints) a packet may go
     to. ``rate``: SYNs per second (token bucket; None = unlimited). ``timeout``: seconds
     to wait for a reply after each send, before a retransmission and after the last
-    one (the cooldown). ``retries``: re-sends to probes that stayed silent.
+    one (the cooldown). ``retries``: re-sends to probes that stayed silent. ``shard=(i, n)``:
+    this run is shard i of n running at once from the same address (processes, workers):
+    it takes the i-th of n equal slices of the source ports, so the kernel hands each run
+    only its own replies (none counted invalid by another, none read twice).
     """
 
     def __init__(self, locate: Locate, allowed: Sequence[tuple[int, int]],
                  rate: float | None = None, timeout: float = 1.0, retries: int = 0, *,
-                 batch: int = 256, bucket: RateBucket | None = None,
-                 key: bytes | None = None) -> None:
+                 batch: int = 1024, bucket: RateBucket | None = None,
+                 key: bytes | None = None, shard: tuple[int, int] = (0, 1)) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be > 0 or None")
         if timeout <= 0 or retries < 0 or batch < 1:
@@ -124,6 +171,11 @@ class SynDiscoverer:
         self.batch = batch
         self.bucket = bucket
         self.key = key or os.urandom(32)
+        i, n = shard
+        if not 0 <= i < n <= SPORTS:
+            raise ValueError(f"shard must be (i, n) with 0 <= i < n <= {SPORTS}: {shard}")
+        self.sport_span = SPORTS // n
+        self.sport_lo = SPORT_BASE + i * self.sport_span
         self.stats = SynStats()
         self._progress = Watermark()
         self._unyielded: dict[int, None] = {}
@@ -216,6 +268,7 @@ class _SynRun(Pacer):
         self.reading = False
         self.expire_timer: asyncio.TimerHandle | None = None
         self.rx = raw.BatchReceiver(self.receiver, owner.batch)
+        self.hash = TargetHash(owner.key, max(owner.batch, self.rx.size))
 
     # -- driving -------------------------------------------------------------------
 
@@ -235,11 +288,20 @@ class _SynRun(Pacer):
         given = source_for(socket.AF_INET)
         src = given[0] if given else raw.source_address(ip)
         self.src = s = int.from_bytes(socket.inet_aton(src), "big")
-        raw.listen(self.receiver, s, SPORT_BASE, SPORT_BASE + (1 << SPORT_BITS) - 1)
+        lo = self.owner.sport_lo
+        raw.listen(self.receiver, s, lo, lo + self.owner.sport_span - 1)
         self.loop.add_reader(self.receiver.fileno(), self._on_readable)
         self.reading = True
-        # pseudo-header (source, protocol, TCP length) + data offset/flags + window
-        self.const = (s >> 16) + (s & 0xFFFF) + socket.IPPROTO_TCP + 20 + 0x5002 + _WINDOW
+        # pseudo-header (source, protocol, TCP length) + data offset/flags + window: a
+        # one's complement sum of 16-bit words is a sum modulo 0xFFFF, so 32-bit values
+        # go in whole
+        self.const = s + socket.IPPROTO_TCP + 20 + 0x5002 + _WINDOW
+        # the fixed part of every slot: the IP header up to the destination
+        buf = self.out.packets
+        for j in range(self.out.size):
+            _HDR.pack_into(buf, raw.PACKET * j, 0x45, 0, raw.PACKET, 0, 0x4000, 64,
+                           socket.IPPROTO_TCP, 0, s, 0, 0, 0, 0, 0, 0x50, raw.SYN, _WINDOW,
+                           0, 0)
 
     # -- sending -------------------------------------------------------------------
 
@@ -266,19 +328,20 @@ class _SynRun(Pacer):
         self.drain()
 
     def _send_new(self, n: int) -> int:
+        """Up to ``n`` new probes: pull and check them all (nothing of the batch leaves
+        if one is out of scope), hash them in one call, write and send the packets."""
         it = self.it
         last = self.last_pos
-        pack = _HDR.pack_into
-        buf, addrs = self.out.packets, self.out.addrs
         aton, from_bytes = socket.inet_aton, int.from_bytes
-        blake = hashlib.blake2b
-        key = self.owner.key
         starts, ends = self.starts, self.ends
-        const = self.const
-        src = self.src
-        keep = self.retries > 0
+        th = self.hash
+        block, put = th.block, _BLOCK.pack_into
         positions: array[int] = array("q")
-        first = -1
+        add = positions.append
+        dests: list[int] = []
+        dest = dests.append
+        ports: list[int] = []
+        port_of = ports.append
         j = 0
         while j < n:
             try:
@@ -292,40 +355,46 @@ class _SynRun(Pacer):
             ip = ep.ip
             if ":" in ip:
                 raise ValueError(f"--syn scans IPv4 only; {ip} needs --connect")
-            ipb = aton(ip)
-            d = from_bytes(ipb, "big")
+            d = from_bytes(aton(ip), "big")
             i = bisect_right(starts, d) - 1
             if i < 0 or d > ends[i]:  # the hard guard: never a packet outside scope
                 raise OutOfScope(f"refusing to send a SYN to {ip}: outside the allow list")
-            if not src:
-                self._start(ip)
-                const, src = self.const, self.src
             port = ep.port
-            h = from_bytes(blake(ipb + port.to_bytes(2, "big"), key=key,
-                                 digest_size=8).digest(), "big")
-            sport = SPORT_BASE + (h >> (64 - SPORT_BITS))
-            seq = (pos + h) & _M32
-            c = const + (d >> 16) + (d & 0xFFFF) + sport + port + (seq >> 16) + (seq & 0xFFFF)
-            c = (c & 0xFFFF) + (c >> 16)
-            c = (c & 0xFFFF) + (c >> 16)
-            pack(buf, raw.PACKET * j, 0x45, 0, raw.PACKET, 0, 0x4000, 64, socket.IPPROTO_TCP,
-                 0, src, d, sport, port, seq, 0, 0x50, raw.SYN, _WINDOW, ~c & 0xFFFF, 0)
-            addrs[16 * j + 4:16 * j + 8] = ipb
-            if first < 0:
-                first = pos
-            if keep:
-                positions.append(pos)
+            put(block, 16 * j, d, port)
+            add(pos)
+            dest(d)
+            port_of(port)
             j += 1
         self.last_pos = last
         self.progress.pulled(last)
-        if j:
-            self.progress.add(first)  # batch keys are added in increasing order
-            b = _Batch(first, j, self.loop.time() + self.timeout)
-            if keep:
-                b.positions = positions
-                b.packets = bytes(buf[:raw.PACKET * j])
-            self._queue(b)
-            self._transmit(0, j)
+        if not j:
+            return 0
+        if not self.src:
+            self._start(socket.inet_ntoa(dests[0].to_bytes(4, "big")))
+        const = self.const
+        lo, span = self.owner.sport_lo, self.owner.sport_span
+        buf, addrs = self.out.packets, self.out.addrs
+        vary, addr = _VARY.pack_into, _ADDR.pack_into
+        size = raw.PACKET
+        off = _VARY_AT
+        aoff = 4
+        for pos, d, port, h in zip(positions, dests, ports, th.hashes(j),
+                                   strict=True):
+            sport = lo + (h >> 52) % span
+            seq = (pos + h) & _M32
+            c = (const + d + sport + port + seq) % 0xFFFF
+            vary(buf, off, d, sport, port, seq, 0, 0x5002, _WINDOW, 0xFFFF - (c or 0xFFFF), 0)
+            addr(addrs, aoff, d)
+            off += size
+            aoff += 16
+        first = positions[0]
+        self.progress.add(first)  # batch keys are added in increasing order
+        b = _Batch(first, j, self.loop.time() + self.timeout)
+        if self.retries > 0:
+            b.positions = positions
+            b.packets = bytes(buf[:size * j])
+        self._queue(b)
+        self._transmit(0, j)
         return j
 
     def _send_retry(self, n: int) -> int:
@@ -374,53 +443,64 @@ class _SynRun(Pacer):
         self._wake()
 
     def drain(self) -> None:
-        """Read every reply queued: validate, count, collect the opens."""
+        """Read every reply queued: validate, count, collect the opens. Each batch read
+        is parsed, then hashed in one call, then checked."""
         recv = self.rx.recv
         buf = self.rx.packets
         snap = raw.SNAPLEN
         st = self.stats
         reply = _REPLY.unpack_from
-        tcp = _TCP.unpack_from
-        from_bytes = int.from_bytes
-        blake = hashlib.blake2b
-        key = self.owner.key
+        th = self.hash
+        block, put = th.block, _BLOCK.pack_into
+        lo, span = self.owner.sport_lo, self.owner.sport_span
         last = self.last_pos
         low = self.progress.value
         keep = self.retries > 0
         answered = self.answered
+        ack_flag, rst_flag, syn_flag = raw.ACK, raw.RST, raw.SYN
         n_closed = n_bad = n = 0
         while True:
             lengths = recv()
             if not lengths:
                 break
             n += len(lengths)
+            rows: list[tuple[int, ...]] = []
             off = -snap
             for got in lengths:
                 off += snap
-                ihl = (buf[off] & 15) * 4
-                if got < ihl + 14:
+                if got < 34:
                     n_bad += 1
                     continue
-                sip, _dip = reply(buf, off + 12)
-                sport, dport, _seq, ack, flags = tcp(buf, off + ihl)
-                h = from_bytes(blake(sip + sport.to_bytes(2, "big"), key=key,
-                                     digest_size=8).digest(), "big")
-                if dport != SPORT_BASE + (h >> (64 - SPORT_BITS)) or not flags & raw.ACK:
+                r = reply(buf, off)
+                if r[0] != 0x45:  # IP options: read the TCP header where it is
+                    ihl = (r[0] & 15) * 4
+                    if r[0] >> 4 != 4 or ihl < 20 or got < ihl + 14:
+                        n_bad += 1
+                        continue
+                    sport, dport, _seq, ack, flags = _TCP.unpack_from(buf, off + ihl)
+                    r = (0x45, _REPLY_IP.unpack_from(buf, off + 12)[0], sport, dport, ack,
+                         flags)
+                put(block, 16 * len(rows), r[1], r[2])
+                rows.append(r)
+            for (_v, sip, sport, dport, ack, flags), h in zip(rows, th.hashes(len(rows)),
+                                                              strict=True):
+                if dport != lo + (h >> 52) % span or not flags & ack_flag:
                     n_bad += 1
                     continue
                 pos = last - ((last - ((ack - 1 - h) & _M32)) & _M32)
                 if pos < low:
                     n_bad += 1  # stale (a finished batch), or no probe of ours
                     continue
-                if flags & raw.RST:
+                if flags & rst_flag:
                     if keep:
                         if pos in answered:
                             st.duplicate += 1
                             continue
                         answered.add(pos)
                     n_closed += 1
-                elif flags & raw.SYN:
-                    if not self._opened(pos, socket.inet_ntoa(sip), sport):
+                elif flags & syn_flag:
+                    if not self._opened(pos, socket.inet_ntoa(sip.to_bytes(4, "big")),
+                                        sport):
                         n_bad += 1
                 else:
                     n_bad += 1
