@@ -146,6 +146,27 @@ CLICKHOUSE_404 = reply("404 Not Found", ["Date: Sat, 05 Dec 2026 13:03:50 GMT",
 CLICKHOUSE_NATIVE = (b"HTTP/1.0 400 Bad Request\r\n\r\nPort 19000 is for clickhouse-client "
                      b"program.\r\nYou must use port 18123 for HTTP.\r\n")
 
+# --- Podman (captured: podman 4.3.1+ds1-8+deb12u1, Debian 12: the lab's podman-api,
+# `podman system service tcp:...`). Its Docker-compatible /version; every other path here
+# is Go's plain 404 (GET / too).
+PODMAN_VERSION = reply("200 OK", [
+    "Api-Version: 1.41", "Content-Type: application/json", "Libpod-Api-Version: 4.3.1",
+    "Server: Libpod/4.3.1 (linux)", "X-Reference-Id: 0xc000014330",
+    "Date: Sat, 05 Dec 2026 17:17:11 GMT"], (
+    '{"Platform":{"Name":"linux/amd64/debian-12"},"Components":[{"Name":"Podman Engine",'
+    '"Version":"4.3.1","Details":{"APIVersion":"4.3.1","Arch":"amd64","BuildTime":'
+    '"1970-01-01T00:00:00Z","Experimental":"false","GitCommit":"","GoVersion":"go1.19.8",'
+    '"KernelVersion":"6.18.44-fc-v1147","MinAPIVersion":"4.0.0","Os":"linux"}},{"Name":'
+    '"Conmon","Version":"conmon version 2.1.6, commit: unknown","Details":{"Package":'
+    '"conmon_2.1.6+ds1-1_amd64"}},{"Name":"OCI Runtime (crun)","Version":"crun version '
+    '1.8.1\\ncommit: f8a096be060b22ccd3d5f3ebe44108517fbf6c30\\nrundir: /run/crun\\nspec: '
+    '1.0.0\\n+SYSTEMD +SELINUX +APPARMOR +CAP +SECCOMP +EBPF +YAJL","Details":{"Package":'
+    '"crun_1.8.1-1+deb12u1_amd64"}}],"Version":"4.3.1","ApiVersion":"1.41","MinAPIVersion":'
+    '"1.24","GitCommit":"","GoVersion":"go1.19.8","Os":"linux","Arch":"amd64",'
+    '"KernelVersion":"6.18.44-fc-v1147","BuildTime":"1970-01-01T00:00:00Z"}\n'))
+PODMAN_404 = reply("404 Not Found", [*GO_TEXT, "Date: Sat, 05 Dec 2026 17:17:11 GMT"],
+                   "Not Found\n")
+
 # --- Solr --------------------------------------------------------------------------
 # server/etc/jetty.xml's RedirectRegexRule sends / to /solr/ (Jetty makes it absolute)
 SOLR_ROOT = reply("302 Found", ["Location: http://127.0.0.1:8983/solr/"])
@@ -387,6 +408,8 @@ def build() -> dict[str, tuple[Replay, tuple[str, str | None], set[str]]]:
     _add("clickhouse-password", {"/": CLICKHOUSE_ROOT, "/?query=SELECT%20version()":
                                  CLICKHOUSE_401}, CLICKHOUSE_404, ("ClickHouse", None), set())
     _add("clickhouse-native", {}, CLICKHOUSE_NATIVE, ("ClickHouse", None), set())
+    _add("podman-open", {"/version": PODMAN_VERSION}, PODMAN_404, ("Podman", "4.3.1"),
+         {"docker-api-open"})
     _add("solr-open", {"/": SOLR_ROOT, "/solr/admin/info/system?wt=json": SOLR_SYSTEM},
          jetty_error(404, "Not Found"), ("Apache Solr", "4.10.3"), {"solr-no-auth"})
     _add("solr-basic-auth", {"/": SOLR_ROOT}, SOLR_401, ("Apache Solr", None), set())

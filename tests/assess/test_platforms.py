@@ -45,7 +45,7 @@ EXTRA = {
     "spark": ["/json/"], "airflow": ["/api/v1/health", "/api/v1/version", "/api/v1/dags"],
     "airflow3": ["/api/v2/version", "/api/v2/dags"],
     "grafana": ["/api/health", "/api/search"], "kibana": ["/api/status"], "triton": ["/v2"],
-    "torchserve": ["/api-description", "/ping", "/models"],
+    "torchserve": ["/api-description", "/ping", "/models"], "podman": [],
 }
 ALL = ps.build()
 FAST = GrabOptions(banner_wait=0.3, read_timeout=2.0, connect_timeout=2.0,
@@ -117,6 +117,15 @@ def test_clickhouse_native_port_is_clickhouse_not_http(grabbed: Grabbed) -> None
     assert (obs.service, obs.product, obs.version) == ("clickhouse", "ClickHouse", None)
     assert obs.cpe == ["cpe:/a:clickhouse:clickhouse"]
     assert assess(obs) == []
+
+
+def test_podman_is_not_docker(grabbed: Grabbed) -> None:
+    """Podman's Docker-compatible API says "Version" and "ApiVersion" as Docker's does: the
+    product is Podman, with Podman's CPE (not Docker 4.3.1, whose CVEs are Docker's)."""
+    obs, _ = grabbed["podman-open"]
+    assert (obs.product, obs.version) == ("Podman", "4.3.1")
+    assert obs.cpe == ["cpe:/a:podman_project:podman:4.3.1"]
+    assert "container" in obs.tags
 
 
 def test_nmap_names_the_native_port_as_our_rules_do() -> None:
