@@ -6,7 +6,9 @@
     python bench/discover.py --syn --memory  # netatlas --syn and zmap: /24, /16, /12
 
 Port 2024 is always excluded, whatever is asked. Targets must be loopback. Each scanner
-runs in its own child process; peak RSS comes from that child's rusage (os.wait4). A few
+runs in its own child process; peak RSS is that child's VmHWM (/proc/PID/status, polled
+while it runs: wait4's ru_maxrss is no use, Linux carries it over from the parent's
+address space at exec), CPU time its rusage (os.wait4). A few
 listeners are started on 127.20.0.x inside the target range so there is something to
 find, and stopped (by PID) afterwards.
 """
@@ -22,6 +24,7 @@ import selectors
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -132,7 +135,7 @@ def child_netatlas(args: argparse.Namespace) -> None:
             locate, allowed = syn_checks(args.targets, args.ports, args.exclude_ports,
                                          args.seed, (int(i), int(n)))
             d = SynDiscoverer(locate, allowed, rate=args.rate, timeout=args.timeout,
-                              retries=args.retries)
+                              retries=args.retries, shard=(int(i), int(n)))
         else:
             d = Discoverer(rate=args.rate, concurrency=args.concurrency,
                            timeout=args.timeout, retries=args.retries)
@@ -197,34 +200,69 @@ def default_listeners(targets: str, ports: list[int]) -> str:
 
 def run_measured(cmd: list[str]) -> tuple[bytes, float, int, int]:
     """Run cmd; return (stdout, wall seconds, peak RSS KiB, exit status)."""
-    out, wall, rss, rc = run_parallel([cmd])
+    out, wall, rss, _, rc = run_parallel([cmd])
     return out[0], wall, rss, rc
 
 
-def run_parallel(cmds: list[list[str]]) -> tuple[list[bytes], float, int, int]:
+def high_water_kib(pid: int) -> int:
+    """A process's peak RSS so far (VmHWM, KiB): its own address space only. Not
+    wait4's ru_maxrss, which Linux carries over from the parent's address space at exec
+    (a child of a big parent reports the parent's size however little it uses)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_parallel(cmds: list[list[str]]) -> tuple[list[bytes], float, int, float, int]:
     """Run cmds at once; (stdouts, wall until the last exits, peak RSS KiB summed over
-    the processes, worst exit status). RSS comes from each child's own rusage."""
+    the processes, CPU seconds (user + sys) summed, worst exit status). Peak RSS is each
+    child's VmHWM, polled until it exits (VmHWM only grows: the last reading is its
+    peak, short of the last poll interval); stderr is shown when a child fails."""
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE) for c in cmds]
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for c in cmds]
     outs = [b""] * len(procs)
+    errs = [b""] * len(procs)
 
     def drain(k: int) -> None:
-        stream = procs[k].stdout
-        outs[k] = stream.read() if stream else b""
+        p = procs[k]
+        errs[k] = p.stderr.read() if p.stderr else b""
 
-    readers = [threading.Thread(target=drain, args=(k,)) for k in range(len(procs))]
+    def drain_out(k: int) -> None:
+        p = procs[k]
+        outs[k] = p.stdout.read() if p.stdout else b""
+
+    readers = [threading.Thread(target=f, args=(k,)) for k in range(len(procs))
+               for f in (drain, drain_out)]
     for t in readers:
         t.start()
-    rss, worst = 0, 0
-    for p in procs:
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-        rss += usage.ru_maxrss
-        worst = worst or p.returncode
+    peak = [0] * len(procs)
+    cpu, worst = 0.0, 0
+    left = set(range(len(procs)))
+    while left:
+        for k in sorted(left):
+            p = procs[k]
+            peak[k] = max(peak[k], high_water_kib(p.pid))
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                left.discard(k)
+                p.returncode = os.waitstatus_to_exitcode(status)
+                cpu += usage.ru_utime + usage.ru_stime
+                worst = worst or p.returncode
+        if left:
+            time.sleep(0.02)
     wall = time.perf_counter() - t0
     for t in readers:
         t.join()
-    return outs, wall, rss, worst
+    for p, err in zip(procs, errs, strict=True):
+        if p.returncode != 0:
+            sys.stderr.write(err.decode(errors="replace")[-2000:])
+    return outs, wall, sum(peak), cpu, worst
 
 
 def merge(results: list[dict]) -> dict:
@@ -239,7 +277,7 @@ def merge(results: list[dict]) -> dict:
 
 def run_netatlas(args: argparse.Namespace) -> tuple[dict, float, int] | None:
     cmds = [child_cmd(args, f"{i}/{args.procs}") for i in range(args.procs)]
-    outs, wall, rss, rc = run_parallel(cmds)
+    outs, wall, rss, _, rc = run_parallel(cmds)
     if rc != 0:
         print("netatlas run failed", file=sys.stderr)
         return None
@@ -378,22 +416,11 @@ ZMAP_SYSCTL = "net.ipv4.conf.lo.route_localnet"
 ZMAP_SOURCE = "127.0.0.2"  # in 127/8, not an address of lo (see zmap_cmd)
 
 
-def run_usage(cmd: list[str]) -> tuple[bytes, float, int, float, int]:
-    """(stdout, wall seconds, peak RSS KiB, CPU seconds user+sys, exit status)."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out: list[bytes] = [b""]
-    reader = threading.Thread(target=lambda: out.__setitem__(0, p.stdout.read()
-                                                            if p.stdout else b""))
-    reader.start()
-    err = p.stderr.read() if p.stderr else b""
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    reader.join()
-    rc = os.waitstatus_to_exitcode(status)
-    if rc != 0:
-        sys.stderr.write(err.decode(errors="replace")[-2000:])
-    return out[0], wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime, rc
+def run_usage(cmds: list[list[str]]) -> tuple[bytes, float, int, float, int]:
+    """(stdout of the first, wall seconds, peak RSS KiB (summed), CPU seconds user+sys
+    (summed), worst exit status) of cmds run at once."""
+    outs, wall, rss, cpu, rc = run_parallel(cmds)
+    return outs[0], wall, rss, cpu, rc
 
 
 def syn_listeners(targets: str, ports: list[int], k: int = 6) -> str:
@@ -461,7 +488,7 @@ def run_zmap(args: argparse.Namespace) -> tuple[set, float, int, float] | None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             _sysctl(ZMAP_SYSCTL, "1")
-            out, wall, rss, cpu, rc = run_usage(zmap_cmd(args, Path(tmp)))
+            out, wall, rss, cpu, rc = run_usage([zmap_cmd(args, Path(tmp))])
         finally:
             _sysctl(ZMAP_SYSCTL, before)
     print(f"zmap: {ZMAP_SYSCTL} was {before}, set to 1 for its run, restored to "
@@ -469,54 +496,57 @@ def run_zmap(args: argparse.Namespace) -> tuple[set, float, int, float] | None:
     return (zmap_open(out), wall, rss, cpu) if rc == 0 else None
 
 
-def run_netatlas_method(args: argparse.Namespace, method: str) -> tuple[dict, float, int,
-                                                                        float] | None:
+def run_netatlas_method(args: argparse.Namespace, method: str,
+                        procs: int = 1) -> tuple[dict, float, int, float] | None:
+    """netatlas in ``procs`` processes, one permutation shard each (for --syn each its
+    slice of the source ports): the merged result, wall, RSS and CPU summed."""
     args.method = method
-    out, wall, rss, cpu, rc = run_usage(child_cmd(args))
+    outs, wall, rss, cpu, rc = run_parallel([child_cmd(args, f"{i}/{procs}")
+                                             for i in range(procs)])
     if rc != 0:
         print(f"netatlas {method} failed", file=sys.stderr)
         return None
-    return json.loads(out), wall, rss, cpu
+    return merge([json.loads(o) for o in outs]), wall, rss, cpu
 
 
-def syn_compare(args: argparse.Namespace) -> int:
-    ports = [p for p in _port_list(args.ports) if p != FORBIDDEN_PORT]
-    spec = args.listen or syn_listeners(args.targets, ports)
-    listener = subprocess.Popen([sys.executable, str(HERE), "--_listen", spec],
-                                stdout=subprocess.PIPE, text=True)
-    ready = listener.stdout.readline().strip() if listener.stdout else ""
-    print(f"listeners (pid {listener.pid}): {ready.removeprefix('ready ') or 'none'}")
-    uptime = Path("/proc/loadavg").read_text().split()[:3]
-    results: dict[str, tuple[set, float, int, float, dict | None]] = {}
-    try:
-        for method in ("syn", "connect"):
-            got = run_netatlas_method(args, method)
-            if got is not None:
-                na, wall, rss, cpu = got
-                results[f"netatlas {method}"] = ({(ip, p) for ip, p in na["open"]}, wall,
-                                                 rss, cpu, na["stats"])
-        if shutil.which("nmap"):
-            xml, wall, rss, cpu, rc = run_usage(nmap_syn_cmd(args))
-            if rc == 0:
-                results["nmap -sS"] = (nmap_open(xml), wall, rss, cpu, None)
-        zm = run_zmap(args)
-        if zm is not None:
-            results["zmap"] = (*zm, None)
-    finally:
-        os.kill(listener.pid, signal.SIGTERM)
-        listener.wait()
-    size, _ = probe_stream(args.targets, args.ports, args.exclude_ports, args.seed)
-    print(f"\n{args.targets} x ports {args.ports} minus {args.exclude_ports}: {size} "
-          f"endpoints; load average before: {' '.join(uptime)} on {os.cpu_count()} CPUs")
+Result = tuple[set, float, int, float, "dict | None"]
+
+
+def syn_round(args: argparse.Namespace) -> dict[str, Result]:
+    """One run of each tool over the same targets, in turn: netatlas --syn, --syn in
+    ``--procs`` processes (when > 1), connect, nmap -sS, zmap."""
+    results: dict[str, Result] = {}
+    runs = [("netatlas --syn", "syn", 1)]
+    if args.procs > 1:
+        runs.append((f"--syn --procs {args.procs}", "syn", args.procs))
+    runs.append(("netatlas connect", "connect", 1))
+    for name, method, procs in runs:
+        got = run_netatlas_method(args, method, procs)
+        if got is not None:
+            na, wall, rss, cpu = got
+            results[name] = ({(ip, p) for ip, p in na["open"]}, wall, rss, cpu, na["stats"])
+    if shutil.which("nmap") and not args.no_nmap:
+        xml, wall, rss, cpu, rc = run_usage([nmap_syn_cmd(args)])
+        if rc == 0:
+            results["nmap -sS"] = (nmap_open(xml), wall, rss, cpu, None)
+    zm = run_zmap(args) if not args.no_zmap else None
+    if zm is not None:
+        results["zmap"] = (*zm, None)
+    return results
+
+
+def syn_table(results: dict[str, Result], size: int, median: bool = False) -> None:
     names = list(results)
-    print(row("", *names, width=18))
-    print(row("wall time (s)", *(f"{results[k][1]:.2f}" for k in names), width=18))
-    print(row("probes/s (wall)", *(f"{size / results[k][1]:,.0f}" for k in names), width=18))
-    print(row("CPU time (s)", *(f"{results[k][3]:.2f}" for k in names), width=18))
+    print(row("", *names, width=20))
+    print(row("wall time (s)", *(f"{results[k][1]:.2f}" for k in names), width=20))
+    print(row("probes/s (wall)", *(f"{size / results[k][1]:,.0f}" for k in names), width=20))
+    print(row("CPU time (s)", *(f"{results[k][3]:.2f}" for k in names), width=20))
     print(row("probes/CPU-s", *(f"{size / max(results[k][3], 1e-9):,.0f}" for k in names),
-              width=18))
-    print(row("open found", *(len(results[k][0]) for k in names), width=18))
-    print(row("peak RSS (MiB)", *(f"{results[k][2] / 1024:.1f}" for k in names), width=18))
+              width=20))
+    print(row("open found", *(len(results[k][0]) for k in names), width=20))
+    print(row("peak RSS (MiB)", *(f"{results[k][2] / 1024:.1f}" for k in names), width=20))
+    if median:
+        return
     base = results.get("netatlas connect")
     for k in names:
         st = results[k][4]
@@ -533,6 +563,45 @@ def syn_compare(args: argparse.Namespace) -> int:
             if not same:
                 for ip, p in sorted(results[k][0] ^ base[0])[:10]:
                     print(f"  {ip}:{p} {'only ' + k if (ip, p) in results[k][0] else 'missed'}")
+
+
+def syn_compare(args: argparse.Namespace) -> int:
+    ports = [p for p in _port_list(args.ports) if p != FORBIDDEN_PORT]
+    spec = args.listen or syn_listeners(args.targets, ports)
+    listener = subprocess.Popen([sys.executable, str(HERE), "--_listen", spec],
+                                stdout=subprocess.PIPE, text=True)
+    ready = listener.stdout.readline().strip() if listener.stdout else ""
+    print(f"listeners (pid {listener.pid}): {ready.removeprefix('ready ') or 'none'}")
+    size, _ = probe_stream(args.targets, args.ports, args.exclude_ports, args.seed)
+    rounds: list[dict[str, Result]] = []
+    loads: list[str] = []
+    try:
+        for r in range(args.repeat):
+            load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            loads.append(load)
+            results = syn_round(args)
+            rounds.append(results)
+            print(f"\nrun {r + 1}/{args.repeat}: {args.targets} x ports {args.ports} minus "
+                  f"{args.exclude_ports}: {size} endpoints; load average before: {load} "
+                  f"on {os.cpu_count()} CPUs", flush=True)
+            syn_table(results, size)
+    finally:
+        os.kill(listener.pid, signal.SIGTERM)
+        listener.wait()
+    if len(rounds) > 1:
+        names = [k for k in rounds[0] if all(k in r for r in rounds)]
+
+        def med(k: str, i: int) -> float:
+            return statistics.median(r[k][i] for r in rounds)
+
+        medians: dict[str, Result] = {}
+        for k in names:  # open found: the run with the median wall time's set
+            by_wall = sorted(rounds, key=lambda r, k=k: r[k][1])
+            medians[k] = (by_wall[len(by_wall) // 2][k][0], med(k, 1), int(med(k, 2)),
+                          med(k, 3), None)
+        print(f"\nmedians of {len(rounds)} runs (each column alone; loads before each run: "
+              f"{'; '.join(loads)})")
+        syn_table(medians, size, median=True)
     return 0
 
 
@@ -574,6 +643,8 @@ def main() -> int:
                     help="netatlas --syn vs connect vs nmap -sS vs zmap (default "
                          "127.33.0.0/16 x port 80)")
     ap.add_argument("--no-zmap", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="--syn: run the whole comparison N times, then the medians")
     ap.add_argument("--method", default="connect", help=argparse.SUPPRESS)
     ap.add_argument("--rate", type=float, default=None)
     ap.add_argument("--concurrency", type=int, default=1000)
