@@ -73,6 +73,7 @@ LAB_PACKAGES=(
   xvfb                # X11 127.20.0.82:6000 open, .83:16001 cookie (lab/x11fwd.py)
   rpcbind             # tests/grab/test_portmap.py, in a network namespace of its own
   clickhouse-server   # tests/assess/test_platforms.py: with and without a password
+  podman              # Docker-compatible API 127.20.0.92:12375 without auth (lab/platforms.py)
   python3-gi          # rtsp 127.20.0.75:554 open, .76:10554 Basic auth (lab/rtspd.py)
   gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base   # videotestsrc

@@ -96,6 +96,8 @@ BINARIES: dict[str, str] = {
     "bacpypes3": sys.executable,  # no console script: lab/icsd.py imports the package
     "rsync": "/usr/bin/rsync",
     "xvfb": "/usr/bin/Xvfb",  # behind lab/x11fwd.py, run by this Python
+    "clickhouse": "/usr/sbin/clickhouse-server",
+    "podman": "/usr/bin/podman",
 }
 # Kinds whose binary comes from PyPI rather than a Debian package.
 PYPI_KINDS = frozenset({"tensorboard", "streamlit", "jupyter", "pymodbus", "snap7", "bacpypes3"})

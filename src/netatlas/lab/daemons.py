@@ -21,6 +21,7 @@ from netatlas.lab import (
     directory,
     ics,
     media,
+    platforms,
     sharing,
     tls_sites,
     udp,
@@ -368,6 +369,7 @@ DAEMONS: tuple[Daemon, ...] = (
     *udp.DAEMONS,
     *windows.DAEMONS,
     *sharing.DAEMONS,
+    *platforms.DAEMONS,
 )
 
 DAEMON_BY_NAME = {d.name: d for d in DAEMONS}

@@ -208,6 +208,23 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
                     tags=("no-auth",)),
         ServiceSpec("x11-auth", "x11-auth", "127.20.0.83", 16001, "X11", "X.Org X Server",
                     version_visible=False, tags=("auth-required",)),
+        # data platforms (lab/platforms.py): Debian's ClickHouse with Debian's own config
+        # (user default, no password, allowed from anywhere) on ports that are not its own,
+        # HTTP and the native protocol; and one whose default user has a password, on its
+        # usual ports (the native port answers an HTTP request with a sentence naming it)
+        ServiceSpec("clickhouse-http", "clickhouse", "127.20.0.90", 18123, "http",
+                    "ClickHouse", tags=("no-auth",)),
+        ServiceSpec("clickhouse-native", "clickhouse", "127.20.0.90", 19000, "clickhouse",
+                    "ClickHouse", version_visible=False, tags=("no-auth",)),
+        ServiceSpec("clickhouse-auth-http", "clickhouse-auth", "127.20.0.91", 8123, "http",
+                    "ClickHouse", version_visible=False, tags=("auth-required",)),
+        ServiceSpec("clickhouse-auth-native", "clickhouse-auth", "127.20.0.91", 9000,
+                    "clickhouse", "ClickHouse", version_visible=False,
+                    tags=("auth-required",)),
+        # Podman's Docker-compatible API without authentication (rootful: anyone who
+        # connects runs containers as root), on a port that is not Docker's 2375
+        ServiceSpec("podman-api", "podman-api", "127.20.0.92", 12375, "http", "Podman",
+                    tags=("no-auth",)),
     )),
 )
 

@@ -81,6 +81,9 @@ def binary_version(daemon_kind: str) -> str | None:
         case "xvfb":  # Xvfb -version says "1.21.1.7"; the release is xorg-server 21.1.7
             return _search(r"^\d+:(\d[\d.]*\d)", _run(["/usr/bin/dpkg-query", "-W",
                                                        "-f=${Version}", "xvfb"]))
+        case "clickhouse":  # 18.16's server has no --version; Debian's package says it
+            return _search(r"^(\d[\d.]*\d)", _run(["/usr/bin/dpkg-query", "-W",
+                                                  "-f=${Version}", "clickhouse-server"]))
         case "krb5kdc":  # the KDC prints no version; klist is the same krb5 release
             return _search(r"Kerberos 5 version (\S+)", _run(["/usr/bin/klist", "-V"]))
     if daemon_kind in _PYPI_DISTS:
@@ -117,6 +120,7 @@ _SIMPLE: dict[str, tuple[str, str]] = {
     "streamlit": ("version", r"Streamlit, version (\d[\d.]*\d)"),
     "nats": ("--version", r"nats-server: v(\d[\d.]*\d)"),
     "rsync": ("--version", r"rsync\s+version v?(\d[\d.]*\d)"),
+    "podman": ("--version", r"podman version (\d[\d.]*\d)"),
 }
 
 
