@@ -66,7 +66,7 @@ class ObsRow:
     version_key: bytes | None
     title: str | None
     blob_hash: bytes
-    data: bytes
+    packed: bytes  # the banner as stored (pack_blob), compressed by the caller, not the writer
     record: dict[str, Any]  # the stored record: see the module's docstring
     words: str  # what full text indexes: fts_words of banner, title, product, joined
     record_text: str  # ``record`` as JSON, encoded once, by the thread that adds it
@@ -91,7 +91,7 @@ def to_row(obs: Observation, facets: bool = True) -> ObsRow:
         transport=obs.transport, ts=obs.timestamp.timestamp(), status=obs.status,
         service=obs.service, product=obs.product, version=obs.version,
         version_key=version_sort_key(obs.version), title=title,
-        blob_hash=blob_hash(obs.data), data=obs.data, record=stored,
+        blob_hash=blob_hash(obs.data), packed=pack_blob(obs.data), record=stored,
         # encoded by the caller's thread, not the store's writer (which the GIL and the
         # word split made 8 % slower)
         words=" ".join(fts_words(" ".join((text[:FTS_MAX_CHARS], title or "",

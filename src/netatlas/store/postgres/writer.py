@@ -32,7 +32,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from netatlas.store.base import StoreUnavailable
-from netatlas.store.rows import ObsRow, pack_blob, record_json
+from netatlas.store.rows import ObsRow, record_json
 
 from .inet import stored_form
 from .packdoc import pack_doc
@@ -163,7 +163,7 @@ class Staged:
 
     values: tuple[Any, ...]  # the stage columns after ``seq``
     blob_hash: bytes
-    data: bytes
+    packed: bytes  # the banner as stored (rows.pack_blob)
     shared: dict[str, str]  # hash -> JSON of the shared values the record names
 
 
@@ -200,7 +200,7 @@ def stage(row: ObsRow) -> Staged:
                    row.version_key, _text(row.title), _ip_text(row.ip, ip),
                    row.blob_hash, pack_doc(doc), record,
                    row.words),
-                  row.blob_hash, row.data, row.shared)
+                  row.blob_hash, row.packed, row.shared)
 
 
 def _remember(known: OrderedDict[Any, None], keys: Any, limit: int) -> None:
@@ -358,14 +358,14 @@ class Writer:
                     for seq, row in enumerate(rows):
                         copy.write_row((seq, *row.values))
                         if row.blob_hash not in self._known:
-                            fresh_blobs.setdefault(row.blob_hash, row.data)
+                            fresh_blobs.setdefault(row.blob_hash, row.packed)
                         for h, doc in row.shared.items():
                             if h not in self._known_docs:
                                 fresh_docs.setdefault(h, doc)
                 if fresh_blobs:
                     with cur.copy(_COPY_BLOBS) as copy:
-                        for blob_hash, data in fresh_blobs.items():
-                            copy.write_row((blob_hash, pack_blob(data)))
+                        for blob_hash, packed in fresh_blobs.items():
+                            copy.write_row((blob_hash, packed))
                 if fresh_docs:
                     with cur.copy(_COPY_DOCS) as copy:
                         for h, doc in fresh_docs.items():
