@@ -75,9 +75,11 @@ class ObsRow:
     facets_text: str  # the same as stored JSON
 
 
-def to_row(obs: Observation, facets: bool = True) -> ObsRow:
+def to_row(obs: Observation, facets: bool = True, keep_record: bool = True) -> ObsRow:
     """``facets``: compute the facet pairs (only a store that keeps running totals
-    reads them; they are a third of the encoding's time)."""
+    reads them; they are a third of the encoding's time). ``keep_record`` False: the
+    stored record only as ``record_text`` (``record`` empty), for a writer that needs
+    no more (unpickling the dict was 3/4 of a row's cost back from an encoder process)."""
     record = obs.to_record()
     text = record["data"]
     http = record.get("http")
@@ -91,7 +93,8 @@ def to_row(obs: Observation, facets: bool = True) -> ObsRow:
         transport=obs.transport, ts=obs.timestamp.timestamp(), status=obs.status,
         service=obs.service, product=obs.product, version=obs.version,
         version_key=version_sort_key(obs.version), title=title,
-        blob_hash=blob_hash(obs.data), packed=pack_blob(obs.data), record=stored,
+        blob_hash=blob_hash(obs.data), packed=pack_blob(obs.data),
+        record=stored if keep_record else {},
         # encoded by the caller's thread, not the store's writer (which the GIL and the
         # word split made 8 % slower)
         words=" ".join(fts_words(" ".join((text[:FTS_MAX_CHARS], title or "",

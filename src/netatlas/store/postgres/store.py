@@ -37,6 +37,7 @@ from netatlas.store.base import (
     Page,
     StoreUnavailable,
 )
+from netatlas.store.encoding import Encoders, bulk
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     REF,
@@ -46,7 +47,6 @@ from netatlas.store.rows import (
     publish,
     scan_from_row,
     scan_row,
-    to_row,
     unpack_blob,
 )
 
@@ -57,11 +57,12 @@ from .packdoc import unpack_doc
 from .writer import (
     RETRY_LIMIT,
     ScanWrite,
+    Staged,
     Writer,
     connect_options,
+    encode,
     reason,
     server_address,
-    stage,
 )
 
 if TYPE_CHECKING:
@@ -205,6 +206,7 @@ class PostgresStore:
                     "options": _with_timeout(url, query_timeout)},
         )
         self._writer = Writer(url, retry_limit=retry_limit)
+        self._encoders: Encoders[Staged] | None = None
         self._docs = _Docs()
         self._closed = False
 
@@ -231,11 +233,17 @@ class PostgresStore:
     def add(self, obs: Observation) -> None:
         # encoded here, in the caller's thread: a snapshot of the observation (a bad
         # address fails at the caller), and the writer's time goes to PostgreSQL
-        self._writer.put(stage(to_row(obs, facets=False)))
+        self._writer.put(encode(obs))
 
     def add_many(self, observations: Iterable[Observation]) -> None:
-        for obs in observations:
-            self.add(obs)
+        # many: encoded by worker processes beside the writer (store/encoding.py)
+        for staged in bulk(observations, encode, self._bulk_encoders):
+            self._writer.put(staged)
+
+    def _bulk_encoders(self) -> Encoders[Staged]:
+        if self._encoders is None:
+            self._encoders = Encoders(encode)
+        return self._encoders
 
     def flush(self) -> None:
         self._writer.flush()
@@ -248,6 +256,8 @@ class PostgresStore:
             return
         self._closed = True
         try:
+            if self._encoders is not None:
+                self._encoders.close()
             self._writer.close()
         finally:
             self._pool.close()

@@ -31,8 +31,9 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from netatlas.model import Observation
 from netatlas.store.base import StoreUnavailable
-from netatlas.store.rows import ObsRow, record_json
+from netatlas.store.rows import ObsRow, record_json, to_row
 
 from .inet import stored_form
 from .packdoc import pack_doc
@@ -180,6 +181,12 @@ def _ip_text(written: str, stored: str) -> str | None:
     quads comes back as written; IPv6 is kept (PostgreSQL and Python may spell one
     address differently)."""
     return None if written == stored and ":" not in written else written
+
+
+def encode(obs: Observation) -> Staged:
+    """An observation as this backend's writer takes it (module-level: encoding
+    workers run it, store/encoding.py)."""
+    return stage(to_row(obs, facets=False))
 
 
 def stage(row: ObsRow) -> Staged:

@@ -36,6 +36,7 @@ from netatlas.store.base import (
     KeyRow,
     Page,
 )
+from netatlas.store.encoding import Encoders, bulk
 from netatlas.store.facetkeys import COUNTED, ROW_FACETS, load_pairs
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
@@ -98,6 +99,12 @@ class _Stop:
     pass
 
 
+def encode(obs: Observation) -> ObsRow:
+    """An observation as this backend's writer takes it (it stores ``record_text``);
+    module-level: encoder processes run it (store/encoding.py)."""
+    return to_row(obs, keep_record=False)
+
+
 def _remember(seen: OrderedDict[Any, None], keys: Any, limit: int) -> None:
     """Keys known to be committed, newest last, at most ``limit``."""
     for key in keys:
@@ -137,6 +144,7 @@ class SQLiteStore:
         self._docs: OrderedDict[str, Any] = OrderedDict()
         self._docs_lock = threading.Lock()
         self._local = threading.local()
+        self._encoders: Encoders[ObsRow] | None = None
         self._writer = threading.Thread(
             target=self._write_loop, name="netatlas-writer", daemon=True
         )
@@ -336,6 +344,9 @@ class SQLiteStore:
         return self._already
 
     def close(self) -> None:
+        if self._encoders is not None:
+            self._encoders.close()
+            self._encoders = None
         if self._writer.is_alive():
             self._queue.put(_Stop())
             self._writer.join()
@@ -360,11 +371,17 @@ class SQLiteStore:
     def add(self, obs: Observation) -> None:
         # encoded here, in the caller's thread: the writer's SQLite work (which lets go
         # of the GIL) overlaps the next observation's encoding
-        self._submit(to_row(obs))
+        self._submit(encode(obs))
 
     def add_many(self, observations: Iterable[Observation]) -> None:
-        for obs in observations:
-            self._submit(to_row(obs))
+        # many: encoded by worker processes beside the writer (store/encoding.py)
+        for row in bulk(observations, encode, self._bulk_encoders):
+            self._submit(row)
+
+    def _bulk_encoders(self) -> Encoders[ObsRow]:
+        if self._encoders is None:
+            self._encoders = Encoders(encode)
+        return self._encoders
 
     # -- reads -----------------------------------------------------------------------
     def _execute(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> sqlite3.Cursor:
