@@ -36,14 +36,14 @@ def test_workers_encode_in_order_exactly_as_the_caller_would() -> None:
     try:
         got = list(encoders.map(_observations(n)))
         assert got == [encode(o) for o in _observations(n)]
-        assert len(encoders._procs) == 2  # noqa: SLF001 - two workers shared the chunks
+        assert len(encoders._procs) == 2  # two workers shared the chunks
         # a second bulk add reuses the same workers
-        pids = [p.pid for p in encoders._procs]  # noqa: SLF001
+        pids = [p.pid for p in encoders._procs]
         assert list(encoders.map(_observations(CHUNK))) == [
             encode(o) for o in _observations(CHUNK)]
-        assert [p.pid for p in encoders._procs] == pids  # noqa: SLF001
+        assert [p.pid for p in encoders._procs] == pids
     finally:
-        procs = list(encoders._procs)  # noqa: SLF001
+        procs = list(encoders._procs)
         encoders.close()
     assert all(p.poll() is not None for p in procs)  # stopped, not left behind
 
