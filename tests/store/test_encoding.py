@@ -68,9 +68,12 @@ def test_the_callers_own_failure_is_raised_to_the_caller() -> None:
         raise OSError("the input file went away")
 
     encoders: Encoders[ObsRow] = Encoders(encode, workers=1)
+    got: list[ObsRow] = []
     try:
         with pytest.raises(OSError, match="went away"):
-            list(encoders.map(broken()))
+            for row in encoders.map(broken()):
+                got.append(row)
+        assert len(got) == CHUNK + 1  # all it gave before failing, the last part chunk too
     finally:
         encoders.close()
 

@@ -24,7 +24,7 @@ from ._common import InputError, Item, Origin, Skip
 from ._input import Input, open_input
 from .sniff import FORMATS, Detected, sniff
 
-BATCH = 1000
+PROGRESS_EVERY = 1000  # records between progress reports
 MAX_SKIPS_KEPT = 20  # skipped lines reported one by one; the rest are counted by reason
 
 ProgressFn = Callable[["FileReport", Input], None]
@@ -135,20 +135,21 @@ def import_file(store: Store, name: str, fmt: str = "auto",
             detected.format, detected.variant, detected.reason)
         if on_detect:
             on_detect(report)
-        batch: list[Observation] = []
-        for item in read_items(inp, detected):
-            if isinstance(item, Skip):
-                report.skip(item)
-                continue
-            batch.append(transform(item) if transform else item)
-            if len(batch) >= BATCH:
-                store.add_many(batch)
-                report.imported += len(batch)
-                batch = []
-                if on_progress:
+
+        def observations() -> Iterator[Observation]:
+            # one stream into the store, not batches: a bulk add encodes in worker
+            # processes beside the writer (store/encoding.py), which this runs in too
+            for item in read_items(inp, detected):
+                if isinstance(item, Skip):
+                    report.skip(item)
+                    continue
+                obs = transform(item) if transform else item
+                report.imported += 1
+                yield obs
+                if on_progress and report.imported % PROGRESS_EVERY == 0:
                     on_progress(report, inp)
-        store.add_many(batch)
-        report.imported += len(batch)
+
+        store.add_many(observations())
         store.flush()
     except InputError as exc:
         report.error = str(exc)

@@ -105,17 +105,34 @@ class Encoders(Generic[T]):
         stop = threading.Event()
 
         def feed() -> None:  # sends while the caller receives: neither pipe fills up
+            k = 0
+
+            def send(chunk: list[Observation]) -> bool:
+                nonlocal k
+                slots.acquire()
+                if stop.is_set():
+                    return False
+                order.put(k)
+                self._conns[k].send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+                k = (k + 1) % len(self._conns)
+                return True
+
+            chunk: list[Observation] = []
+            failed: BaseException | None = None
             try:
-                k = 0
-                while chunk := list(islice(it, CHUNK)):
-                    slots.acquire()
-                    if stop.is_set():
-                        return
-                    order.put(k)
-                    self._conns[k].send_bytes(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
-                    k = (k + 1) % len(self._conns)
-                order.put(None)
-            except BaseException as exc:  # the caller's iterator failed: raise it there
+                try:
+                    for obs in it:
+                        chunk.append(obs)
+                        if len(chunk) == CHUNK:
+                            if not send(chunk):
+                                return
+                            chunk = []
+                except BaseException as exc:  # the caller's iterator failed: raise it there,
+                    failed = exc  # after what it gave before (as encoding inline would)
+                if chunk and not send(chunk):
+                    return
+                order.put(failed)
+            except BaseException as exc:  # a worker's pipe failed
                 order.put(exc)
 
         feeder = threading.Thread(target=feed, name="netatlas-encoder-feed", daemon=True)
