@@ -87,6 +87,23 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_hwm_mb() -> float:
+    """Summed peak RSS (VmHWM) of this process's children alive now: a bulk add's
+    encoder processes (store/encoding.py), which rss_mb does not see."""
+    total = 0
+    for task in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{task}/children") as f:
+            pids = f.read().split()
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    total += next((int(line.split()[1]) for line in f
+                                   if line.startswith("VmHWM:")), 0)
+            except OSError:
+                pass
+    return total / 1024
+
+
 def progress_every(rows: int) -> int:
     return 1_000_000 if rows >= 2_000_000 else max(1, rows // 5)
 
@@ -222,6 +239,7 @@ class Ingest:
     disk: int
     empty_disk: int
     rss_mb: float
+    workers_mb: float  # the encoder processes' peak RSS, summed
     wal: int | None = None  # SQLite: of which the -wal file
 
     @property
@@ -265,7 +283,8 @@ def fill(store: Store, history: History) -> Ingest:
     store.add_many(counted())
     store.flush()
     seconds = time.perf_counter() - started
-    return Ingest(history.n, seconds, gen_time, store.disk_bytes(), empty_disk, rss_mb())
+    return Ingest(history.n, seconds, gen_time, store.disk_bytes(), empty_disk, rss_mb(),
+                  children_hwm_mb())
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -394,6 +413,7 @@ def report(kind: str, target: str, history: History, ingest: Ingest | None,
             f"{'  disk: store / empty store, MB':<44}"
             f" {ingest.disk / 1e6:>12,.1f} {ingest.empty_disk / 1e6:>12,.1f}",
             f"{'  peak RSS of the process, MB':<44} {ingest.rss_mb:>12,.0f}",
+            f"{'  peak RSS of its encoder processes, MB':<44} {ingest.workers_mb:>12,.0f}",
         ]
         if ref:
             lines.append(f"  reference: {ref.what}, {ref.rows:,} rows of (ip, port, ts, record"
