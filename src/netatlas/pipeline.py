@@ -375,7 +375,10 @@ def _tcp_discoverer(cfg: ScanConfig, plan: Plan, rate: float | None,
         space, perm = plan.space, plan.permutation
         return SynDiscoverer(lambda pos: space.at(perm, pos),
                              plan.scope.permitted_intervals(4), rate=rate,
-                             timeout=cfg.timeout, retries=cfg.retries, bucket=bucket)
+                             timeout=cfg.timeout, retries=cfg.retries, bucket=bucket,
+                             # shards sending at once from one address each get their
+                             # own source ports, so none counts another's replies invalid
+                             shard=cfg.shard)
     return Discoverer(rate=rate, concurrency=cfg.concurrency, timeout=cfg.timeout,
                       retries=cfg.retries, bucket=bucket)
 

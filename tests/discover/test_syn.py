@@ -578,3 +578,15 @@ def test_a_shard_takes_its_slice_of_the_source_ports() -> None:
     assert (d1.sport_lo, d1.sport_span) == (_syn.SPORT_BASE + 2048, 2048)
     with pytest.raises(ValueError, match="shard"):
         SynDiscoverer(lambda pos: None, [], shard=(2, 2))
+
+
+def test_a_sharded_scan_sends_from_its_shards_ports() -> None:
+    """``--shard i/N`` (and cluster workers) running at once from one address: the
+    scan's SYN engine takes the scan's shard, so each counts only its own replies."""
+    from netatlas.pipeline import ScanConfig, _tcp_discoverer, plan_scan
+
+    cfg = ScanConfig(targets=["127.20.9.0/30"], allow=["127.20.9.0/30"], ports="80",
+                     exclude_ports="2024", method="syn", shard=(1, 4))
+    d = _tcp_discoverer(cfg, plan_scan(cfg), None, None)
+    assert isinstance(d, SynDiscoverer)
+    assert (d.sport_lo, d.sport_span) == (_syn.SPORT_BASE + 1024, 1024)
