@@ -71,6 +71,7 @@ PRODUCT_ALIASES = {
     "openssh sshd": "openssh",
     "vsftpd ftpd": "vsftpd",
     "net-snmp; net-snmp snmpv3 server": "net-snmp",  # nmap -sU joins its two matches
+    "clickhouse dbms": "clickhouse",  # nmap's name for ClickHouse's native port
 }
 
 
