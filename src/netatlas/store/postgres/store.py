@@ -83,8 +83,10 @@ STREAM_ROWS = 500  # rows per FETCH of a streaming read
 
 # Facets over more latest rows than this count a sample of them (scaled up, and said so:
 # FacetCounts.approximate); below it they are exact.
-FACET_EXACT_MAX = 1_000_000
-FACET_SAMPLE_ROWS = 200_000  # about how many rows a sampled facet reads
+# At 1M observations (337k services) port,product,service over everything: exact
+# 320-470 ms, over a 50k-row sample 115-135 ms with the top values within 1 %.
+FACET_EXACT_MAX = 100_000
+FACET_SAMPLE_ROWS = 50_000  # about how many rows a sampled facet reads
 DOC_CACHE = 20_000  # shared documents kept (immutable: keyed by their content's hash)
 # What a published record is rebuilt from (rows.publish): the stored record, the hot
 # columns in its order, the banner. From observations `x` (the exact values; `latest` is
