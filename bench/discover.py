@@ -204,25 +204,13 @@ def run_measured(cmd: list[str]) -> tuple[bytes, float, int, int]:
     return out[0], wall, rss, rc
 
 
-def high_water_kib(pid: int) -> int:
-    """A process's peak RSS so far (VmHWM, KiB): its own address space only. Not
-    wait4's ru_maxrss, which Linux carries over from the parent's address space at exec
-    (a child of a big parent reports the parent's size however little it uses)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
 def run_parallel(cmds: list[list[str]]) -> tuple[list[bytes], float, int, float, int]:
     """Run cmds at once; (stdouts, wall until the last exits, peak RSS KiB summed over
     the processes, CPU seconds (user + sys) summed, worst exit status). Peak RSS is each
     child's VmHWM, polled until it exits (VmHWM only grows: the last reading is its
     peak, short of the last poll interval); stderr is shown when a child fails."""
+    from netatlas.lab.process import peak_rss_kib
+
     t0 = time.perf_counter()
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for c in cmds]
@@ -247,7 +235,7 @@ def run_parallel(cmds: list[list[str]]) -> tuple[list[bytes], float, int, float,
     while left:
         for k in sorted(left):
             p = procs[k]
-            peak[k] = max(peak[k], high_water_kib(p.pid))
+            peak[k] = max(peak[k], peak_rss_kib(p.pid))
             pid, status, usage = os.wait4(p.pid, os.WNOHANG)
             if pid:
                 left.discard(k)
@@ -324,15 +312,22 @@ def row(name: str, *cols: object, width: int = 16) -> str:
     return f"{name:<22}" + "".join(f"{c!s:>{width}}" for c in cols)
 
 
+def start_listeners(spec: str) -> subprocess.Popen[str]:
+    """The listeners of ``spec`` in a child of this script (stopped by PID by the
+    caller), once it says they are up."""
+    listener = subprocess.Popen([sys.executable, str(HERE), "--_listen", spec],
+                                stdout=subprocess.PIPE, text=True)
+    ready = listener.stdout.readline().strip() if listener.stdout else ""
+    print(f"listeners (pid {listener.pid}): {ready.removeprefix('ready ') or 'none'}")
+    return listener
+
+
 def compare(args: argparse.Namespace) -> int:
     listener = None
     if not args.no_listeners:
         ports = [p for p in _port_list(args.ports) if p != FORBIDDEN_PORT]
         spec = args.listen or default_listeners(args.targets, ports)
-        listener = subprocess.Popen([sys.executable, str(HERE), "--_listen", spec],
-                                    stdout=subprocess.PIPE, text=True)
-        ready = listener.stdout.readline().strip() if listener.stdout else ""
-        print(f"listeners (pid {listener.pid}): {ready.removeprefix('ready ') or 'none'}")
+        listener = start_listeners(spec)
     try:
         got = run_netatlas(args)
         if got is None:
@@ -568,10 +563,7 @@ def syn_table(results: dict[str, Result], size: int, median: bool = False) -> No
 def syn_compare(args: argparse.Namespace) -> int:
     ports = [p for p in _port_list(args.ports) if p != FORBIDDEN_PORT]
     spec = args.listen or syn_listeners(args.targets, ports)
-    listener = subprocess.Popen([sys.executable, str(HERE), "--_listen", spec],
-                                stdout=subprocess.PIPE, text=True)
-    ready = listener.stdout.readline().strip() if listener.stdout else ""
-    print(f"listeners (pid {listener.pid}): {ready.removeprefix('ready ') or 'none'}")
+    listener = start_listeners(spec)
     size, _ = probe_stream(args.targets, args.ports, args.exclude_ports, args.seed)
     rounds: list[dict[str, Result]] = []
     loads: list[str] = []

@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from netatlas.lab.process import descendants, rss_kib
 
 HERE = Path(__file__).resolve()
 
@@ -74,32 +75,6 @@ print(n)
 """
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (an import's encoder processes too)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
-        except OSError:
-            pass
-    return out
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def run(cmd: list[str], shell: bool = False) -> tuple[float, int, str]:
     """(seconds, peak RSS in MiB, stdout) of one child process. Peak RSS is the largest
     sum over the child and its descendants (an import's encoder processes), sampled
@@ -111,7 +86,7 @@ def run(cmd: list[str], shell: bool = False) -> tuple[float, int, str]:
                                 stdout=out_file, stderr=subprocess.DEVNULL)
         peak = 0
         while proc.poll() is None:
-            peak = max(peak, sum(_rss_kib(p) for p in _tree(proc.pid)))
+            peak = max(peak, sum(map(rss_kib, [proc.pid, *descendants(proc.pid)])))
             time.sleep(0.02)
         secs = time.perf_counter() - t0
         out_file.seek(0)

@@ -58,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from _synthetic import History
+from netatlas.lab.process import descendants, peak_rss_kib
 from netatlas.model import Observation
 from netatlas.store import Store, open_store
 from netatlas.store.rows import to_row
@@ -88,20 +89,9 @@ def rss_mb() -> float:
 
 
 def children_hwm_mb() -> float:
-    """Summed peak RSS (VmHWM) of this process's children alive now: a bulk add's
+    """Summed peak RSS (VmHWM) of this process's descendants alive now: a bulk add's
     encoder processes (store/encoding.py), which rss_mb does not see."""
-    total = 0
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as f:
-            pids = f.read().split()
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/status") as f:
-                    total += next((int(line.split()[1]) for line in f
-                                   if line.startswith("VmHWM:")), 0)
-            except OSError:
-                pass
-    return total / 1024
+    return sum(map(peak_rss_kib, descendants(os.getpid()))) / 1024
 
 
 def progress_every(rows: int) -> int:

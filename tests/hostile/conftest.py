@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from netatlas.lab.process import peak_rss_kib
 from tests.hostile import servers as s
 from tests.hostile.udp_servers import UDP_CATEGORY
 
@@ -204,7 +205,7 @@ def run_measured(argv: list[str], env: dict[str, str], out: Path,
                 pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
-                peak_kb = max(peak_kb, _high_water_kb(proc.pid))
+                peak_kb = max(peak_kb, peak_rss_kib(proc.pid))
                 time.sleep(0.05)
         finally:
             timer.cancel()
@@ -213,20 +214,6 @@ def run_measured(argv: list[str], env: dict[str, str], out: Path,
     if proc.returncode == -signal.SIGKILL and seconds >= timeout:
         pytest.fail(f"{argv[3:5]} still running after {timeout:.0f} s: a hang")
     return proc.returncode, peak_kb / 1024, seconds
-
-
-def _high_water_kb(pid: int) -> int:
-    """The process's peak RSS so far (VmHWM, kB): its own address space only. Not
-    wait4's ru_maxrss, which Linux carries over from the parent's address space at exec
-    (a child of a 500 MB pytest reports 500 MB however little it uses)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def netatlas_argv(*args: str) -> list[str]:

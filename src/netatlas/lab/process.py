@@ -132,6 +132,50 @@ def stop(rec: PidRecord, sig: signal.Signals = signal.SIGTERM, grace: float = 10
     return not alive(rec)
 
 
+def _status_kib(pid: int, key: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def peak_rss_kib(pid: int) -> int:
+    """A process's peak RSS so far (VmHWM, KiB; 0 once it is gone): its own address space
+    only. Not wait4's ru_maxrss, which Linux carries over from the parent's address space
+    at exec (a child of a 500 MB pytest reports 500 MB however little it uses)."""
+    return _status_kib(pid, "VmHWM:")
+
+
+def rss_kib(pid: int) -> int:
+    """A process's resident set now (VmRSS, KiB; 0 once it is gone)."""
+    return _status_kib(pid, "VmRSS:")
+
+
+def descendants(pid: int) -> list[int]:
+    """The children of ``pid``, theirs, and so on (from /proc, alive now)."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as f:
+                    found = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            out += found
+            todo += found
+    return out
+
+
 def log_tail(log: Path, limit: int = 2000) -> str:
     try:
         with log.open("rb") as f:
