@@ -198,8 +198,10 @@ def test_every_field_is_exercised() -> None:
     from netatlas.query import FIELDS
     from netatlas.query.fields import lookup
 
+    from .test_protocol_fields import CASES as PROTOCOL_CASES
+
     used = set()
-    for query, _ in CASES:
+    for query, _ in CASES + PROTOCOL_CASES:
         for t in _terms(parse(query).root):
             used.add(t)
     aliases_used = {lookup(n).name for n in used if lookup(n)}  # type: ignore[union-attr]
