@@ -1,6 +1,7 @@
 """A bounds-checked big-endian reader for length-prefixed binary protocols (Kafka,
 Cassandra CQL): every read checks what is left, so a length of 2^31 or a frame cut
-short raises ``Truncated`` instead of reading past the buffer or allocating it."""
+short raises ``Truncated`` instead of reading past the buffer or allocating it, and a
+varint is read to 5 bytes at most."""
 
 from __future__ import annotations
 
@@ -46,6 +47,23 @@ class Cursor:
 
     def i32(self) -> int:
         return self._unpack(">i", 4)
+
+    def i64(self) -> int:
+        return self._unpack(">q", 8)
+
+    def uvarint(self, limit: int = 0x7FFFFFFF) -> int:
+        """An unsigned varint (LEB128, 7 bits a byte, low first), as Kafka's flexible
+        versions write lengths, counts and tags: at most 5 bytes (an int32's worth, as
+        Kafka's own reader allows) and at most ``limit``, else ``ProtocolError``."""
+        value = 0
+        for i in range(5):
+            byte = self.u8()
+            value |= (byte & 0x7F) << (7 * i)
+            if not byte & 0x80:
+                if value > limit:
+                    raise ProtocolError(f"varint {value} over {limit} at {self.pos}")
+                return value
+        raise ProtocolError(f"varint longer than 5 bytes at {self.pos}")
 
     def count(self, each: int, limit: int) -> int:
         """An element count read as int32, checked against what could follow it (each
