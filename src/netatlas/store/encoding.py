@@ -18,6 +18,7 @@ gone exits at the end of its pipe.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import os
 import pickle
@@ -42,6 +43,23 @@ BULK_MIN = 4 * CHUNK
 WORKERS = max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic collector off while a chunk is (un)pickled and encoded: that allocates
+    tens of thousands of containers, and each 700 of them start a collection that walks
+    the process's young objects again (in the caller, the writer's queue and batch among
+    them), for no garbage: rows and observations hold no cycles. Unpickling 20k rows:
+    24 -> 7 us a row; 20k observations: 9 -> 2 us."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _work(encode: Callable[[Observation], Any], inbox: Connection, outbox: Connection) -> None:
     """A worker: chunks of observations in, chunks of encoded rows out, until EOF."""
     while True:
@@ -51,19 +69,25 @@ def _work(encode: Callable[[Observation], Any], inbox: Connection, outbox: Conne
             return
         if not data:
             return
-        out: list[Any] = []
-        error: BaseException | None = None
-        for obs in pickle.loads(data):
-            try:
-                out.append(encode(obs))
-            except Exception as exc:  # sent back; the parent raises it
-                error = exc
-                break
-        try:
-            message = pickle.dumps((out, error), pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # an exception that does not pickle
-            message = pickle.dumps((out, RuntimeError(repr(exc))))
+        with _collector_paused():
+            message = _encoded(encode, data)
         outbox.send_bytes(message)
+
+
+def _encoded(encode: Callable[[Observation], Any], data: bytes) -> bytes:
+    """One chunk of pickled observations in, its pickled rows (and error) out."""
+    out: list[Any] = []
+    error: BaseException | None = None
+    for obs in pickle.loads(data):
+        try:
+            out.append(encode(obs))
+        except Exception as exc:  # sent back; the parent raises it
+            error = exc
+            break
+    try:
+        return pickle.dumps((out, error), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # an exception that does not pickle
+        return pickle.dumps((out, RuntimeError(repr(exc))))
 
 
 class Encoders(Generic[T]):
@@ -142,7 +166,9 @@ class Encoders(Generic[T]):
                 if isinstance(k, BaseException):
                     raise k
                 try:
-                    rows, error = pickle.loads(self._conns[k].recv_bytes())
+                    data = self._conns[k].recv_bytes()
+                    with _collector_paused():
+                        rows, error = pickle.loads(data)
                 except EOFError:
                     raise RuntimeError("an encoder process stopped") from None
                 slots.release()

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from netatlas.model import Observation, Scan, banner_text, format_timestamp
+from netatlas.model import Observation, Scan, banner_text, format_timestamp, pickled_by_fields
 from netatlas.query.fields import Each, IsObject, Json, MaxNumber, NonEmpty, Source
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
@@ -51,6 +51,7 @@ SHARED_PATHS: tuple[tuple[str, ...], ...] = (
 REF = "$ref"
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class ObsRow:
     scan_id: str

@@ -31,7 +31,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from netatlas.model import Observation
+from netatlas.model import Observation, pickled_by_fields
 from netatlas.store.base import StoreUnavailable
 from netatlas.store.rows import ObsRow, record_json, to_row
 
@@ -157,6 +157,7 @@ class _Stop:
     pass
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Staged:
     """An observation as COPY rows it, encoded by the thread that added it (so the
