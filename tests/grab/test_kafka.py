@@ -42,8 +42,9 @@ from .conftest import serve
 HOST = "127.20.250.92"
 # A Kafka 3.7 broker's listener: keys 0-51 but 52-54 (raft, controller only), and
 # DescribeCluster .. ListClientMetricsResources; Metadata v0-v12, Produce v0-v10.
+# A KRaft broker's listener: no controller-to-broker keys (4-7: "zkBroker" only)
 KEYS_3_7 = {k: (0, 4) for k in [*range(0, 52), 55, 57, 60, 61, 64, 65, 66, 67, 68, 69,
-                                 71, 72, 74] if k not in (52, 53, 54)}
+                                 71, 72, 74] if k not in (4, 5, 6, 7, 52, 53, 54)}
 KEYS_3_7 |= {0: (0, 10), 3: (0, 12), 18: (0, 3)}
 # Kafka 4.0 (KIP-896): old versions gone, Produce from v3, Metadata from v0
 KEYS_4_0 = {**KEYS_3_7, 0: (3, 12), 1: (4, 17), 75: (0, 0), 80: (0, 0), 81: (0, 0)}
@@ -296,6 +297,20 @@ def test_features_narrow_the_range_the_keys_give() -> None:
     # no metadata.version (a ZooKeeper-mode broker, Redpanda): the keys alone
     assert kafka.version_range(keys_3_5, {"kraft.version": [0, 1]}) == ("3.0.0", "3.7.0")
     assert kafka.feature_range({"metadata.version": [0, 0]}) is None
+
+
+def test_a_zookeeper_mode_broker_is_below_4_0_and_lacks_kraft_only_keys() -> None:
+    # 3.7-3.9 in ZooKeeper mode list LeaderAndIsr & co. but not DescribeTopicPartitions
+    # (KRaft only): its absence must not read as "before 3.8"
+    zk_3_9 = {**{k: list(v) for k, v in KEYS_3_7.items()}, 4: [0, 7], 5: [0, 4], 6: [0, 8],
+              7: [0, 3]}
+    assert kafka.version_range(zk_3_9) == ("3.7.0", "4.0.0")
+    without_telemetry = {k: v for k, v in zk_3_9.items() if k != 71}
+    assert kafka.version_range(without_telemetry) == ("3.0.0", "4.0.0")
+    old_zk = {k: [0, 1] for k in range(0, 19)}  # 0.10.0, ZooKeeper mode as all were then
+    assert kafka.version_range(old_zk) == ("0.10.0", "0.10.1")
+    # a KRaft listener of the same keys: the missing key 75 is a ceiling
+    assert kafka.version_range({k: list(v) for k, v in KEYS_3_7.items()}) == ("3.7.0", "3.8.0")
 
 
 def test_parse_api_versions_and_version_range() -> None:

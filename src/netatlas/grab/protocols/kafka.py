@@ -92,6 +92,15 @@ KEY_SINCE: tuple[tuple[int, str], ...] = (
     (75, "3.8.0"),  # DescribeTopicPartitions (KIP-966)
 )
 PRODUCE_MIN_4_0 = 3  # Kafka 4.0 dropped Produce v0-v2 (KIP-896)
+# A ZooKeeper-mode broker lists the controller-to-broker APIs on its listener
+# (LeaderAndIsr, StopReplica, UpdateMetadata, ControlledShutdown: "listeners":
+# ["zkBroker"] in their message schemas); a KRaft broker never does. Kafka 4.0 dropped
+# ZooKeeper mode (KIP-833): such a broker is older. Keys added for KRaft brokers
+# (KIP-966's DescribeTopicPartitions; KIP-714's telemetry may be too) are absent from a
+# ZooKeeper-mode broker of any release: their absence there is no ceiling.
+ZK_ONLY_KEYS = frozenset({4, 5, 6, 7})
+KRAFT_ONLY_KEYS = frozenset({71, 75})
+ZK_MODE_BELOW = "4.0.0"
 
 
 def request(api_key: int, version: int, correlation: int, body: bytes = b"",
@@ -311,11 +320,14 @@ def version_range(keys: dict[int, list[int]], features: dict[str, list[int]] | N
     narrowed by the supported ``metadata.version`` when the broker names one (a KRaft
     broker), which wins where the two disagree."""
     floor = ceiling = None
+    zk_mode = not ZK_ONLY_KEYS.isdisjoint(keys)
     for key, release in KEY_SINCE:
         if key in keys:
             floor, ceiling = release, None
-        elif ceiling is None and floor is not None:
+        elif ceiling is None and floor is not None and not (zk_mode and key in KRAFT_ONLY_KEYS):
             ceiling = release
+    if zk_mode and floor is not None and ceiling is None:
+        ceiling = ZK_MODE_BELOW
     produce = keys.get(0)
     if produce and produce[0] >= PRODUCE_MIN_4_0:
         floor, ceiling = "4.0.0", None
