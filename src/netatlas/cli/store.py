@@ -63,6 +63,32 @@ def info_cmd(db: str | None, as_json: bool) -> None:
         click.echo(f"{key:<15} {'(not counted: large store)' if value is None else value}")
 
 
+@store_group.command("compact")
+@db_option
+@click.option("--full", is_flag=True,
+              help="PostgreSQL: VACUUM FULL — also return the tables' free space to the"
+                   " system, but lock out searches and writes while it runs.")
+def compact_cmd(db: str | None, full: bool) -> None:
+    """Give back the space rescans leave behind (rows rewritten in place): SQLite
+    VACUUM; PostgreSQL rebuilds the rewritten table's indexes beside the old ones
+    (searches and scans go on), or VACUUM FULL with --full."""
+    store = open_existing(db)
+    try:
+        before = store.disk_bytes()
+        started = time.monotonic()
+        store.compact(full=full)
+        seconds = time.monotonic() - started
+        after = store.disk_bytes()
+    finally:
+        store.close()
+    click.echo(f"{mask_url(store.url)}: {_mb(before)} -> {_mb(after)}"
+               f" ({_mb(before - after)} given back) in {seconds:.1f}s")
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
 @store_group.command("copy")
 @click.option("--from", "source", required=True, help="The store to copy (file or URL).")
 @click.option("--to", "target", required=True, help="Where to copy it (file or URL).")

@@ -545,6 +545,15 @@ class PostgresStore:
             raise self._unavailable(exc) from exc
         return list(self.applied)
 
+    def compact(self, full: bool = False) -> None:
+        """What is queued is written first; then schema.compact."""
+        self.flush()
+        try:
+            with psycopg.connect(self._dsn, **self._options, autocommit=True) as conn:
+                schema.compact(conn, full)
+        except psycopg.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+
     def export_all(self, after_id: int = 0) -> Iterator[tuple[int, Observation]]:
         """Every observation (history too) in id order, rebuilt with its exact banner."""
         for row, record in self._stream_records(
