@@ -8,6 +8,7 @@ measured in the same run.
     .venv/bin/python bench/store_scale.py --rows 1000000 --db /tmp/1m.db --repeat 50  # reuse
     .venv/bin/python bench/store_scale.py --backends postgres --keep   # leave the server up
     .venv/bin/python bench/store_scale.py --backends postgres --pg-url postgresql://...
+    .venv/bin/python bench/store_scale.py --rows 200000 --compact      # then `store compact`
 
 Observations come from ``History`` in bench/_synthetic.py: each endpoint seen 2-5 times in
 weekly rescans (some with a new version or product), TLS certificates shared by many
@@ -370,7 +371,7 @@ def _mark(ok: bool) -> str:
 
 def report(kind: str, target: str, history: History, ingest: Ingest | None,
            earlier: dict[str, Any] | None, ref: Reference | None, timings: list[Timing],
-           walk_note: str, repeat: int) -> str:
+           walk_note: str, repeat: int, compacted: Compacted | None = None) -> str:
     lines = [f"== {kind}: {history.n:,} observations ({history.endpoints:,} endpoints on "
              f"{history.hosts:,} hosts, {history.certs:,} certificates), {target} =="]
     if ingest is not None:
@@ -415,8 +416,21 @@ def report(kind: str, target: str, history: History, ingest: Ingest | None,
     lines.append("")
     lines.append(f"queries through the Store interface, ms over {repeat} runs after a warm-up;"
                  " returned = rows / count / facet values, matches = count(query)")
-    lines.append(f"{'query':<44} {'p50':>8} {'p95':>8} {'returned':>9} {'matches':>11}"
-                 f" {'goal p95':>9} {'today':>7}")
+    lines += _query_table(timings)
+    lines.append(f"  {walk_note}")
+    if compacted is not None:
+        lines += ["", f"after `store compact` ({compacted.seconds:,.1f} s): bytes on disk /"
+                  f" observation {compacted.before / history.n:,.0f} -> "
+                  f"{compacted.after / history.n:,.0f}"
+                  f" ({compacted.before / 1e6:,.1f} -> {compacted.after / 1e6:,.1f} MB);"
+                  " the queries again:"]
+        lines += _query_table(compacted.timings)
+    return "\n".join(lines)
+
+
+def _query_table(timings: list[Timing]) -> list[str]:
+    lines = [f"{'query':<44} {'p50':>8} {'p95':>8} {'returned':>9} {'matches':>11}"
+             f" {'goal p95':>9} {'today':>7}"]
     for t in timings:
         matches = f"{t.matches:,}" if t.matches is not None else "—"
         today = f"{t.today:,.0f}" if t.today is not None else ""
@@ -424,12 +438,31 @@ def report(kind: str, target: str, history: History, ingest: Ingest | None,
         mark = _mark(t.p95 < t.goal) if t.goal is not None else ""
         lines.append(f"{t.label:<44} {t.p50:>8.1f} {t.p95:>8.1f} {t.results:>9,} "
                      f"{matches:>11} {goal:>9} {today:>7}  {mark}")
-    lines.append(f"  {walk_note}")
-    return "\n".join(lines)
+    return lines
+
+
+@dataclass
+class Compacted:
+    before: int  # disk bytes
+    after: int
+    seconds: float
+    timings: list[Timing]  # the query mix after it
+
+
+def compact(store: Store, history: History, repeat: int, kind: str) -> Compacted:
+    log(f"[{kind}] store compact")
+    before = store.disk_bytes()
+    started = time.perf_counter()
+    store.compact()
+    seconds = time.perf_counter() - started
+    after = store.disk_bytes()
+    log(f"[{kind}] compacted in {seconds:,.1f} s; timing queries again")
+    timings, _ = time_queries(store, history, repeat)
+    return Compacted(before, after, seconds, timings)
 
 
 def run_backend(kind: str, target: str, rows: int, seed: int, repeat: int,
-                ref_rows: int) -> None:
+                ref_rows: int, compact_after: bool = False) -> None:
     history = History(rows, seed)
     log(f"[{kind}] opening {target}")
     store = open_store(target)
@@ -469,10 +502,11 @@ def run_backend(kind: str, target: str, rows: int, seed: int, repeat: int,
                 log(f"[{kind}] reference: {ref.rate:,.0f} rows/s")
         log(f"[{kind}] timing queries ({repeat} runs each)")
         timings, walk_note = time_queries(store, history, repeat)
+        compacted = compact(store, history, repeat, kind) if compact_after else None
     finally:
         store.close()
-    print(report(kind, store.url, history, ingest, earlier, ref, timings, walk_note, repeat),
-          flush=True)
+    print(report(kind, store.url, history, ingest, earlier, ref, timings, walk_note, repeat,
+                 compacted), flush=True)
     print(flush=True)
 
 
@@ -501,6 +535,9 @@ def main() -> None:
                     "TempPostgres: filled, or reused if filled before")
     ap.add_argument("--keep", action="store_true",
                     help="keep the temp SQLite store and leave the TempPostgres running")
+    ap.add_argument("--compact", action="store_true",
+                    help="then `store compact`: its time, the bytes it gave back, the "
+                    "queries again")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--target", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -513,7 +550,8 @@ def main() -> None:
               "sample)", flush=True)
         return
     if args.child:  # one backend, in a process of its own
-        run_backend(args.child, args.target, args.rows, args.seed, args.repeat, ref_rows)
+        run_backend(args.child, args.target, args.rows, args.seed, args.repeat, ref_rows,
+                    args.compact)
         return
 
     child = [sys.executable, __file__, "--child"]
@@ -557,7 +595,8 @@ def main() -> None:
                 target = pg.url
             cmd = [*child, kind, "--target", target,
                    "--rows", str(args.rows), "--seed", str(args.seed),
-                   "--repeat", str(args.repeat), "--ref-rows", str(ref_rows)]
+                   "--repeat", str(args.repeat), "--ref-rows", str(ref_rows),
+                   *(["--compact"] if args.compact else [])]
             started = time.perf_counter()
             try:
                 code = subprocess.run(cmd, check=False).returncode
