@@ -17,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -342,6 +344,101 @@ async def test_silence_is_retried_and_filtered(stalled: Endpoint) -> None:
     # it; that they were three is counted above: one send, two retries)
     assert took >= 0.9
     assert d.watermark == 2
+
+
+async def test_each_silent_probe_is_sent_again_as_the_same_syn(
+        monkeypatch: pytest.MonkeyPatch, listening: list[Endpoint]) -> None:
+    """Retransmissions are rebuilt from the position (``locate``), not stored: a probe
+    that stays silent is sent exactly ``retries`` more times, each byte for byte its
+    first SYN (source port, sequence number, checksum); one that answered (RST or
+    SYN-ACK) never again. Silence is made by the send stub, which records every packet
+    and lets through (to loopback, never port 2024) all but those to the chosen
+    endpoints; several batches, with and without gaps in their positions."""
+    extra = ",".join(str(ep.port) for ep in listening)
+    plan = Plan(["127.20.80.8/29"], f"1-120,{extra}")
+    probes = list(plan.probes())
+    silent = {ep for k, (_, ep) in enumerate(probes)
+              if k % 7 == 3 and ep not in listening}
+    sent: dict[Endpoint, list[bytes]] = {}
+
+    def send(self: raw.BatchSender, start: int, end: int) -> int:
+        for j in range(start, end):
+            pkt = bytes(self.packets[raw.PACKET * j:raw.PACKET * (j + 1)])
+            ep = Endpoint(socket.inet_ntoa(pkt[16:20]), struct.unpack_from("!H", pkt, 22)[0])
+            assert ipaddress.ip_address(ep.ip) in LOOPBACK and ep.port != FORBIDDEN_PORT
+            assert self.addrs[16 * j + 4:16 * j + 8] == pkt[16:20]
+            sent.setdefault(ep, []).append(pkt)
+            if ep not in silent:
+                self.sock.sendto(pkt, (ep.ip, 0))
+        return end - start
+
+    kinds: list[bool] = []
+    offsets = _syn._offsets
+
+    def spy(positions: array[int]) -> array[int] | None:
+        got = offsets(positions)
+        kinds.append(got is None)
+        return got
+
+    monkeypatch.setattr(raw.BatchSender, "send", send)
+    monkeypatch.setattr(_syn, "_offsets", spy)
+    d = plan.syn(timeout=0.3, retries=2, batch=64)
+    found = await _found(d, iter(probes))
+    assert found == set(listening)
+    assert True in kinds and False in kinds  # contiguous batches and batches with gaps
+    assert set(sent) == {ep for _, ep in probes}
+    for ep, pkts in sent.items():
+        if ep in silent:
+            assert len(pkts) == 3 and pkts[1] == pkts[0] and pkts[2] == pkts[0], ep
+        else:
+            assert len(pkts) == 1, ep
+    st = d.stats
+    assert (st.open, st.closed, st.filtered) == (len(listening),
+                                                 len(probes) - len(listening) - len(silent),
+                                                 len(silent))
+    assert st.retried == 2 * len(silent) and st.sent == len(probes) + st.retried
+    assert st.invalid == 0 and st.done == len(probes)
+    assert d.watermark == plan.perm.steps
+
+
+def test_a_batch_knows_its_slots_by_position() -> None:
+    """What a reply's position is looked up with: a contiguous batch keeps no offsets,
+    one with gaps keeps 4 bytes a probe (8 past a 2**32 span); a skipped position or one
+    outside the batch is no slot."""
+    assert _syn._offsets(array("q", range(100, 164))) is None
+    gappy = array("q", [100, 101, 105, 106, 200])
+    offs = _syn._offsets(gappy)
+    assert offs is not None and offs.typecode == "I" and list(offs) == [0, 1, 5, 6, 100]
+    wide = _syn._offsets(array("q", [7, 7 + 2**33]))
+    assert wide is not None and wide.typecode == "Q"
+    for o in (None, offs):
+        g = _syn._Group(100, 64 if o is None else len(gappy), o)
+        positions = range(100, 164) if o is None else gappy
+        assert [g.slot(p) for p in positions] == list(range(len(positions)))
+        assert [g.position(s) for s in range(len(positions))] == list(positions)
+        assert g.slot(99) == -1 and g.slot(positions[-1] + 1) == -1
+    assert _syn._Group(100, len(gappy), offs).slot(102) == -1
+
+
+async def test_retry_state_is_a_few_bytes_a_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With retries, what a run keeps per probe in flight (sending stubbed out: nothing
+    leaves) is its answered byte and the batch's share of a few objects — not its
+    packet or its position (those were 48 bytes a probe, and a set entry per answer)."""
+    monkeypatch.setattr(raw.BatchSender, "send", lambda self, start, end: end - start)
+    plan = Plan(["127.20.0.0/16"], "80", allow=["127.20.0.0/16"])
+    d = plan.syn(timeout=60.0, retries=1)
+    eng = _syn._SynRun(d, plan.probes(), asyncio.get_running_loop())
+    try:
+        eng._send_new(1024)  # the first batch opens the receiver: not counted
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        n = sum(eng._send_new(1024) for _ in range(63))
+        kept = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert n == 63 * 1024 and len(eng.inflight) == 64
+        assert kept / n < 3, kept / n
+    finally:
+        eng.close()
 
 
 async def test_rate_limit() -> None:

@@ -20,9 +20,13 @@ does for ``nmap -sS``; nothing on the machine is changed.
 
 What is kept is per batch, not per probe: the first position and the deadline of each
 batch in flight (the resume watermark: a batch is finished ``timeout`` seconds after its
-last send — the cooldown), and, only with ``retries``, the batch's packets and the
-positions answered, so that silent probes are sent again. Memory is O(rate x timeout)
-and flat in the size of the target space.
+last send — the cooldown), and, only with ``retries``, one byte per probe of the batch
+(answered or not) and, when the batch's positions are not one contiguous run, each
+one's offset from the first (4 bytes). A retransmission is rebuilt, not stored: its
+endpoint is ``locate(position)``, its packet written by the same code and hashed under
+the same key as the first send, so it is the same SYN (same source port, same sequence
+number). Memory is O(rate x timeout), a few bytes a probe in flight, and flat in the
+size of the target space.
 
 Sending refuses, before a packet is written, any destination outside ``allowed`` (the
 scan's allow list minus its deny list, as IPv4 intervals): a hard guard in the sender
@@ -37,10 +41,12 @@ import os
 import socket
 import struct
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import sub
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -121,25 +127,63 @@ class TargetHash:
         return int(memoryview(out).cast("Q")[0])
 
 
-class _Batch:
-    """One batch of SYNs in flight. Without retries only ``first``, ``count`` and
-    ``deadline`` are kept; with them, the packets too, and which slots to send again."""
+class _Group:
+    """With retries: one batch as first sent, shared by its retransmissions. Per probe,
+    one byte (``answered``: a SYN-ACK or RST came back) and, only when the batch's
+    positions have gaps, the position's offset from ``first`` (slot order, ascending);
+    a contiguous batch's slot ``s`` is position ``first + s``."""
 
-    __slots__ = ("attempt", "count", "cursor", "deadline", "first", "group", "packets",
-                 "positions", "slots")
+    __slots__ = ("alive", "answered", "count", "first", "offsets")
+
+    def __init__(self, first: int, count: int, offsets: array[int] | None = None) -> None:
+        self.first = first
+        self.count = count
+        self.offsets = offsets
+        self.answered = bytearray(count)
+        self.alive = 1  # pieces (first send, retransmissions) in flight or due
+
+    def position(self, slot: int) -> int:
+        offsets = self.offsets
+        return self.first + (slot if offsets is None else offsets[slot])
+
+    def slot(self, pos: int) -> int:
+        """The slot that sent ``pos``, or -1 (a position this batch skipped)."""
+        off = pos - self.first
+        offsets = self.offsets
+        if offsets is None:
+            return off if 0 <= off < self.count else -1
+        s = bisect_left(offsets, off)
+        return s if s < self.count and offsets[s] == off else -1
+
+
+def _offsets(positions: array[int]) -> array[int] | None:
+    """``positions`` (ascending) as offsets from the first: None when they are one
+    contiguous run, else 4 bytes each (8 past a 2**32 span)."""
+    first, last = positions[0], positions[-1]
+    if last - first + 1 == len(positions):
+        return None
+    return array("I" if last - first <= _M32 else "Q", map(sub, positions, repeat(first)))
+
+
+class _Batch:
+    """One send of a batch of SYNs in flight: the first send (all the batch's slots) or a
+    retransmission (the silent ones among slots ``start`` to ``end``). ``first``,
+    ``count``: the batch as first sent (its watermark key). ``group``: with retries, the
+    batch's answers, shared by all its sends; without, None and nothing else is kept."""
+
+    __slots__ = ("attempt", "count", "cursor", "deadline", "end", "first", "group",
+                 "start")
 
     def __init__(self, first: int, count: int, deadline: float, attempt: int = 0,
-                 positions: array[int] | None = None, packets: bytes = b"",
-                 slots: array[int] | None = None, group: list[int] | None = None) -> None:
-        self.first = first  # the first position of the batch as first sent: its key
-        self.count = count  # probes in the batch as first sent
+                 group: _Group | None = None, start: int = 0, end: int | None = None) -> None:
+        self.first = first
+        self.count = count
         self.deadline = deadline
         self.attempt = attempt
-        self.positions = positions  # with retries: every position, in slot order
-        self.packets = packets  # with retries: the packets, PACKET bytes a slot
-        self.slots = slots  # the slots this attempt sent (None: all of them)
-        self.cursor = 0  # slots looked at so far when re-sending
-        self.group = group if group is not None else [1]  # pieces of it still alive
+        self.group = group
+        self.start = start  # the slots this send covered: [start, end)
+        self.end = count if end is None else end
+        self.cursor = start  # slots looked at so far when sending again
 
 
 class SynDiscoverer:
@@ -258,7 +302,11 @@ class _SynRun(Pacer):
         self.opens: deque[Probe] = deque()
         self.inflight: deque[_Batch] = deque()  # deadline order (constant timeout)
         self.resend: deque[_Batch] = deque()  # due for a retransmission, awaiting tokens
-        self.answered: set[int] = set()  # with retries: positions in flight that replied
+        # with retries: the batches in flight by first position (for a reply's answered
+        # byte), retired ones skipped from ``ghead`` on and trimmed now and then
+        self.gfirst: list[int] = []
+        self.groups: list[_Group] = []
+        self.ghead = 0
         self.opened: set[int] = set()  # positions in flight found open (duplicates)
         self.last_pos = -1
         self.src = 0  # our IPv4 address, known at the first probe
@@ -334,8 +382,7 @@ class _SynRun(Pacer):
         last = self.last_pos
         aton, from_bytes = socket.inet_aton, int.from_bytes
         starts, ends = self.starts, self.ends
-        th = self.hash
-        block, put = th.block, _BLOCK.pack_into
+        block, put = self.hash.block, _BLOCK.pack_into
         positions: array[int] = array("q")
         add = positions.append
         dests: list[int] = []
@@ -371,6 +418,23 @@ class _SynRun(Pacer):
             return 0
         if not self.src:
             self._start(socket.inet_ntoa(dests[0].to_bytes(4, "big")))
+        self._write(positions, dests, ports)
+        first = positions[0]
+        self.progress.add(first)  # batch keys are added in increasing order
+        b = _Batch(first, j, self.loop.time() + self.timeout)
+        if self.retries > 0:
+            b.group = g = _Group(first, j, _offsets(positions))
+            self.gfirst.append(first)
+            self.groups.append(g)
+        self._queue(b)
+        self._transmit(0, j)
+        return j
+
+    def _write(self, positions: Sequence[int], dests: Sequence[int],
+               ports: Sequence[int]) -> None:
+        """Write the SYNs to ``(dests[k], ports[k])`` for ``positions[k]`` into slots 0..
+        of the batch buffer, their hash inputs already ``put`` in the same order: the
+        first send and a retransmission of a probe are the same packet."""
         const = self.const
         lo, span = self.owner.sport_lo, self.owner.sport_span
         buf, addrs = self.out.packets, self.out.addrs
@@ -378,7 +442,7 @@ class _SynRun(Pacer):
         size = raw.PACKET
         off = _VARY_AT
         aoff = 4
-        for pos, d, port, h in zip(positions, dests, ports, th.hashes(j),
+        for pos, d, port, h in zip(positions, dests, ports, self.hash.hashes(len(positions)),
                                    strict=True):
             sport = lo + (h >> 52) % span
             seq = (pos + h) & _M32
@@ -387,44 +451,57 @@ class _SynRun(Pacer):
             addr(addrs, aoff, d)
             off += size
             aoff += 16
-        first = positions[0]
-        self.progress.add(first)  # batch keys are added in increasing order
-        b = _Batch(first, j, self.loop.time() + self.timeout)
-        if self.retries > 0:
-            b.positions = positions
-            b.packets = bytes(buf[:size * j])
-        self._queue(b)
-        self._transmit(0, j)
-        return j
 
     def _send_retry(self, n: int) -> int:
-        """Re-send, up to ``n`` of them, the silent probes of the oldest batch due."""
+        """Re-send, up to ``n`` of them, the silent probes of the oldest batch due: each
+        rebuilt from its position (``locate``), checked against the allow list again."""
         b = self.resend[0]
-        positions = b.positions
-        assert positions is not None
-        slots = b.slots if b.slots is not None else range(b.count)
-        answered = self.answered
-        packets = b.packets
-        buf, addrs = self.out.packets, self.out.addrs
-        size = raw.PACKET
-        again: array[int] = array("q")
-        i, j, end = b.cursor, 0, len(slots)
-        while i < end and j < n:
-            s = slots[i]
+        g = b.group
+        assert g is not None
+        answered, offsets, first = g.answered, g.offsets, g.first
+        find = answered.find
+        locate = self.locate
+        aton, from_bytes = socket.inet_aton, int.from_bytes
+        starts, ends = self.starts, self.ends
+        block, put = self.hash.block, _BLOCK.pack_into
+        positions: array[int] = array("q")
+        add = positions.append
+        dests: list[int] = []
+        dest = dests.append
+        ports: list[int] = []
+        port_of = ports.append
+        i, end = b.cursor, b.end
+        lo = -1
+        j = 0
+        while j < n:
+            i = find(0, i, end)  # the next silent slot
+            if i < 0:
+                i = end
+                break
+            if lo < 0:
+                lo = i
+            pos = first + (i if offsets is None else offsets[i])
+            ep = locate(pos)
+            if ep is None or ":" in (ip := ep.ip):
+                raise ValueError(f"locate({pos}) is {ep}, but an IPv4 probe was sent there")
+            d = from_bytes(aton(ip), "big")
+            k = bisect_right(starts, d) - 1
+            if k < 0 or d > ends[k]:  # the same guard as the first send
+                raise OutOfScope(f"refusing to send a SYN to {ip}: outside the allow list")
+            port = ep.port
+            put(block, 16 * j, d, port)
+            add(pos)
+            dest(d)
+            port_of(port)
             i += 1
-            if positions[s] in answered:
-                continue
-            pkt = packets[size * s:size * (s + 1)]
-            buf[size * j:size * (j + 1)] = pkt
-            addrs[16 * j + 4:16 * j + 8] = pkt[16:20]
-            again.append(s)
             j += 1
         b.cursor = i
-        if again:
+        if j:
+            self._write(positions, dests, ports)
             self.stats.retried += j
-            b.group[0] += 1
+            g.alive += 1
             self._queue(_Batch(b.first, b.count, self.loop.time() + self.timeout,
-                               b.attempt + 1, positions, packets, again, b.group))
+                               b.attempt + 1, g, lo, i))
             self._transmit(0, j)
         if i >= end:
             self.resend.popleft()
@@ -456,7 +533,9 @@ class _SynRun(Pacer):
         last = self.last_pos
         low = self.progress.value
         keep = self.retries > 0
-        answered = self.answered
+        gfirst, groups, ghead = self.gfirst, self.groups, self.ghead
+        g_lo = g_hi = 0  # the last batch a RST was found in, if contiguous ...
+        g_ans = bytearray()  # ... and its answers (replies come roughly in send order)
         ack_flag, rst_flag, syn_flag = raw.ACK, raw.RST, raw.SYN
         n_closed = n_bad = n = 0
         while True:
@@ -493,10 +572,23 @@ class _SynRun(Pacer):
                     continue
                 if flags & rst_flag:
                     if keep:
-                        if pos in answered:
+                        if g_lo <= pos < g_hi:
+                            slot = pos - g_lo
+                            ans = g_ans
+                        else:
+                            k = bisect_right(gfirst, pos, ghead) - 1
+                            g = groups[k] if k >= ghead else None
+                            slot = g.slot(pos) if g is not None and g.alive > 0 else -1
+                            if g is None or slot < 0:
+                                n_bad += 1  # a finished batch, or no probe of ours
+                                continue
+                            ans = g.answered
+                            if g.offsets is None:
+                                g_lo, g_hi, g_ans = g.first, g.first + g.count, ans
+                        if ans[slot]:
                             st.duplicate += 1
                             continue
-                        answered.add(pos)
+                        ans[slot] = 1
                     n_closed += 1
                 elif flags & syn_flag:
                     if not self._opened(pos, socket.inet_ntoa(sip.to_bytes(4, "big")),
@@ -521,7 +613,12 @@ class _SynRun(Pacer):
             return True
         self.opened.add(pos)
         if self.retries:
-            self.answered.add(pos)
+            k = bisect_right(self.gfirst, pos, self.ghead) - 1
+            if k >= self.ghead:
+                g = self.groups[k]
+                slot = g.slot(pos)
+                if slot >= 0 and g.alive > 0:
+                    g.answered[slot] = 1
         self.stats.open += 1
         self.unyielded[pos] = None
         self.opens.append((pos, ep))
@@ -562,16 +659,28 @@ class _SynRun(Pacer):
             self.expire_timer = self.loop.call_at(inflight[0].deadline, self._on_expire_timer)
 
     def _release(self, b: _Batch) -> None:
-        """One piece of a batch is over; the batch is finished with its last piece."""
-        b.group[0] -= 1
-        if b.group[0] <= 0:
+        """One send of a batch is over; the batch is finished with its last."""
+        g = b.group
+        if g is None:
+            self._retire(b)
+            return
+        g.alive -= 1
+        if g.alive <= 0:
+            g.answered = bytearray()
+            groups = self.groups
+            head = self.ghead
+            while head < len(groups) and groups[head].alive <= 0:
+                head += 1
+            if head >= 256 and 2 * head >= len(groups):
+                del groups[:head]
+                del self.gfirst[:head]
+                head = 0
+            self.ghead = head
             self._retire(b)
 
     def _retire(self, b: _Batch) -> None:
         self.stats.done += b.count
         self.progress.done(b.first)
-        if b.positions is not None:
-            self.answered.difference_update(b.positions)
         if self.opened:
             low = self.progress.value
             self.opened = {p for p in self.opened if p >= low}
@@ -587,3 +696,6 @@ class _SynRun(Pacer):
         self.sender.close()
         self.inflight.clear()
         self.resend.clear()
+        self.groups.clear()
+        self.gfirst.clear()
+        self.ghead = 0
