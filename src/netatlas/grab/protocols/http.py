@@ -2,7 +2,8 @@
 ``GET /`` with our headers, the favicon, single GETs of ``/.git/HEAD`` and ``/.env``
 (recorded only when they really are those files), and the well-known API paths that
 ``http_followups`` chooses from what ``GET /`` showed, all on the same endpoint. Never
-follows a redirect: the Location is recorded."""
+follows a redirect: the Location is recorded. An application whose answers make a
+section of their own (``elastic``) is read by its module from the same replies."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from ..engine.conn import Conn
 from ..engine.context import GrabContext, Outcome
 from ..engine.errors import GrabError, ProtocolError
 from ..engine.registry import Protocol
-from . import http_followups
+from . import elastic, http_followups
 
 GET_REQUEST = b"GET / HTTP/1.0\r\n\r\n"  # nmap-service-probes "GetRequest", byte for byte
 HTML_KEEP = 16 * 1024
@@ -288,6 +289,10 @@ async def grab(ctx: GrabContext) -> None:
     api = await api_documents(ctx, rows=[r for r in rows if r.when], replies=replies)
     if api:
         section["api"] = api  # the same dict grows below
+    found = elastic.section(resp.status, section["headers"], decoded,
+                            replies.get(elastic.INDICES_PATH))
+    if found is not None:
+        res.sections["elastic"] = found
     icon = await favicon(ctx, decoded)
     if icon:
         section["favicon"] = icon

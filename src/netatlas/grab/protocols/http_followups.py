@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import elastic
+
 PART_OF = "http"  # part of that protocol, not one of its own (protocols/__init__.py)
 
 API_SAMPLE = 4096  # characters kept of each document
@@ -88,6 +90,9 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
     FollowUp("frigate_version", "/api/version", ({"title": r"^Frigate$"},),
              accept=r"\d+(?:\.\d+)+(?:-[0-9a-f]+)?"),
     FollowUp("reactor_models", "/reactor/models", ({"title": r"^Stable Diffusion$"},)),
+    # Elasticsearch / OpenSearch: GET / named the cluster; only an open one is asked for
+    # its index list (parsed whole into the elastic section by elastic.py)
+    FollowUp("elastic_indices", elastic.INDICES_PATH, elastic.WHEN),
     # vector databases (Qdrant and Elasticsearch name themselves on GET /)
     FollowUp("weaviate_meta", "/v1/meta", ({"body": r"weaviate\.io|\"/v1/meta\""},)),
     # data stores and consoles
