@@ -1,9 +1,10 @@
 """The data-store, messaging and camera sections are searchable and faceted — Kafka,
-Cassandra, NATS, ZooKeeper, epmd, MQTT, AMQP, MongoDB, RTSP, ONVIF — on every store
+Cassandra, NATS, ZooKeeper, epmd, MQTT, AMQP, MongoDB, Elasticsearch / OpenSearch, RTSP,
+ONVIF — on every store
 backend (the conformance suite: one store of each, the same cases against both).
 
 Sections come from the grabbers' own parsers where those take bytes (RTSP, NATS,
-ZooKeeper, epmd, ONVIF; the bytes as in tests/grab/test_<protocol>.py), else as the
+ZooKeeper, epmd, ONVIF, elastic; the bytes as in tests/grab/test_<protocol>.py), else as the
 probes write them (kafka.probe, cassandra._startup / _local, mqtt.parse_connack,
 amqp.parse_start, mongodb.hello_facts): a field whose path drifts from the grabber's
 finds nothing here.
@@ -18,15 +19,16 @@ from typing import Any
 
 import pytest
 
-from netatlas.grab.protocols import epmd, mongodb, nats, onvif, rtsp, zookeeper
+from netatlas.grab.protocols import elastic, epmd, mongodb, nats, onvif, rtsp, zookeeper
 from netatlas.model import Observation
 from netatlas.query import FIELDS
 from netatlas.store import Store, open_store
+from tests.grab.test_elastic import ES_401_BODY, ES_401_HEADERS, ES_INDICES, ES_ROOT, OS_ROOT
 from tests.stores import BACKENDS, _new_store_url
 
 NEW_FIELDS = [name for name in FIELDS if name.split(".")[0] in {
     "kafka", "cassandra", "nats", "zookeeper", "epmd", "mqtt", "amqp", "mongodb", "rtsp",
-    "onvif"}]
+    "onvif", "elastic"}]
 
 ONVIF_MATCH = b"""<?xml version="1.0" encoding="UTF-8"?>
 <env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"
@@ -48,6 +50,17 @@ SRVR = (b"Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, bui
 
 def _rtsp(reply: bytes) -> dict[str, Any]:
     section = rtsp.parse_reply(reply)
+    assert section is not None
+    return section
+
+
+def _elastic(status: int, headers: list[tuple[bytes, bytes]], root: bytes,
+             indices: bytes | None = None) -> dict[str, Any]:
+    heads: dict[str, str] = {}
+    for k, v in headers:  # repeated headers joined, as HttpResponse.header_dict does
+        key = k.decode().lower()
+        heads[key] = f"{heads[key]}, {v.decode()}" if key in heads else v.decode()
+    section = elastic.section(status, heads, root, None if indices is None else (200, indices))
     assert section is not None
     return section
 
@@ -112,6 +125,12 @@ RECORDS: dict[str, tuple[int, str, str, dict[str, Any]]] = {
         b'RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\nWWW-Authenticate: Digest realm="IP Camera'
         b'(C3241)", nonce="b1e2"\r\nServer: Rtsp Server/3.0\r\n\r\n')}),
     "onvif": (3702, "udp", "onvif", {"onvif": onvif.parse_probe_matches(ONVIF_MATCH, "uuid:x")}),
+    "es-open": (9200, "tcp", "http", {"elastic": _elastic(200, [], ES_ROOT, ES_INDICES)}),
+    "os-open": (9201, "tcp", "http", {"elastic": _elastic(200, [], OS_ROOT, (
+        b'[{"health":"green","status":"open","index":"logs-2024","docs.count":"5",'
+        b'"store.size":"4096"}]'))}),
+    "es-secured": (9202, "tcp", "http", {"elastic": _elastic(401, ES_401_HEADERS,
+                                                             ES_401_BODY)}),
 }
 ALL = frozenset(RECORDS)
 
@@ -167,7 +186,27 @@ CASES: list[tuple[str, set[str]]] = [
     ("onvif.hardware:ds-2cd2143g2-i", {"onvif"}),
     ("onvif.location:city/hangzhou", {"onvif"}),
     ("onvif.location:city/*", {"onvif"}),
+    ("elastic.cluster_name:my_test_cluster", {"es-open"}),
+    ("elastic.cluster_name:*cluster", {"es-open", "os-open"}),
+    ("elastic.cluster_uuid:W0B8gPotTAajhMPbC9D4ww", {"os-open"}),
+    ("elastic.node_name:opensearch-node1", {"os-open"}),
+    ("elastic.version:8.12.1", {"es-open"}),
+    ("elastic.version:2.*", {"os-open"}),
+    ("elastic.distribution:opensearch", {"os-open"}),
+    ("elastic.distribution:elasticsearch", {"es-open", "es-secured"}),
+    ("elastic.auth_required:false", {"es-open", "os-open"}),
+    ("elastic.auth_required:true", {"es-secured"}),
+    ("elastic.index:customers", {"es-open"}),
+    ("elastic.index:.security*", {"es-open"}),  # system indices too
+    ("elastic.index:logs*", {"os-open"}),
+    ("elastic.index:nope", set()),
+    ("elastic.index_count:3", {"es-open"}),
+    ("elastic.index_count:>=1", {"es-open", "os-open"}),
+    ("elastic.index_count:>3", set()),
+    ("elastic.health:yellow", {"es-open"}),
+    ("elastic.health:green", {"os-open"}),
     # with the rest of the language
+    ("elastic.auth_required:false -elastic.index:customers", {"os-open"}),
     ("kafka.topic:orders OR cassandra.auth_required:false", {"kafka-open", "cassandra-open"}),
     ("rtsp.auth_required:false OR onvif.hardware:*", {"rtsp-open", "onvif"}),
     ("-zookeeper.znode:kafka service:zookeeper", {"zk-shut"}),
@@ -197,6 +236,12 @@ FACETS: dict[str, dict[object, int]] = {
     "onvif.name": {"HIKVISION DS-2CD2143G2-I": 1},
     "onvif.hardware": {"DS-2CD2143G2-I": 1},
     "onvif.location": {"city/hangzhou": 1},
+    "elastic.cluster_name": {"my_test_cluster": 1, "opensearch-cluster": 1},
+    "elastic.node_name": {"instance-0000000000": 1, "opensearch-node1": 1},
+    "elastic.version": {"8.12.1": 1, "2.11.1": 1},
+    "elastic.distribution": {"elasticsearch": 2, "opensearch": 1},
+    "elastic.index": {"customers": 1, ".security-7": 1, "old-logs": 1, "logs-2024": 1},
+    "elastic.health": {"yellow": 1, "green": 1},
 }
 
 
@@ -262,3 +307,5 @@ def test_records_hold_what_the_fields_read() -> None:
     assert RECORDS["epmd"][3]["epmd"]["nodes"][0] == {"name": "rabbit", "port": 25672}
     assert RECORDS["mongodb"][3]["mongodb"]["replica_set"] == "rs0"
     assert RECORDS["nats-open"][3]["nats"]["jetstream"] is True
+    assert RECORDS["es-open"][3]["elastic"]["indices"][0]["name"] == "customers"
+    assert RECORDS["es-secured"][3]["elastic"]["auth_required"] is True
