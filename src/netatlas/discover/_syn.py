@@ -20,17 +20,19 @@ does for ``nmap -sS``; nothing on the machine is changed.
 
 What is kept is per batch, not per probe: the first position and the deadline of each
 batch in flight (the resume watermark: a batch is finished ``timeout`` seconds after its
-last send — the cooldown), and, only with ``retries``, one byte per probe of the batch
-(answered or not) and, when the batch's positions are not one contiguous run, each
-one's offset from the first (4 bytes). A retransmission is rebuilt, not stored: its
-endpoint is ``locate(position)``, its packet written by the same code and hashed under
-the same key as the first send, so it is the same SYN (same source port, same sequence
-number). Memory is O(rate x timeout), a few bytes a probe in flight, and flat in the
-size of the target space.
+last send — the cooldown), and, only with ``retries``, 7 bytes per probe of the batch:
+its destination address (4) and port (2) and whether it answered (1), plus, when the
+batch's positions are not one contiguous run, each one's offset from the first (4). A
+retransmission is rebuilt, not stored: its packet is written from that address, port and
+position by the same code and hashed under the same key as the first send, so it is the
+same SYN (same source port, same sequence number), without recomputing the endpoint from
+the permutation. Memory is O(rate x timeout), a few bytes a probe in flight, and flat in
+the size of the target space.
 
 Sending refuses, before a packet is written, any destination outside ``allowed`` (the
 scan's allow list minus its deny list, as IPv4 intervals): a hard guard in the sender
-itself, whatever the probe iterator hands over.
+itself, whatever the probe iterator hands over. A retransmission goes to an address that
+guard passed at the first send (kept since, as sent), so it is not looked up again.
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ import hashlib
 import os
 import socket
 import struct
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import compress, islice, repeat
 from operator import sub
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -85,6 +88,8 @@ _BLOCK = struct.Struct("!IH")  # a hash input: address, port (then zeros to 16 b
 _BACKOFF_MIN = 0.001
 _BACKOFF_MAX = 0.5
 _HEARTBEAT = 0.25
+_SILENT = bytes.maketrans(b"\x00\x01", b"\x01\x00")  # answered bytes -> silent ones
+_BIG = sys.byteorder == "big"
 
 
 def allowed_intervals(scope_intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -116,6 +121,18 @@ class TargetHash:
         """Write target ``k``'s input (the hot loops inline this)."""
         _BLOCK.pack_into(self.block, 16 * k, ip, port)
 
+    def put_many(self, ips: array[int], ports: array[int]) -> None:
+        """Write inputs 0.. (``ips`` an ``array("I")``, ``ports`` an ``array("H")``, in
+        native order) in C: strided copies into the big-endian fields of each block."""
+        n = len(ips)
+        if not _BIG:
+            ips, ports = array("I", ips), array("H", ports)
+            ips.byteswap()
+            ports.byteswap()
+        with memoryview(self.block) as mv, mv.cast("I") as words, mv.cast("H") as halves:
+            words[0:4 * n:4] = ips
+            halves[2:8 * n:8] = ports
+
     def hashes(self, n: int) -> memoryview:
         """H of the first ``n`` inputs written, in order (64-bit unsigned ints)."""
         out = self._enc.update(memoryview(self.block)[:16 * n])
@@ -128,17 +145,22 @@ class TargetHash:
 
 
 class _Group:
-    """With retries: one batch as first sent, shared by its retransmissions. Per probe,
-    one byte (``answered``: a SYN-ACK or RST came back) and, only when the batch's
-    positions have gaps, the position's offset from ``first`` (slot order, ascending);
-    a contiguous batch's slot ``s`` is position ``first + s``."""
+    """With retries: one batch as first sent, shared by its retransmissions. Per probe
+    (slot order): its destination address (``dests``, 4 bytes) and port (``ports``, 2),
+    what a retransmission is written from; one byte (``answered``: a SYN-ACK or RST came
+    back); and, only when the batch's positions have gaps, the position's offset from
+    ``first`` (ascending, 4 bytes); a contiguous batch's slot ``s`` is position
+    ``first + s``."""
 
-    __slots__ = ("alive", "answered", "count", "first", "offsets")
+    __slots__ = ("alive", "answered", "count", "dests", "first", "offsets", "ports")
 
-    def __init__(self, first: int, count: int, offsets: array[int] | None = None) -> None:
+    def __init__(self, first: int, count: int, offsets: array[int] | None = None,
+                 dests: array[int] | None = None, ports: array[int] | None = None) -> None:
         self.first = first
         self.count = count
         self.offsets = offsets
+        self.dests = array("I") if dests is None else dests
+        self.ports = array("H") if ports is None else ports
         self.answered = bytearray(count)
         self.alive = 1  # pieces (first send, retransmissions) in flight or due
 
@@ -418,22 +440,23 @@ class _SynRun(Pacer):
             return 0
         if not self.src:
             self._start(socket.inet_ntoa(dests[0].to_bytes(4, "big")))
-        self._write(positions, dests, ports)
+        self._write(j, positions, dests, ports)
         first = positions[0]
         self.progress.add(first)  # batch keys are added in increasing order
         b = _Batch(first, j, self.loop.time() + self.timeout)
         if self.retries > 0:
-            b.group = g = _Group(first, j, _offsets(positions))
+            b.group = g = _Group(first, j, _offsets(positions), array("I", dests),
+                                 array("H", ports))
             self.gfirst.append(first)
             self.groups.append(g)
         self._queue(b)
         self._transmit(0, j)
         return j
 
-    def _write(self, positions: Sequence[int], dests: Sequence[int],
-               ports: Sequence[int]) -> None:
-        """Write the SYNs to ``(dests[k], ports[k])`` for ``positions[k]`` into slots 0..
-        of the batch buffer, their hash inputs already ``put`` in the same order: the
+    def _write(self, n: int, positions: Iterable[int], dests: Iterable[int],
+               ports: Iterable[int]) -> None:
+        """Write ``n`` SYNs, to ``(dests[k], ports[k])`` for ``positions[k]``, into slots
+        0.. of the batch buffer, their hash inputs already ``put`` in the same order: the
         first send and a retransmission of a probe are the same packet."""
         const = self.const
         lo, span = self.owner.sport_lo, self.owner.sport_span
@@ -442,7 +465,7 @@ class _SynRun(Pacer):
         size = raw.PACKET
         off = _VARY_AT
         aoff = 4
-        for pos, d, port, h in zip(positions, dests, ports, self.hash.hashes(len(positions)),
+        for pos, d, port, h in zip(positions, dests, ports, self.hash.hashes(n),
                                    strict=True):
             sport = lo + (h >> 52) % span
             seq = (pos + h) & _M32
@@ -454,50 +477,40 @@ class _SynRun(Pacer):
 
     def _send_retry(self, n: int) -> int:
         """Re-send, up to ``n`` of them, the silent probes of the oldest batch due: each
-        rebuilt from its position (``locate``), checked against the allow list again."""
+        rebuilt from the address, port and position its first send was written from.
+        Not checked against the allow list again: those addresses are the ones the
+        first send checked, kept since in the batch's arrays, which nothing else
+        writes. Picking the slots and gathering their inputs is done in C (a translate,
+        a compress, slices), so a re-sent probe costs about what its ``_write`` does."""
         b = self.resend[0]
         g = b.group
         assert g is not None
-        answered, offsets, first = g.answered, g.offsets, g.first
-        find = answered.find
-        locate = self.locate
-        aton, from_bytes = socket.inet_aton, int.from_bytes
-        starts, ends = self.starts, self.ends
-        block, put = self.hash.block, _BLOCK.pack_into
-        positions: array[int] = array("q")
-        add = positions.append
-        dests: list[int] = []
-        dest = dests.append
-        ports: list[int] = []
-        port_of = ports.append
         i, end = b.cursor, b.end
-        lo = -1
-        j = 0
-        while j < n:
-            i = find(0, i, end)  # the next silent slot
-            if i < 0:
-                i = end
-                break
-            if lo < 0:
-                lo = i
-            pos = first + (i if offsets is None else offsets[i])
-            ep = locate(pos)
-            if ep is None or ":" in (ip := ep.ip):
-                raise ValueError(f"locate({pos}) is {ep}, but an IPv4 probe was sent there")
-            d = from_bytes(aton(ip), "big")
-            k = bisect_right(starts, d) - 1
-            if k < 0 or d > ends[k]:  # the same guard as the first send
-                raise OutOfScope(f"refusing to send a SYN to {ip}: outside the allow list")
-            port = ep.port
-            put(block, 16 * j, d, port)
-            add(pos)
-            dest(d)
-            port_of(port)
-            i += 1
-            j += 1
+        # the silent slots from the cursor on, at most n of them
+        slots = list(islice(compress(range(i, end), g.answered[i:end].translate(_SILENT)),
+                            n))
+        j = len(slots)
+        if j < n:  # the batch's last silent slot is in
+            i = end
+        elif j:  # n sent: go on after the last next time
+            i = slots[-1] + 1
         b.cursor = i
         if j:
-            self._write(positions, dests, ports)
+            lo = slots[0]
+            offsets = g.offsets
+            if slots[-1] - lo + 1 == j:  # one silent run (most probes, on the internet)
+                dests, ports = g.dests[lo:lo + j], g.ports[lo:lo + j]
+                if offsets is not None:
+                    picked: Iterable[int] = offsets[lo:lo + j]
+                else:
+                    picked = range(lo, lo + j)
+            else:
+                dests = array("I", map(g.dests.__getitem__, slots))
+                ports = array("H", map(g.ports.__getitem__, slots))
+                picked = slots if offsets is None else map(offsets.__getitem__, slots)
+            positions = map(g.first.__add__, picked)
+            self.hash.put_many(dests, ports)
+            self._write(j, positions, dests, ports)
             self.stats.retried += j
             g.alive += 1
             self._queue(_Batch(b.first, b.count, self.loop.time() + self.timeout,
@@ -667,6 +680,7 @@ class _SynRun(Pacer):
         g.alive -= 1
         if g.alive <= 0:
             g.answered = bytearray()
+            g.dests, g.ports = array("I"), array("H")
             groups = self.groups
             head = self.ghead
             while head < len(groups) and groups[head].alive <= 0:
