@@ -63,6 +63,12 @@ CLEAN: dict[str, Observation] = {
         200, "Jupyter Server", location="/login?next=%2Ftree")),
     "jupyter-redirect": obs("http", None, http=http(302, None, redirect="/tree?")),
     "elastic-401": obs("http", "Elasticsearch", http=http(401, None)),
+    # the elastic section of x-pack's 401 / an anonymous user refused: never a finding
+    "elastic-section-401": obs("http", "Elasticsearch", http=http(401, None), elastic={
+        "auth_required": True, "status": 401, "distribution": "elasticsearch",
+        "realm": "security"}),
+    "opensearch-section-401": obs("http", "OpenSearch", http=http(401, None), elastic={
+        "auth_required": True, "status": 401, "distribution": "opensearch"}),
     "ssh": obs("ssh", "OpenSSH", data=b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n",
                ssh={"version_string": "SSH-2.0-OpenSSH_9.2p1"}),
     "version-numbers": obs("http", None, http=http(
@@ -82,8 +88,11 @@ POSITIVE: dict[str, Observation] = {
                                                    "info": {"redis_version": "7.0.15"}}),
     "memcached-open": obs("memcached", "memcached", memcached={"version": "1.6.18",
                                                                "uptime": 5}),
-    "elasticsearch-open": obs("http", None, http=http(
-        html='{"name":"n","tagline" : "You Know, for Search"}')),
+    "elasticsearch-open": obs("http", "Elasticsearch", http=http(), elastic={
+        "auth_required": False, "version": "8.12.1", "distribution": "elasticsearch",
+        "cluster_name": "prod", "indices": [{"name": "customers", "docs": 1200, "size": 1},
+                                            {"name": ".security-7", "docs": 14, "size": 1}],
+        "index_count": 2}),
     "couchdb-open": obs("http", None, http=http(html='{"couchdb":"Welcome","version":"3"}')),
     "etcd-open": obs("http", "etcd", http=http()),
     "docker-api-open": obs("http", None, http=http(html='{"ApiVersion":"1.43"}')),
@@ -240,6 +249,11 @@ POSITIVE: dict[str, Observation] = {
 }
 
 EXTRA_POSITIVE = [
+    # a record without the elastic section (imported, older): GET /'s body still tells
+    ("elasticsearch-open", obs("http", None, http=http(
+        html='{"name":"n","tagline" : "You Know, for Search"}'))),
+    ("elasticsearch-open", obs("http", "OpenSearch", http=http(), elastic={
+        "auth_required": False, "version": "2.11.1", "distribution": "opensearch"})),
     ("ics-modbus-exposed", obs("modbus", None, modbus={"exception": 1,
                                                       "exception_text": "illegal function"})),
     ("cleartext-login", obs("smtp", None, smtp={"code": 220, "ehlo": ["AUTH LOGIN"],
@@ -385,3 +399,24 @@ def test_malformed_sections_are_no_evidence() -> None:
                 ssl={"cert": "garbage", "version": None}, redis={"info": "x"},
                 ftp={"anonymous": "yes"})
     assert assess(weird) == []
+
+
+def test_elasticsearch_evidence_counts_indices() -> None:
+    [f] = [f for f in assess(POSITIVE["elasticsearch-open"]) if f.id == "elasticsearch-open"]
+    assert f.evidence == ("GET / answered without credentials (Elasticsearch '8.12.1', "
+                          "cluster 'prod'); _cat/indices listed 2 index(es): 'customers', "
+                          "'.security-7'")
+    many = obs("http", "OpenSearch", http=http(), elastic={
+        "auth_required": False, "version": "2.11.1", "distribution": "opensearch",
+        "indices": [{"name": "x" * 300 + str(n)} for n in range(25)], "index_count": 4000,
+        "indices_truncated": True})
+    [f] = [f for f in assess(many) if f.id == "elasticsearch-open"]
+    assert f.evidence.startswith("GET / answered without credentials (OpenSearch '2.11.1'); "
+                                 "_cat/indices listed 4000 index(es): 'xxx")
+    assert len(f.evidence) <= 200
+    # the list itself refused: the root still answered without credentials
+    refused = obs("http", "Elasticsearch", http=http(), elastic={
+        "auth_required": False, "version": "7.17.0", "indices_status": 403})
+    assert "_cat/indices answered '403'" in next(
+        f.evidence for f in assess(refused) if f.id == "elasticsearch-open")
+

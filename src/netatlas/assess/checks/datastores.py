@@ -52,6 +52,42 @@ def _http_open_store(product_words: tuple[str, ...], body_marks: tuple[str, ...]
     return check
 
 
+# records without an elastic section (imported, or grabbed before it existed)
+_ES_FROM_HTTP = _http_open_store(("elasticsearch",), ('"tagline" : "You Know, for Search"',
+                                                     '"tagline":"You Know, for Search"'))
+
+
+def elasticsearch_open(obs: Observation) -> str | None:
+    """GET / answered an Elasticsearch / OpenSearch root document without credentials
+    (the elastic section, grab/protocols/elastic.py); its evidence counts the indices
+    _cat/indices then listed. A security layer's 401 / 403 is never a finding."""
+    e = sec(obs, "elastic")
+    if e.get("auth_required") is True:
+        return None
+    if e.get("auth_required") is not False:
+        return _ES_FROM_HTTP(obs)
+    name = "OpenSearch" if e.get("distribution") == "opensearch" else "Elasticsearch"
+    # the count before the names: evidence is cut at EVIDENCE_MAX
+    said = [f"{name} {quote(e.get('version'), 20)}"]
+    if e.get("cluster_name"):
+        said.append(f"cluster {quote(e['cluster_name'], 30)}")
+    out = f"GET / answered without credentials ({', '.join(said)})"
+    indices = e.get("indices")
+    if isinstance(indices, list):
+        count = e.get("index_count")
+        count = count if isinstance(count, int) else len(indices)
+        names = [i["name"] for i in indices[:3]
+                 if isinstance(i, dict) and isinstance(i.get("name"), str)]
+        more = "+" if e.get("indices_truncated") and count <= len(indices) else ""
+        out += f"; _cat/indices listed {count}{more} index(es)"
+        if names:
+            out += f": {', '.join(quote(n, 24) for n in names)}"
+            out += ", …" if count > len(names) else ""
+    elif e.get("indices_status"):
+        out += f"; _cat/indices answered {quote(e['indices_status'], 5)}"
+    return out
+
+
 def influxdb_open(obs: Observation) -> str | None:
     """InfluxDB 1.x ran ``SHOW DATABASES`` for a client without credentials (401 when
     auth is on), or 2.x offers its first-time setup to anyone (``{"allowed": true}``)."""
@@ -110,9 +146,8 @@ def cassandra_no_auth(obs: Observation) -> str | None:
 CHECKS: tuple[Check, ...] = (
     Check("redis-no-auth", "high", "Redis answers without authentication", redis_no_auth),
     Check("memcached-open", "medium", "Memcached open to the network", memcached_open),
-    Check("elasticsearch-open", "high", "Elasticsearch open without authentication",
-          _http_open_store(("elasticsearch",), ('"tagline" : "You Know, for Search"',
-                                                  '"tagline":"You Know, for Search"'))),
+    Check("elasticsearch-open", "high", "Elasticsearch / OpenSearch open without "
+          "authentication", elasticsearch_open),
     Check("couchdb-open", "high", "CouchDB open without authentication",
           _http_open_store(("couchdb",), ('"couchdb":"Welcome"',))),
     Check("etcd-open", "high", "etcd API open without authentication",
