@@ -12,8 +12,10 @@ import re
 from functools import lru_cache
 
 # Only the leading version-looking part counts: "2.4.41 (Ubuntu)" is 2.4.41.
-_HEAD = re.compile(r"\s*[vV]?(\d[0-9A-Za-z.\-_+~]*)")
-_TOKEN = re.compile(r"\d+|[A-Za-z]+")
+# ASCII only (digits, white space): what a store's SQL function can repeat exactly
+# (store/postgres/schema.py, migration 6); "٣.1" is no version.
+_HEAD = re.compile(r"\s*[vV]?(\d[0-9A-Za-z.\-_+~]*)", re.ASCII)
+_TOKEN = re.compile(r"\d+|[A-Za-z]+", re.ASCII)
 _PRE = {"dev": 0, "snapshot": 0, "pre": 1, "preview": 1, "alpha": 2, "a": 2,
         "beta": 3, "b": 3, "rc": 4, "c": 4}
 # "a", "b" and "c" are pre-release only right after a number and before digits

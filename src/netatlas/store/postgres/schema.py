@@ -18,6 +18,8 @@ from psycopg import sql
 from netatlas.store.monitors import tables_sql
 from netatlas.store.shards import TABLE_SQL as SHARDS_SQL
 
+from .versionkey import FUNCTION_SQL as VERSION_KEY_SQL
+
 Migration = tuple[int, str, str]
 
 MIGRATE_LOCK = 0x6E61_7461_6D69_6701  # pg_advisory_lock key: "netatlas migrate"
@@ -184,6 +186,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     (4, "shards of distributed scans: state, worker, watermark", SHARDS_SQL),
     (5, "service, product and scan indexes carry their column: counts and facets read"
         " the index alone", _V5),
+    (6, "netatlas_version_key(text): a section's release compares as version: does",
+     VERSION_KEY_SQL),
 )
 LATEST = MIGRATIONS[-1][0]
 
