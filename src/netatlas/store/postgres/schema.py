@@ -18,6 +18,7 @@ from psycopg import sql
 from netatlas.store.monitors import tables_sql
 from netatlas.store.shards import TABLE_SQL as SHARDS_SQL
 
+from .totals import TOTALED
 from .versionkey import FUNCTION_SQL as VERSION_KEY_SQL
 
 Migration = tuple[int, str, str]
@@ -178,6 +179,20 @@ DROP INDEX latest_scan;
 CREATE INDEX latest_scan ON latest (lower(scan_id)) INCLUDE (scan_id);
 """
 
+# Running totals of the latest rows' column facets (store/postgres/totals.py), kept by
+# the writer in the statement that moves the rows. A NULL value (no product) is a total
+# too, so a count that NULLs take part in (-product:nginx) is answered like the rows.
+_V7 = """
+CREATE TABLE column_totals (
+  field text NOT NULL,                  -- a latest column: port, service, product, ...
+  value text,                           -- its value as text (port: digits)
+  n     bigint NOT NULL,                -- latest rows holding it
+  CONSTRAINT column_totals_key UNIQUE NULLS NOT DISTINCT (field, value)
+);
+""" + "".join(
+    f"INSERT INTO column_totals (field, value, n) SELECT '{c}', {c}::text, count(*)"
+    f" FROM latest GROUP BY {c};\n" for c in TOTALED)
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, latest for search, banners and"
         " shared values once, api keys, CVE feed", _V1),
@@ -188,8 +203,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         " the index alone", _V5),
     (6, "netatlas_version_key(text): a section's release compares as version: does",
      VERSION_KEY_SQL),
+    (7, "running totals of the latest rows' port, service, product, ... values", _V7),
 )
-LATEST = MIGRATIONS[-1][0]
+LATEST = max(version for version, _, _ in MIGRATIONS)
 
 
 class PreReleaseSchema(RuntimeError):

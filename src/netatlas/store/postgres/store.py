@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from netatlas.model import Observation, Scan
 from netatlas.query import parse
+from netatlas.query.fields import facet_field
 from netatlas.store import cursor
 from netatlas.store.base import (
     ApiKey,
@@ -50,7 +51,7 @@ from netatlas.store.rows import (
     unpack_blob,
 )
 
-from . import schema
+from . import schema, totals
 from .compile import SqlWhere, compile_where, facet_sql
 from .inet import stored_form
 from .packdoc import unpack_doc
@@ -366,7 +367,14 @@ class PostgresStore:
                 yield record
 
     def count(self, query: str) -> int:
-        w = self._compile(query)
+        """How many latest rows match: from the column totals when every term tests one
+        totaled column (``service:http``), else by counting the rows."""
+        parsed = parse(query)
+        w = compile_where(parsed)
+        column = totals.counted_column(parsed)
+        if column is not None:
+            with self._conn() as conn:
+                return totals.count(conn, column, w.sql, w.params)
         return int(self._fetch(f"SELECT count(*) FROM latest o WHERE {w.sql}",
                                w.params)[0][0])
 
@@ -378,15 +386,24 @@ class PostgresStore:
         over a fixed random sample of the table's pages (about FACET_SAMPLE_ROWS rows,
         the same pages every time) and scaled up: the result's ``approximate`` says
         which."""
-        w = self._compile(query)
+        parsed = parse(query)
+        w = compile_where(parsed)
         plans = [(name, facet_sql(name)) for name in names]  # unknown names fail first
         out = FacetCounts()
         with self._conn() as conn:
-            percent = self._sample_percent(conn, w) if plans else None
+            # over everything, a column's facet is the writer's running totals, exact
+            summed = {name: totals.top(conn, column, facet_field(f.name).facet_nocase, size)
+                      for name, f in plans
+                      if parsed.root is None and (column := totals.column_of(f.name))}
+            counted = [f for name, f in plans if name not in summed]
+            percent = self._sample_percent(conn, w) if counted else None
             sample = "" if percent is None else f" TABLESAMPLE SYSTEM ({percent!r}) REPEATABLE (1)"
             scale = 1.0 if percent is None else 100.0 / percent
             out.approximate = percent is not None
             for name, f in plans:
+                if name in summed:
+                    out[name] = summed[name]
+                    continue
                 order = 'value COLLATE "C"' if f.text else "value"
                 rows = conn.execute(
                     f"SELECT value, n FROM (SELECT {f.expr} AS value, count(*) AS n"

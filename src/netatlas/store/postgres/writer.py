@@ -38,6 +38,7 @@ from netatlas.store.rows import ObsRow, record_json, to_row
 from .inet import stored_form
 from .packdoc import pack_doc
 from .pgtext import pg_json, pg_text
+from .totals import DELTA_CTES, TOTALED
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +112,7 @@ DELETE FROM stage s USING stage t
 DELETE FROM stage s USING observations o
  WHERE o.ip = s.ip AND o.port = s.port AND o.transport = s.transport AND o.ts = s.ts
 """)
+_TOTALED_L = ", ".join(f"l.{c}" for c in TOTALED)
 # Every staged row joins the history; the newest staged row per endpoint replaces the
 # endpoint's row in `latest` if it is newer. No two rows of an endpoint share a time
 # (_DEDUPE).
@@ -125,6 +127,11 @@ WITH ins AS (
 ), win AS (
   SELECT DISTINCT ON (ip, port, transport) id, ip, port, transport, ts
   FROM ins ORDER BY ip, port, transport, ts DESC
+), old AS (
+  -- the rows `moved` replaces, as they were (the statement's snapshot): their column
+  -- totals count down
+  SELECT """ + _TOTALED_L + """ FROM latest l JOIN win w
+    ON l.ip = w.ip AND l.port = w.port AND l.transport = w.transport AND l.ts <= w.ts
 ), moved AS (
   INSERT INTO latest AS l (ip, port, transport, ts, id, scan_id, status, service, product,
                            version, version_key, title, ip_text, record, fts)
@@ -140,7 +147,8 @@ WITH ins AS (
     title = excluded.title, ip_text = excluded.ip_text, record = excluded.record,
     fts = excluded.fts
   WHERE l.ts <= excluded.ts
-)
+  RETURNING """ + _TOTALED_L + """
+),""" + DELTA_CTES + """
 SELECT count(*) FROM ins
 """
 
