@@ -15,6 +15,8 @@ Search syntax
   port:80,443          any of the listed values
   port:1000-2000       range (also port:[1000 TO 2000], open end with *)
   version:<8.0         versions compare by segment: 1.22rc1 < 1.22 = 1.22.0 < 1.22p1 < 1.22.1
+                       so do the releases protocols name (fields typed version below):
+                       elastic.version:>=7  cassandra.release_version:[4.0 TO 4.1*]
   net:127.20.0.0/24    CIDR (IPv4 or IPv6)
   after:2026-01-01     dates (or ISO times, UTC by default); before: excludes the day
   product:ngin*        wildcards * and ? on text; text compares case-insensitively

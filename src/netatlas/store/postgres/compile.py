@@ -18,7 +18,7 @@ from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import fts_words, shared_prefix
 from netatlas.store.sqlparts import boolean_sql, leading_number, like_pattern, range_clause
 
-from . import inet
+from . import inet, versionkey
 from .fields import (
     SEVERITY_RANK,
     elements,
@@ -119,7 +119,12 @@ def _term(t: Term, f: Field, params: list[Any]) -> str:
     if isinstance(src, MaxNumber):
         return _compare(t, number(src), "num", params, convert=leading_number)
     if f.type == "version" and t.op != "eq":
-        return _compare(t, "o.version_key", "num", params, convert=version_sort_key)
+        if src == Column("version"):
+            return _compare(t, "o.version_key", "num", params, convert=version_sort_key)
+        # a section's release: its key from the JSON string (schema migration 6)
+        assert isinstance(src, Json), f"version field {f.name}: {src}"
+        return _compare(t, versionkey.of_json(json_at(src.path)), "num", params,
+                        convert=version_sort_key)
     if f.type == "bool":
         if isinstance(src, IsObject | NonEmpty):
             params.append(bool(t.values[0]))

@@ -27,6 +27,7 @@ from .fields import (
     list_text,
     ref_at,
     scalar,
+    version_key,
 )
 
 _SQL_OP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -142,7 +143,9 @@ def _test(t: Term, f: Field, params: list[Any], within: str | None = None) -> st
     if isinstance(src, MaxNumber):
         return _compare(t, scalar(src, within), "int", params, convert=leading_number)
     if f.type == "version" and t.op != "eq":
-        return _compare(t, "o.version_key", "int", params, convert=version_sort_key)
+        # the product's version has its key stored; a section's release is keyed per row
+        key = "o.version_key" if src == Column("version") else version_key(scalar(src, within))
+        return _compare(t, key, "int", params, convert=version_sort_key)
     if f.type == "bool":
         params.append(1 if t.values[0] else 0)
         return f"{scalar(src, within)} = ?"

@@ -7,7 +7,10 @@ and facets count. Every path here comes from the registry, never from user text.
 
 from __future__ import annotations
 
+import sqlite3
+
 from netatlas.query.fields import Column, Each, IsObject, Json, MaxNumber, NonEmpty, Path, Source
+from netatlas.query.versions import version_sort_key
 from netatlas.store.rows import REF, shared_prefix
 
 _COLUMNS = {"ip": "o.ip_bin", "port": "o.port", "transport": "o.transport",
@@ -123,3 +126,27 @@ def distinct_lists(path: Path) -> str:
             f" UNION ALL SELECT (SELECT min({x}) FROM observations l"
             f" WHERE l.is_latest = 1 AND {x} > lists.v) FROM lists WHERE lists.v IS NOT NULL)"
             " SELECT v FROM lists WHERE v IS NOT NULL")
+
+
+# -- versions in JSON ----------------------------------------------------------------------
+# A release a protocol section names (elastic.version, ...) has no version_key column:
+# its key is computed per row by this function, which the store registers on every
+# connection it opens (store.SqliteStore._connect). PostgreSQL has the same function in
+# SQL (store/postgres/versionkey.py), pinned to give the same bytes.
+VERSION_KEY = "netatlas_version_key"
+
+
+def _version_key(value: object) -> bytes | None:
+    """versions.version_sort_key of a JSON string; a number, object or list (and SQL
+    NULL) is no version: NULL, which no comparison matches."""
+    return version_sort_key(value) if isinstance(value, str) else None
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """What compiled queries call, on a new connection of the store."""
+    conn.create_function(VERSION_KEY, 1, _version_key, deterministic=True)
+
+
+def version_key(expr: str) -> str:
+    """The version sort key of the scalar ``expr`` (a JSON value): a blob, or NULL."""
+    return f"{VERSION_KEY}({expr})"

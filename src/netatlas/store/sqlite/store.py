@@ -52,6 +52,7 @@ from netatlas.store.rows import (
 
 from . import schema, totals
 from .compile import compile_where, facet_sql
+from .fields import register_functions
 
 T = TypeVar("T")
 # Observations per transaction under load (an idle queue commits at once). Large: at
@@ -169,6 +170,7 @@ class SQLiteStore:
             # the WAL is emptied at each checkpoint; do not let its file stay large
             conn.execute("PRAGMA journal_size_limit=16777216")
         conn.execute("PRAGMA busy_timeout=30000")
+        register_functions(conn)
         return conn
 
     def _reader(self) -> sqlite3.Connection:
