@@ -3,7 +3,9 @@
 mostly netatlas's own): ``ip_str`` / ``ip``, ``port``, ``transport``, ``timestamp``,
 ``data``, ``product``, ``version``, ``cpe``, ``hostnames``, ``org``, ``isp``, ``asn``,
 ``location``, ``tags``, ``vulns``, ``_shodan.module``, and protocol sections (``http``,
-``ssl``, ``ssh``, ...), kept as sections.
+``ssl``, ``ssh``, ...), kept as sections. Shodan's ``elastic`` (``cluster``, ``indices``,
+``nodes``) becomes netatlas's ``elastic`` section (shodan_elastic.py): searchable with
+``elastic.*`` and rated as the grabber's would be.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import IO, Any
 
 from netatlas.model import Observation
 
+from . import shodan_elastic
 from ._common import (
     MAX_DATA,
     MAX_LIST,
@@ -69,7 +72,9 @@ def _vulns(value: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _section(value: dict[str, Any], name: str) -> dict[str, Any]:
+def _section(value: dict[str, Any], name: str, rec: dict[str, Any]) -> dict[str, Any]:
+    if name == "elastic":
+        return shodan_elastic.from_shodan(value, text(rec.get("product")))
     out = dict(value)
     if name == "http":
         if isinstance(out.get("html"), str):
@@ -101,7 +106,7 @@ def convert(rec: dict[str, Any]) -> Observation:
         obs.location = kept or None
     for key, value in rec.items():
         if isinstance(value, dict) and key not in _NOT_SECTIONS and not key.startswith("_"):
-            obs.sections[key[:64]] = _section(value, key)
+            obs.sections[key[:64]] = _section(value, key, rec)
     shodan = {k: text(meta.get(k), 128) for k in ("id", "module", "crawler")
               if meta.get(k)}
     if shodan:

@@ -1,6 +1,7 @@
 """``export --format shodan``: gzip'd JSON lines of Shodan banners, the file
 ``shodan download`` writes, so the official ``shodan parse`` / ``shodan convert`` (and
-``netatlas import``) read netatlas's map."""
+``netatlas import``) read netatlas's map. The ``elastic`` section goes out in Shodan's
+shape (``cluster``, ``indices``, ``nodes``: shodan_elastic.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,21 @@ from typing import IO, Any
 from netatlas import jsonlines
 from netatlas.api._records import shodan_banner
 
+from .shodan_elastic import to_shodan
+
 
 def write(records: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
     n = 0
     with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6) as gz:
         for rec in records:
-            gz.write(jsonlines.dumps_bytes(shodan_banner(rec)))
+            gz.write(jsonlines.dumps_bytes(banner(rec)))
             n += 1
     return n
+
+
+def banner(rec: dict[str, Any]) -> dict[str, Any]:
+    """One record as the Shodan banner written."""
+    out = shodan_banner(rec)
+    if isinstance(out.get("elastic"), dict):
+        out["elastic"] = to_shodan(out["elastic"])
+    return out
