@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import Endpoint
 from ._addr import v4_text, v6_text
@@ -20,6 +20,9 @@ from .permutation import Permutation
 from .policy import Scope
 from .ports import PortSet
 from .targets import Targets
+
+if TYPE_CHECKING:
+    from .batches import ProbeBatches
 
 _OCTETS = tuple(str(i) for i in range(256))
 
@@ -134,6 +137,14 @@ class TargetSpace:
         """Sequential order (tests and tiny scans); scans use ``iter_endpoints``."""
         for index in range(self.size):
             yield self.endpoint(index)
+
+    def batches(self, perm: Permutation, position: int = 0,
+                transport: str = "tcp") -> ProbeBatches:
+        """The same walk as ``walk(perm, position)``, restricted to ``transport``, as
+        arrays a batch at a time (``ProbeBatches.take``): no Endpoint, no IP text."""
+        from .batches import ProbeBatches
+
+        return ProbeBatches(self, perm, position, transport)
 
     # -- the hot loop -----------------------------------------------------------------
 
