@@ -236,10 +236,16 @@ class ScanRunner:
         ]
         ticker = asyncio.create_task(self._tick(start, on_progress))
         try:
-            probes = iter_endpoints(self.plan.space, self.plan.permutation, start_position=start)
-            found = self.discoverer.run(probes) if self.mixed is None else self.mixed.run(
-                lambda: iter_endpoints(self.plan.space, self.plan.permutation,
-                                       start_position=start))
+            space, perm = self.plan.space, self.plan.permutation
+            # a SYN engine takes its probes as arrays, a batch at a time (no Endpoint
+            # per probe: only those found open get one)
+            if self.mixed is not None:
+                found = self.mixed.run(lambda: iter_endpoints(space, perm, start_position=start),
+                                       lambda transport: space.batches(perm, start, transport))
+            elif isinstance(self.discoverer, SynDiscoverer):
+                found = self.discoverer.run(space.batches(perm, start))
+            else:
+                found = self.discoverer.run(iter_endpoints(space, perm, start_position=start))
             async for position, endpoint in found:
                 self.scan.open_ports += 1
                 if not self.plan.scope.is_allowed(endpoint.ip):  # defence in depth

@@ -22,6 +22,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -38,6 +39,7 @@ from netatlas.scope import (
     parse_ports,
     parse_targets,
 )
+from netatlas.scope.batches import Batch, ProbeBatches
 
 from .conftest import FORBIDDEN_PORT, free_port
 
@@ -67,6 +69,9 @@ class Plan:
 
     def probes(self) -> Iterator[tuple[int, Endpoint]]:
         return _loopback_only(iter_endpoints(self.space, self.perm, 0))
+
+    def batches(self, position: int = 0) -> ProbeBatches:
+        return self.space.batches(self.perm, position)
 
     def locate(self, pos: int) -> Endpoint | None:
         return self.space.at(self.perm, pos)
@@ -708,3 +713,207 @@ def test_a_sharded_scan_sends_from_its_shards_ports() -> None:
     d = _tcp_discoverer(cfg, plan_scan(cfg), None, None)
     assert isinstance(d, SynDiscoverer)
     assert (d.sport_lo, d.sport_span) == (_syn.SPORT_BASE + 1024, 1024)
+
+
+# -- the batch path: probes as arrays, never Endpoints ---------------------------------
+
+
+class _Loopback:
+    """Defence in depth for a batch source: every address in 127/8, never port 2024."""
+
+    def __init__(self, source: ProbeBatches) -> None:
+        self.source = source
+
+    def take(self, n: int) -> Batch:
+        positions, addrs, ports = self.source.take(n)
+        assert ((addrs >> 24) == 127).all() and (ports != FORBIDDEN_PORT).all()
+        return positions, addrs, ports
+
+
+async def _written(monkeypatch: pytest.MonkeyPatch, plan: Plan, source: object,
+                   key: bytes, batch: int) -> list[bytes]:
+    """Every packet a run's first sends write, in order (sending stubbed: nothing
+    leaves), as the engine would send them, from ``source``."""
+    packets: list[bytes] = []
+
+    def send(self: raw.BatchSender, start: int, end: int) -> int:
+        for j in range(start, end):
+            packets.append(bytes(self.packets[raw.PACKET * j:raw.PACKET * (j + 1)]))
+            assert self.addrs[16 * j + 4:16 * j + 8] == packets[-1][16:20]
+        return end - start
+
+    monkeypatch.setattr(raw.BatchSender, "send", send)
+    d = plan.syn(key=key, batch=batch)
+    eng = _syn._SynRun(d, source, asyncio.get_running_loop())  # type: ignore[arg-type]
+    try:
+        while eng._send_new(batch):
+            pass
+        assert eng.exhausted
+    finally:
+        eng.close()
+    return packets
+
+
+async def test_batches_write_the_packets_the_probe_stream_writes(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same probes, byte for byte, whether the engine takes (position, Endpoint)
+    pairs or arrays: same positions in the same order, so the same destinations, source
+    ports, sequence numbers and checksums; across shards and from a resume point."""
+    key = os.urandom(32)
+    for shard, position in (((0, 1), 0), ((1, 3), 0), ((2, 3), 97), ((0, 1), 1500)):
+        plan = Plan(["127.20.80.0/26", "127.20.80.200/30"], "T:1-40,U:53",
+                    allow=[NET])
+        plan.perm = Permutation(plan.space.size, seed=11, shard=shard)
+        stream = (pe for pe in iter_endpoints(plan.space, plan.perm, position)
+                  if pe[1].transport == "tcp")
+        old = await _written(monkeypatch, plan, _loopback_only(stream), key, 100)
+        new = await _written(monkeypatch, plan, _Loopback(plan.batches(position)), key, 100)
+        assert len(old) == len(new) > 0 and old == new, (shard, position)
+        assert not any(struct.unpack_from("!H", pkt, 22)[0] == FORBIDDEN_PORT for pkt in new)
+
+
+class _Arrays:
+    """A batch source handing over fixed arrays (what a faulty walk could hand over)."""
+
+    def __init__(self, ips: list[str], ports: list[int]) -> None:
+        self.rows = [(k, int(ipaddress.ip_address(ip)), port)
+                     for k, (ip, port) in enumerate(zip(ips, ports, strict=True))]
+
+    def take(self, n: int) -> Batch:
+        rows, self.rows = self.rows[:n], self.rows[n:]
+        return (np.array([r[0] for r in rows], np.int64),
+                np.array([r[1] for r in rows], np.uint32),
+                np.array([r[2] for r in rows], np.uint16))
+
+
+@pytest.mark.parametrize("allow", [[NET], [NET, "127.20.82.0/24"]])
+async def test_a_batch_with_an_address_outside_scope_is_refused_whole(
+        allow: list[str], listening: list[Endpoint]) -> None:
+    """The sender's guard over a batch of arrays (one allowed interval: bounds; several:
+    a search per address): an address outside stops the run before anything of that
+    batch is written; a listener there sees nothing, and neither do the in-scope ones."""
+    outside = socket.socket()
+    outside.bind(("127.20.81.5", 0))
+    outside.listen(8)
+    port = outside.getsockname()[1]
+    assert port != FORBIDDEN_PORT
+    inside = listening[:2]
+    source = _Arrays([*(ep.ip for ep in inside), "127.20.81.5"],
+                     [*(ep.port for ep in inside), port])
+    counter = PacketCounter("127.20.80.0/22")
+    try:
+        d = SynDiscoverer(lambda pos: None, Scope(allow).permitted_intervals(4), timeout=0.3)
+        with pytest.raises(OutOfScope, match=r"127\.20\.81\.5"):
+            await _found(d, source)  # type: ignore[arg-type]
+    finally:
+        seen = counter.close()
+        outside.close()
+    assert [s for s in seen if s[3] >= _syn.SPORT_BASE] == []
+    assert d.stats.sent == 0
+
+
+async def test_the_deny_list_guards_batches_too() -> None:
+    scope = Scope([NET, "127.20.82.0/24"], exclude=["127.20.80.128/25"])
+    assert len(scope.permitted_intervals(4)) == 2
+    d = SynDiscoverer(lambda pos: None, scope.permitted_intervals(4), timeout=0.2)
+    counter = PacketCounter("127.20.80.200/32")
+    try:
+        with pytest.raises(OutOfScope, match=r"127\.20\.80\.200"):
+            await _found(d, _Arrays(["127.20.82.1", "127.20.80.200"],  # type: ignore[arg-type]
+                                    [free_port("127.20.82.1"), free_port("127.20.80.200")]))
+    finally:
+        assert counter.close() == []
+    assert d.stats.sent == 0
+
+
+async def test_a_scan_from_batches_finds_what_connect_finds(
+        listening: list[Endpoint]) -> None:
+    """Precision and recall 1.0 from arrays, with retries; opens come back as Endpoints
+    (built for them alone); the denied port 2024, in the port range asked, is never
+    sent a packet; the watermark reaches the end."""
+    extra = ",".join(str(ep.port) for ep in listening)
+    plan = Plan(["127.20.80.0/28"], f"1-1024,2000-2050,8080,{extra}")
+    counter = PacketCounter("127.20.80.0/28", FORBIDDEN_PORT)
+    try:
+        syn = plan.syn(timeout=1.0, retries=1)
+        found = [pe async for pe in syn.run(_Loopback(plan.batches()))]  # type: ignore[arg-type]
+    finally:
+        seen = counter.close()
+    by_connect = await _found(Discoverer(timeout=1.0, retries=1), plan.probes())
+    assert {ep for _, ep in found} == by_connect and set(listening) <= by_connect
+    assert all(plan.locate(pos) == ep for pos, ep in found)
+    assert seen == []  # not one packet to 2024
+    st = syn.stats
+    assert st.sent == st.done == plan.space.size and st.invalid == 0
+    assert st.closed == plan.space.size - len(found) and st.filtered == 0
+    assert syn.watermark == plan.perm.steps
+
+
+async def test_shards_of_batches_resumed_from_a_watermark(
+        listening: list[Endpoint]) -> None:
+    """Each of two shards resumed from a position inside its walk: from arrays it finds
+    what the per-probe stream finds from the same position (one after the other: the
+    same shard twice at once would read each other's replies)."""
+    extra = ",".join(str(ep.port) for ep in listening)
+    targets, ports = ["127.20.80.8/29"], f"1-300,{extra}"
+    for i in range(2):
+        plan = Plan(targets, ports)
+        plan.perm = Permutation(plan.space.size, seed=3, shard=(i, 2))
+        start = plan.perm.steps // 4
+        by_batches = plan.syn(timeout=1.0, retries=1, shard=(i, 2))
+        by_stream = plan.syn(timeout=1.0, retries=1, shard=(i, 2))
+        got = await _found(by_batches, _Loopback(plan.batches(start)))  # type: ignore[arg-type]
+        want = await _found(by_stream,
+                            _loopback_only(iter_endpoints(plan.space, plan.perm, start)))
+        assert got == want
+        assert by_batches.stats.done == by_stream.stats.done
+        assert by_batches.stats.invalid == by_stream.stats.invalid == 0
+        assert by_batches.watermark == by_stream.watermark > start
+
+
+async def test_a_mixed_scan_hands_the_syn_engine_batches(
+        listening: list[Endpoint]) -> None:
+    """TCP and UDP ports in one scan: the SYN engine takes the TCP probes as arrays
+    (``batches(transport)``), not the filtered stream of pairs."""
+    from netatlas.discover import MixedDiscoverer
+
+    extra = ",".join(str(ep.port) for ep in listening)
+    plan = Plan(["127.20.80.8/29"], f"T:{extra},U:9")
+    asked: list[str] = []
+
+    def batches(transport: str) -> _Loopback:
+        asked.append(transport)
+        return _Loopback(plan.space.batches(plan.perm, 0, transport))
+
+    mixed = MixedDiscoverer(plan.syn(timeout=0.5), None)
+    found = {ep async for _, ep in mixed.run(
+        lambda: _loopback_only(iter_endpoints(plan.space, plan.perm, 0)), batches)}
+    assert asked == ["tcp"] and found == set(listening)
+
+
+def test_rsts_read_as_arrays_count_each_probe_once() -> None:
+    """``_answered`` over a read of RSTs: each probe is closed once, whatever the order
+    and the repeats in one read or across reads (the rest are duplicates); a position a
+    batch skipped, one before every batch, or one of a finished batch is invalid."""
+
+    class Run:  # what _answered reads of a run
+        ghead = 0
+
+    run = Run()
+    contiguous = _syn._Group(100, 64)
+    gappy_pos = array("q", [200, 201, 205, 206, 300])
+    gappy = _syn._Group(200, 5, _syn._offsets(gappy_pos))
+    done = _syn._Group(400, 10)
+    done.alive = 0
+    run.groups = [contiguous, gappy, done]  # type: ignore[attr-defined]
+    run.gfirst = [100, 200, 400]  # type: ignore[attr-defined]
+
+    def answered(*pos: int) -> tuple[int, int, int]:
+        return _syn._SynRun._answered(run, np.array(pos, np.int64))  # type: ignore[arg-type]
+
+    assert answered(101, 100, 101, 163, 100) == (3, 2, 0)
+    assert answered(100, 102) == (1, 1, 0)
+    assert answered(205, 202, 206, 300, 205, 164) == (3, 1, 2)  # 202: skipped, 164: none
+    assert answered(99, 401) == (0, 0, 2)  # before every batch; a finished batch
+    assert [bytes(g.answered) for g in (contiguous, gappy)] == [
+        b"\x01\x01\x01" + bytes(60) + b"\x01", b"\x00\x00\x01\x01\x01"]

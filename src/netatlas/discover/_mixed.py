@@ -54,15 +54,20 @@ class MixedDiscoverer:
             marks.append(min(self._queued))
         return min(marks) if marks else 1 << 62
 
-    async def run(self, source: ProbeSource) -> AsyncIterator[Probe]:
+    async def run(self, source: ProbeSource,
+                  batches: Callable[[str], Any] | None = None) -> AsyncIterator[Probe]:
         """Yield ``(position, endpoint)`` for open endpoints of either transport;
-        ``source()`` must return a fresh iterator over the same positions each call."""
+        ``source()`` must return a fresh iterator over the same positions each call.
+        ``batches(transport)``, when given, is the same walk restricted to one
+        transport as arrays (``TargetSpace.batches``): what a SYN engine takes."""
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=256)
         self._started = True
 
         async def drive(kind: str, engine: Any) -> None:
             try:
-                async for pos, ep in engine.run(_only(kind, source())):
+                probes = (batches(kind) if batches is not None
+                          and isinstance(engine, SynDiscoverer) else _only(kind, source()))
+                async for pos, ep in engine.run(probes):
                     self._queued[pos] = None
                     await queue.put((pos, ep))
             except Exception as exc:  # handed to the consumer, raised there

@@ -248,19 +248,31 @@ class BatchReceiver:
         self._msg_base = ctypes.addressof(self._msgs)
         self._lens = memoryview(self._msgs).cast("B")
 
-    def recv(self) -> list[int]:
-        """The lengths of the packets read now (empty: none queued)."""
+    def recv_count(self) -> int:
+        """Read the packets queued now, up to ``size``: how many (0: none). Packet k's
+        length is the ``msg_len`` of message k (``lengths`` is the messages' buffer:
+        ``struct mmsghdr``, 64 bytes each, msg_len at offset 56), so a caller reads
+        them all at once."""
         if self.mmsg is None:
             try:
-                return [self.sock.recv_into(self.packets)]
+                self._msgs[0].len = self.sock.recv_into(self.packets)
             except (BlockingIOError, InterruptedError):
-                return []
+                return 0
+            return 1
         while True:
             n = self.mmsg(self.sock.fileno(), self._msg_base, self.size, _MSG_DONTWAIT, None)
             if n >= 0:
-                break
+                return n
             err = ctypes.get_errno()
             if err in (errno.EAGAIN, errno.EINTR):
-                return []
+                return 0
             raise OSError(err, os.strerror(err))
+
+    @property
+    def lengths(self) -> memoryview:
+        return self._lens
+
+    def recv(self) -> list[int]:
+        """The lengths of the packets read now (empty: none queued)."""
+        n = self.recv_count()
         return [length for (length,) in _MSGLEN.iter_unpack(self._lens[:64 * n])]

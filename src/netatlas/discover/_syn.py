@@ -1,7 +1,11 @@
 """Stateless SYN discovery (ZMap-style): raw SYNs out, kernel-filtered replies in.
 
 Each probe is one 40-byte IPv4+TCP SYN written straight into a batch buffer and sent
-with one ``sendmmsg`` per batch (``_rawnet``). Nothing is kept per probe: the source
+with one ``sendmmsg`` per batch (``_rawnet``). Probes come a batch at a time as arrays
+(positions, addresses, ports: ``TargetSpace.batches``), and are checked, hashed and
+written as arrays (numpy), as replies are parsed and checked: no Python per probe but
+for a SYN-ACK (an Endpoint is built for an open port only). A stream of
+``(position, Endpoint)`` is taken too, read into the same arrays. Nothing is kept per probe: the source
 port and the sequence number carry a keyed hash of the target address and port, and the
 sequence number also carries the probe's permutation position:
 ``seq = position + H(ip, port) mod 2**32``. H is AES (a random key per run) over one
@@ -42,15 +46,16 @@ import hashlib
 import os
 import socket
 import struct
-import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress, islice, repeat
-from operator import sub
+from itertools import islice
+from typing import Any, Protocol, cast
 
+import numpy as np
+import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from netatlas.discover import _rawnet as raw
@@ -59,11 +64,21 @@ from netatlas.discover._progress import Watermark
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
 from netatlas.ratelimit import RateBucket
+from netatlas.scope.batches import Batch
 from netatlas.scope.errors import OutOfScope
 from netatlas.vantage import source_for
 
 Probe = tuple[int, Endpoint]
 Locate = Callable[[int], Endpoint | None]
+U64 = npt.NDArray[np.uint64]
+
+
+class ProbeSource(Protocol):
+    """Probes a batch at a time: ``take(n)`` gives the next ``n`` as (int64 positions,
+    uint32 IPv4 addresses, uint16 ports), fewer only when it is over
+    (``netatlas.scope.ProbeBatches``)."""
+
+    def take(self, n: int) -> Batch: ...
 
 # Source ports: 4096 ports above Linux's default ephemeral range (32768-60999), so a
 # probe never shares a 4-tuple with a connection of this host (the grab stage's).
@@ -76,20 +91,33 @@ _HDR = struct.Struct("!BBHHHBBHIIHHIIBBHHH")  # IPv4 header + TCP header, no opt
 # what changes from probe to probe, from the IP header's destination (offset 16) on:
 # destination, source port, destination port, seq, ack, offset+flags, window, checksum,
 # urgent pointer
-_VARY = struct.Struct("!IHHIIHHHH")
-_VARY_AT = 16
-_ADDR = struct.Struct("!I")  # sockaddr_in's address, at offset 4 of its slot
+# (numpy views of a slot: the fields written per probe, the rest is written once)
+_PACKET = np.dtype({"names": ["dst", "sport", "dport", "seq", "sum"],
+                    "formats": [">u4", ">u2", ">u2", ">u4", ">u2"],
+                    "offsets": [16, 20, 22, 24, 36], "itemsize": raw.PACKET})
+_SOCKADDR = np.dtype({"names": ["addr"], "formats": [">u4"], "offsets": [4],
+                      "itemsize": 16})  # sockaddr_in's address, at offset 4 of its slot
 # a reply with a 20-byte IP header: version+IHL, source address, source port,
 # destination port, ack, flags (the destination address the kernel's filter checked)
-_REPLY = struct.Struct("!B11xI4xHH4xIxB")
+_REPLY = np.dtype({"names": ["vihl", "sip", "sport", "dport", "ack", "flags"],
+                   "formats": ["u1", ">u4", ">u2", ">u2", ">u4", "u1"],
+                   "offsets": [0, 12, 20, 22, 28, 33], "itemsize": raw.SNAPLEN})
+_MSGLEN = np.dtype({"names": ["len"], "formats": ["=u4"], "offsets": [56], "itemsize": 64})
 _REPLY_IP = struct.Struct("!I")  # source address (IP header offset 12), any header length
 _TCP = struct.Struct("!HHIIxB")  # source port, destination port, seq, ack, flags
 _BLOCK = struct.Struct("!IH")  # a hash input: address, port (then zeros to 16 bytes)
+_INPUT = np.dtype({"names": ["ip", "port"], "formats": [">u4", ">u2"], "offsets": [0, 4],
+                   "itemsize": 16})
+_OFFSET_TYPES = {"I": np.uint32, "Q": np.uint64}
+_NO_DESTS = np.empty(0, np.uint32)
+_NO_PORTS = np.empty(0, np.uint16)
 _BACKOFF_MIN = 0.001
 _BACKOFF_MAX = 0.5
 _HEARTBEAT = 0.25
-_SILENT = bytes.maketrans(b"\x00\x01", b"\x01\x00")  # answered bytes -> silent ones
-_BIG = sys.byteorder == "big"
+
+
+def _ntoa(value: int) -> str:
+    return socket.inet_ntoa(value.to_bytes(4, "big"))
 
 
 def allowed_intervals(scope_intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -115,28 +143,24 @@ class TargetHash:
             key = hashlib.blake2b(key, digest_size=32).digest()
         self._enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
         self.size = size
-        self.block = bytearray(16 * size)  # the inputs, written with ``put``
+        self.block = bytearray(16 * size)  # the inputs, written with ``put_many``
+        self._inputs = np.frombuffer(self.block, _INPUT)  # (never resized)
 
     def put(self, k: int, ip: int, port: int) -> None:
-        """Write target ``k``'s input (the hot loops inline this)."""
+        """Write target ``k``'s input."""
         _BLOCK.pack_into(self.block, 16 * k, ip, port)
 
-    def put_many(self, ips: array[int], ports: array[int]) -> None:
-        """Write inputs 0.. (``ips`` an ``array("I")``, ``ports`` an ``array("H")``, in
-        native order) in C: strided copies into the big-endian fields of each block."""
-        n = len(ips)
-        if not _BIG:
-            ips, ports = array("I", ips), array("H", ports)
-            ips.byteswap()
-            ports.byteswap()
-        with memoryview(self.block) as mv, mv.cast("I") as words, mv.cast("H") as halves:
-            words[0:4 * n:4] = ips
-            halves[2:8 * n:8] = ports
+    def put_many(self, ips: Any, ports: Any) -> None:
+        """Write inputs 0.. from two arrays (numpy's, or ``array("I")`` and
+        ``array("H")``): two strided copies into the big-endian fields of the blocks."""
+        inputs = self._inputs[:len(ips)]
+        inputs["ip"] = ips
+        inputs["port"] = ports
 
-    def hashes(self, n: int) -> memoryview:
+    def hashes(self, n: int) -> U64:
         """H of the first ``n`` inputs written, in order (64-bit unsigned ints)."""
         out = self._enc.update(memoryview(self.block)[:16 * n])
-        return memoryview(out).cast("Q")[::2]
+        return np.frombuffer(out, np.uint64)[::2]
 
     def one(self, ip: int, port: int) -> int:
         """H of one target (tests, and what a forger would need the key for)."""
@@ -155,12 +179,13 @@ class _Group:
     __slots__ = ("alive", "answered", "count", "dests", "first", "offsets", "ports")
 
     def __init__(self, first: int, count: int, offsets: array[int] | None = None,
-                 dests: array[int] | None = None, ports: array[int] | None = None) -> None:
+                 dests: npt.NDArray[np.uint32] | None = None,
+                 ports: npt.NDArray[np.uint16] | None = None) -> None:
         self.first = first
         self.count = count
         self.offsets = offsets
-        self.dests = array("I") if dests is None else dests
-        self.ports = array("H") if ports is None else ports
+        self.dests = _NO_DESTS if dests is None else dests
+        self.ports = _NO_PORTS if ports is None else ports
         self.answered = bytearray(count)
         self.alive = 1  # pieces (first send, retransmissions) in flight or due
 
@@ -178,13 +203,45 @@ class _Group:
         return s if s < self.count and offsets[s] == off else -1
 
 
-def _offsets(positions: array[int]) -> array[int] | None:
-    """``positions`` (ascending) as offsets from the first: None when they are one
-    contiguous run, else 4 bytes each (8 past a 2**32 span)."""
-    first, last = positions[0], positions[-1]
-    if last - first + 1 == len(positions):
+def _offsets(positions: Any) -> array[int] | None:
+    """``positions`` (ascending; a numpy array or an ``array("q")``) as offsets from the
+    first: None when they are one contiguous run, else 4 bytes each (8 past a 2**32
+    span)."""
+    pos = np.asarray(positions, np.int64)
+    first, last = int(pos[0]), int(pos[-1])
+    if last - first + 1 == len(pos):
         return None
-    return array("I" if last - first <= _M32 else "Q", map(sub, positions, repeat(first)))
+    code = "I" if last - first <= _M32 else "Q"
+    out = array(code)
+    out.frombytes((pos - first).astype(_OFFSET_TYPES[code]).tobytes())
+    return out
+
+
+def _is_source(probes: object) -> bool:
+    return callable(getattr(probes, "take", None))
+
+
+class _FromProbes:
+    """A stream of ``(position, Endpoint)`` as a ProbeSource: each probe's address read
+    from its text, as before the batch path (hand-made streams, the mixed engine's)."""
+
+    def __init__(self, probes: Iterable[Probe]) -> None:
+        self.it = iter(probes)
+
+    def take(self, n: int) -> Batch:
+        positions: list[int] = []
+        dests: list[int] = []
+        ports: list[int] = []
+        aton, from_bytes = socket.inet_aton, int.from_bytes
+        for pos, ep in islice(self.it, n):
+            ip = ep.ip
+            if ":" in ip:
+                raise ValueError(f"--syn scans IPv4 only; {ip} needs --connect")
+            positions.append(pos)
+            dests.append(from_bytes(aton(ip), "big"))
+            ports.append(ep.port)
+        return (np.array(positions, np.int64), np.array(dests, np.uint32),
+                np.array(ports, np.uint16))
 
 
 class _Batch:
@@ -209,7 +266,9 @@ class _Batch:
 
 
 class SynDiscoverer:
-    """Stateless SYN scanner over a stream of ``(position, Endpoint)`` (IPv4, TCP).
+    """Stateless SYN scanner over a ProbeSource (``TargetSpace.batches``: positions,
+    addresses and ports as arrays, no Endpoint per probe) or a stream of
+    ``(position, Endpoint)`` (IPv4, TCP).
 
     ``locate(position)``: the endpoint at a position (None if none), the inverse the
     replies are checked against. ``allowed``: IPv4 intervals (ints) a packet may go
@@ -253,15 +312,16 @@ class SynDiscoverer:
         mark = self._progress.value
         return min(mark, min(self._unyielded)) if self._unyielded else mark
 
-    async def run(self, probes: Iterable[Probe]) -> AsyncIterator[Probe]:
-        """Yield ``(position, endpoint)`` for each endpoint that answered SYN-ACK."""
+    async def run(self, probes: ProbeSource | Iterable[Probe]) -> AsyncIterator[Probe]:
+        """Yield ``(position, endpoint)`` for each endpoint that answered SYN-ACK (its
+        Endpoint built then, from ``locate``: only open ones get one)."""
         if self._running:
             raise RuntimeError("this SynDiscoverer is already running")
         self.stats = SynStats()
         self._progress = Watermark()
         self._unyielded = {}
         loop = asyncio.get_running_loop()
-        eng = _SynRun(self, iter(probes), loop)  # opens the sockets: RawSocketDenied
+        eng = _SynRun(self, probes, loop)  # opens the sockets: RawSocketDenied
         self._running = True
         try:
             while True:
@@ -301,7 +361,7 @@ class SynStats(DiscoverStats):
 class _SynRun(Pacer):
     """State of one ``SynDiscoverer.run``: the sockets, the batches in flight."""
 
-    def __init__(self, owner: SynDiscoverer, it: Iterator[Probe],
+    def __init__(self, owner: SynDiscoverer, it: ProbeSource | Iterable[Probe],
                  loop: asyncio.AbstractEventLoop) -> None:
         self.sender = raw.open_sender()
         try:
@@ -311,7 +371,8 @@ class _SynRun(Pacer):
             raise
         super().__init__(loop, owner.rate, owner.stats, owner.bucket)
         self.owner = owner
-        self.it = it
+        self.it: ProbeSource = (cast(ProbeSource, it) if _is_source(it)
+                                else _FromProbes(cast(Iterable[Probe], it)))
         self.stats: SynStats = owner.stats
         self.progress = owner._progress
         self.timeout = owner.timeout
@@ -321,6 +382,10 @@ class _SynRun(Pacer):
         self.out = raw.BatchSender(self.sender, owner.batch)
         self.starts = [a for a, _ in owner.allowed]
         self.ends = [b for _, b in owner.allowed]
+        self.g_starts = np.array(self.starts, np.int64)
+        self.g_ends = np.array(self.ends, np.int64)
+        self.slots = np.frombuffer(self.out.packets, _PACKET)
+        self.sockaddrs = np.frombuffer(self.out.addrs, _SOCKADDR)
         self.opens: deque[Probe] = deque()
         self.inflight: deque[_Batch] = deque()  # deadline order (constant timeout)
         self.resend: deque[_Batch] = deque()  # due for a retransmission, awaiting tokens
@@ -338,6 +403,8 @@ class _SynRun(Pacer):
         self.reading = False
         self.expire_timer: asyncio.TimerHandle | None = None
         self.rx = raw.BatchReceiver(self.receiver, owner.batch)
+        self.replies = np.frombuffer(self.rx.packets, _REPLY)
+        self.lengths = np.frombuffer(self.rx.lengths, _MSGLEN)["len"]
         self.hash = TargetHash(owner.key, max(owner.batch, self.rx.size))
 
     # -- driving -------------------------------------------------------------------
@@ -398,123 +465,109 @@ class _SynRun(Pacer):
         self.drain()
 
     def _send_new(self, n: int) -> int:
-        """Up to ``n`` new probes: pull and check them all (nothing of the batch leaves
-        if one is out of scope), hash them in one call, write and send the packets."""
-        it = self.it
-        last = self.last_pos
-        aton, from_bytes = socket.inet_aton, int.from_bytes
-        starts, ends = self.starts, self.ends
-        block, put = self.hash.block, _BLOCK.pack_into
-        positions: array[int] = array("q")
-        add = positions.append
-        dests: list[int] = []
-        dest = dests.append
-        ports: list[int] = []
-        port_of = ports.append
-        j = 0
-        while j < n:
-            try:
-                pos, ep = next(it)
-            except StopIteration:
-                self.exhausted = True
-                break
-            if pos <= last:
-                raise ValueError(f"probe positions must increase: {pos} after {last}")
-            last = pos
-            ip = ep.ip
-            if ":" in ip:
-                raise ValueError(f"--syn scans IPv4 only; {ip} needs --connect")
-            d = from_bytes(aton(ip), "big")
-            i = bisect_right(starts, d) - 1
-            if i < 0 or d > ends[i]:  # the hard guard: never a packet outside scope
-                raise OutOfScope(f"refusing to send a SYN to {ip}: outside the allow list")
-            port = ep.port
-            put(block, 16 * j, d, port)
-            add(pos)
-            dest(d)
-            port_of(port)
-            j += 1
-        self.last_pos = last
-        self.progress.pulled(last)
+        """Up to ``n`` new probes, taken as arrays and checked together (nothing of the
+        batch leaves if one is out of scope), hashed in one call, written and sent."""
+        positions, dests, ports = self.it.take(n)
+        j = len(positions)
+        if j < n:
+            self.exhausted = True
         if not j:
             return 0
+        last = self.last_pos
+        first = int(positions[0])
+        if first <= last:
+            raise ValueError(f"probe positions must increase: {first} after {last}")
+        if j > 1:
+            back = positions[1:] <= positions[:-1]
+            if back.any():
+                k = int(np.argmax(back))
+                raise ValueError(f"probe positions must increase: {positions[k + 1]} after "
+                                 f"{positions[k]}")
+        self._guard(dests)  # the hard guard: never a packet outside scope
+        self.last_pos = last = int(positions[-1])
+        self.progress.pulled(last)
         if not self.src:
-            self._start(socket.inet_ntoa(dests[0].to_bytes(4, "big")))
-        self._write(j, positions, dests, ports)
-        first = positions[0]
+            self._start(_ntoa(int(dests[0])))
+        self._write(positions, dests, ports)
         self.progress.add(first)  # batch keys are added in increasing order
         b = _Batch(first, j, self.loop.time() + self.timeout)
         if self.retries > 0:
-            b.group = g = _Group(first, j, _offsets(positions), array("I", dests),
-                                 array("H", ports))
+            b.group = g = _Group(first, j, _offsets(positions), dests.copy(), ports.copy())
             self.gfirst.append(first)
             self.groups.append(g)
         self._queue(b)
         self._transmit(0, j)
         return j
 
-    def _write(self, n: int, positions: Iterable[int], dests: Iterable[int],
-               ports: Iterable[int]) -> None:
-        """Write ``n`` SYNs, to ``(dests[k], ports[k])`` for ``positions[k]``, into slots
-        0.. of the batch buffer, their hash inputs already ``put`` in the same order: the
-        first send and a retransmission of a probe are the same packet."""
-        const = self.const
-        lo, span = self.owner.sport_lo, self.owner.sport_span
-        buf, addrs = self.out.packets, self.out.addrs
-        vary, addr = _VARY.pack_into, _ADDR.pack_into
-        size = raw.PACKET
-        off = _VARY_AT
-        aoff = 4
-        for pos, d, port, h in zip(positions, dests, ports, self.hash.hashes(n),
-                                   strict=True):
-            sport = lo + (h >> 52) % span
-            seq = (pos + h) & _M32
-            c = (const + d + sport + port + seq) % 0xFFFF
-            vary(buf, off, d, sport, port, seq, 0, 0x5002, _WINDOW, 0xFFFF - (c or 0xFFFF), 0)
-            addr(addrs, aoff, d)
-            off += size
-            aoff += 16
+    def _guard(self, dests: npt.NDArray[np.uint32]) -> None:
+        """OutOfScope unless every address of ``dests`` lies in an allowed interval (one
+        interval: its bounds against the batch's least and greatest address)."""
+        starts, ends = self.starts, self.ends
+        if len(starts) == 1:
+            if int(dests.min()) >= starts[0] and int(dests.max()) <= ends[0]:
+                return
+            bad = (dests < starts[0]) | (dests > ends[0])
+        elif not starts:
+            bad = np.ones(len(dests), np.bool_)
+        else:
+            i = np.searchsorted(self.g_starts, dests, "right") - 1
+            bad = (i < 0) | (dests > self.g_ends[i])
+        if bad.any():
+            ip = _ntoa(int(dests[int(np.argmax(bad))]))
+            raise OutOfScope(f"refusing to send a SYN to {ip}: outside the allow list")
+
+    def _write(self, positions: npt.NDArray[np.int64], dests: npt.NDArray[np.uint32],
+               ports: npt.NDArray[np.uint16]) -> None:
+        """Write SYNs to ``(dests[k], ports[k])`` for ``positions[k]`` into slots 0.. of
+        the batch buffer, hashing them first: the first send and a retransmission of a
+        probe are the same packet. Only what varies is written (destination, ports,
+        sequence number, checksum); the rest of each slot was written at the start."""
+        n = len(dests)
+        th = self.hash
+        th.put_many(dests, ports)
+        h = th.hashes(n)
+        sport = (h >> 52) % self.owner.sport_span + self.owner.sport_lo
+        seq = (positions.astype(np.uint64) + h) & _M32
+        # the one's complement sum, as a sum modulo 0xFFFF (a folded 0xFFFF is 0)
+        c = (dests.astype(np.uint64) + sport + ports + seq + self.const) % 0xFFFF
+        slots = self.slots[:n]
+        slots["dst"] = dests
+        slots["sport"] = sport
+        slots["dport"] = ports
+        slots["seq"] = seq
+        slots["sum"] = (0xFFFF - c) % 0xFFFF
+        self.sockaddrs["addr"][:n] = dests
 
     def _send_retry(self, n: int) -> int:
         """Re-send, up to ``n`` of them, the silent probes of the oldest batch due: each
         rebuilt from the address, port and position its first send was written from.
         Not checked against the allow list again: those addresses are the ones the
         first send checked, kept since in the batch's arrays, which nothing else
-        writes. Picking the slots and gathering their inputs is done in C (a translate,
-        a compress, slices), so a re-sent probe costs about what its ``_write`` does."""
+        writes. Picking the slots and gathering their inputs are array operations."""
         b = self.resend[0]
         g = b.group
         assert g is not None
         i, end = b.cursor, b.end
         # the silent slots from the cursor on, at most n of them
-        slots = list(islice(compress(range(i, end), g.answered[i:end].translate(_SILENT)),
-                            n))
+        slots = np.flatnonzero(np.frombuffer(g.answered, np.uint8)[i:end] == 0)[:n] + i
         j = len(slots)
         if j < n:  # the batch's last silent slot is in
             i = end
         elif j:  # n sent: go on after the last next time
-            i = slots[-1] + 1
+            i = int(slots[-1]) + 1
         b.cursor = i
         if j:
-            lo = slots[0]
             offsets = g.offsets
-            if slots[-1] - lo + 1 == j:  # one silent run (most probes, on the internet)
-                dests, ports = g.dests[lo:lo + j], g.ports[lo:lo + j]
-                if offsets is not None:
-                    picked: Iterable[int] = offsets[lo:lo + j]
-                else:
-                    picked = range(lo, lo + j)
+            if offsets is None:
+                positions = slots + g.first
             else:
-                dests = array("I", map(g.dests.__getitem__, slots))
-                ports = array("H", map(g.ports.__getitem__, slots))
-                picked = slots if offsets is None else map(offsets.__getitem__, slots)
-            positions = map(g.first.__add__, picked)
-            self.hash.put_many(dests, ports)
-            self._write(j, positions, dests, ports)
+                offs = np.frombuffer(offsets, _OFFSET_TYPES[offsets.typecode])
+                positions = offs[slots].astype(np.int64) + g.first
+            self._write(positions, g.dests[slots], g.ports[slots])
             self.stats.retried += j
             g.alive += 1
             self._queue(_Batch(b.first, b.count, self.loop.time() + self.timeout,
-                               b.attempt + 1, g, lo, i))
+                               b.attempt + 1, g, int(slots[0]), i))
             self._transmit(0, j)
         if i >= end:
             self.resend.popleft()
@@ -534,86 +587,120 @@ class _SynRun(Pacer):
 
     def drain(self) -> None:
         """Read every reply queued: validate, count, collect the opens. Each batch read
-        is parsed, then hashed in one call, then checked."""
-        recv = self.rx.recv
-        buf = self.rx.packets
-        snap = raw.SNAPLEN
+        is parsed as arrays (a reply with IP options alone, in Python), hashed in one
+        call, checked as arrays; only SYN-ACKs are looked at one by one."""
+        rx = self.rx
+        replies, lengths = self.replies, self.lengths
         st = self.stats
-        reply = _REPLY.unpack_from
-        th = self.hash
-        block, put = th.block, _BLOCK.pack_into
-        lo, span = self.owner.sport_lo, self.owner.sport_span
-        last = self.last_pos
-        low = self.progress.value
-        keep = self.retries > 0
-        gfirst, groups, ghead = self.gfirst, self.groups, self.ghead
-        g_lo = g_hi = 0  # the last batch a RST was found in, if contiguous ...
-        g_ans = bytearray()  # ... and its answers (replies come roughly in send order)
-        ack_flag, rst_flag, syn_flag = raw.ACK, raw.RST, raw.SYN
-        n_closed = n_bad = n = 0
+        n = 0
         while True:
-            lengths = recv()
-            if not lengths:
+            k = rx.recv_count()
+            if not k:
                 break
-            n += len(lengths)
-            rows: list[tuple[int, ...]] = []
-            off = -snap
-            for got in lengths:
-                off += snap
-                if got < 34:
-                    n_bad += 1
-                    continue
-                r = reply(buf, off)
-                if r[0] != 0x45:  # IP options: read the TCP header where it is
-                    ihl = (r[0] & 15) * 4
-                    if r[0] >> 4 != 4 or ihl < 20 or got < ihl + 14:
-                        n_bad += 1
-                        continue
-                    sport, dport, _seq, ack, flags = _TCP.unpack_from(buf, off + ihl)
-                    r = (0x45, _REPLY_IP.unpack_from(buf, off + 12)[0], sport, dport, ack,
-                         flags)
-                put(block, 16 * len(rows), r[1], r[2])
-                rows.append(r)
-            for (_v, sip, sport, dport, ack, flags), h in zip(rows, th.hashes(len(rows)),
-                                                              strict=True):
-                if dport != lo + (h >> 52) % span or not flags & ack_flag:
-                    n_bad += 1
-                    continue
-                pos = last - ((last - ((ack - 1 - h) & _M32)) & _M32)
-                if pos < low:
-                    n_bad += 1  # stale (a finished batch), or no probe of ours
-                    continue
-                if flags & rst_flag:
-                    if keep:
-                        if g_lo <= pos < g_hi:
-                            slot = pos - g_lo
-                            ans = g_ans
-                        else:
-                            k = bisect_right(gfirst, pos, ghead) - 1
-                            g = groups[k] if k >= ghead else None
-                            slot = g.slot(pos) if g is not None and g.alive > 0 else -1
-                            if g is None or slot < 0:
-                                n_bad += 1  # a finished batch, or no probe of ours
-                                continue
-                            ans = g.answered
-                            if g.offsets is None:
-                                g_lo, g_hi, g_ans = g.first, g.first + g.count, ans
-                        if ans[slot]:
-                            st.duplicate += 1
-                            continue
-                        ans[slot] = 1
-                    n_closed += 1
-                elif flags & syn_flag:
-                    if not self._opened(pos, socket.inet_ntoa(sip.to_bytes(4, "big")),
-                                        sport):
-                        n_bad += 1
-                else:
-                    n_bad += 1
-            if len(lengths) < self.rx.size:
+            n += k
+            got = lengths[:k]
+            rows = replies[:k]
+            plain = (rows["vihl"] == 0x45) & (got >= 34)
+            st.invalid += int(np.count_nonzero(got < 34))
+            fields = [rows[f][plain] for f in ("sip", "sport", "dport", "ack", "flags")]
+            odd = np.flatnonzero(~plain & (got >= 34))
+            if len(odd):
+                fields = self._with_options(odd, got, fields)
+            if len(fields[0]):
+                self._check(*fields)
+            if k < rx.size:
                 break
         st.received += n
-        st.invalid += n_bad
-        st.closed += n_closed
+
+    def _with_options(self, odd: npt.NDArray[np.intp], got: npt.NDArray[np.uint32],
+                      fields: list[Any]) -> list[Any]:
+        """``fields`` and those of the replies ``odd`` (not a plain 20-byte IPv4 header:
+        the TCP header read where the header length says)."""
+        buf, snap = self.rx.packets, raw.SNAPLEN
+        extra: list[tuple[int, ...]] = []
+        for k in odd.tolist():
+            off = k * snap
+            vihl = buf[off]
+            ihl = (vihl & 15) * 4
+            if vihl >> 4 != 4 or ihl < 20 or int(got[k]) < ihl + 14:
+                self.stats.invalid += 1
+                continue
+            sport, dport, _seq, ack, flags = _TCP.unpack_from(buf, off + ihl)
+            extra.append((_REPLY_IP.unpack_from(buf, off + 12)[0], sport, dport, ack, flags))
+        if not extra:
+            return fields
+        cols = list(zip(*extra, strict=True))
+        return [np.concatenate([f, np.array(c, f.dtype)]) for f, c in zip(fields, cols,
+                                                                          strict=True)]
+
+    def _check(self, sip: Any, sport: Any, dport: Any, ack: Any, flags: Any) -> None:
+        """Replies as arrays: believe those H vouches for (source port and ack), count
+        the RSTs (once a probe), hand the SYN-ACKs to ``_opened``."""
+        st = self.stats
+        m = len(sip)
+        th = self.hash
+        th.put_many(sip, sport)
+        h = th.hashes(m)
+        lo, span = self.owner.sport_lo, self.owner.sport_span
+        last = self.last_pos
+        ours = (dport == (h >> 52) % span + lo) & ((flags & raw.ACK) != 0)
+        back = ((ack.astype(np.uint64) - 1 - h) & _M32).astype(np.int64)
+        pos = last - ((last - back) & _M32)
+        ours &= pos >= self.progress.value  # below: stale (a finished batch), or not ours
+        rst = ours & ((flags & raw.RST) != 0)
+        syn = ours & ~rst & ((flags & raw.SYN) != 0)
+        n_rst = int(np.count_nonzero(rst))
+        bad = m - n_rst - int(np.count_nonzero(syn))
+        if n_rst:
+            if self.retries > 0:
+                closed, dup, stray = self._answered(pos[rst])
+                st.closed += closed
+                st.duplicate += dup
+                bad += stray
+            else:
+                st.closed += n_rst
+        for k in np.flatnonzero(syn).tolist():
+            if not self._opened(int(pos[k]), _ntoa(int(sip[k])), int(sport[k])):
+                bad += 1
+        st.invalid += bad
+
+    def _answered(self, rpos: npt.NDArray[np.int64]) -> tuple[int, int, int]:
+        """RSTs to positions ``rpos``: mark their probes answered (no retransmission).
+        (closed, duplicate, invalid): invalid for a position of a finished batch or one
+        its batch skipped."""
+        ghead, groups = self.ghead, self.groups
+        gfirst = np.array(self.gfirst[ghead:], np.int64)
+        if not len(gfirst):
+            return 0, 0, len(rpos)
+        which = np.searchsorted(gfirst, rpos, "right") - 1
+        found = which >= 0
+        bad = len(rpos) - int(np.count_nonzero(found))
+        closed = dup = 0
+        for k in np.flatnonzero(np.bincount(which[found])).tolist():  # the batches hit
+            g = groups[ghead + k]
+            mine = rpos[which == k]
+            if g.alive <= 0:
+                bad += len(mine)
+                continue
+            off = mine - g.first
+            if g.offsets is None:
+                slots = off[off < g.count]
+            else:
+                offs = np.frombuffer(g.offsets, _OFFSET_TYPES[g.offsets.typecode])
+                at = np.minimum(np.searchsorted(offs, off), g.count - 1)
+                slots = at[offs[at] == off]
+            bad += len(mine) - len(slots)
+            answered = np.frombuffer(g.answered, np.uint8)
+            fresh = answered[slots] == 0
+            if len(slots) > 1 and not (slots[1:] > slots[:-1]).all():  # not in send order
+                order = np.argsort(slots, kind="stable")
+                slots, fresh = slots[order], fresh[order]
+                fresh[1:] &= slots[1:] != slots[:-1]  # an answer repeated: counted once
+            answered[slots] = 1
+            new = int(np.count_nonzero(fresh))
+            closed += new
+            dup += len(slots) - new
+        return closed, dup, bad
 
     def _opened(self, pos: int, ip: str, port: int) -> bool:
         """A SYN-ACK that decoded to ``pos``: open if the probe there went to exactly
@@ -680,7 +767,7 @@ class _SynRun(Pacer):
         g.alive -= 1
         if g.alive <= 0:
             g.answered = bytearray()
-            g.dests, g.ports = array("I"), array("H")
+            g.dests, g.ports = _NO_DESTS, _NO_PORTS
             groups = self.groups
             head = self.ghead
             while head < len(groups) and groups[head].alive <= 0:
