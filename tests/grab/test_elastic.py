@@ -149,6 +149,8 @@ async def test_elasticsearch_open(fast: GrabOptions) -> None:
     # one extra request, once, right after GET /
     assert srv.targets.count(elastic.INDICES_PATH) == 1
     assert srv.targets[:2] == ["/", elastic.INDICES_PATH]
+    # parsed into the section, not kept raw beside it under http.api
+    assert "elastic_indices" not in (res.sections["http"].get("api") or {})
 
 
 async def test_opensearch_open(fast: GrabOptions) -> None:

@@ -204,7 +204,7 @@ async def api_documents(ctx: GrabContext, section: dict[str, Any] | None = None,
         if row.path not in replies:
             replies[row.path] = await _get_body(ctx, row.path)
         reply = replies[row.path]
-        if reply is None:
+        if reply is None or not row.keep:  # not kept: read from ``replies`` by its parser
             continue
         doc = http_followups.accepted(row, *reply)
         if doc is not None:

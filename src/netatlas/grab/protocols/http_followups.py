@@ -55,6 +55,9 @@ class FollowUp:
     when: tuple[Condition, ...] = ()  # any one condition selects it; () = always
     accept: str = JSON  # JSON, or a regex the (stripped) body must match in full
     statuses: tuple[int, ...] = (200,)  # the replies that may carry the document
+    # False: the reply feeds a protocol's parser (its section holds what it said), not
+    # http.api — no raw copy beside the parsed one
+    keep: bool = True
 
 
 # The order is the order of the requests; ALWAYS rows keep the shape http.api had first.
@@ -91,8 +94,9 @@ FOLLOW_UPS: tuple[FollowUp, ...] = (
              accept=r"\d+(?:\.\d+)+(?:-[0-9a-f]+)?"),
     FollowUp("reactor_models", "/reactor/models", ({"title": r"^Stable Diffusion$"},)),
     # Elasticsearch / OpenSearch: GET / named the cluster; only an open one is asked for
-    # its index list (parsed whole into the elastic section by elastic.py)
-    FollowUp("elastic_indices", elastic.INDICES_PATH, elastic.WHEN),
+    # its index list, parsed whole into the elastic section by elastic.py (indices,
+    # index_count, docs_total, health): no rule, check or field reads the reply itself
+    FollowUp("elastic_indices", elastic.INDICES_PATH, elastic.WHEN, keep=False),
     # vector databases (Qdrant and Elasticsearch name themselves on GET /)
     FollowUp("weaviate_meta", "/v1/meta", ({"body": r"weaviate\.io|\"/v1/meta\""},)),
     # data stores and consoles
