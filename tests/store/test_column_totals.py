@@ -1,6 +1,7 @@
-"""PostgreSQL's running column totals (store/postgres/totals.py): a facet of a column
-over everything, and a count that tests one column only, read the totals — and give
-exactly what counting the rows gives, through rescans that change a value or its case,
+"""Counts and facets from running totals: on PostgreSQL the column totals
+(store/postgres/totals.py) give a facet of a column over everything, and on both
+backends a count that tests one column only reads the totals
+(facetkeys.counted_column) — and each gives exactly what counting the rows gives, through rescans that change a value or its case,
 late older observations, the same observation twice, NULL products, and a store
 migrated from before the totals."""
 
@@ -15,7 +16,7 @@ import pytest
 from netatlas.model import Observation
 from netatlas.query import parse
 from netatlas.store import Store, open_store
-from netatlas.store.postgres import totals
+from netatlas.store.facetkeys import counted_column
 from tests.store.test_facet_totals import EVERY_ROW, _fill, _rescan
 
 COLUMN_FACETS = ("port", "transport", "service", "product", "version", "status", "scan")
@@ -42,12 +43,12 @@ def _same_as_rows(s: Store) -> None:
 
 
 def test_which_queries_the_totals_answer() -> None:
-    assert [q for q in ON_TOTALS if totals.counted_column(parse(q)) is None] == []
-    assert [q for q in ON_ROWS if totals.counted_column(parse(q)) is not None] == []
+    assert [q for q in ON_TOTALS if counted_column(parse(q)) is None] == []
+    assert [q for q in ON_ROWS if counted_column(parse(q)) is not None] == []
 
 
-def test_totals_count_and_facet_as_the_rows_do(pg_url: str) -> None:
-    s = open_store(pg_url)
+def test_totals_count_and_facet_as_the_rows_do(store_url: str) -> None:
+    s = open_store(store_url)
     _fill(s)
     _same_as_rows(s)
     _rescan(s)  # values and their case change, a late older one, one sent twice
@@ -84,8 +85,8 @@ def test_a_store_from_before_the_totals_is_counted_on_migration(pg_url: str) -> 
 
 
 @pytest.mark.parametrize("bad", ["port:x", "service:"])
-def test_a_bad_count_is_still_a_clear_error(pg_url: str, bad: str) -> None:
-    s = open_store(pg_url)
+def test_a_bad_count_is_still_a_clear_error(store_url: str, bad: str) -> None:
+    s = open_store(store_url)
     with pytest.raises(ValueError):
         s.count(bad)
     s.close()

@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from netatlas.query.fields import FACETS, Column, Each, Json, Source, facet_field
+from netatlas.query.ast import Node, Not, Query, Term, Text
+from netatlas.query.fields import FACETS, FIELDS, Column, Each, Json, Source, facet_field
 
 # Facets whose values are nearly one per row: a running total per value would be as
 # large as the table and help nothing. Their facets are counted from the rows.
@@ -186,6 +187,35 @@ ROW_FACETS: tuple[tuple[int, str], ...] = tuple(
     (i, src.name) for i, f in enumerate(map(facet_field, COUNTED))
     if isinstance(src := f.facet_source or f.source, Column) and src.name != "title")
 _ROW_POSITIONS = frozenset(i for i, _ in ROW_FACETS)
+
+
+# The columns whose totals a count may read: a term on one of them compiles to a test of
+# that column alone (`version:` comparisons read version_key: not one of them).
+COUNTABLE_COLUMNS = frozenset(column for _, column in ROW_FACETS) - {"version"}
+
+
+def counted_column(q: Query) -> str | None:
+    """The one COUNTABLE_COLUMNS column every term of ``q`` tests (None: the rows must
+    be counted — another field, full text, or nothing to test): a store that keeps
+    running totals of that column's values counts from them."""
+    columns: set[str] = set()
+
+    def walk(node: Node) -> bool:
+        if isinstance(node, Text):
+            return False
+        if isinstance(node, Term):
+            src = FIELDS[node.field].source
+            if not isinstance(src, Column) or src.name not in COUNTABLE_COLUMNS:
+                return False
+            columns.add(src.name)
+            return True
+        if isinstance(node, Not):
+            return walk(node.child)
+        return all(walk(child) for child in node.children)
+
+    if q.root is None or not walk(q.root) or len(columns) != 1:
+        return None
+    return columns.pop()
 
 
 def pairs_json(pairs: FacetPairs) -> str:

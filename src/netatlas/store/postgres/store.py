@@ -39,6 +39,7 @@ from netatlas.store.base import (
     StoreUnavailable,
 )
 from netatlas.store.encoding import Encoders, bulk
+from netatlas.store.facetkeys import counted_column
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     REF,
@@ -371,7 +372,7 @@ class PostgresStore:
         totaled column (``service:http``), else by counting the rows."""
         parsed = parse(query)
         w = compile_where(parsed)
-        column = totals.counted_column(parsed)
+        column = counted_column(parsed)
         if column is not None:
             with self._conn() as conn:
                 return totals.count(conn, column, w.sql, w.params)

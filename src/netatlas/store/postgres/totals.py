@@ -16,8 +16,7 @@ from typing import Any
 
 import psycopg
 
-from netatlas.query.ast import Node, Not, Query, Term, Text
-from netatlas.query.fields import FIELDS, Column, facet_field
+from netatlas.query.fields import Column, facet_field
 from netatlas.store.base import FacetValue
 from netatlas.store.facetkeys import ROW_FACETS
 
@@ -25,9 +24,6 @@ from netatlas.store.facetkeys import ROW_FACETS
 # product, version, status, scan_id).
 TOTALED: tuple[str, ...] = tuple(column for _, column in ROW_FACETS)
 _INTEGER = frozenset({"port"})
-# Counts may read the totals of these: a term on any of them compiles to a test of the
-# column alone (`version:` comparisons read version_key: not one of them).
-_COUNTABLE = frozenset(TOTALED) - {"version"}
 
 # The writer's statement, after its CTEs `old` (the latest rows about to be replaced, as
 # they were) and `moved` (the rows it wrote, as they are now): each moved row counts
@@ -54,29 +50,6 @@ def column_of(facet: str) -> str | None:
     f = facet_field(facet)
     src = f.facet_source or f.source
     return src.name if isinstance(src, Column) and src.name in TOTALED else None
-
-
-def counted_column(q: Query) -> str | None:
-    """The one totaled column every term of ``q`` tests (None: the rows must be
-    counted — another field, full text, or nothing to test)."""
-    columns: set[str] = set()
-
-    def walk(node: Node) -> bool:
-        if isinstance(node, Text):
-            return False
-        if isinstance(node, Term):
-            src = FIELDS[node.field].source
-            if not isinstance(src, Column) or src.name not in _COUNTABLE:
-                return False
-            columns.add(src.name)
-            return True
-        if isinstance(node, Not):
-            return walk(node.child)
-        return all(walk(child) for child in node.children)
-
-    if q.root is None or not walk(q.root) or len(columns) != 1:
-        return None
-    return columns.pop()
 
 
 def count(conn: psycopg.Connection, column: str, where: str, params: list[Any]) -> int:

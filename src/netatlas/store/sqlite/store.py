@@ -37,7 +37,7 @@ from netatlas.store.base import (
     Page,
 )
 from netatlas.store.encoding import Encoders, bulk
-from netatlas.store.facetkeys import COUNTED, ROW_FACETS, load_pairs
+from netatlas.store.facetkeys import COUNTED, ROW_FACETS, counted_column, load_pairs
 from netatlas.store.keys import hash_key, new_key
 from netatlas.store.rows import (
     SCAN_COLUMNS,
@@ -474,7 +474,13 @@ class SQLiteStore:
                 yield self._record(r)
 
     def count(self, query: str) -> int:
-        sql, params = self._where(query)
+        """How many latest rows match: from the running totals when every term tests one
+        column they count (``service:http``), else by counting the rows."""
+        parsed = parse(query)
+        sql, params = self._where(parsed)
+        column = counted_column(parsed)
+        if column is not None:
+            return totals.count(self._reader(), column, sql, params)
         cur = self._execute(
             f"SELECT count(*) FROM observations o WHERE o.is_latest = 1 AND {sql}", params)
         return int(cur.fetchone()[0])

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from typing import Any
 
 from netatlas.store.base import FacetValue
-from netatlas.store.facetkeys import COUNTED, LAYOUT, ascii_fold, facet_pairs, pairs_json
+from netatlas.store.facetkeys import (
+    COUNTED,
+    LAYOUT,
+    ROW_FACETS,
+    ascii_fold,
+    facet_pairs,
+    pairs_json,
+)
 from netatlas.store.rows import load_record, publish
 
 META_KEY = "facet_totals_layout"
@@ -94,3 +101,22 @@ def top(conn: sqlite3.Connection, name: str, nocase: bool, size: int) -> list[Fa
     ranked = sorted(groups.values(), key=lambda g: (-g[1], g[0]))
     return [FacetValue(v, n) for v, n in ranked[:size]]
 
+
+
+# The facet that counts each column (scan_id's is "scan").
+_FACET_OF = {column: COUNTED[i] for i, column in ROW_FACETS}
+
+
+def count(conn: sqlite3.Connection, column: str, where: str, params: list[Any]) -> int:
+    """How many latest rows satisfy ``where`` (compiled over ``o.<column>`` alone): the
+    same condition over one row per distinct value, each weighing its total. Rows
+    without a value (no product) weigh what the column's totals leave of all latest
+    rows (every row has a transport), so a NULL-safe NOT counts them as the rows do."""
+    sql = (f"SELECT coalesce(sum(o.n), 0) FROM ("
+           f"SELECT value AS {column}, n FROM facet_totals WHERE field = ? AND n > 0"
+           " UNION ALL SELECT NULL,"
+           " (SELECT coalesce(sum(n), 0) FROM facet_totals WHERE field = 'transport')"
+           " - (SELECT coalesce(sum(n), 0) FROM facet_totals WHERE field = ?)"
+           f") AS o WHERE {where}")
+    name = _FACET_OF[column]
+    return int(conn.execute(sql, [name, name, *params]).fetchone()[0])
