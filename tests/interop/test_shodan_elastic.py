@@ -178,3 +178,32 @@ def test_hostile_shapes_give_what_they_hold() -> None:
     assert got["auth_required"] is False and "version" not in got and "health" not in got
     assert got["indices"] == [{"name": "a" * 256, "docs": None, "size": None}]
     assert got["index_count"] == 1 and "cluster_name" not in got
+
+
+async def test_the_shodan_api_serves_the_shape_the_export_writes(tmp_path: Path) -> None:
+    """/shodan/host and /shodan/host/search give Shodan's elastic objects too, the same as
+    `export --format shodan` (one banner converter, api/_records.shodan_banner)."""
+    import httpx
+
+    from netatlas.api import create_app
+    from netatlas.store import open_store
+
+    db = tmp_path / "api.db"
+    s = open_store(db)
+    import_file(s, str(_gz(tmp_path / "es.json.gz", [BANNER])))
+    key = s.create_key("read", "test")[0]
+    (exported,) = _export(list(s.iter_search("")))
+    s.close()
+    app = create_app(str(db), allow=["127.0.0.0/8"], rate=1000, burst=1000)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://test", headers={"X-API-Key": key}) as c:
+        host = (await c.get(f"/shodan/host/{BANNER['ip_str']}")).json()
+        found = (await c.get("/shodan/host/search",
+                             params={"query": "elastic.cluster_name:prod-search",
+                                     "minify": "false"})).json()
+    await app.state.services.scans.shutdown()
+    app.state.services.close()
+    (banner,) = host["data"]
+    assert banner["elastic"] == exported["elastic"]
+    assert set(banner["elastic"]) == {"cluster", "indices", "nodes"}
+    assert found["matches"][0]["elastic"] == exported["elastic"]

@@ -12,8 +12,6 @@ from typing import IO, Any
 from netatlas import jsonlines
 from netatlas.api._records import shodan_banner
 
-from .shodan_elastic import to_shodan
-
 
 def write(records: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
     n = 0
@@ -25,8 +23,5 @@ def write(records: Iterable[dict[str, Any]], out: IO[bytes]) -> int:
 
 
 def banner(rec: dict[str, Any]) -> dict[str, Any]:
-    """One record as the Shodan banner written."""
-    out = shodan_banner(rec)
-    if isinstance(out.get("elastic"), dict):
-        out["elastic"] = to_shodan(out["elastic"])
-    return out
+    """One record as the Shodan banner written (as the Shodan API serves it)."""
+    return shodan_banner(rec)
