@@ -5,9 +5,12 @@ with one ``sendmmsg`` per batch (``_rawnet``). Probes come a batch at a time as 
 (positions, addresses, ports: ``TargetSpace.batches``), and are checked, hashed and
 written as arrays (numpy), as replies are parsed and checked: no Python per probe but
 for a SYN-ACK (an Endpoint is built for an open port only). A stream of
-``(position, Endpoint)`` is taken too, read into the same arrays. Nothing is kept per probe: the source
-port and the sequence number carry a keyed hash of the target address and port, and the
-sequence number also carries the probe's permutation position:
+``(position, Endpoint)`` is taken too, read into the same arrays. numpy is imported with
+the first SYN run, not with this module (a connect scan never loads it).
+
+Nothing is kept per probe: the source port and the sequence number carry a keyed hash
+of the target address and port, and the sequence number also carries the probe's
+permutation position:
 ``seq = position + H(ip, port) mod 2**32``. H is AES (a random key per run) over one
 16-byte block (address, port, zeros), as in ZMap, computed for a whole batch of probes
 or replies with one call (``TargetHash``). A reply is believed only if
@@ -51,11 +54,10 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import islice
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import numpy as np
-import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from netatlas.discover import _rawnet as raw
@@ -64,13 +66,32 @@ from netatlas.discover._progress import Watermark
 from netatlas.discover._stats import DiscoverStats
 from netatlas.model import Endpoint
 from netatlas.ratelimit import RateBucket
-from netatlas.scope.batches import Batch
 from netatlas.scope.errors import OutOfScope
 from netatlas.vantage import source_for
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from netatlas.scope.batches import Batch
+
+    U64 = npt.NDArray[np.uint64]
+else:
+
+    class _Numpy:
+        """numpy, imported at its first use (a SYN run's): a connect scan imports this
+        module but never loads numpy (16 MiB of RSS)."""
+
+        def __getattr__(self, name: str) -> Any:
+            import numpy
+
+            globals()["np"] = numpy
+            return getattr(numpy, name)
+
+    np = _Numpy()
+
 Probe = tuple[int, Endpoint]
 Locate = Callable[[int], Endpoint | None]
-U64 = npt.NDArray[np.uint64]
 
 
 class ProbeSource(Protocol):
@@ -91,29 +112,46 @@ _HDR = struct.Struct("!BBHHHBBHIIHHIIBBHHH")  # IPv4 header + TCP header, no opt
 # what changes from probe to probe, from the IP header's destination (offset 16) on:
 # destination, source port, destination port, seq, ack, offset+flags, window, checksum,
 # urgent pointer
-# (numpy views of a slot: the fields written per probe, the rest is written once)
-_PACKET = np.dtype({"names": ["dst", "sport", "dport", "seq", "sum"],
-                    "formats": [">u4", ">u2", ">u2", ">u4", ">u2"],
-                    "offsets": [16, 20, 22, 24, 36], "itemsize": raw.PACKET})
-_SOCKADDR = np.dtype({"names": ["addr"], "formats": [">u4"], "offsets": [4],
-                      "itemsize": 16})  # sockaddr_in's address, at offset 4 of its slot
-# a reply with a 20-byte IP header: version+IHL, source address, source port,
-# destination port, ack, flags (the destination address the kernel's filter checked)
-_REPLY = np.dtype({"names": ["vihl", "sip", "sport", "dport", "ack", "flags"],
-                   "formats": ["u1", ">u4", ">u2", ">u2", ">u4", "u1"],
-                   "offsets": [0, 12, 20, 22, 28, 33], "itemsize": raw.SNAPLEN})
-_MSGLEN = np.dtype({"names": ["len"], "formats": ["=u4"], "offsets": [56], "itemsize": 64})
 _REPLY_IP = struct.Struct("!I")  # source address (IP header offset 12), any header length
 _TCP = struct.Struct("!HHIIxB")  # source port, destination port, seq, ack, flags
 _BLOCK = struct.Struct("!IH")  # a hash input: address, port (then zeros to 16 bytes)
-_INPUT = np.dtype({"names": ["ip", "port"], "formats": [">u4", ">u2"], "offsets": [0, 4],
-                   "itemsize": 16})
-_OFFSET_TYPES = {"I": np.uint32, "Q": np.uint64}
-_NO_DESTS = np.empty(0, np.uint32)
-_NO_PORTS = np.empty(0, np.uint16)
 _BACKOFF_MIN = 0.001
 _BACKOFF_MAX = 0.5
 _HEARTBEAT = 0.25
+
+
+class _Layout:
+    """numpy's views of the buffers (built at the first SYN run, with numpy)."""
+
+    def __init__(self) -> None:
+        # a slot: the fields written per probe, the rest is written once
+        self.packet = np.dtype({"names": ["dst", "sport", "dport", "seq", "sum"],
+                                "formats": [">u4", ">u2", ">u2", ">u4", ">u2"],
+                                "offsets": [16, 20, 22, 24, 36], "itemsize": raw.PACKET})
+        # sockaddr_in's address, at offset 4 of its slot
+        self.sockaddr = np.dtype({"names": ["addr"], "formats": [">u4"], "offsets": [4],
+                                  "itemsize": 16})
+        # a reply with a 20-byte IP header: version+IHL, source address, source port,
+        # destination port, ack, flags (the destination address the kernel's filter
+        # checked)
+        self.reply = np.dtype({"names": ["vihl", "sip", "sport", "dport", "ack", "flags"],
+                               "formats": ["u1", ">u4", ">u2", ">u2", ">u4", "u1"],
+                               "offsets": [0, 12, 20, 22, 28, 33],
+                               "itemsize": raw.SNAPLEN})
+        # struct mmsghdr's msg_len
+        self.msglen = np.dtype({"names": ["len"], "formats": ["=u4"], "offsets": [56],
+                                "itemsize": 64})
+        # a hash input: address, port (then zeros to 16 bytes)
+        self.input = np.dtype({"names": ["ip", "port"], "formats": [">u4", ">u2"],
+                               "offsets": [0, 4], "itemsize": 16})
+        self.offset_types = {"I": np.uint32, "Q": np.uint64}
+        self.no_dests = np.empty(0, np.uint32)
+        self.no_ports = np.empty(0, np.uint16)
+
+
+@cache
+def _layout() -> _Layout:
+    return _Layout()
 
 
 def _ntoa(value: int) -> str:
@@ -144,7 +182,7 @@ class TargetHash:
         self._enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
         self.size = size
         self.block = bytearray(16 * size)  # the inputs, written with ``put_many``
-        self._inputs = np.frombuffer(self.block, _INPUT)  # (never resized)
+        self._inputs = np.frombuffer(self.block, _layout().input)  # (never resized)
 
     def put(self, k: int, ip: int, port: int) -> None:
         """Write target ``k``'s input."""
@@ -184,8 +222,8 @@ class _Group:
         self.first = first
         self.count = count
         self.offsets = offsets
-        self.dests = _NO_DESTS if dests is None else dests
-        self.ports = _NO_PORTS if ports is None else ports
+        self.dests = _layout().no_dests if dests is None else dests
+        self.ports = _layout().no_ports if ports is None else ports
         self.answered = bytearray(count)
         self.alive = 1  # pieces (first send, retransmissions) in flight or due
 
@@ -213,7 +251,7 @@ def _offsets(positions: Any) -> array[int] | None:
         return None
     code = "I" if last - first <= _M32 else "Q"
     out = array(code)
-    out.frombytes((pos - first).astype(_OFFSET_TYPES[code]).tobytes())
+    out.frombytes((pos - first).astype(_layout().offset_types[code]).tobytes())
     return out
 
 
@@ -384,8 +422,8 @@ class _SynRun(Pacer):
         self.ends = [b for _, b in owner.allowed]
         self.g_starts = np.array(self.starts, np.int64)
         self.g_ends = np.array(self.ends, np.int64)
-        self.slots = np.frombuffer(self.out.packets, _PACKET)
-        self.sockaddrs = np.frombuffer(self.out.addrs, _SOCKADDR)
+        self.slots = np.frombuffer(self.out.packets, _layout().packet)
+        self.sockaddrs = np.frombuffer(self.out.addrs, _layout().sockaddr)
         self.opens: deque[Probe] = deque()
         self.inflight: deque[_Batch] = deque()  # deadline order (constant timeout)
         self.resend: deque[_Batch] = deque()  # due for a retransmission, awaiting tokens
@@ -403,8 +441,8 @@ class _SynRun(Pacer):
         self.reading = False
         self.expire_timer: asyncio.TimerHandle | None = None
         self.rx = raw.BatchReceiver(self.receiver, owner.batch)
-        self.replies = np.frombuffer(self.rx.packets, _REPLY)
-        self.lengths = np.frombuffer(self.rx.lengths, _MSGLEN)["len"]
+        self.replies = np.frombuffer(self.rx.packets, _layout().reply)
+        self.lengths = np.frombuffer(self.rx.lengths, _layout().msglen)["len"]
         self.hash = TargetHash(owner.key, max(owner.batch, self.rx.size))
 
     # -- driving -------------------------------------------------------------------
@@ -561,7 +599,7 @@ class _SynRun(Pacer):
             if offsets is None:
                 positions = slots + g.first
             else:
-                offs = np.frombuffer(offsets, _OFFSET_TYPES[offsets.typecode])
+                offs = np.frombuffer(offsets, _layout().offset_types[offsets.typecode])
                 positions = offs[slots].astype(np.int64) + g.first
             self._write(positions, g.dests[slots], g.ports[slots])
             self.stats.retried += j
@@ -686,7 +724,7 @@ class _SynRun(Pacer):
             if g.offsets is None:
                 slots = off[off < g.count]
             else:
-                offs = np.frombuffer(g.offsets, _OFFSET_TYPES[g.offsets.typecode])
+                offs = np.frombuffer(g.offsets, _layout().offset_types[g.offsets.typecode])
                 at = np.minimum(np.searchsorted(offs, off), g.count - 1)
                 slots = at[offs[at] == off]
             bad += len(mine) - len(slots)
@@ -767,7 +805,7 @@ class _SynRun(Pacer):
         g.alive -= 1
         if g.alive <= 0:
             g.answered = bytearray()
-            g.dests, g.ports = _NO_DESTS, _NO_PORTS
+            g.dests, g.ports = _layout().no_dests, _layout().no_ports
             groups = self.groups
             head = self.ghead
             while head < len(groups) and groups[head].alive <= 0:
