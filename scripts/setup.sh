@@ -15,3 +15,5 @@ if ! .venv/bin/python -c 'import netatlas, pytest' 2>/dev/null \
   .venv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
   touch .venv/.installed
 fi
+# the lab's PyPI servers that need environments of their own (Spark, Airflow)
+bash scripts/install-lab-apps.sh

@@ -61,3 +61,16 @@ def test_sshd_version_is_read_from_the_binary(tmp_path: Path) -> None:
     fake = tmp_path / "sshd"
     fake.write_bytes(b"\x7fELF junk\x00OpenSSH_1.2p3\x00more")
     assert _sshd_version(str(fake)) == "1.2p3"
+
+
+def test_app_versions_come_from_their_own_environments() -> None:
+    """Spark and Airflow live in virtualenvs of their own (scripts/install-lab-apps.sh):
+    the version read from the environment's metadata is what the software itself says."""
+    airflow = subprocess.run([BINARIES["airflow"], "version"], capture_output=True,
+                             text=True, timeout=120, check=True,
+                             env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}).stdout
+    assert binary_version("airflow") == airflow.strip().splitlines()[-1]
+    python = Path(BINARIES["airflow"]).parents[2] / "spark" / "bin" / "python"
+    spark = subprocess.run([str(python), "-c", "import pyspark; print(pyspark.__version__)"],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    assert binary_version("spark") == spark.strip()

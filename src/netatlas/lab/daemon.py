@@ -53,6 +53,14 @@ def unpacked_or_installed(path: str) -> str:
     return str(copy) if copy.exists() else path
 
 
+def app_site_packages(app: str) -> Path:
+    """The site-packages of a lab app's own virtualenv (``.venv/apps/<app>``, made by
+    scripts/install-lab-apps.sh beside this Python's environment)."""
+    major, minor = sys.version_info[:2]
+    return (Path(sys.executable).parent.parent / "apps" / app / "lib"
+            / f"python{major}.{minor}" / "site-packages")
+
+
 # Absolute paths: sshd refuses to start unless exec'd by absolute path, and nothing
 # here should depend on $PATH.
 BINARIES: dict[str, str] = {
@@ -97,10 +105,14 @@ BINARIES: dict[str, str] = {
     "rsync": "/usr/bin/rsync",
     "xvfb": "/usr/bin/Xvfb",  # behind lab/x11fwd.py, run by this Python
     "clickhouse": "/usr/sbin/clickhouse-server",
+    # PyPI servers in virtualenvs of their own (lab/pipelines.py)
+    "spark": str(app_site_packages("spark") / "pyspark" / "bin" / "spark-class"),
+    "airflow": str(app_site_packages("airflow").parent.parent.parent / "bin" / "airflow"),
     "podman": "/usr/bin/podman",
 }
 # Kinds whose binary comes from PyPI rather than a Debian package.
-PYPI_KINDS = frozenset({"tensorboard", "streamlit", "jupyter", "pymodbus", "snap7", "bacpypes3"})
+PYPI_KINDS = frozenset({"tensorboard", "streamlit", "jupyter", "pymodbus", "snap7", "bacpypes3",
+                        "spark", "airflow"})
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 MARIADB_INSTALL_DB = "/usr/bin/mariadb-install-db"
 FTP_PASV = (40000, 40009)

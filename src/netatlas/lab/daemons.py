@@ -21,6 +21,7 @@ from netatlas.lab import (
     directory,
     ics,
     media,
+    pipelines,
     platforms,
     sharing,
     tls_sites,
@@ -370,6 +371,7 @@ DAEMONS: tuple[Daemon, ...] = (
     *windows.DAEMONS,
     *sharing.DAEMONS,
     *platforms.DAEMONS,
+    *pipelines.DAEMONS,
 )
 
 DAEMON_BY_NAME = {d.name: d for d in DAEMONS}

@@ -97,6 +97,12 @@ EXPECTED: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "clickhouse-auth-http": set(),  # Code 194: password required for user default
     "clickhouse-auth-native": set(),
     "podman-api": {"docker-api-open"},  # podman system service: /version answered
+    # Spark's master: the UI lists (and kills) applications, the REST server submits them
+    "spark-rpc": set(),
+    "spark-ui": {"spark-master-open", "admin-console"},
+    "spark-rest": {"spark-master-open"},
+    "airflow": set(),  # /api/v2/dags: 401 (its /api/v2/version answers anyone)
+    "airflow-open": {"airflow-api-open"},  # all admins: /api/v2/dags answered
 }.items()}
 
 

@@ -225,6 +225,21 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         # connects runs containers as root), on a port that is not Docker's 2375
         ServiceSpec("podman-api", "podman-api", "127.20.0.92", 12375, "http", "Podman",
                     tags=("no-auth",)),
+        # data pipelines from PyPI, each in its own environment (lab/pipelines.py): Spark's
+        # standalone master as started by hand — its RPC port (Spark's own RPC: nothing
+        # there names it), its web UI on an odd port and its REST submission server,
+        # none asking who connects; Airflow's API server as installed (UI and API want a
+        # login) and in the all-admins mode quick starts use, on an odd port
+        ServiceSpec("spark-rpc", "spark", "127.20.0.93", 7077, "spark", "Apache Spark",
+                    version_visible=False, tags=("no-auth",)),
+        ServiceSpec("spark-ui", "spark", "127.20.0.93", 18080, "http", "Apache Spark",
+                    tags=("no-auth",)),
+        ServiceSpec("spark-rest", "spark", "127.20.0.93", 6066, "http", "Apache Spark",
+                    tags=("no-auth",)),
+        ServiceSpec("airflow", "airflow", "127.20.0.94", 8080, "http", "Apache Airflow",
+                    tags=("auth-required",)),
+        ServiceSpec("airflow-open", "airflow-open", "127.20.0.95", 9988, "http",
+                    "Apache Airflow", tags=("no-auth",)),
     )),
 )
 

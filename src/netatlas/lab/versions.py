@@ -10,7 +10,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from netatlas.lab.daemon import BINARIES
+from netatlas.lab.daemon import BINARIES, app_site_packages
 
 _TIMEOUT = 10.0
 
@@ -88,6 +88,10 @@ def binary_version(daemon_kind: str) -> str | None:
             return _search(r"Kerberos 5 version (\S+)", _run(["/usr/bin/klist", "-V"]))
     if daemon_kind in _PYPI_DISTS:
         return _dist_version(_PYPI_DISTS[daemon_kind])
+    if daemon_kind in _APP_DISTS:
+        app, dist = _APP_DISTS[daemon_kind]
+        found = list(metadata.distributions(name=dist, path=[str(app_site_packages(app))]))
+        return found[0].version if found else None
     if daemon_kind in _SIMPLE:
         flag, pattern = _SIMPLE[daemon_kind]
         return _search(pattern, _run([binary, flag]))
@@ -129,6 +133,13 @@ _PYPI_DISTS: dict[str, str] = {
     "pymodbus": "pymodbus",
     "snap7": "python-snap7",
     "bacpypes3": "bacpypes3",
+}
+
+
+# kind -> (lab app virtualenv, PyPI distribution): servers in environments of their own
+_APP_DISTS: dict[str, tuple[str, str]] = {
+    "spark": ("spark", "pyspark"),
+    "airflow": ("airflow", "apache-airflow"),
 }
 
 
