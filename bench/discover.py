@@ -68,8 +68,10 @@ def probe_stream(targets: str, ports: str, exclude: str, seed: int,
 
 def syn_checks(targets: str, ports: str, exclude: str, seed: int,
                shard: tuple[int, int]) -> tuple:
-    """What a SYN scan checks replies and destinations against: the permutation's
-    endpoint at a position, and the allow list (the targets) as IPv4 intervals."""
+    """What a SYN scan takes its probes from (the walk a batch at a time, as arrays:
+    ``TargetSpace.batches``) and checks replies and destinations against: the
+    permutation's endpoint at a position, and the allow list (the targets) as IPv4
+    intervals."""
     from netatlas.scope import (
         Permutation,
         Scope,
@@ -83,7 +85,22 @@ def syn_checks(targets: str, ports: str, exclude: str, seed: int,
     space = TargetSpace(parse_targets([targets], resolve=False),
                         exclude_ports(parse_ports(ports), exclude), scope)
     perm = Permutation(space.size, seed=seed, shard=shard)
-    return (lambda pos: space.at(perm, pos)), scope.permitted_intervals(4)
+    return (GuardedBatches(space.batches(perm, 0)), (lambda pos: space.at(perm, pos)),
+            scope.permitted_intervals(4))
+
+
+class GuardedBatches:
+    """Belt and braces for a batch source: the safety rules, checked per batch (every
+    address in 127.0.0.0/8, never port 2024) before the sender sees it."""
+
+    def __init__(self, source: object) -> None:
+        self.source = source
+
+    def take(self, n: int) -> tuple:
+        positions, addrs, ports = self.source.take(n)  # type: ignore[attr-defined]
+        if len(addrs) and (((addrs >> 24) != 127).any() or (ports == FORBIDDEN_PORT).any()):
+            raise SystemExit("refusing to probe outside 127.0.0.0/8 or port 2024")
+        return positions, addrs, ports
 
 
 def _port_list(spec: str) -> list[int]:
@@ -131,9 +148,12 @@ def child_netatlas(args: argparse.Namespace) -> None:
 
     async def main() -> dict:
         d: Discoverer | SynDiscoverer
+        probes: object = guarded()
         if args.method == "syn":
-            locate, allowed = syn_checks(args.targets, args.ports, args.exclude_ports,
-                                         args.seed, (int(i), int(n)))
+            batches, locate, allowed = syn_checks(args.targets, args.ports,
+                                                  args.exclude_ports, args.seed,
+                                                  (int(i), int(n)))
+            probes = batches
             d = SynDiscoverer(locate, allowed, rate=args.rate, timeout=args.timeout,
                               retries=args.retries, shard=(int(i), int(n)))
         else:
@@ -148,7 +168,7 @@ def child_netatlas(args: argparse.Namespace) -> None:
                       file=sys.stderr, flush=True)
 
         reporter = asyncio.create_task(report())
-        found = [[ep.ip, ep.port] async for _, ep in d.run(guarded())]
+        found = [[ep.ip, ep.port] async for _, ep in d.run(probes)]  # type: ignore[arg-type]
         reporter.cancel()
         scan = time.perf_counter() - t0
         return {"size": size, "open": found, "scan_seconds": scan,
