@@ -277,8 +277,14 @@ EXTRA_POSITIVE = [
     ("server-status", obs("http", None, http=http(title="Apache Status"))),
     ("jupyter-no-token", obs("http", "Jupyter Notebook", http=http(location="/api"))),
     ("ai-ollama", obs("http", "Ollama", http=http(404))),
+    # the master's RPC port failed our RpcRequest without asking for SASL
+    ("spark-master-open", obs("spark", "Apache Spark", spark={
+        "error": "java.io.EOFException", "auth_required": False})),
 ]
 NEAR_MISS = [
+    # spark.authenticate on: "Expected SaslMessage, received something else"
+    ("spark-master-open", obs("spark", "Apache Spark", spark={
+        "error": "java.lang.IllegalStateException: Expected SaslMessage", "auth_required": True})),
     ("x11-open", obs("X11", None, x11={"status": "failed", "reason": "Authorization required"})),
     ("rsync-anonymous-modules", obs("rsync", None, rsync={"version": "32.0", "modules": []})),
     ("nfs-exports-open", obs("rpcbind", None, portmap={"exports": [], "programs": []})),

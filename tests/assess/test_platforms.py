@@ -26,6 +26,7 @@ import pytest
 from netatlas.assess import CHECKS, assess
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.identify import Identifier
+from netatlas.lab.daemon import BINARIES, app_site_packages
 from netatlas.model import Endpoint, Observation
 from tests.grab.conftest import serve
 
@@ -301,6 +302,9 @@ def test_real_torchserve(tmp_path: Path, started: list[subprocess.Popen[bytes]],
 def _spark_home() -> str | None:
     if os.environ.get("SPARK_HOME"):
         return os.environ["SPARK_HOME"]
+    lab = app_site_packages("spark") / "pyspark"  # the lab's (scripts/install-lab-apps.sh)
+    if (lab / "bin" / "spark-class").exists():
+        return str(lab)
     try:
         import pyspark  # type: ignore[import-not-found]
     except ImportError:
@@ -336,13 +340,18 @@ def test_real_spark_master(tmp_path: Path, started: list[subprocess.Popen[bytes]
         "spark-master-open"]
 
 
-@pytest.mark.skipif(shutil.which("airflow") is None, reason="apache-airflow not installed")
+def _airflow() -> str | None:
+    """The lab's Airflow (scripts/install-lab-apps.sh), else one on $PATH."""
+    return BINARIES["airflow"] if Path(BINARIES["airflow"]).exists() else shutil.which("airflow")
+
+
+@pytest.mark.skipif(_airflow() is None, reason="apache-airflow not installed")
 @pytest.mark.parametrize(("ip", "all_admins"), [("127.20.14.36", True), ("127.20.14.37", False)])
 def test_real_airflow(tmp_path: Path, started: list[subprocess.Popen[bytes]], ip: str,
                       all_admins: bool) -> None:
     """Airflow 3's api-server; with simple_auth_manager_all_admins every request is an
     admin's (the DAG list answers), without it the list is 401."""
-    exe = shutil.which("airflow")
+    exe = _airflow()
     assert exe is not None
     env = {**os.environ, "AIRFLOW_HOME": str(tmp_path), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": str(all_admins)}

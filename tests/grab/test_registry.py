@@ -74,6 +74,7 @@ ADDED: dict[str, dict[str, Any]] = {
                 "nmap_names": {"rpcbind"}},
     "x11": {"ports": set(range(6000, 6064)), "probe": True, "unhinted": "hang-up-only",
             "nmap_names": {"X11"}},
+    "spark": {"ports": {7077}, "probe": True},  # on the master's port only
 }
 
 

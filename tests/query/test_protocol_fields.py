@@ -19,16 +19,18 @@ from typing import Any
 
 import pytest
 
-from netatlas.grab.protocols import elastic, epmd, mongodb, nats, onvif, rtsp, zookeeper
+from netatlas.grab.protocols import elastic, epmd, mongodb, nats, onvif, rtsp, spark, zookeeper
 from netatlas.model import Observation
 from netatlas.query import FIELDS
 from netatlas.store import Store, open_store
+from tests.grab.spark_bytes import AUTH as SPARK_AUTH
+from tests.grab.spark_bytes import OPEN as SPARK_OPEN
 from tests.grab.test_elastic import ES_401_BODY, ES_401_HEADERS, ES_INDICES, ES_ROOT, OS_ROOT
 from tests.stores import BACKENDS, _new_store_url
 
 NEW_FIELDS = [name for name in FIELDS if name.split(".")[0] in {
     "kafka", "cassandra", "nats", "zookeeper", "epmd", "mqtt", "amqp", "mongodb", "rtsp",
-    "onvif", "elastic"}]
+    "onvif", "elastic", "spark"}]
 
 ONVIF_MATCH = b"""<?xml version="1.0" encoding="UTF-8"?>
 <env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope"
@@ -132,6 +134,8 @@ RECORDS: dict[str, tuple[int, str, str, dict[str, Any]]] = {
         b'"store.size":"4096"}]'))}),
     "es-secured": (9202, "tcp", "http", {"elastic": _elastic(401, ES_401_HEADERS,
                                                              ES_401_BODY)}),
+    "spark-open": (7077, "tcp", "spark", {"spark": spark.parse_failure(SPARK_OPEN)}),
+    "spark-sasl": (7078, "tcp", "spark", {"spark": spark.parse_failure(SPARK_AUTH)}),
 }
 ALL = frozenset(RECORDS)
 
@@ -214,6 +218,10 @@ CASES: list[tuple[str, set[str]]] = [
     ("elastic.index_count:>3", set()),
     ("elastic.health:yellow", {"es-open"}),
     ("elastic.health:green", {"os-open"}),
+    ("spark.auth_required:false", {"spark-open"}),
+    ("spark.auth_required:true", {"spark-sasl"}),
+    ("spark.error:java.io.EOFException", {"spark-open"}),
+    ("spark.error:*SaslMessage*", {"spark-sasl"}),
     # with the rest of the language
     ("elastic.auth_required:false -elastic.index:customers", {"os-open"}),
     ("kafka.topic:orders OR cassandra.auth_required:false", {"kafka-open", "cassandra-open"}),

@@ -98,7 +98,7 @@ EXPECTED: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "clickhouse-auth-native": set(),
     "podman-api": {"docker-api-open"},  # podman system service: /version answered
     # Spark's master: the UI lists (and kills) applications, the REST server submits them
-    "spark-rpc": set(),
+    "spark-rpc": {"spark-master-open"},  # no SASL asked: spark.authenticate is off
     "spark-ui": {"spark-master-open", "admin-console"},
     "spark-rest": {"spark-master-open"},
     "airflow": set(),  # /api/v2/dags: 401 (its /api/v2/version answers anyone)

@@ -226,8 +226,8 @@ CATALOGUE: tuple[ServiceSpec, ...] = (
         ServiceSpec("podman-api", "podman-api", "127.20.0.92", 12375, "http", "Podman",
                     tags=("no-auth",)),
         # data pipelines from PyPI, each in its own environment (lab/pipelines.py): Spark's
-        # standalone master as started by hand — its RPC port (Spark's own RPC: nothing
-        # there names it), its web UI on an odd port and its REST submission server,
+        # standalone master as started by hand — its RPC port (an RpcRequest it cannot
+        # read fails with Spark's stack), its web UI on an odd port, its REST server,
         # none asking who connects; Airflow's API server as installed (UI and API want a
         # login) and in the all-admins mode quick starts use, on an odd port
         ServiceSpec("spark-rpc", "spark", "127.20.0.93", 7077, "spark", "Apache Spark",

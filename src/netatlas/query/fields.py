@@ -222,6 +222,11 @@ _ALL: tuple[Field, ...] = (
           "a directory NFS's mount daemon exports", example="nfs.export:/home*"),
     Field("x11.vendor", "str", _json("x11.vendor"), "the X server's vendor string",
           facetable=True),
+    Field("spark.auth_required", "bool", _json("spark.auth_required"),
+          "true: Spark's RPC port asked for SASL (spark.authenticate on); false: it took"
+          " a request from anyone", example="spark.auth_required:false"),
+    Field("spark.error", "str", _json("spark.error"),
+          "the exception Spark's RPC port answered our unreadable request with"),
     Field("x11.status", "str", _json("x11.status"),
           "the X connection setup's answer: success, failed, authenticate"),
     Field("x11.version", "version", _json("x11.version"),

@@ -154,7 +154,13 @@ def spark_master_open(obs: Observation) -> str | None:
     """The standalone master's status (``/json/``) answered: its UI has no login, and a
     master reachable like this takes applications unless ``spark.authenticate`` is on.
     Its REST submission server (6066) answering / with its own error document takes
-    applications over HTTP from anyone."""
+    applications over HTTP from anyone; its RPC port (7077) failing our RpcRequest with
+    Spark's stack rather than asking for SASL has ``spark.authenticate`` off: spark-submit
+    from anyone is taken."""
+    rpc = obs.sections.get("spark")
+    if isinstance(rpc, dict) and rpc.get("auth_required") is False:
+        return ("Spark RPC took an RpcRequest without authentication (spark.authenticate"
+                f" off): {quote(str(rpc.get('error') or ''), 60)}")
     html = as_text(http_section(obs).get("html"))
     if re.match(r'\s*\{\s*"action"\s*:\s*"ErrorResponse"', html) and "serverSparkVersion" in html:
         return (f"GET / answered by the REST submission server (Spark "

@@ -58,6 +58,7 @@ from . import (
     smb,
     smtp,
     snmp,
+    spark,
     ssh,
     telnet,
     tls,
@@ -70,7 +71,7 @@ registry = Registry(module.PROTOCOL for module in (
     ssh, mysql, nats, rsync, vnc, pop3, imap, telnet, ftp, smtp,
     snmp, ntp,
     tls, http, redis, memcached, zookeeper, postgresql, mqtt, amqp, kafka, ldap, dns,
-    bacnet, sip, onvif, portmap, modbus, s7, epmd, cassandra, x11, mongodb, smb, rdp, rtsp,
+    bacnet, sip, onvif, portmap, modbus, s7, epmd, spark, cassandra, x11, mongodb, smb, rdp, rtsp,
 ))
 
 __all__ = ["registry"]
