@@ -1,9 +1,9 @@
 """Counts and facets from running totals: on PostgreSQL the column totals
 (store/postgres/totals.py) give a facet of a column over everything, and on both
-backends a count that tests one column only reads the totals
-(facetkeys.counted_column) — and each gives exactly what counting the rows gives, through rescans that change a value or its case,
-late older observations, the same observation twice, NULL products, and a store
-migrated from before the totals."""
+backends a count that tests one column only reads the totals (facetkeys.counted_column)
+— and each gives exactly what counting the rows gives, through rescans that change a
+value or its case, late older observations, the same observation twice, NULL products,
+and a store migrated from before the totals."""
 
 from __future__ import annotations
 
