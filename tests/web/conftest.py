@@ -157,8 +157,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """A Chromium per module, closed when the module ends: Playwright's sync API keeps
+    an event loop running in this thread while it is open, and under xdist a worker goes
+    on to other groups' tests, which call asyncio.run() (as tests/hostile's browser)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
