@@ -185,6 +185,9 @@ def start_groups(config: pytest.Config) -> Path | None:
     named to the workers by the environment they inherit."""
     if is_worker() or getattr(config.option, "dist", "no") != "loadgroup":
         return None
+    # units in the order order_groups gives (the lab group, the longest, first), not
+    # xdist's default of the most tests first
+    config.option.loadscopereorder = False
     fd, name = tempfile.mkstemp(prefix="netatlas-xdist-groups-", suffix=".json")
     os.close(fd)
     os.environ[GROUPS_FILE] = name
