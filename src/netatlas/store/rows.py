@@ -28,6 +28,7 @@ from netatlas.model import Observation, Scan, banner_text, format_timestamp, pic
 from netatlas.query.fields import Each, IsObject, Json, MaxNumber, NonEmpty, Source
 from netatlas.query.ipbin import ip_to_bin
 from netatlas.query.versions import version_sort_key
+from netatlas.store.dictpack import ZSTD, Dictionaries
 from netatlas.store.facetkeys import FacetPairs, facet_pairs, pairs_json
 
 _RAW, _ZLIB = b"\x00", b"\x01"
@@ -67,7 +68,7 @@ class ObsRow:
     version_key: bytes | None
     title: str | None
     blob_hash: bytes
-    packed: bytes  # the banner as stored (pack_blob), compressed by the caller, not the writer
+    banner: bytes  # the banner's bytes: the writer packs the new ones (pack_blob)
     record: dict[str, Any]  # the stored record: see the module's docstring
     words: str  # what full text indexes: fts_words of banner, title, product, joined
     record_text: str  # ``record`` as JSON, encoded once, by the thread that adds it
@@ -94,7 +95,7 @@ def to_row(obs: Observation, facets: bool = True, keep_record: bool = True) -> O
         transport=obs.transport, ts=obs.timestamp.timestamp(), status=obs.status,
         service=obs.service, product=obs.product, version=obs.version,
         version_key=version_sort_key(obs.version), title=title,
-        blob_hash=blob_hash(obs.data), packed=pack_blob(obs.data),
+        blob_hash=blob_hash(obs.data), banner=obs.data,
         record=stored if keep_record else {},
         # encoded by the caller's thread, not the store's writer (which the GIL and the
         # word split made 8 % slower)
@@ -188,6 +189,21 @@ def load_record(text: str | bytes) -> dict[str, Any]:
     return record
 
 
+def pack_record(text: str, dicts: Dictionaries) -> str | bytes:
+    """A history row's stored record as the store keeps it: packed against the record
+    dictionary when there is one (bytes), else its JSON text as it was."""
+    raw = text.encode()
+    packed = dicts.pack("record", raw)
+    return text if packed is None else packed
+
+
+def unpack_record(stored: str | bytes, dicts: Dictionaries) -> dict[str, Any]:
+    """A stored record as ``pack_record`` left it: JSON text, or packed bytes."""
+    if isinstance(stored, str):
+        return load_record(stored)
+    return load_record(dicts.unpack(stored))
+
+
 def with_data(record: dict[str, Any], data: bytes) -> dict[str, Any]:
     """The published record: ``data`` back in its place (after ``cpe23``)."""
     out: dict[str, Any] = {}
@@ -204,8 +220,11 @@ def blob_hash(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def pack_blob(data: bytes) -> bytes:
-    """Compressed when that saves space; one leading byte says which."""
+def pack_blob(data: bytes, dicts: Dictionaries | None = None) -> bytes:
+    """Compressed when that saves space; one leading byte says which. With the store's
+    dictionaries (dictpack.py), against its banner dictionary once it has one."""
+    if dicts is not None and (packed := dicts.pack("banner", data)) is not None:
+        return packed
     if len(data) > 64:
         packed = zlib.compress(data, 1)  # banners are small: speed over the last bytes
         if len(packed) < len(data):
@@ -213,10 +232,15 @@ def pack_blob(data: bytes) -> bytes:
     return _RAW + data
 
 
-def unpack_blob(stored: bytes) -> bytes:
+def unpack_blob(stored: bytes, dicts: Dictionaries | None = None) -> bytes:
     stored = bytes(stored)
-    if stored[:1] == _ZLIB:
+    kind = stored[:1]
+    if kind == _ZLIB:
         return zlib.decompress(stored[1:])
+    if kind == ZSTD:
+        if dicts is None:
+            raise ValueError("a dictionary-packed banner read without the store's dictionaries")
+        return dicts.unpack(stored)
     return stored[1:]
 
 

@@ -6,11 +6,15 @@ lowers how far it shrinks such a row, not when it starts), and alone they compre
 poorly: most of their bytes are the key names every record repeats. A preset
 dictionary of those names (deflate's ``zdict``) halves them. The dictionary is part of
 the stored format: kind 1 is this one, for ever; a better one gets a new kind byte.
+Kind 2 is a zstd frame against a dictionary trained on the store's own records
+(store/dictpack.py: a fraction of kind 1's size), once the store has one.
 """
 
 from __future__ import annotations
 
 import zlib
+
+from netatlas.store.dictpack import ZSTD, Dictionaries
 
 _RAW, _DEFLATE_V1 = 0, 1
 # Fragments of the record format (model.Observation.to_record, the grabbers' sections,
@@ -30,8 +34,10 @@ _DICT_V1 = (
 )
 
 
-def pack_doc(text: str) -> bytes:
+def pack_doc(text: str, dicts: Dictionaries | None = None) -> bytes:
     raw = text.encode()
+    if dicts is not None and (packed := dicts.pack("record", raw)) is not None:
+        return packed
     c = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zdict=_DICT_V1)
     packed = c.compress(raw) + c.flush()
     if len(packed) < len(raw):
@@ -39,8 +45,12 @@ def pack_doc(text: str) -> bytes:
     return bytes((_RAW,)) + raw
 
 
-def unpack_doc(stored: bytes) -> str:
+def unpack_doc(stored: bytes, dicts: Dictionaries | None = None) -> str:
     stored = bytes(stored)
+    if stored[:1] == ZSTD:
+        if dicts is None:
+            raise ValueError("a dictionary-packed record read without the store's dictionaries")
+        return dicts.unpack(stored).decode()
     if stored[0] == _DEFLATE_V1:
         d = zlib.decompressobj(-15, zdict=_DICT_V1)
         return (d.decompress(stored[1:]) + d.flush()).decode()

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from netatlas.store.dictpack import FIRST_ID
 from netatlas.store.monitors import tables_sql
 from netatlas.store.shards import TABLE_SQL as SHARDS_SQL
 
@@ -193,6 +194,20 @@ CREATE TABLE column_totals (
     f"INSERT INTO column_totals (field, value, n) SELECT '{c}', {c}::text, count(*)"
     f" FROM latest GROUP BY {c};\n" for c in TOTALED)
 
+# The zstd dictionaries banners and history records are packed against (dictpack.py),
+# trained by a writer from the store's own values and kept for ever. Ids come from a
+# sequence: writers in several processes may each train one, and frames name theirs.
+_V8 = f"""
+CREATE SEQUENCE zdicts_id START {FIRST_ID + 1};
+CREATE TABLE zdicts (
+  id      integer PRIMARY KEY,
+  kind    text NOT NULL,              -- dictpack.KINDS: banner | record
+  data    bytea NOT NULL,
+  trained double precision NOT NULL   -- unix seconds
+);
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, latest for search, banners and"
         " shared values once, api keys, CVE feed", _V1),
@@ -204,6 +219,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (6, "netatlas_version_key(text): a section's release compares as version: does",
      VERSION_KEY_SQL),
     (7, "running totals of the latest rows' port, service, product, ... values", _V7),
+    (8, "compression dictionaries for banners and history records", _V8),
 )
 LATEST = max(version for version, _, _ in MIGRATIONS)
 

@@ -38,6 +38,7 @@ from netatlas.store.base import (
     Page,
     StoreUnavailable,
 )
+from netatlas.store.dictpack import Dictionaries
 from netatlas.store.encoding import Encoders, bulk
 from netatlas.store.facetkeys import counted_column
 from netatlas.store.keys import hash_key, new_key
@@ -212,6 +213,7 @@ class PostgresStore:
         self._writer = Writer(url, retry_limit=retry_limit)
         self._encoders: Encoders[Staged] | None = None
         self._docs = _Docs()
+        self._dicts = Dictionaries(self._fetch_dict)
         self._closed = False
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
@@ -289,6 +291,10 @@ class PostgresStore:
         with self._conn() as conn:
             return conn.execute(sql, list(params)).fetchall()
 
+    def _fetch_dict(self, dict_id: int) -> bytes | None:
+        rows = self._fetch("SELECT data FROM zdicts WHERE id = %s", [dict_id])
+        return bytes(rows[0][0]) if rows else None
+
     def _stream(self, sql: str, params: Iterable[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows through a server-side cursor: the time limit bounds each FETCH."""
         with (self._conn() as conn, conn.transaction(),
@@ -307,14 +313,15 @@ class PostgresStore:
 
     def _publish(self, rows: list[tuple[Any, ...]], conn: psycopg.Connection,
                  skip: int = 0) -> list[dict[str, Any]]:
-        stored = [load_record(unpack_doc(r[skip])) for r in rows]
+        stored = [load_record(unpack_doc(r[skip], self._dicts)) for r in rows]
         docs = self._docs.get({h for s in stored for h in _refs(s)}, conn)
 
         def resolve(h: str) -> Any:
             return load_record(docs[h])
 
-        return [publish(s, r[skip + 1:skip + 10], unpack_blob(r[skip + 10]) if r[skip + 10]
-                        else b"", resolve) for s, r in zip(stored, rows, strict=True)]
+        return [publish(s, r[skip + 1:skip + 10],
+                        unpack_blob(r[skip + 10], self._dicts) if r[skip + 10] else b"",
+                        resolve) for s, r in zip(stored, rows, strict=True)]
 
     def _stream_records(self, sql: str, params: Iterable[Any] = (), skip: int = 0
                         ) -> Iterator[tuple[tuple[Any, ...], dict[str, Any]]]:
@@ -578,7 +585,8 @@ class PostgresStore:
                 f"SELECT x.id, {_RECORD} FROM {_HISTORY} WHERE x.id > %s ORDER BY x.id",
                 [after_id], skip=1):
             blob = row[-1]
-            yield row[0], Observation.from_record(record, unpack_blob(blob) if blob else b"")
+            yield row[0], Observation.from_record(
+                record, unpack_blob(blob, self._dicts) if blob else b"")
 
     def meta_get(self, key: str) -> str | None:
         rows = self._fetch("SELECT value FROM meta WHERE key = %s", [key])

@@ -33,11 +33,13 @@ from psycopg.conninfo import conninfo_to_dict
 
 from netatlas.model import Observation, pickled_by_fields
 from netatlas.store.base import StoreUnavailable
-from netatlas.store.rows import ObsRow, record_json, to_row
+from netatlas.store.dictpack import Dictionaries
+from netatlas.store.rows import ObsRow, pack_blob, record_json, to_row
 
 from .inet import stored_form
 from .packdoc import pack_doc
 from .pgtext import pg_json, pg_text
+from .schema import one_row
 from .totals import DELTA_CTES, TOTALED
 
 log = logging.getLogger(__name__)
@@ -87,14 +89,14 @@ _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS stage (
   seq integer, ip inet, port integer, transport text, ts double precision, scan_id text,
   status text, service text, product text, version text, version_key bytea, title text,
-  ip_text text, blob_hash bytea, doc bytea, record text, words text
+  ip_text text, blob_hash bytea, record text, words text, doc bytea
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_blobs (hash bytea, data bytea) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_docs (hash text, doc text, raw text)
   ON COMMIT DELETE ROWS;
 """
 _COPY_ROWS = ("COPY stage (seq, ip, port, transport, ts, scan_id, status, service, product,"
-              " version, version_key, title, ip_text, blob_hash, doc, record, words)"
+              " version, version_key, title, ip_text, blob_hash, record, words, doc)"
               " FROM STDIN")
 _COPY_BLOBS = "COPY stage_blobs (hash, data) FROM STDIN"
 _COPY_DOCS = "COPY stage_docs (hash, doc, raw) FROM STDIN"
@@ -171,9 +173,10 @@ class Staged:
     """An observation as COPY rows it, encoded by the thread that added it (so the
     writer's time goes to PostgreSQL, and encoding overlaps the previous batch)."""
 
-    values: tuple[Any, ...]  # the stage columns after ``seq``
+    values: tuple[Any, ...]  # the stage columns after ``seq``, but ``doc``
+    doc: str  # the stored record's JSON: the writer packs it (packdoc) as ``doc``
     blob_hash: bytes
-    packed: bytes  # the banner as stored (rows.pack_blob)
+    banner: bytes  # the banner's bytes: the writer packs the new ones (rows.pack_blob)
     shared: dict[str, str]  # hash -> JSON of the shared values the record names
 
 
@@ -214,9 +217,8 @@ def stage(row: ObsRow) -> Staged:
     return Staged((ip, row.port, row.transport, row.ts, _text(row.scan_id),
                    _text(row.status), _text(row.service), _text(row.product), _text(row.version),
                    row.version_key, _text(row.title), _ip_text(row.ip, ip),
-                   row.blob_hash, pack_doc(doc), record,
-                   row.words),
-                  row.blob_hash, row.packed, row.shared)
+                   row.blob_hash, record, row.words),
+                  doc, row.blob_hash, row.banner, row.shared)
 
 
 def _remember(known: OrderedDict[Any, None], keys: Any, limit: int) -> None:
@@ -246,6 +248,9 @@ class Writer:
         self._unanalyzed = 0  # of which since its last ANALYZE
         self._error: BaseException | None = None
         self._outage: float | None = None  # when the current outage began
+        # as the database holds them; None: read them again (at the next transaction:
+        # one trained in a batch that rolled back is gone with it)
+        self._dicts: Dictionaries | None = None
         self._thread = threading.Thread(target=self._run, name="netatlas-pg-writer",
                                         daemon=True)
         self._thread.start()
@@ -370,11 +375,12 @@ class Writer:
         fresh_docs: dict[str, str] = {}
         with conn.cursor() as cur:
             if rows:
+                dicts = self._learn(cur, rows)
                 with cur.copy(_COPY_ROWS) as copy:
                     for seq, row in enumerate(rows):
-                        copy.write_row((seq, *row.values))
-                        if row.blob_hash not in self._known:
-                            fresh_blobs.setdefault(row.blob_hash, row.packed)
+                        copy.write_row((seq, *row.values, pack_doc(row.doc, dicts)))
+                        if row.blob_hash not in self._known and row.blob_hash not in fresh_blobs:
+                            fresh_blobs[row.blob_hash] = pack_blob(row.banner, dicts)
                         for h, doc in row.shared.items():
                             if h not in self._known_docs:
                                 fresh_docs.setdefault(h, doc)
@@ -459,7 +465,36 @@ class Writer:
             self._conn = conn
         return self._conn
 
+    def _learn(self, cur: psycopg.Cursor[Any], rows: list[Staged]) -> Dictionaries:
+        """The dictionaries to pack the batch with: the database's, and for a kind
+        without one, one trained once enough of its values went by (kept in the
+        batch's transaction; another writer's, if one trained meanwhile)."""
+        if self._dicts is None:
+            self._dicts = Dictionaries(lambda _: None)
+            for dict_id, kind, data in cur.execute(
+                    "SELECT id, kind, data FROM zdicts ORDER BY id").fetchall():
+                self._dicts.load(dict_id, kind, bytes(data))
+        dicts = self._dicts
+        for kind, values in (("banner", lambda: [r.banner for r in rows
+                                                 if r.blob_hash not in self._known]),
+                             ("record", lambda: [r.doc.encode() for r in rows])):
+            if dicts.trained(kind) or not dicts.collect(kind, values()):
+                continue
+            theirs = cur.execute("SELECT id, data FROM zdicts WHERE kind = %s"
+                                 " ORDER BY id DESC LIMIT 1", (kind,)).fetchone()
+            if theirs is not None:
+                dicts.load(theirs[0], kind, bytes(theirs[1]))
+                continue
+            dict_id = int(one_row(cur.execute("SELECT nextval('zdicts_id')"))[0])
+            data = dicts.train(kind, dict_id)
+            if data is not None:
+                cur.execute("INSERT INTO zdicts (id, kind, data, trained)"
+                            " VALUES (%s, %s, %s, %s)", (dict_id, kind, data, time.time()))
+                dicts.load(dict_id, kind, data)
+        return dicts
+
     def _rollback(self) -> None:
+        self._dicts = None
         if self._conn is not None:
             try:
                 self._conn.rollback()
@@ -467,6 +502,7 @@ class Writer:
                 self._disconnect()
 
     def _disconnect(self) -> None:
+        self._dicts = None
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):
                 self._conn.close()

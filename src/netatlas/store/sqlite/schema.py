@@ -279,6 +279,20 @@ def _no_scan_index(conn: sqlite3.Connection) -> None:
     conn.execute("DROP INDEX IF EXISTS obs_scan")
 
 
+def _dictionaries(conn: sqlite3.Connection) -> None:
+    """Version 10: the zstd dictionaries new banners and history records are packed
+    against (store/dictpack.py), trained from the store's own values; kept for ever."""
+    conn.execute(DICTIONARIES)
+
+
+DICTIONARIES = """CREATE TABLE IF NOT EXISTS zdicts (
+  id      INTEGER PRIMARY KEY,          -- the id packed values name in their zstd frame
+  kind    TEXT NOT NULL,                -- dictpack.KINDS: banner | record
+  data    BLOB NOT NULL,
+  trained REAL NOT NULL                 -- unix seconds
+)"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "baseline: scans, observations with history, api keys, CVE feed", _baseline),
     (2, "banners and shared values stored once, version keys, words-only full text",
@@ -291,6 +305,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (7, "the latest rows' tag lists indexed", _list_indexes),
     (8, "latest rows' facet values in a table of their own", _facets_aside),
     (9, "the unused index of observations by scan dropped", _no_scan_index),
+    (10, "compression dictionaries for banners and history records", _dictionaries),
 )
 LATEST = MIGRATIONS[-1][0]
 

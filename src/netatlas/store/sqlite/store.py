@@ -9,6 +9,7 @@ and never leaves half of a batch visible.
 
 from __future__ import annotations
 
+import functools
 import os
 import queue
 import sqlite3
@@ -36,6 +37,7 @@ from netatlas.store.base import (
     KeyRow,
     Page,
 )
+from netatlas.store.dictpack import FIRST_ID, TRAIN_MAX, ZSTD, Dictionaries
 from netatlas.store.encoding import Encoders, bulk
 from netatlas.store.facetkeys import COUNTED, ROW_FACETS, counted_column, load_pairs
 from netatlas.store.keys import hash_key, new_key
@@ -43,11 +45,14 @@ from netatlas.store.rows import (
     SCAN_COLUMNS,
     ObsRow,
     load_record,
+    pack_blob,
+    pack_record,
     publish,
     scan_from_row,
     scan_row,
     to_row,
     unpack_blob,
+    unpack_record,
 )
 
 from . import schema, totals
@@ -83,6 +88,7 @@ WRITER_CACHE_KB = 262_144  # the writer seeks every endpoint's latest row: index
 # cache is held to this (at WRITER_CACHE_KB a 107 MB feed took the process to 148 MB).
 CVE_IMPORT_CACHE_KB = 16_384
 CVE_IMPORT_BATCH = 1_000  # CVEs per executemany
+REPACK_ROWS = 5_000  # rows per transaction while compact packs what was stored unpacked
 _SEEN_BLOBS = 50_000  # banner hashes known to be stored (skip the INSERT OR IGNORE)
 _DOC_CACHE = 20_000  # shared values kept decoded (immutable: keyed by their content)
 
@@ -147,6 +153,7 @@ class SQLiteStore:
         self._docs_lock = threading.Lock()
         self._local = threading.local()
         self._encoders: Encoders[ObsRow] | None = None
+        self._dicts = Dictionaries(self._fetch_dict)
         self._writer = threading.Thread(
             target=self._write_loop, name="netatlas-writer", daemon=True
         )
@@ -183,8 +190,8 @@ class SQLiteStore:
     # -- the writer ------------------------------------------------------------------
     def _write_loop(self) -> None:
         conn = self._connect(readonly=False)
-        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
-        self._next_id = int(last) + 1
+        self._next_id = 0  # each batch takes the file's next id (_insert)
+        self._load_dicts(conn)
         rows: list[ObsRow] = []
         try:
             while True:
@@ -240,18 +247,61 @@ class SQLiteStore:
             fresh: list[int] = []
             if self._in_transaction(conn, lambda c: fresh.append(self._insert(c, batch))):
                 self._already += len(batch) - fresh[0]
+            else:  # a dictionary trained in the batch went with it
+                self._load_dicts(conn)
+
+    def _load_dicts(self, conn: sqlite3.Connection) -> None:
+        """The writer's dictionaries as the file holds them (at start, after a rollback)."""
+        dicts = Dictionaries(self._fetch_dict)
+        for dict_id, kind, data in conn.execute(
+                "SELECT id, kind, data FROM zdicts ORDER BY id"):
+            dicts.load(int(dict_id), str(kind), bytes(data))
+        self._dicts = dicts
+
+    def _fetch_dict(self, dict_id: int) -> bytes | None:
+        row = self._execute("SELECT data FROM zdicts WHERE id = ?", [dict_id]).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def _learn(self, conn: sqlite3.Connection, kind: str, values: list[bytes]) -> None:
+        """Sample a kind's values until a dictionary can be trained, then train and keep
+        it in the batch's transaction (a rollback takes it back: ``_load_dicts``). One
+        another process writing to the file trained meanwhile is taken instead."""
+        if not self._dicts.collect(kind, values):
+            return
+        row = conn.execute("SELECT id, data FROM zdicts WHERE kind = ? ORDER BY id DESC",
+                           (kind,)).fetchone()
+        if row is not None:
+            self._dicts.load(int(row[0]), kind, bytes(row[1]))
+            return
+        (last,) = conn.execute("SELECT coalesce(max(id), ?) FROM zdicts",
+                               (FIRST_ID,)).fetchone()
+        dict_id = int(last) + 1
+        data = self._dicts.train(kind, dict_id)
+        if data is not None:
+            conn.execute("INSERT INTO zdicts (id, kind, data, trained) VALUES (?, ?, ?, ?)",
+                         (dict_id, kind, data, time.time()))
+            self._dicts.load(dict_id, kind, data)
 
     def _insert(self, conn: sqlite3.Connection, rows: list[ObsRow]) -> int:
         """One batch: banners, rows, full text, and ``is_latest`` moved forward in time
         only (an older observation arriving late never hides a newer one). Returns how
         many of the rows were new."""
-        blobs = {r.blob_hash: r.packed for r in rows if r.blob_hash not in self._seen}
-        conn.executemany("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)", blobs.items())
+        dicts = self._dicts
+        blobs = {r.blob_hash: r.banner for r in rows if r.blob_hash not in self._seen}
+        if not dicts.trained("banner"):
+            self._learn(conn, "banner", list(blobs.values()))
+        if not dicts.trained("record"):
+            self._learn(conn, "record", [r.record_text.encode() for r in rows])
+        conn.executemany("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, ?)",
+                         [(h, pack_blob(banner, dicts)) for h, banner in blobs.items()])
         docs = {h: d for r in rows for h, d in r.shared.items() if h not in self._seen_docs}
         conn.executemany("INSERT OR IGNORE INTO docs (hash, doc) VALUES (?, ?)", docs.items())
         latest, stored = self._known(conn, rows)
+        # ids from the file, not from memory: another process may write to it too
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM observations").fetchone()
+        self._next_id = int(last) + 1
         winner: dict[tuple[bytes, int, str], tuple[int, float]] = {}
-        demote: list[tuple[int, _Counted]] = []
+        demote: list[tuple[int, _Counted, str]] = []
         ids: list[int] = []
         fresh: list[ObsRow] = []
         for r in rows:
@@ -265,9 +315,9 @@ class SQLiteStore:
             ids.append(oid)
             best = winner.get(key)
             if best is None and key in latest:
-                old_id, old_ts, old_values = latest[key]
+                old_id, old_ts, old_values, old_record = latest[key]
                 best = (old_id, old_ts)
-                demote.append((old_id, old_values))
+                demote.append((old_id, old_values, old_record))
             if best is None or r.ts >= best[1]:
                 winner[key] = (oid, r.ts)
             else:
@@ -277,9 +327,10 @@ class SQLiteStore:
         # one Counter over every pair: a single pass in C, not an update per row
         up: Counter[tuple[int, Any]] = Counter(chain.from_iterable(
             r.facets for oid, r in numbered if oid in latest_ids))
-        demoted = [(old_id,) for old_id, _ in demote if old_id not in latest_ids]
+        demoted = [(old_id, old_record) for old_id, _, old_record in demote
+                   if old_id not in latest_ids]
         down: Counter[tuple[int, Any]] = Counter(chain.from_iterable(
-            load_pairs(old_pairs, old_row) for old_id, (old_pairs, old_row) in demote
+            load_pairs(old_pairs, old_row) for old_id, (old_pairs, old_row), _ in demote
             if old_pairs is not None and old_id not in latest_ids))
         conn.executemany(
             "INSERT INTO observations (id, scan_id, ip, ip_bin, port, transport, ts, status,"
@@ -287,12 +338,16 @@ class SQLiteStore:
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [(oid, r.scan_id, r.ip, r.ip_bin, r.port, r.transport, r.ts, r.status, r.service,
               r.product, r.version, r.version_key, r.title, r.blob_hash,
-              r.record_text, oid in latest_ids)
+              r.record_text if oid in latest_ids else pack_record(r.record_text, dicts),
+              oid in latest_ids)
              for oid, r in numbered])
         conn.executemany("INSERT INTO latest_facets (id, pairs) VALUES (?, ?)",
                          [(oid, r.facets_text) for oid, r in numbered if oid in latest_ids])
-        conn.executemany("UPDATE observations SET is_latest = 0 WHERE id = ?", demoted)
-        conn.executemany("DELETE FROM latest_facets WHERE id = ?", demoted)
+        # history is read whole or not at all, never searched: its records are packed
+        conn.executemany("UPDATE observations SET is_latest = 0, record = ? WHERE id = ?",
+                         [(pack_record(text, dicts), old_id) for old_id, text in demoted])
+        conn.executemany("DELETE FROM latest_facets WHERE id = ?",
+                         [(old_id,) for old_id, _ in demoted])
         totals.apply(conn, up, down)
         conn.executemany("INSERT INTO obs_fts (rowid, words) VALUES (?, ?)",
                          [(oid, r.words) for oid, r in numbered])
@@ -302,28 +357,29 @@ class SQLiteStore:
 
     @staticmethod
     def _known(conn: sqlite3.Connection, rows: list[ObsRow]
-               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float, _Counted]],
+               ) -> tuple[dict[tuple[bytes, int, str], tuple[int, float, _Counted, str]],
                           set[tuple[bytes, int, str, float]]]:
         """For the batch's endpoints, in one join (index seeks in C, not a query a row):
-        each one's latest stored row (id, time, facet pairs), and which of the batch's
-        observations are stored already."""
+        each one's latest stored row (id, time, facet pairs, record), and which of the
+        batch's observations are stored already."""
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS batch_keys"
                      " (ip_bin BLOB, port INTEGER, transport TEXT, ts REAL)")
         conn.execute("DELETE FROM batch_keys")
         conn.executemany("INSERT INTO batch_keys VALUES (?, ?, ?, ?)",
                          [(r.ip_bin, r.port, r.transport, r.ts) for r in rows])
-        latest: dict[tuple[bytes, int, str], tuple[int, float, _Counted]] = {}
+        latest: dict[tuple[bytes, int, str], tuple[int, float, _Counted, str]] = {}
         stored: set[tuple[bytes, int, str, float]] = set()
-        for ip_bin, port, transport, ts, oid, ots, is_latest, values, *row in conn.execute(
+        for (ip_bin, port, transport, ts, oid, ots, is_latest, record, values,
+             *row) in conn.execute(
                 "SELECT k.ip_bin, k.port, k.transport, k.ts, o.id, o.ts, o.is_latest,"
-                f" f.pairs, {_ROW_FACET_COLUMNS}"
+                f" CASE o.is_latest WHEN 1 THEN o.record END, f.pairs, {_ROW_FACET_COLUMNS}"
                 " FROM batch_keys k JOIN observations o ON o.ip_bin = k.ip_bin"
                 " AND o.port = k.port AND o.transport = k.transport"
                 " AND (o.is_latest = 1 OR o.ts = k.ts)"
                 " LEFT JOIN latest_facets f ON f.id = o.id AND o.is_latest = 1"):
             key = (ip_bin, port, transport)
             if is_latest:
-                latest[key] = (int(oid), float(ots), (values, tuple(row)))
+                latest[key] = (int(oid), float(ots), (values, tuple(row)), record)
             if ots == ts:
                 stored.add((*key, ts))
         return latest, stored
@@ -405,7 +461,8 @@ class SQLiteStore:
             raise
 
     def _record(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        return publish(load_record(row[2]), row[4:], unpack_blob(row[3]), self._doc)
+        return publish(unpack_record(row[2], self._dicts), row[4:],
+                       unpack_blob(row[3], self._dicts), self._doc)
 
     def _doc(self, ref: str) -> Any:
         """A shared value by its hash, decoded once and kept (it never changes)."""
@@ -635,17 +692,62 @@ class SQLiteStore:
         return list(self.applied)
 
     def compact(self, full: bool = False) -> None:
-        """VACUUM in the writer, after what is queued: the file rebuilt without the
-        free pages and half-empty index pages rescans leave (SQLite has no lighter
-        way: ``full`` changes nothing here), then the WAL emptied and cut back. Readers
-        go on reading; writes wait. At 100k observations with rescans: 1,173 -> 1,046
-        bytes an observation, 1 s."""
+        """Pack what was stored unpacked (history records and banners from before the
+        store had dictionaries, or from a version without them; dictpack.py), a few
+        thousand rows a transaction, then VACUUM, in the writer after what is queued:
+        the file rebuilt without the free pages and half-empty pages rescans leave
+        (SQLite has no lighter way: ``full`` changes nothing here), and the WAL emptied
+        and cut back. Readers go on reading; writes wait between the steps."""
+        self._call(self._train_from_file)
+        after: Any = 0
+        while (after := self._call(functools.partial(self._repack_records, after=after))
+               ) is not None:
+            pass
+        after = b""
+        while (after := self._call(functools.partial(self._repack_banners, after=after))
+               ) is not None:
+            pass
+
         def vacuum(conn: sqlite3.Connection) -> None:
             conn.execute("VACUUM")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
         self._call(vacuum, transaction=False)
         self.flush()
+
+    def _train_from_file(self, conn: sqlite3.Connection) -> None:
+        """Dictionaries from what the file holds, for a kind that has none yet."""
+        if not self._dicts.trained("record"):
+            self._learn(conn, "record", [str(t).encode() for (t,) in conn.execute(
+                "SELECT record FROM observations WHERE typeof(record) = 'text'"
+                " ORDER BY id DESC LIMIT ?", (TRAIN_MAX,))])
+        if not self._dicts.trained("banner"):
+            self._learn(conn, "banner", [unpack_blob(d, self._dicts) for (d,) in conn.execute(
+                "SELECT data FROM blobs LIMIT ?", (TRAIN_MAX,))])
+
+    def _repack_records(self, conn: sqlite3.Connection, after: int) -> int | None:
+        """History records after id ``after`` packed; the last id seen, None at the end."""
+        rows = conn.execute("SELECT id, record FROM observations WHERE id > ?"
+                            " ORDER BY id LIMIT ?", (after, REPACK_ROWS)).fetchall()
+        conn.executemany(
+            "UPDATE observations SET record = ? WHERE id = ? AND is_latest = 0",
+            [(packed, oid) for oid, text in rows
+             if isinstance(text, str) and not isinstance(
+                 packed := pack_record(text, self._dicts), str)])
+        return int(rows[-1][0]) if rows else None
+
+    def _repack_banners(self, conn: sqlite3.Connection, after: bytes) -> bytes | None:
+        """Banners after hash ``after`` packed against the dictionary; None at the end."""
+        rows = conn.execute("SELECT hash, data FROM blobs WHERE hash > ? ORDER BY hash"
+                            " LIMIT ?", (after, REPACK_ROWS)).fetchall()
+        updates = []
+        for h, data in rows:
+            if bytes(data[:1]) != ZSTD:
+                packed = self._dicts.pack("banner", unpack_blob(data, self._dicts))
+                if packed is not None and len(packed) < len(data):
+                    updates.append((packed, h))
+        conn.executemany("UPDATE blobs SET data = ? WHERE hash = ?", updates)
+        return bytes(rows[-1][0]) if rows else None
 
     def export_all(self, after_id: int = 0) -> Iterator[tuple[int, Observation]]:
         """Every observation, history included, in id order from ``after_id``."""
@@ -655,7 +757,7 @@ class SQLiteStore:
             if not rows:
                 return
             for r in rows:
-                data = unpack_blob(r[3])
+                data = unpack_blob(r[3], self._dicts)
                 yield int(r[0]), Observation.from_record(self._record(r), data)
             after_id = int(rows[-1][0])
 
