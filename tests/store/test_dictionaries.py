@@ -59,6 +59,12 @@ def _fill(store: Store, weeks: int = 3) -> list[Observation]:
     return sent
 
 
+def _kinds(url: str) -> list[str]:
+    """The dictionaries a backend trains: SQLite packs its latest rows' facet pairs too."""
+    return ["banner", "record"] if url.startswith("postgresql") else [
+        "banner", "facets", "record"]
+
+
 def _key(obs: Observation) -> str:
     return repr((obs.ip, obs.port, obs.timestamp, obs.data, obs.product, obs.version,
                  obs.scan_id, sorted(obs.tags), obs.sections))
@@ -96,7 +102,7 @@ def test_history_and_banners_are_packed_and_read_back_exactly(store_url: str) ->
     try:
         sent = _fill(store)
         kinds = _stored_kinds(store_url)
-        assert kinds["dicts"] == ["banner", "record"]
+        assert kinds["dicts"] == _kinds(store_url)
         # trained within the first batch: every row of the later ones is packed
         assert kinds["history"].get(2, 0) >= ENDPOINTS
         assert kinds["banners"].get(2, 0) >= 2 * ENDPOINTS - dictpack.TRAIN_MAX
@@ -124,7 +130,7 @@ def test_a_second_writer_takes_the_dictionary_the_first_trained(store_url: str) 
         first.flush()
         second.add_many(_observations(1, start=ENDPOINTS))
         second.flush()
-        assert _stored_kinds(store_url)["dicts"] == ["banner", "record"]  # one each
+        assert _stored_kinds(store_url)["dicts"] == _kinds(store_url)  # one each
         for store in (first, second):
             assert sum(1 for _ in store.export_all()) == 2 * ENDPOINTS
     finally:
@@ -155,7 +161,7 @@ def test_a_batch_that_rolls_back_takes_its_dictionary_with_it(
         sent = list(_observations(1))
         store.add_many(sent)  # trained again (or already, after the failed batch), kept
         store.flush()
-        assert _stored_kinds(url)["dicts"] == ["banner", "record"]
+        assert _stored_kinds(url)["dicts"] == _kinds(url)
         # nothing stored names a dictionary the store lacks: every row reads back
         back = {_key(o) for _, o in store.export_all()}
         assert set(map(_key, sent)) <= back
@@ -178,12 +184,19 @@ def test_compact_packs_what_was_stored_before_the_dictionaries(
         monkeypatch.undo()
         store.compact()
         kinds = _stored_kinds(url)
-        assert kinds["dicts"] == ["banner", "record"]
+        assert kinds["dicts"] == _kinds(url)
         # every HTTP response and its record packed; a short SSH line or record may stay
         # as it was (packing it saves nothing)
         assert kinds["history"][2] >= 2 * ENDPOINTS * 4 // 5
         assert 1 not in kinds["banners"] and kinds["banners"][2] >= 3 * ENDPOINTS * 4 // 5
         assert sorted(_key(o) for _, o in store.export_all()) == before
+        # and full text indexes the latest rows alone: no search reads history
+        db = sqlite3.connect(url)
+        assert db.execute("SELECT count(*) FROM obs_fts_docsize").fetchone() == (ENDPOINTS,)
+        db.close()
+        assert [r["ip_str"] for r in store.search('"page 7 of 2"', limit=100)] == [
+            f"127.21.{i // 250}.{i % 250 + 1}" for i in range(ENDPOINTS - 1, -1, -1)
+            if i % 40 == 7 and i % 5][:100]
     finally:
         store.close()
 

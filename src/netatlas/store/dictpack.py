@@ -22,12 +22,12 @@ from collections.abc import Callable
 import zstandard
 
 ZSTD = b"\x02"  # the kind byte after rows.py's raw (0) and zlib (1)
-KINDS = ("banner", "record")
+KINDS = ("banner", "record", "facets")  # facets: SQLite's latest_facets pairs
 TRAIN_SAMPLES = 1_000  # enough for a dictionary that holds up (measured: 100 -> 77 B,
 # 1,000 -> 70 B, 4,000 -> 68 B per record); training them takes ~20 ms, and training
 # time grows with the sample (a whole 20,000-row batch: 190 ms), so no more are kept
 TRAIN_MAX = 4 * TRAIN_SAMPLES
-DICT_BYTES = {"banner": 65_536, "record": 16_384}
+DICT_BYTES = {"banner": 65_536, "record": 16_384, "facets": 16_384}
 LEVEL = 3
 # zstd leaves ids below 32768 to a registry it never set up; ours start above it
 FIRST_ID = 32_768

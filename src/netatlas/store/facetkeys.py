@@ -223,7 +223,7 @@ def pairs_json(pairs: FacetPairs) -> str:
     return orjson.dumps([p for p in pairs if p[0] not in _ROW_POSITIONS]).decode()
 
 
-def load_pairs(text: str, row: tuple[Any, ...]) -> Iterator[tuple[int, Any]]:
+def load_pairs(text: str | bytes, row: tuple[Any, ...]) -> Iterator[tuple[int, Any]]:
     """Stored pairs back as hashable tuples, with the ROW_FACETS ones from ``row`` (the
     row's values of those columns, in that order): for ``Counter.update``."""
     yield from map(tuple, orjson.loads(text))

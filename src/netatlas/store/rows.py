@@ -99,8 +99,7 @@ def to_row(obs: Observation, facets: bool = True, keep_record: bool = True) -> O
         record=stored if keep_record else {},
         # encoded by the caller's thread, not the store's writer (which the GIL and the
         # word split made 8 % slower)
-        words=" ".join(fts_words(" ".join((text[:FTS_MAX_CHARS], title or "",
-                                            obs.product or "")))),
+        words=index_words(text, title, obs.product),
         record_text=record_json(stored), shared=shared, facets=pairs, facets_text=pairs_json(pairs),
     )
 
@@ -247,6 +246,12 @@ def unpack_blob(stored: bytes, dicts: Dictionaries | None = None) -> bytes:
 def fts_words(text: str) -> list[str]:
     """The words full text indexes and matches, lower-cased."""
     return [w.lower() for w in _WORD.findall(text)]
+
+
+def index_words(text: str, title: str | None, product: str | None) -> str:
+    """What full text indexes of an observation: the words of its banner (as
+    ``banner_text`` renders it; the first FTS_MAX_CHARS), title and product."""
+    return " ".join(fts_words(" ".join((text[:FTS_MAX_CHARS], title or "", product or ""))))
 
 
 def shared_prefix(path: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]] | None:

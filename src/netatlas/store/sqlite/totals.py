@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS facet_totals (
 PAIRS_TABLE = """
 CREATE TABLE IF NOT EXISTS latest_facets (
   id    INTEGER PRIMARY KEY,           -- observations.id of a latest row
-  pairs TEXT NOT NULL                  -- facetkeys.pairs_json
+  pairs TEXT NOT NULL                  -- facetkeys.pairs_json (or packed: dictpack.py)
 )
 """
 _HOT = "o.ip, o.port, o.transport, o.ts, o.scan_id, o.status, o.service, o.product, o.version"
