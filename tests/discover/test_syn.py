@@ -917,3 +917,38 @@ def test_rsts_read_as_arrays_count_each_probe_once() -> None:
     assert answered(99, 401) == (0, 0, 2)  # before every batch; a finished batch
     assert [bytes(g.answered) for g in (contiguous, gappy)] == [
         b"\x01\x01\x01" + bytes(60) + b"\x01", b"\x00\x00\x01\x01\x01"]
+
+
+def test_a_batch_sent_from_threads_leaves_what_fell_short_at_its_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sent from several threads (each its piece of the slots), a batch whose pieces fell
+    short (a local shortage: EAGAIN, ENOBUFS) reports how many went, and the slots not
+    sent are moved, in order, to its end: what the caller sends again. Nothing leaves
+    here (the per-piece send is stubbed)."""
+    pieces: list[tuple[int, int]] = []
+    short = {1024: 100, 2048: 0}  # piece starting at slot s: how many of it went
+
+    def send_range(self: raw.BatchSender, fd: int, start: int, end: int) -> int:
+        pieces.append((start, end))
+        return short.get(start, end - start)
+
+    monkeypatch.setattr(raw.BatchSender, "_send_range", send_range)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        out = raw.BatchSender(s, 4096, threads=4)
+        try:
+            for j in range(4096):  # a packet and an address telling their slot
+                out.packets[raw.PACKET * j:raw.PACKET * j + 4] = struct.pack("!I", j)
+                out.addrs[16 * j + 4:16 * j + 8] = struct.pack("!I", j)
+            assert out.send(0, 4096) == 4096 - 924 - 1024
+            assert sorted(pieces) == [(0, 1024), (1024, 2048), (2048, 3072), (3072, 4096)]
+            unsent = [*range(1124, 2048), *range(2048, 3072)]
+            tail = range(4096 - len(unsent), 4096)
+            assert [struct.unpack_from("!I", out.packets, raw.PACKET * j)[0]
+                    for j in tail] == unsent
+            assert [struct.unpack_from("!I", out.addrs, 16 * j + 4)[0]
+                    for j in tail] == unsent
+            pieces.clear()
+            assert out.send(0, 300) == 300 and pieces == [(0, 300)]  # too few to split
+        finally:
+            out.close()
+    assert not any(t.name == "netatlas-syn-send" for t in threading.enumerate())

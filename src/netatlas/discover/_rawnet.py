@@ -13,9 +13,12 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import queue
 import socket
 import struct
+import threading
 from collections.abc import Callable
+from typing import cast
 
 ETH_P_IP = 0x0800
 SO_ATTACH_FILTER = getattr(socket, "SO_ATTACH_FILTER", 26)
@@ -165,14 +168,59 @@ _RECVMMSG = _libc("recvmmsg", [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, cty
 _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0x40)
 _MSGLEN = struct.Struct("56xI4x")  # struct mmsghdr: msghdr (56 bytes), msg_len, padding
 _SOCKADDR_IN = 16
+_MMSG_SIZE = ctypes.sizeof(_Mmsghdr)
+
+
+class _Helper:
+    """A thread that sends slot ranges it is handed (``sendmmsg`` releases the GIL, so
+    it runs beside the caller's own ``sendmmsg`` on another CPU). On loopback most of a
+    probe's cost is kernel work done in the sending thread (the target's SYN-ACK or RST,
+    our kernel's RST, the reply's capture, all in softirq there): sending from two
+    threads spreads it over two CPUs."""
+
+    def __init__(self, send: Callable[[int, int, int], int]) -> None:
+        self.jobs: queue.SimpleQueue[tuple[int, int, int] | None] = queue.SimpleQueue()
+        self.done: queue.SimpleQueue[int | BaseException] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, args=(send,), daemon=True,
+                                       name="netatlas-syn-send")
+        self.thread.start()
+
+    def _run(self, send: Callable[[int, int, int], int]) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                self.done.put(send(*job))
+            except BaseException as exc:  # handed to the caller, raised there
+                self.done.put(exc)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+
+
+def sender_threads() -> int:
+    """How many threads a batch is sent from: the CPUs this process may run on, at most
+    ``MAX_SENDERS`` (NETATLAS_SYN_SENDERS overrides)."""
+    given = os.environ.get("NETATLAS_SYN_SENDERS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_SENDERS))
+
+
+MAX_SENDERS = 4
+MIN_PIECE = 256  # slots a thread sends at least: below, a hand-off costs more than it saves
 
 
 class BatchSender:
     """``size`` packet slots of PACKET bytes and their destination addresses, written in
     place by the caller (``packets`` and ``addrs`` are writable buffers) and sent with
-    one ``sendmmsg`` call per ``send`` (or one ``sendto`` each without it)."""
+    one ``sendmmsg`` call per ``send`` (or one ``sendto`` each without it) — split over
+    ``threads`` threads (the caller's and helpers) when the range is large enough."""
 
-    def __init__(self, sock: socket.socket, size: int) -> None:
+    def __init__(self, sock: socket.socket, size: int, threads: int = 1) -> None:
         self.sock = sock
         self.size = size
         self._packets = (ctypes.c_char * (PACKET * size))()
@@ -195,24 +243,62 @@ class BatchSender:
             h.iov = ctypes.addressof(self._iovs[j])
             h.iovlen = 1
         self._msg_base = ctypes.addressof(self._msgs)
+        n = min(threads, size // MIN_PIECE) if self.mmsg is not None else 1
+        self._helpers = [_Helper(self._send_range) for _ in range(n - 1)]
+
+    def close(self) -> None:
+        """Stop the helper threads."""
+        helpers, self._helpers = self._helpers, []
+        for h in helpers:
+            h.close()
+
+    def _send_range(self, fd: int, start: int, end: int) -> int:
+        """``sendmmsg`` slots ``[start, end)`` until done or a local shortage (EAGAIN,
+        ENOBUFS); how many went (other errors raise)."""
+        mmsg = self.mmsg
+        assert mmsg is not None
+        sent = start
+        while sent < end:
+            n = mmsg(fd, self._msg_base + _MMSG_SIZE * sent, end - sent, 0)
+            if n < 0:
+                err = ctypes.get_errno()
+                if err == errno.EINTR:
+                    continue
+                if err in (errno.EAGAIN, errno.ENOBUFS):
+                    break
+                raise OSError(err, os.strerror(err))
+            sent += n
+        return sent - start
 
     def send(self, start: int, end: int) -> int:
         """Send slots ``[start, end)``; return how many went (fewer on a local shortage:
-        EAGAIN/ENOBUFS; other errors raise)."""
+        EAGAIN/ENOBUFS; other errors raise). Slots not sent are then the last ones,
+        ``[start + sent, end)``, whichever thread fell short."""
         fd = self.sock.fileno()
         if self.mmsg is not None:
-            sent = start
-            while sent < end:
-                n = self.mmsg(fd, self._msg_base + ctypes.sizeof(_Mmsghdr) * sent, end - sent, 0)
-                if n < 0:
-                    err = ctypes.get_errno()
-                    if err == errno.EINTR:
-                        continue
-                    if err in (errno.EAGAIN, errno.ENOBUFS):
-                        break
-                    raise OSError(err, os.strerror(err))
-                sent += n
-            return sent - start
+            pieces = min(len(self._helpers) + 1, (end - start) // MIN_PIECE)
+            if pieces <= 1:
+                return self._send_range(fd, start, end)
+            step = (end - start) // pieces
+            cuts = [start + k * step for k in range(pieces)] + [end]
+            helpers = self._helpers[:pieces - 1]
+            for k, h in enumerate(helpers, 1):
+                h.jobs.put((fd, cuts[k], cuts[k + 1]))
+            got: list[int | BaseException] = []
+            try:
+                got.append(self._send_range(fd, cuts[0], cuts[1]))
+            except OSError as exc:
+                got.append(exc)
+            got += [h.done.get() for h in helpers]  # every helper answers, error or not
+            for g in got:
+                if isinstance(g, BaseException):
+                    raise g
+            counts = cast(list[int], got)
+            short = [(cuts[k] + c, cuts[k + 1]) for k, c in enumerate(counts)
+                     if cuts[k] + c < cuts[k + 1]]
+            if short:
+                self._to_tail(short, end)
+            return sum(counts)
         view = self.packets
         sendto = self.sock.sendto
         for j in range(start, end):
@@ -225,6 +311,17 @@ class BatchSender:
                     return j - start
                 raise
         return end - start
+
+    def _to_tail(self, ranges: list[tuple[int, int]], end: int) -> None:
+        """Move the slots of ``ranges`` (in order, the ones a shortage left unsent) to
+        the end of the sent range, ``[end - total, end)``: what the caller re-sends.
+        Rare (a local shortage), so plain copies."""
+        pkts = b"".join(bytes(self.packets[PACKET * a:PACKET * b]) for a, b in ranges)
+        addrs = b"".join(bytes(self.addrs[_SOCKADDR_IN * a:_SOCKADDR_IN * b])
+                         for a, b in ranges)
+        first = end - sum(b - a for a, b in ranges)
+        self.packets[PACKET * first:PACKET * end] = pkts
+        self.addrs[_SOCKADDR_IN * first:_SOCKADDR_IN * end] = addrs
 
 
 class BatchReceiver:

@@ -312,7 +312,9 @@ class SynDiscoverer:
     replies are checked against. ``allowed``: IPv4 intervals (ints) a packet may go
     to. ``rate``: SYNs per second (token bucket; None = unlimited). ``timeout``: seconds
     to wait for a reply after each send, before a retransmission and after the last
-    one (the cooldown). ``retries``: re-sends to probes that stayed silent. ``shard=(i, n)``:
+    one (the cooldown). ``retries``: re-sends to probes that stayed silent. ``senders``:
+    threads a batch is sent from (default: the CPUs we may use, at most 4; see
+    ``_rawnet.BatchSender``). ``shard=(i, n)``:
     this run is shard i of n running at once from the same address (processes, workers):
     it takes the i-th of n equal slices of the source ports, so the kernel hands each run
     only its own replies (none counted invalid by another, none read twice).
@@ -321,7 +323,8 @@ class SynDiscoverer:
     def __init__(self, locate: Locate, allowed: Sequence[tuple[int, int]],
                  rate: float | None = None, timeout: float = 1.0, retries: int = 0, *,
                  batch: int = 1024, bucket: RateBucket | None = None,
-                 key: bytes | None = None, shard: tuple[int, int] = (0, 1)) -> None:
+                 key: bytes | None = None, shard: tuple[int, int] = (0, 1),
+                 senders: int | None = None) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be > 0 or None")
         if timeout <= 0 or retries < 0 or batch < 1:
@@ -339,6 +342,7 @@ class SynDiscoverer:
             raise ValueError(f"shard must be (i, n) with 0 <= i < n <= {SPORTS}: {shard}")
         self.sport_span = SPORTS // n
         self.sport_lo = SPORT_BASE + i * self.sport_span
+        self.senders = raw.sender_threads() if senders is None else max(1, senders)
         self.stats = SynStats()
         self._progress = Watermark()
         self._unyielded: dict[int, None] = {}
@@ -417,7 +421,7 @@ class _SynRun(Pacer):
         self.retries = owner.retries
         self.locate = owner.locate
         self.unyielded = owner._unyielded
-        self.out = raw.BatchSender(self.sender, owner.batch)
+        self.out = raw.BatchSender(self.sender, owner.batch, owner.senders)
         self.starts = [a for a, _ in owner.allowed]
         self.ends = [b for _, b in owner.allowed]
         self.g_starts = np.array(self.starts, np.int64)
@@ -438,7 +442,8 @@ class _SynRun(Pacer):
         self.const = 0  # the checksum's fixed part for that address
         self.backoff = _BACKOFF_MIN
         self.pending: tuple[int, int] | None = None  # slots not sent (local shortage)
-        self.reading = False
+        self.listening = False  # the receiver is bound (at the first probe)
+        self.reading = False  # ... and watched by the loop (only while we wait)
         self.expire_timer: asyncio.TimerHandle | None = None
         self.rx = raw.BatchReceiver(self.receiver, owner.batch)
         self.replies = np.frombuffer(self.rx.packets, _layout().reply)
@@ -465,8 +470,7 @@ class _SynRun(Pacer):
         self.src = s = int.from_bytes(socket.inet_aton(src), "big")
         lo = self.owner.sport_lo
         raw.listen(self.receiver, s, lo, lo + self.owner.sport_span - 1)
-        self.loop.add_reader(self.receiver.fileno(), self._on_readable)
-        self.reading = True
+        self.listening = True
         # pseudo-header (source, protocol, TCP length) + data offset/flags + window: a
         # one's complement sum of 16-bit words is a sum modulo 0xFFFF, so 32-bit values
         # go in whole
@@ -764,12 +768,24 @@ class _SynRun(Pacer):
 
     async def wait(self) -> None:
         """Wait for a reply, a timer or a token, and never longer than a heartbeat: a
-        missed wake-up costs a quarter of a second, not the scan."""
+        missed wake-up costs a quarter of a second, not the scan.
+
+        The receiver is watched only while we wait: a socket in the loop's epoll set
+        wakes it (``sock_def_readable``, epoll's callback and its locks) for every reply
+        queued, work the kernel does in the sending thread's softirq, per packet, when
+        we drain after every send anyway."""
         beat = self.loop.call_later(_HEARTBEAT, self._wake)
-        try:
+        fd = self.receiver.fileno()
+        if self.listening:
+            self.loop.add_reader(fd, self._on_readable)
+            self.reading = True
+        try:  # (level-triggered: replies queued before this wake it at once)
             await super().wait()
         finally:
             beat.cancel()
+            if self.reading:
+                self.loop.remove_reader(fd)
+                self.reading = False
 
     # -- finishing -------------------------------------------------------------------
 
@@ -831,6 +847,7 @@ class _SynRun(Pacer):
         if self.reading:
             self.loop.remove_reader(self.receiver.fileno())
             self.reading = False
+        self.out.close()
         self.receiver.close()
         self.sender.close()
         self.inflight.clear()
