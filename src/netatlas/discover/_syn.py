@@ -45,6 +45,7 @@ guard passed at the first send (kept since, as sent), so it is not looked up aga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import socket
@@ -134,10 +135,7 @@ class _Layout:
         # a reply with a 20-byte IP header: version+IHL, source address, source port,
         # destination port, ack, flags (the destination address the kernel's filter
         # checked)
-        self.reply = np.dtype({"names": ["vihl", "sip", "sport", "dport", "ack", "flags"],
-                               "formats": ["u1", ">u4", ">u2", ">u2", ">u4", "u1"],
-                               "offsets": [0, 12, 20, 22, 28, 33],
-                               "itemsize": raw.SNAPLEN})
+        self.reply = self.replies(0, raw.SNAPLEN)
         # struct mmsghdr's msg_len
         self.msglen = np.dtype({"names": ["len"], "formats": ["=u4"], "offsets": [56],
                                 "itemsize": 64})
@@ -147,6 +145,14 @@ class _Layout:
         self.offset_types = {"I": np.uint32, "Q": np.uint64}
         self.no_dests = np.empty(0, np.uint32)
         self.no_ports = np.empty(0, np.uint16)
+
+    @staticmethod
+    def replies(net: int, stride: int) -> Any:
+        """Replies with their IPv4 header at ``net``, one every ``stride`` bytes."""
+        return np.dtype({"names": ["vihl", "sip", "sport", "dport", "ack", "flags"],
+                         "formats": ["u1", ">u4", ">u2", ">u2", ">u4", "u1"],
+                         "offsets": [net + o for o in (0, 12, 20, 22, 28, 33)],
+                         "itemsize": stride})
 
 
 @cache
@@ -253,6 +259,16 @@ def _offsets(positions: Any) -> array[int] | None:
     out = array(code)
     out.frombytes((pos - first).astype(_layout().offset_types[code]).tobytes())
     return out
+
+
+def _receiver(sock: socket.socket, size: int) -> raw.RingReceiver | raw.BatchReceiver:
+    """A ring shared with the kernel where it works, else ``recvmmsg``."""
+    if raw.ring_supported():
+        try:
+            return raw.RingReceiver(sock, raw.RING_FRAMES, size)
+        except OSError:  # an old kernel, no memory to lock: read with system calls
+            pass
+    return raw.BatchReceiver(sock, size)
 
 
 def _is_source(probes: object) -> bool:
@@ -393,11 +409,13 @@ class SynStats(DiscoverStats):
     """DiscoverStats (``sent``: SYNs, retransmissions included; ``filtered``: probes
     that stayed silent), plus the replies the kernel's filter let through
     (``received``), those that failed the check (``invalid``: forged, stale, another
-    scanner's) and repeated answers (``duplicate``)."""
+    scanner's), repeated answers (``duplicate``) and replies the kernel dropped for
+    want of room to queue them (``dropped``: the ring or receive buffer was full)."""
 
     received: int = 0
     invalid: int = 0
     duplicate: int = 0
+    dropped: int = 0
 
 
 class _SynRun(Pacer):
@@ -445,9 +463,14 @@ class _SynRun(Pacer):
         self.listening = False  # the receiver is bound (at the first probe)
         self.reading = False  # ... and watched by the loop (only while we wait)
         self.expire_timer: asyncio.TimerHandle | None = None
-        self.rx = raw.BatchReceiver(self.receiver, owner.batch)
-        self.replies = np.frombuffer(self.rx.packets, _layout().reply)
-        self.lengths = np.frombuffer(self.rx.lengths, _layout().msglen)["len"]
+        self.rx: raw.RingReceiver | raw.BatchReceiver = _receiver(self.receiver, owner.batch)
+        rx = self.rx
+        if isinstance(rx, raw.RingReceiver):
+            self.replies = np.frombuffer(rx.packets, _layout().replies(rx.net, rx.stride))
+            self.lengths = rx.views(np)[1]
+        else:
+            self.replies = np.frombuffer(rx.packets, _layout().reply)
+            self.lengths = np.frombuffer(rx.lengths, _layout().msglen)["len"]
         self.hash = TargetHash(owner.key, max(owner.batch, self.rx.size))
 
     # -- driving -------------------------------------------------------------------
@@ -633,24 +656,26 @@ class _SynRun(Pacer):
         call, checked as arrays; only SYN-ACKs are looked at one by one."""
         rx = self.rx
         replies, lengths = self.replies, self.lengths
+        ring = rx.frames > 0  # a ring's read stops at its end: read until none is ready
         st = self.stats
         n = 0
         while True:
-            k = rx.recv_count()
+            start, k = rx.read(np)
             if not k:
                 break
             n += k
-            got = lengths[:k]
-            rows = replies[:k]
+            got = lengths[start:start + k]
+            rows = replies[start:start + k]
             plain = (rows["vihl"] == 0x45) & (got >= 34)
             st.invalid += int(np.count_nonzero(got < 34))
             fields = [rows[f][plain] for f in ("sip", "sport", "dport", "ack", "flags")]
             odd = np.flatnonzero(~plain & (got >= 34))
             if len(odd):
-                fields = self._with_options(odd, got, fields)
+                fields = self._with_options(odd + start, lengths, fields)
+            rx.release(start, k)  # (fields are copies)
             if len(fields[0]):
                 self._check(*fields)
-            if k < rx.size:
+            if k < rx.size and not ring:
                 break
         st.received += n
 
@@ -658,10 +683,10 @@ class _SynRun(Pacer):
                       fields: list[Any]) -> list[Any]:
         """``fields`` and those of the replies ``odd`` (not a plain 20-byte IPv4 header:
         the TCP header read where the header length says)."""
-        buf, snap = self.rx.packets, raw.SNAPLEN
+        buf, stride, net = self.rx.packets, self.rx.stride, self.rx.net
         extra: list[tuple[int, ...]] = []
         for k in odd.tolist():
-            off = k * snap
+            off = k * stride + net
             vihl = buf[off]
             ihl = (vihl & 15) * 4
             if vihl >> 4 != 4 or ihl < 20 or int(got[k]) < ihl + 14:
@@ -848,6 +873,11 @@ class _SynRun(Pacer):
             self.loop.remove_reader(self.receiver.fileno())
             self.reading = False
         self.out.close()
+        with contextlib.suppress(OSError):
+            self.stats.dropped += self.rx.drops()
+        if hasattr(self, "replies"):  # views of the ring: gone before it
+            del self.replies, self.lengths
+        self.rx.close()
         self.receiver.close()
         self.sender.close()
         self.inflight.clear()
