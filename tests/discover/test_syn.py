@@ -981,3 +981,25 @@ async def test_replies_are_read_whatever_the_receiver(
     st = d.stats
     assert (st.open, st.closed) == (len(listening), plan.space.size - len(listening))
     assert st.invalid == 0 and st.dropped == 0 and st.received >= plan.space.size
+
+
+async def test_a_scan_whose_every_probe_answered_does_not_wait_its_cooldown(
+        listening: list[Endpoint]) -> None:
+    """With retries (answered bytes kept), a batch all of whose probes answered is
+    finished at once: a scan of ports that all answer (RST or SYN-ACK) ends long before
+    its timeout, with the same findings and watermark as a scan that waits; without
+    retries nothing is kept to know it, so the last timeout is waited out."""
+    extra = ",".join(str(ep.port) for ep in listening)
+    plan = Plan(["127.20.80.8/29"], f"1-200,{extra}")
+    t0 = time.monotonic()
+    waits = plan.syn(timeout=1.0, retries=0)
+    assert await _found(waits, plan.probes()) == set(listening)
+    assert time.monotonic() - t0 >= 1.0
+    t0 = time.monotonic()
+    d = plan.syn(timeout=5.0, retries=1)
+    assert await _found(d, plan.probes()) == set(listening)
+    assert time.monotonic() - t0 < 2.5
+    st = d.stats
+    assert (st.open, st.closed, st.filtered, st.retried) == (
+        len(listening), plan.space.size - len(listening), 0, 0)
+    assert d.watermark == waits.watermark

@@ -218,9 +218,10 @@ class _Group:
     what a retransmission is written from; one byte (``answered``: a SYN-ACK or RST came
     back); and, only when the batch's positions have gaps, the position's offset from
     ``first`` (ascending, 4 bytes); a contiguous batch's slot ``s`` is position
-    ``first + s``."""
+    ``first + s``. ``silent``: how many have not answered yet."""
 
-    __slots__ = ("alive", "answered", "count", "dests", "first", "offsets", "ports")
+    __slots__ = ("alive", "answered", "count", "dests", "first", "offsets", "ports",
+                 "silent")
 
     def __init__(self, first: int, count: int, offsets: array[int] | None = None,
                  dests: npt.NDArray[np.uint32] | None = None,
@@ -231,6 +232,7 @@ class _Group:
         self.dests = _layout().no_dests if dests is None else dests
         self.ports = _layout().no_ports if ports is None else ports
         self.answered = bytearray(count)
+        self.silent = count
         self.alive = 1  # pieces (first send, retransmissions) in flight or due
 
     def position(self, slot: int) -> int:
@@ -765,6 +767,7 @@ class _SynRun(Pacer):
                 fresh[1:] &= slots[1:] != slots[:-1]  # an answer repeated: counted once
             answered[slots] = 1
             new = int(np.count_nonzero(fresh))
+            g.silent -= new
             closed += new
             dup += len(slots) - new
         return closed, dup, bad
@@ -784,8 +787,9 @@ class _SynRun(Pacer):
             if k >= self.ghead:
                 g = self.groups[k]
                 slot = g.slot(pos)
-                if slot >= 0 and g.alive > 0:
+                if slot >= 0 and g.alive > 0 and not g.answered[slot]:
                     g.answered[slot] = 1
+                    g.silent -= 1
         self.stats.open += 1
         self.unyielded[pos] = None
         self.opens.append((pos, ep))
@@ -799,6 +803,8 @@ class _SynRun(Pacer):
         wakes it (``sock_def_readable``, epoll's callback and its locks) for every reply
         queued, work the kernel does in the sending thread's softirq, per packet, when
         we drain after every send anyway."""
+        if self.inflight and self._all_answered(self.inflight[0]):
+            return  # (answered while we sent) finished now, by ``expire``
         beat = self.loop.call_later(_HEARTBEAT, self._wake)
         fd = self.receiver.fileno()
         if self.listening:
@@ -819,7 +825,10 @@ class _SynRun(Pacer):
         self._wake()
 
     def expire(self) -> None:
-        """Batches past their deadline: re-send the silent probes, or finish them."""
+        """Batches past their deadline: re-send the silent probes, or finish them. A
+        batch every probe of which has answered (known with retries: its answered
+        bytes) is finished at once, deadline or not: nothing more can come of it but
+        repeats, so neither the watermark nor the end of the scan waits its cooldown."""
         inflight = self.inflight
         if not inflight:
             return
@@ -828,14 +837,21 @@ class _SynRun(Pacer):
             self.drain()  # the last word of every reply that came in time
             while inflight and inflight[0].deadline <= now:
                 b = inflight.popleft()
-                if b.attempt < self.retries:
+                if b.attempt < self.retries and not self._all_answered(b):
                     self.resend.append(b)
                 else:
                     self._release(b)
+        while inflight and self._all_answered(inflight[0]):
+            self._release(inflight.popleft())
         # the timer may have been armed for a batch a pass of the run loop expired
         # before it fired (it then fires for nothing): always leave one armed
         if inflight and self.expire_timer is None:
             self.expire_timer = self.loop.call_at(inflight[0].deadline, self._on_expire_timer)
+
+    @staticmethod
+    def _all_answered(b: _Batch) -> bool:
+        g = b.group
+        return g is not None and g.silent <= 0
 
     def _release(self, b: _Batch) -> None:
         """One send of a batch is over; the batch is finished with its last."""
