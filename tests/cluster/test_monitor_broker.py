@@ -136,6 +136,9 @@ def test_beat_schedules_runs_on_the_workers(cluster: dict[str, Any], listeners: 
 
         # paused after beat started: no run at all over several ticks
         svc.set_enabled(store, m.id, False)
+        # a tick that claimed the monitor just before the pause records its run before
+        # it ends (start() is in the tick): two ticks later no run is on its way in
+        daemon.wait_ticks(2)
         _wait(lambda: _monitor(store, m.id).running_scan is None or None,
               "the run in flight to finish")
         runs = _monitor(store, m.id).runs
