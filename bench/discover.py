@@ -529,14 +529,25 @@ Result = tuple[set, float, int, float, "dict | None"]
 
 def syn_round(args: argparse.Namespace) -> dict[str, Result]:
     """One run of each tool over the same targets, in turn: netatlas --syn, --syn in
-    ``--procs`` processes (when > 1), connect, nmap -sS, zmap."""
+    ``--procs`` processes (when > 1), --syn --retries 0 (when --retries), connect,
+    nmap -sS, zmap."""
     results: dict[str, Result] = {}
-    runs = [("netatlas --syn", "syn", 1)]
+    retries = args.retries
+    runs = [("netatlas --syn", "syn", 1, retries)]
     if args.procs > 1:
-        runs.append((f"--syn --procs {args.procs}", "syn", args.procs))
-    runs.append(("netatlas connect", "connect", 1))
-    for name, method, procs in runs:
-        got = run_netatlas_method(args, method, procs)
+        runs.append((f"--syn --procs {args.procs}", "syn", args.procs, retries))
+    if retries and not args.no_retry_column:
+        # zmap's terms: one probe each (-P 1), no answered bytes kept, so the run waits
+        # its whole cooldown (with retries a batch all of whose probes answered is
+        # finished at once, which on loopback, where every probe answers, is all of them)
+        runs.append(("--syn --retries 0", "syn", 1, 0))
+    runs.append(("netatlas connect", "connect", 1, retries))
+    for name, method, procs, tries in runs:
+        args.retries = tries
+        try:
+            got = run_netatlas_method(args, method, procs)
+        finally:
+            args.retries = retries
         if got is not None:
             na, wall, rss, cpu = got
             results[name] = ({(ip, p) for ip, p in na["open"]}, wall, rss, cpu, na["stats"])
@@ -569,7 +580,8 @@ def syn_table(results: dict[str, Result], size: int, median: bool = False) -> No
             print(f"{k}: sent {st['sent']}, open {st['open']}, closed {st['closed']}, "
                   f"filtered {st['filtered']}, retried {st['retried']}"
                   + (f", invalid {st['invalid']}, duplicate {st['duplicate']}"
-                     if "invalid" in st else ""))
+                     if "invalid" in st else "")
+                  + (f", dropped {st['dropped']}" if "dropped" in st else ""))
     if base is not None:
         for k in names:
             same = results[k][0] == base[0]
@@ -655,6 +667,9 @@ def main() -> int:
                     help="netatlas --syn vs connect vs nmap -sS vs zmap (default "
                          "127.33.0.0/16 x port 80)")
     ap.add_argument("--no-zmap", action="store_true")
+    ap.add_argument("--no-retry-column", action="store_true",
+                    help="--syn: no '--syn --retries 0' column (zmap's terms: one probe, "
+                         "the whole cooldown)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="--syn: run the whole comparison N times, then the medians")
     ap.add_argument("--method", default="connect", help=argparse.SUPPRESS)

@@ -407,7 +407,7 @@ TPACKET_V2 = 1
 TP_STATUS_USER = 1
 FRAME = 256  # a frame: tpacket2_hdr (32) + sockaddr_ll, the packet at NET (80) on
 NET = 80  # TPACKET_ALIGN(TPACKET2_HDRLEN + 16) for a SOCK_DGRAM socket, no reserve
-RING_FRAMES = 16384  # 4 MiB: replies to 16 batches of 1024 between two reads
+RING_FRAMES = 16384  # 4 MiB at least (4 batches' replies)
 _BLOCK = 1 << 16
 
 

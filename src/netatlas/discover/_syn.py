@@ -119,6 +119,10 @@ _BLOCK = struct.Struct("!IH")  # a hash input: address, port (then zeros to 16 b
 _BACKOFF_MIN = 0.001
 _BACKOFF_MAX = 0.5
 _HEARTBEAT = 0.25
+# probes per sendmmsg batch (when the rate allows): per batch there are a few numpy
+# calls and a hand-off to the sender threads; 4096 against 1024 cut a /12 on loopback
+# from 1.56 to 1.42 s in-process (two senders)
+BATCH = 4096
 
 
 class _Layout:
@@ -267,7 +271,8 @@ def _receiver(sock: socket.socket, size: int) -> raw.RingReceiver | raw.BatchRec
     """A ring shared with the kernel where it works, else ``recvmmsg``."""
     if raw.ring_supported():
         try:
-            return raw.RingReceiver(sock, raw.RING_FRAMES, size)
+            # room for the replies to a few batches between two reads
+            return raw.RingReceiver(sock, max(raw.RING_FRAMES, 4 * size), size)
         except OSError:  # an old kernel, no memory to lock: read with system calls
             pass
     return raw.BatchReceiver(sock, size)
@@ -340,7 +345,7 @@ class SynDiscoverer:
 
     def __init__(self, locate: Locate, allowed: Sequence[tuple[int, int]],
                  rate: float | None = None, timeout: float = 1.0, retries: int = 0, *,
-                 batch: int = 1024, bucket: RateBucket | None = None,
+                 batch: int = BATCH, bucket: RateBucket | None = None,
                  key: bytes | None = None, shard: tuple[int, int] = (0, 1),
                  senders: int | None = None) -> None:
         if rate is not None and rate <= 0:
