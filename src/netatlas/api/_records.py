@@ -7,7 +7,7 @@ import hashlib
 import ipaddress
 from typing import Any
 
-from netatlas.interop.shodan_elastic import to_shodan as elastic_to_shodan
+from netatlas.interop import shodan_sections
 from netatlas.store import FacetValue
 
 MAX_FACETS = 10
@@ -83,8 +83,7 @@ def shodan_banner(rec: dict[str, Any]) -> dict[str, Any]:
     out["_shodan"] = {"id": f"{rec.get('scan_id', '')}:{rec['ip_str']}:{rec['port']}",
                       "module": rec.get("service") or "", "crawler": "netatlas",
                       "ptr": False, "options": {}}
-    if isinstance(out.get("elastic"), dict):  # Shodan's cluster / indices / nodes shape
-        out["elastic"] = elastic_to_shodan(out["elastic"])
+    shodan_sections.to_shodan(out)  # elastic, cassandra, mongodb, ... in Shodan's shapes
     return out
 
 

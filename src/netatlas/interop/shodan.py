@@ -3,9 +3,10 @@
 mostly netatlas's own): ``ip_str`` / ``ip``, ``port``, ``transport``, ``timestamp``,
 ``data``, ``product``, ``version``, ``cpe``, ``hostnames``, ``org``, ``isp``, ``asn``,
 ``location``, ``tags``, ``vulns``, ``_shodan.module``, and protocol sections (``http``,
-``ssl``, ``ssh``, ...), kept as sections. Shodan's ``elastic`` (``cluster``, ``indices``,
-``nodes``) becomes netatlas's ``elastic`` section (shodan_elastic.py): searchable with
-``elastic.*`` and rated as the grabber's would be.
+``ssl``, ``ssh``, ...), kept as sections. The properties netatlas's grabbers also
+write under their own shape — ``elastic``, ``cassandra``, ``mongodb``, ``redis``,
+``mqtt``, ``ftp``, ``rsync`` — become netatlas's sections (shodan_sections.py, one
+translator each): searchable with their fields and rated as the grabber's would be.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import IO, Any
 
 from netatlas.model import Observation
 
-from . import shodan_elastic
+from . import shodan_sections
 from ._common import (
     MAX_DATA,
     MAX_LIST,
@@ -73,8 +74,9 @@ def _vulns(value: Any) -> dict[str, dict[str, Any]]:
 
 
 def _section(value: dict[str, Any], name: str, rec: dict[str, Any]) -> dict[str, Any]:
-    if name == "elastic":
-        return shodan_elastic.from_shodan(value, text(rec.get("product")))
+    translated = shodan_sections.from_shodan(name, value, rec)
+    if translated is not None:
+        return translated
     out = dict(value)
     if name == "http":
         if isinstance(out.get("html"), str):

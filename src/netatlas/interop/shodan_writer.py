@@ -1,7 +1,8 @@
 """``export --format shodan``: gzip'd JSON lines of Shodan banners, the file
 ``shodan download`` writes, so the official ``shodan parse`` / ``shodan convert`` (and
-``netatlas import``) read netatlas's map. The ``elastic`` section goes out in Shodan's
-shape (``cluster``, ``indices``, ``nodes``: shodan_elastic.py)."""
+``netatlas import``) read netatlas's map. Sections Shodan has a property for
+(``elastic``, ``cassandra``, ``mongodb``, ``redis``, ``mqtt``, ``ftp``, ``rsync``) go out
+in Shodan's shape (shodan_sections.py)."""
 
 from __future__ import annotations
 
