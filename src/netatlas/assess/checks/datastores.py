@@ -121,10 +121,19 @@ def mongodb_exposed(obs: Observation) -> str | None:
     # hello and buildInfo are answered before authentication: this proves the server
     # talks to the network, not that its data is readable (that is never tried).
     m = sec(obs, "mongodb")
-    if m.get("buildinfo_answered") is True:
-        return (f"hello and buildInfo answered to an unauthenticated client (version "
-                f"{quote(m.get('version'))}); data access not tested")
-    return None
+    if m.get("buildinfo_answered") is not True:
+        return None
+    said = (f"hello and buildInfo answered to an unauthenticated client (version "
+            f"{quote(m.get('version'))})")
+    # an imported Shodan banner may say what listDatabases answered (its crawler asks)
+    dbs = [d for d in m.get("databases") or [] if isinstance(d, dict)]
+    if dbs:
+        count = m.get("database_count")
+        names = ", ".join(str(d.get("name")) for d in dbs[:3])
+        return (f"{said}; listDatabases answered (per the import) "
+                f"{count if isinstance(count, int) else len(dbs)} database(s): "
+                f"{quote(names, 60)}")
+    return f"{said}; data access not tested"
 
 
 def cassandra_no_auth(obs: Observation) -> str | None:
@@ -134,6 +143,11 @@ def cassandra_no_auth(obs: Observation) -> str | None:
     if c.get("auth_required") is not False:
         return None
     name = "ScyllaDB" if c.get("scylla") else "Cassandra"
+    if c.get("thrift") is True:  # an imported Shodan banner: learnt over Thrift (9160)
+        keyspaces = [str(k) for k in c.get("keyspaces") or []]
+        return (f"{name} Thrift describe_keyspaces answered without login (per the "
+                f"import): {len(keyspaces)} keyspace(s) {quote(', '.join(keyspaces[:4]), 60)}"
+                + (f", cluster {quote(c['cluster_name'], 40)}" if c.get("cluster_name") else ""))
     said = [f"CQL {quote(c['cql_version'], 20)}"] if c.get("cql_version") else []
     if c.get("release_version") and not c.get("scylla"):
         said.append(f"release_version {quote(c['release_version'], 20)}")
