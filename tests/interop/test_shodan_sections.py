@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from netatlas.assess import assess
-from netatlas.grab.protocols import ftp, mongodb, mqtt, redis, rsync
+from netatlas.grab.protocols import ftp, mongodb, mqtt, redis, rsync, snmp
 from netatlas.interop import import_file
 from netatlas.interop.reidentify import Reidentifier
 from netatlas.interop.shodan import convert
@@ -34,6 +34,8 @@ from tests.grab.test_ftp import FEAT
 from tests.grab.test_redis import REPLY as REDIS_INFO
 from tests.grab.test_rsync import GREETING as RSYNC_GREETING
 from tests.grab.test_rsync import LISTING as RSYNC_LISTING
+from tests.grab.test_snmp import REPORT as SNMP_REPORT
+from tests.grab.test_snmp import V2C as SNMP_V2C
 from tests.query.test_protocol_fields import RECORDS
 
 
@@ -129,7 +131,14 @@ RSYNC = _banner(
     "192.0.2.15", 873, "rsync", "@RSYNCD: 31.0\npub\tpublic files\nbackup\t\n",
     product="rsyncd",
     rsync={"authentication": False, "modules": {"pub": "public files", "backup": ""}})
-BANNERS = [CASSANDRA, MONGODB, REDIS, MQTT, FTP, RSYNC]
+# Shodan's `snmp` object: the system group as strings (models/services/snmp.go).
+SNMP = _banner(
+    "192.0.2.16", 161, "snmp", "SNMP:\n  Versions:\n    1\n    2\n",
+    transport="udp",
+    snmp={"description": "Linux edge-gw 5.10.0 #1 SMP x86_64", "contact": "noc@example.org",
+          "location": "rack 4", "name": "edge-gw", "uptime": "1739512",
+          "objectid": "1.3.6.1.4.1.8072.3.2.10", "services": "72"})
+BANNERS = [CASSANDRA, MONGODB, REDIS, MQTT, FTP, RSYNC, SNMP]
 
 EXPECTED: dict[str, dict[str, Any]] = {  # what netatlas makes of each object
     "cassandra": {"cluster_name": "Prod Cluster",
@@ -164,6 +173,10 @@ EXPECTED: dict[str, dict[str, Any]] = {  # what netatlas makes of each object
         "EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]},
     "rsync": {"auth_required": False, "modules": [
         {"name": "pub", "comment": "public files"}, {"name": "backup", "comment": ""}]},
+    "snmp": {"sys_descr": "Linux edge-gw 5.10.0 #1 SMP x86_64",
+             "sys_contact": "noc@example.org", "sys_location": "rack 4",
+             "sys_name": "edge-gw", "sys_uptime": "1739512",
+             "sys_object_id": "1.3.6.1.4.1.8072.3.2.10"},
 }
 
 
@@ -200,10 +213,11 @@ def test_import_reidentify_search(store: Store, tmp_path: Path) -> None:
             ("risk:redis-no-auth", 6379), ("mqtt.anonymous:true", 1883),
             ("risk:mqtt-anonymous", 1883), ("risk:ftp-anonymous", 21),
             ("risk:cleartext-login", 21), ("rsync.module:pub", 873),
-            ("risk:rsync-anonymous-modules", 873)):
+            ("risk:rsync-anonymous-modules", 873), ("snmp.sys_descr:*edge-gw*", 161)):
         found = store.search(query, limit=10)
         assert [r["port"] for r in found] == [port], query
     assert store.count("mongodb.version:>=4.1") == 0
+    assert store.count("risk:snmp-public") == 0  # which community Shodan used is not said
     (c,) = store.search("risk:cassandra-no-auth")
     said = next(r for r in c["risks"] if r["id"] == "cassandra-no-auth")["evidence"]
     assert "Thrift" in said and "customers" in said and "STARTUP" not in said
@@ -243,6 +257,9 @@ def _grabbed() -> dict[str, dict[str, Any]]:
         "mqtt-shut": mqtt.parse_connack(b"\x20\x02\x00\x05"),
         "ftp": ftp_section,
         "rsync": rsync_section,
+        "snmp": {**snmp.parse_report(SNMP_REPORT, 0x986754), **snmp.section_from(
+            snmp.parse_response(SNMP_V2C, 0xE20296)["values"]), "community": "public",
+            "versions": ["v2c", "v3"], "community_public": True},
     }
 
 
@@ -261,7 +278,8 @@ def test_a_grabbed_section_goes_out_and_comes_back(label: str) -> None:
 def test_the_export_is_in_shodans_shape() -> None:
     rec = {"ip_str": "127.20.3.1", "port": 0, "timestamp": "2026-12-06T00:00:00+00:00"}
     out = {label: _export([{**rec, label.split("-")[0]: GRABBED[label]}])[0]
-           for label in ("cassandra-open", "mongodb", "redis", "mqtt-open", "ftp", "rsync")}
+           for label in ("cassandra-open", "mongodb", "redis", "mqtt-open", "ftp", "rsync",
+                  "snmp")}
     assert out["cassandra-open"]["cassandra"]["name"] == "Test Cluster"
     build = out["mongodb"]["mongodb"]["buildInfo"]
     assert build["version"] == "7.0.2" and build["gitVersion"] == "3b3f4f6"
@@ -274,6 +292,7 @@ def test_the_export_is_in_shodans_shape() -> None:
         {"topic": "$SYS/broker/version", "payload": "mosquitto 2.0.11"}]
     assert out["ftp"]["ftp"]["features"]["REST"] == {"parameters": ["STREAM"]}
     assert out["rsync"]["rsync"]["modules"] == {"pub": "public files", "priv": "private"}
+    assert out["snmp"]["snmp"]["name"] == "lab-snmp" and out["snmp"]["snmp"]["uptime"] == "10969"
 
 
 def test_redis_sections_cover_info_keys() -> None:
@@ -284,7 +303,7 @@ def test_shodan_parse_reads_the_export_and_import_gives_it_back(
         store: Store, tmp_path: Path) -> None:
     when = datetime(2026, 12, 6, tzinfo=UTC)
     ports = {"cassandra-open": 9042, "mongodb": 27017, "redis": 6379, "mqtt-open": 1883,
-             "ftp": 21, "rsync": 873}
+             "ftp": 21, "rsync": 873, "snmp": 161}
     for label, port in ports.items():
         name = label.split("-")[0]
         store.add(Observation(ip="127.20.3.1", port=port, transport="tcp", timestamp=when,
@@ -295,7 +314,7 @@ def test_shodan_parse_reads_the_export_and_import_gives_it_back(
     with dump.open("wb") as f:
         assert write(store.iter_search(""), f) == len(ports)
     fields = ("port,cassandra.name,mongodb.buildInfo.version,redis.server.redis_version,"
-              "redis.server.arch_bits,mqtt.code,ftp.anonymous,rsync.modules.pub")
+              "redis.server.arch_bits,mqtt.code,ftp.anonymous,rsync.modules.pub,snmp.name")
     env = {**os.environ, "HOME": str(tmp_path)}
     parsed = subprocess.run(
         [sys.executable, "-m", "shodan", "parse", "--fields", fields, "--separator", "|",
@@ -308,6 +327,7 @@ def test_shodan_parse_reads_the_export_and_import_gives_it_back(
     assert rows["1883"][5] == ""  # code 0: `shodan parse` prints nothing for a falsy value
     assert rows["21"][6] == "True"
     assert rows["873"][7] == "public files"
+    assert rows["161"][8] == "lab-snmp"
     # and back: the same sections
     again = tmp_path / "again.db"
     s2 = open_store(again)
@@ -346,6 +366,8 @@ HOSTILE: list[tuple[str, Any]] = [
     ("rsync", {"authentication": 0, "modules": {"m" * 1000: ["c"], "": "x"},
                "module_replies": {"m": "OK"}}),
     ("rsync", {"modules": {f"m{i}": "c" for i in range(100_000)}}),
+    ("snmp", {"description": {"x": 1}, "uptime": True, "name": "n" * 100_000,
+              "versions": "v2c", "sys_uptime": [1]}),
 ]
 
 

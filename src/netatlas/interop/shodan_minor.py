@@ -1,7 +1,7 @@
 """The small Shodan banner properties netatlas also writes — ``mqtt``, ``ftp``,
-``rsync`` — each a pair of short converters in one table (shodan_sections.py registers
-them). Shodan's shapes as the Go client github.com/shadowscatcher/shodan types the
-Datapedia's properties (models/services/mqtt.go, ftp.go, rsync.go); LeakLooker
+``rsync``, ``snmp`` — each a pair of short converters in one table (shodan_sections.py
+registers them). Shodan's shapes as the Go client github.com/shadowscatcher/shodan types
+the Datapedia's properties (models/services/mqtt.go, ftp.go, rsync.go, snmp.go); LeakLooker
 (github.com/woj-ciech/LeakLooker) reads ``rsync.authentication`` and ``rsync.modules``
 the same way. As for the larger ones, what netatlas knows and Shodan has no key for is
 written beside Shodan's keys under netatlas's names, and read back: export then import
@@ -145,8 +145,48 @@ def rsync_out(section: Shape) -> Shape:
     return out
 
 
+# -- snmp -------------------------------------------------------------------------------
+# Shodan: the system group as strings — ``description``, ``contact``, ``location``,
+# ``name``, ``uptime``, ``objectid``, ``services`` (and the ORTable's first row). netatlas
+# (grab/protocols/snmp.py): the same group as ``sys_*``, with the SNMP versions and
+# community that answered. Which community Shodan's crawler used is not said, so an
+# import does not claim ``community_public`` (snmp-public needs the grabber's own word).
+_SNMP = {"description": "sys_descr", "contact": "sys_contact", "location": "sys_location",
+         "name": "sys_name", "uptime": "sys_uptime", "objectid": "sys_object_id"}
+
+
+def _scalar_or_text(v: Any) -> Any:
+    return v if isinstance(v, int) and not isinstance(v, bool) else text(v, 1024)
+
+
+_SNMP_OWN: dict[str, Check] = {
+    "sys_uptime": _scalar_or_text, "version_tag": text, "community": text,
+    "versions": texts, "community_public": flag, "engine_id": text, "engine_vendor": text,
+    "engine_enterprise": count, "engine_format": text, "engine_ipv4": text,
+    "engine_mac": text, "engine_text": text, "engine_boots": count, "engine_time": count,
+    "report_oid": text}
+
+
+def snmp_in(value: Shape, banner: Shape) -> Shape:
+    out: Shape = {ours: got for theirs, ours in _SNMP.items()
+                  if (got := text(value.get(theirs), 1024))}
+    out.update(own(value, _SNMP_OWN))
+    return out
+
+
+def snmp_out(section: Shape) -> Shape:
+    out: Shape = {}
+    for theirs, ours in _SNMP.items():
+        v = section.get(ours)
+        if isinstance(v, str | int) and not isinstance(v, bool):
+            out[theirs] = str(v)  # Shodan's are strings; the type goes back as our own
+    put(out, section, _SNMP_OWN)
+    return out
+
+
 TRANSLATORS: dict[str, tuple[Callable[[Shape, Shape], Shape], Callable[[Shape], Shape]]] = {
     "mqtt": (mqtt_in, mqtt_out),
     "ftp": (ftp_in, ftp_out),
     "rsync": (rsync_in, rsync_out),
+    "snmp": (snmp_in, snmp_out),
 }
