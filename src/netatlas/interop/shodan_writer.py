@@ -1,7 +1,7 @@
 """``export --format shodan``: gzip'd JSON lines of Shodan banners, the file
 ``shodan download`` writes, so the official ``shodan parse`` / ``shodan convert`` (and
 ``netatlas import``) read netatlas's map. Sections Shodan has a property for
-(``elastic``, ``cassandra``, ``mongodb``, ``redis``, ``mqtt``, ``ftp``, ``rsync``) go out
+(``elastic``, ``cassandra``, ``mongodb``, ``redis``, ``mqtt``, ``ftp``, ``rsync``, ``snmp``) go out
 in Shodan's shape (shodan_sections.py)."""
 
 from __future__ import annotations
