@@ -230,3 +230,22 @@ def test_packed_values_are_small_and_hostile_ones_fail_cleanly() -> None:
         d.unpack(ZSTD + bomb)
     with pytest.raises(zstandard.ZstdError):
         d.unpack(ZSTD + b"\x28\xb5\x2f\xfd garbage")
+
+
+def test_a_sample_zstd_refuses_is_not_taken_again_every_batch(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    d = Dictionaries(lambda _: None)
+    varied = [_banner(i, 0) for i in range(dictpack.TRAIN_MAX)]
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise zstandard.ZstdError("cannot train dict: Src size is incorrect")
+
+    monkeypatch.setattr(dictpack.zstandard, "train_dictionary", refuse)
+    assert d.collect("banner", varied)
+    assert d.train("banner", dictpack.FIRST_ID + 1) is None
+    assert not d.trained("banner") and d.pack("banner", varied[0]) is None
+    monkeypatch.undo()
+    for _ in range(dictpack.TRAIN_BACKOFF // len(varied)):
+        assert not d.collect("banner", varied)  # let by, not sampled
+    assert d.collect("banner", varied) or d.collect("banner", varied)
+    assert d.train("banner", dictpack.FIRST_ID + 1) is not None

@@ -27,6 +27,9 @@ TRAIN_SAMPLES = 1_000  # enough for a dictionary that holds up (measured: 100 ->
 # 1,000 -> 70 B, 4,000 -> 68 B per record); training them takes ~20 ms, and training
 # time grows with the sample (a whole 20,000-row batch: 190 ms), so no more are kept
 TRAIN_MAX = 4 * TRAIN_SAMPLES
+# Values of a kind let by after a sample zstd refused to train on, before sampling
+# again: a retry every batch would cost each one the training time
+TRAIN_BACKOFF = 100_000
 DICT_BYTES = {"banner": 65_536, "record": 16_384, "facets": 16_384}
 LEVEL = 3
 # zstd leaves ids below 32768 to a registry it never set up; ours start above it
@@ -51,6 +54,7 @@ class Dictionaries:
         self._packers: dict[str, zstandard.ZstdCompressor] = {}
         self._samples: dict[str, list[bytes | bytearray | memoryview]] = {
             kind: [] for kind in KINDS}
+        self._skip = dict.fromkeys(KINDS, 0)  # values to let by before sampling again
         self._lock = threading.Lock()
         self._local = threading.local()
 
@@ -72,6 +76,9 @@ class Dictionaries:
         enough to ``train`` one."""
         if kind in self._packers:
             return False
+        if self._skip[kind] > 0:
+            self._skip[kind] -= len(values)
+            return False
         samples = self._samples[kind]
         samples.extend(v for v in values[:TRAIN_MAX - len(samples)] if v)
         return len(samples) >= TRAIN_SAMPLES
@@ -85,6 +92,7 @@ class Dictionaries:
             zdict = zstandard.train_dictionary(DICT_BYTES[kind], samples, dict_id=dict_id,
                                                level=LEVEL)
         except zstandard.ZstdError:
+            self._skip[kind] = TRAIN_BACKOFF
             return None
         return zdict.as_bytes()
 
