@@ -227,8 +227,8 @@ def test_import_reidentify_search(store: Store, tmp_path: Path) -> None:
 
 
 def test_the_section_not_the_data_rates_redis() -> None:
-    """redis-no-auth from the translated object alone (reidentify rebuilds a section
-    from INFO's text only when the record has none)."""
+    """redis-no-auth from the translated object alone, with no INFO text in `data` to
+    rebuild from (test_shodan_reidentify: the two together)."""
     obs = convert({**copy.deepcopy(REDIS), "data": ""})
     assert "redis-no-auth" in {f.id for f in assess(obs)}
 

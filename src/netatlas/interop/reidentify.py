@@ -4,7 +4,10 @@ may be anywhere).
 
 The protocol parsers the grabbers use on live replies (sans-IO) rebuild sections from
 the banner where the producer kept only text: a Redis ``INFO`` reply (Shodan keeps its
-body), an SSH identification line, an HTTP response head. Then ``identify`` and
+body), an SSH identification line, an HTTP response head. Where the producer also wrote
+the section (Shodan's ``redis`` object, translated), the two are joined, the banner's
+parse winning where both say something: Shodan's object may hold one field of INFO's
+many, its ``data`` all of them. Then ``identify`` and
 ``assess`` run as in a scan, and CVEs are matched from the offline feed when loaded.
 What identification names replaces the producer's guess; what it cannot name keeps
 the producer's.
@@ -39,13 +42,25 @@ def _redis(data: bytes) -> dict[str, Any] | None:
     return section if section.get("info") or section.get("error") else None
 
 
+def _union(have: Any, parsed: dict[str, Any]) -> dict[str, Any]:
+    """A section the producer wrote (Shodan's object, translated: often sparse) and the
+    one the grabber's parser reads out of the banner, together; the parse wins where
+    both say something (it is the server's own words), the producer fills the rest
+    (Shodan's ``keyspace``, ``keys``; fields its cut ``data`` lost)."""
+    if not isinstance(have, dict):
+        return parsed
+    out = {**have, **parsed}
+    for key, value in parsed.items():
+        if isinstance(value, dict) and isinstance(have.get(key), dict):
+            out[key] = {**have[key], **value}
+    return out
+
+
 def rebuild_sections(obs: Observation) -> None:
     """Sections the banner itself proves, where the record lacks them."""
     data = obs.data
-    redis = obs.sections.get("redis")
-    if (not isinstance(redis, dict) or not redis.get("info")) \
-            and obs.service in (None, "redis") and (section := _redis(data)):
-        obs.sections["redis"] = section
+    if obs.service in (None, "redis") and (section := _redis(data)):
+        obs.sections["redis"] = _union(obs.sections.get("redis"), section)
         obs.service = obs.service or "redis"
     if "ssh" not in obs.sections and data.startswith(b"SSH-"):
         with contextlib.suppress(ProtocolError):
