@@ -97,3 +97,79 @@ def test_an_object_without_parseable_data_is_kept() -> None:
     rebuild_sections(obs)
     assert obs.sections["redis"] == {"auth_required": False,
                                      "info": {"redis_version": "6.2.6"}}
+
+
+# Shodan's FTP banner: `data` is "the welcome string and results from running a few
+# commands" (https://blog.shodan.io/what-is-a-banner: the greeting, the anonymous
+# login's reply, HELP; Shodan users search its text for "Anonymous user logged in"), the
+# `ftp` object `anonymous` and FEAT as {name: {parameters}} (models/services/ftp.go of
+# github.com/shadowscatcher/shodan). Replies as vsftpd 3.0.3 words them; FEAT in the
+# server's order, the object's keys sorted as a Go map is written.
+FTP_DATA = (
+    "220 (vsFTPd 3.0.3)\r\n230 Login successful.\r\n"
+    "214-The following commands are recognized.\r\n ABOR ACCT ALLO APPE CDUP CWD  DELE"
+    " EPRT EPSV FEAT HELP LIST MDTM MKD\r\n214 Help OK.\r\n"
+    "211-Features:\r\n EPRT\r\n EPSV\r\n MDTM\r\n PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n"
+    " UTF8\r\n211 End\r\n")
+FTP = {"_shodan": {"id": "id-21", "module": "ftp", "crawler": "c" * 40, "options": {}},
+       "ip_str": "192.0.2.61", "port": 21, "transport": "tcp",
+       "timestamp": "2026-11-30T08:14:55.118284", "data": FTP_DATA,
+       "ftp": {"anonymous": True, "features_hash": -1226918487, "features": {
+           k: {"parameters": p} for k, p in sorted({
+               "UTF8": [], "EPRT": [], "EPSV": [], "MDTM": [], "PASV": [],
+               "REST": ["STREAM"], "SIZE": [], "TVFS": []}.items())}}}
+FEAT_SAID = ["EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "TVFS", "UTF8"]
+
+# Shodan's rsync banner: the `rsync` object's `authentication` and `modules` {name:
+# comment} (models/services/rsync.go; LeakLooker reads both); `data` the daemon's own
+# greeting and listing, as netatlas's grabber keeps them too (grab/protocols/rsync.py).
+# The greeting is rsync 3.4.1's (protocol 32 with its digest list, as
+# rapid7/metasploit-framework#21793 records it); the listing's form is rsyncd's (MOTD,
+# a blank line, name<TAB>comment, @RSYNCD: EXIT).
+RSYNC_DATA = ("@RSYNCD: 32.0 sha512 sha256 sha1 md5 md4\nWelcome to the mirror\n\n"
+              "pub            \tpublic files\nbackup         \t\n@RSYNCD: EXIT\n")
+RSYNC = {"_shodan": {"id": "id-873", "module": "rsync", "crawler": "c" * 40, "options": {}},
+         "ip_str": "192.0.2.62", "port": 873, "transport": "tcp",
+         "timestamp": "2026-11-30T08:14:55.118284", "data": RSYNC_DATA,
+         "rsync": {"authentication": False,
+                   "modules": {"backup": "", "pub": "public files", "old": "retired"}}}
+
+
+def test_reidentify_joins_ftp_and_rsync_data_with_their_objects(
+        store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "s.json.gz"
+    path.write_bytes(gzip.compress("".join(json.dumps(b) + "\n" for b in (FTP, RSYNC))
+                                   .encode()))
+    report = import_file(store, str(path), transform=Reidentifier(store))
+    assert report.error is None and report.imported == 2
+    (f,) = store.search("risk:ftp-anonymous")
+    assert f["ftp"]["banner"] == "(vsFTPd 3.0.3)" and f["ftp"]["code"] == 220
+    assert f["ftp"]["features"] == FEAT_SAID  # the server's order, not the object's
+    assert f["ftp"]["anonymous"] is True  # the object's: the text does not say which
+    assert f["product"] == "vsftpd" and f["version"] == "3.0.3"  # from the greeting
+    assert store.count("risk:cleartext-login port:21") == 1
+    (r,) = store.search("risk:rsync-anonymous-modules")
+    section = r["rsync"]
+    assert (section["protocol"], section["version"]) == (32, "32.0")
+    assert section["digests"] == ["sha512", "sha256", "sha1", "md5", "md4"]
+    assert section["motd"] == "Welcome to the mirror" and section["listing_complete"]
+    assert section["auth_required"] is False
+    # the listing's order, then what only the object names
+    assert section["modules"] == [{"name": "pub", "comment": "public files"},
+                                  {"name": "backup", "comment": ""},
+                                  {"name": "old", "comment": "retired"}]
+    assert store.count("rsync.module:old") == 1
+
+
+def test_a_greeting_alone_does_not_erase_the_objects_modules() -> None:
+    obs = convert({**copy.deepcopy(RSYNC), "data": "@RSYNCD: 31.0\n"})
+    rebuild_sections(obs)
+    assert obs.sections["rsync"]["protocol"] == 31
+    assert [m["name"] for m in obs.sections["rsync"]["modules"]] == ["backup", "pub", "old"]
+
+
+def test_an_ftp_like_greeting_of_an_unnamed_service_is_not_taken_for_ftp() -> None:
+    obs = convert({"ip_str": "192.0.2.63", "port": 25, "timestamp": "2026-11-30T08:14:55",
+                   "data": "220 mail.example.test ESMTP Postfix\r\n"})
+    rebuild_sections(obs)
+    assert "ftp" not in obs.sections

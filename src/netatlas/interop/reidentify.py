@@ -4,10 +4,11 @@ may be anywhere).
 
 The protocol parsers the grabbers use on live replies (sans-IO) rebuild sections from
 the banner where the producer kept only text: a Redis ``INFO`` reply (Shodan keeps its
-body), an SSH identification line, an HTTP response head. Where the producer also wrote
-the section (Shodan's ``redis`` object, translated), the two are joined, the banner's
-parse winning where both say something: Shodan's object may hold one field of INFO's
-many, its ``data`` all of them. Then ``identify`` and
+body), an FTP greeting and replies, an rsync greeting and module listing, an SSH
+identification line, an HTTP response head. Where the producer also wrote the section
+(Shodan's ``redis``, ``ftp``, ``rsync`` objects, translated), the two are joined, the
+banner's parse winning where both say something (banner_sections.py): Shodan's object
+may hold one field of INFO's many, its ``data`` all of them. Then ``identify`` and
 ``assess`` run as in a scan, and CVEs are matched from the offline feed when loaded.
 What identification names replaces the producer's guess; what it cannot name keeps
 the producer's.
@@ -16,52 +17,27 @@ the producer's.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from netatlas.assess import CveDB, assess
 from netatlas.grab.codecs.httpparse import parse_response
 from netatlas.grab.engine.errors import ProtocolError
-from netatlas.grab.protocols.redis import parse_info_reply
 from netatlas.grab.protocols.ssh import parse_ident
 from netatlas.identify import Identifier
 from netatlas.model import Endpoint, GrabResult, Observation
 from netatlas.store import Store
 
-
-def _redis(data: bytes) -> dict[str, Any] | None:
-    if data.startswith((b"$", b"-")):
-        reply = data
-    elif b"redis_version:" in data:  # INFO's body without RESP framing (Shodan)
-        reply = b"$%d\r\n%s\r\n" % (len(data), data)
-    else:
-        return None
-    try:
-        section = parse_info_reply(reply)
-    except ProtocolError:
-        return None
-    return section if section.get("info") or section.get("error") else None
-
-
-def _union(have: Any, parsed: dict[str, Any]) -> dict[str, Any]:
-    """A section the producer wrote (Shodan's object, translated: often sparse) and the
-    one the grabber's parser reads out of the banner, together; the parse wins where
-    both say something (it is the server's own words), the producer fills the rest
-    (Shodan's ``keyspace``, ``keys``; fields its cut ``data`` lost)."""
-    if not isinstance(have, dict):
-        return parsed
-    out = {**have, **parsed}
-    for key, value in parsed.items():
-        if isinstance(value, dict) and isinstance(have.get(key), dict):
-            out[key] = {**have[key], **value}
-    return out
+from .banner_sections import PARSERS, union
 
 
 def rebuild_sections(obs: Observation) -> None:
     """Sections the banner itself proves, where the record lacks them."""
     data = obs.data
-    if obs.service in (None, "redis") and (section := _redis(data)):
-        obs.sections["redis"] = _union(obs.sections.get("redis"), section)
-        obs.service = obs.service or "redis"
+    for name, (parse, unnamed) in PARSERS.items():
+        said = obs.service == name or (obs.service is None and unnamed)
+        if said and (section := parse(data)):
+            obs.sections[name] = union(obs.sections.get(name), section)
+            obs.service = name
+            break
     if "ssh" not in obs.sections and data.startswith(b"SSH-"):
         with contextlib.suppress(ProtocolError):
             obs.sections["ssh"] = parse_ident(data.split(b"\n", 1)[0])
