@@ -5,8 +5,9 @@ mostly netatlas's own): ``ip_str`` / ``ip``, ``port``, ``transport``, ``timestam
 ``location``, ``tags``, ``vulns``, ``_shodan.module``, and protocol sections (``http``,
 ``ssl``, ``ssh``, ...), kept as sections. The properties netatlas's grabbers also
 write under their own shape — ``elastic``, ``cassandra``, ``mongodb``, ``redis``,
-``mqtt``, ``ftp``, ``rsync``, ``snmp`` — become netatlas's sections (shodan_sections.py, one
-translator each): searchable with their fields and rated as the grabber's would be.
+``mqtt``, ``ftp``, ``rsync``, ``snmp``, ``smb`` — become netatlas's sections
+(shodan_sections.py, one translator each): searchable with their fields and rated as
+the grabber's would be.
 """
 
 from __future__ import annotations

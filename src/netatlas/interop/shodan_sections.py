@@ -15,7 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import shodan_cassandra, shodan_elastic, shodan_minor, shodan_mongodb, shodan_redis
+from . import (
+    shodan_cassandra,
+    shodan_elastic,
+    shodan_minor,
+    shodan_mongodb,
+    shodan_redis,
+    shodan_smb,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +43,7 @@ TRANSLATORS: dict[str, Translator] = {
     "cassandra": Translator(shodan_cassandra.from_shodan, shodan_cassandra.to_shodan),
     "mongodb": Translator(shodan_mongodb.from_shodan, shodan_mongodb.to_shodan),
     "redis": Translator(shodan_redis.from_shodan, shodan_redis.to_shodan),
+    "smb": Translator(shodan_smb.from_shodan, shodan_smb.to_shodan),
     **{name: Translator(i, o) for name, (i, o) in shodan_minor.TRANSLATORS.items()},
 }
 
