@@ -1,7 +1,8 @@
 """Stateless SYN discovery (ZMap-style): raw SYNs out, kernel-filtered replies in.
 
 Each probe is one 40-byte IPv4+TCP SYN written straight into a batch buffer and sent
-with one ``sendmmsg`` per batch (``_rawnet``). Probes come a batch at a time as arrays
+with ``sendmmsg``, a batch split over one thread per CPU; replies are read from a ring
+shared with the kernel (``_rawnet``). Probes come a batch at a time as arrays
 (positions, addresses, ports: ``TargetSpace.batches``), and are checked, hashed and
 written as arrays (numpy), as replies are parsed and checked: no Python per probe but
 for a SYN-ACK (an Endpoint is built for an open port only). A stream of
@@ -27,8 +28,9 @@ does for ``nmap -sS``; nothing on the machine is changed.
 
 What is kept is per batch, not per probe: the first position and the deadline of each
 batch in flight (the resume watermark: a batch is finished ``timeout`` seconds after its
-last send — the cooldown), and, only with ``retries``, 7 bytes per probe of the batch:
-its destination address (4) and port (2) and whether it answered (1), plus, when the
+last send — the cooldown — or, with ``retries``, as soon as all its probes answered),
+and, only with ``retries``, 7 bytes per probe of the batch: its destination address (4)
+and port (2) and whether it answered (1), plus, when the
 batch's positions are not one contiguous run, each one's offset from the first (4). A
 retransmission is rebuilt, not stored: its packet is written from that address, port and
 position by the same code and hashed under the same key as the first send, so it is the
