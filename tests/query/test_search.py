@@ -199,10 +199,11 @@ def test_every_field_is_exercised() -> None:
     from netatlas.query.fields import lookup
 
     from .test_protocol_fields import CASES as PROTOCOL_CASES
+    from .test_section_fields import CASES as SECTION_CASES
     from .test_version_fields import CASES as VERSION_CASES
 
     used = set()
-    for query, _ in CASES + PROTOCOL_CASES + VERSION_CASES:
+    for query, _ in CASES + PROTOCOL_CASES + VERSION_CASES + SECTION_CASES:
         for t in _terms(parse(query).root):
             used.add(t)
     aliases_used = {lookup(n).name for n in used if lookup(n)}  # type: ignore[union-attr]

@@ -206,12 +206,42 @@ _ALL: tuple[Field, ...] = (
     Field("ssl.jarm", "str", _json("ssl.jarm"), "JARM TLS server fingerprint",
           facetable=True),
     # -- other protocols ---------------------------------------------------------------
+    # SNMP's system group (grab/protocols/snmp.py; Shodan's snmp object imports into it)
     Field("snmp.sys_descr", "str", _json("snmp.sys_descr"), "SNMP sysDescr",
           facetable=True),
+    Field("snmp.sys_name", "str", _json("snmp.sys_name"), "SNMP sysName",
+          example="snmp.sys_name:edge-*"),
+    Field("snmp.sys_object_id", "str", _json("snmp.sys_object_id"),
+          "SNMP sysObjectID: the vendor's OID for the device", facetable=True,
+          example="snmp.sys_object_id:1.3.6.1.4.1.9.*"),
+    Field("snmp.sys_location", "str", _json("snmp.sys_location"), "SNMP sysLocation",
+          facetable=True),
+    Field("snmp.sys_contact", "str", _json("snmp.sys_contact"), "SNMP sysContact",
+          facetable=True),
+    # SMB (grab/protocols/smb.py; interop/shodan_smb.py keeps Shodan's os, shares and
+    # anonymous under Shodan's names: the grabber lists no share)
     Field("smb.dialect", "str", _json("smb.dialect"), "negotiated SMB dialect",
           facetable=True),
     Field("smb.signing_required", "bool", _json("smb.signing_required"),
           "the SMB server requires message signing"),
+    Field("smb.smb1", "bool", _json("smb.smb1"),
+          "the SMB server still accepts an SMB1 NEGOTIATE"),
+    Field("smb.null_session", "bool", _json("smb.null_session"),
+          "netatlas's empty-user logon (null session) was granted"),
+    Field("smb.share", "list", _each("smb.shares", member="name"),
+          "a share an imported Shodan banner lists (IPC$, ADMIN$, public, ...)",
+          facetable=True, example="smb.share:backup*"),
+    Field("smb.os", "str", _json("smb.os"), "the OS an imported Shodan SMB banner names",
+          facetable=True, example='smb.os:"Windows Server 2016*"'),
+    Field("smb.anonymous", "bool", _json("smb.anonymous"),
+          "Shodan's anonymous flag of an imported banner (which logon it made is not"
+          " said: not smb.null_session)"),
+    # FTP (grab/protocols/ftp.py; Shodan's ftp object imports into it)
+    Field("ftp.anonymous", "bool", _json("ftp.anonymous"),
+          "the FTP server accepted an anonymous login"),
+    Field("ftp.feature", "list", _each("ftp.features"),
+          "a FEAT line of the FTP server (UTF8, AUTH TLS, REST STREAM, ...)",
+          facetable=True, example='ftp.feature:"AUTH*"'),
     # file and desktop sharing (grab/protocols/rsync.py, portmap.py, x11.py)
     Field("rsync.module", "list", _each("rsync.modules", member="name"),
           "a module the rsync daemon lists to anyone", facetable=True),
@@ -265,6 +295,9 @@ _ALL: tuple[Field, ...] = (
           "true: CQL STARTUP asked for authentication; false: READY to anyone"),
     Field("cassandra.authenticator", "str", _json("cassandra.authenticator"),
           "the authenticator class CQL named", facetable=True),
+    Field("cassandra.keyspace", "list", _each("cassandra.keyspaces"),
+          "a keyspace Thrift's describe_keyspaces listed (an imported Shodan banner)",
+          facetable=True, example="cassandra.keyspace:customers"),
     Field("nats.auth_required", "bool", _json("nats.auth_required"),
           "the NATS server's INFO asks clients to authenticate"),
     Field("nats.server_name", "str", _json("nats.server_name"), "NATS server name",
@@ -289,6 +322,9 @@ _ALL: tuple[Field, ...] = (
           "an Erlang node epmd lists (rabbit, ejabberd, ...)", facetable=True),
     Field("mqtt.anonymous", "bool", _json("mqtt.anonymous"),
           "the MQTT broker accepted a CONNECT without credentials"),
+    Field("mqtt.broker_version", "str", _json("mqtt.broker_version"),
+          "what $SYS/broker/version said (mosquitto version 2.0.18)", facetable=True,
+          example='mqtt.broker_version:"mosquitto version 1.*"'),
     Field("amqp.cluster_name", "str", _json("amqp.cluster_name"),
           "AMQP broker cluster name (RabbitMQ's server properties)", facetable=True),
     Field("amqp.version", "version", _json("amqp.version"),
@@ -302,6 +338,29 @@ _ALL: tuple[Field, ...] = (
     Field("mongodb.version", "version", _json("mongodb.version"),
           "the MongoDB release buildInfo names; compares as a version", facetable=True,
           example="mongodb.version:<6.0"),
+    # what an imported Shodan banner's listDatabases and authentication said (the
+    # grabber lists no database)
+    Field("mongodb.database", "list", _each("mongodb.databases", member="name"),
+          "a database listDatabases named (an imported Shodan banner)", facetable=True,
+          example="mongodb.database:*READ_ME*"),
+    Field("mongodb.auth_required", "bool", _json("mongodb.auth_required"),
+          "Shodan's authentication of an imported banner: the server has it enabled"),
+    # Redis's INFO (grab/protocols/redis.py keeps INFO_KEYS in info; Shodan's redis
+    # object imports into it)
+    Field("redis.version", "version", _json("redis.info.redis_version"),
+          "the Redis release INFO names; compares as a version", facetable=True,
+          example="redis.version:<6.2"),
+    Field("redis.mode", "str", _json("redis.info.redis_mode"),
+          "INFO's redis_mode: standalone, cluster, sentinel", facetable=True),
+    Field("redis.role", "str", _json("redis.info.role"),
+          "INFO's replication role: master, slave", facetable=True),
+    Field("redis.os", "str", _json("redis.info.os"), "the OS INFO names (uname)",
+          facetable=True),
+    Field("redis.auth_required", "bool", _json("redis.auth_required"),
+          "true: INFO was refused for want of credentials (NOAUTH); false: no password"
+          " asked (INFO answered, or protected mode refused it)"),
+    Field("redis.key", "list", _each("redis.keys.data"),
+          "a key name an imported Shodan banner lists", example="redis.key:backup*"),
     # Elasticsearch / OpenSearch over HTTP (grab/protocols/elastic.py): GET / and, when
     # that needed no credentials, _cat/indices
     Field("elastic.cluster_name", "str", _json("elastic.cluster_name"),
