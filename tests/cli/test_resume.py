@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from netatlas.store import open_store
 from tests.cli.test_scan_lab import jsonl, netatlas
 
 pytestmark = pytest.mark.lab
@@ -25,6 +26,20 @@ def scan_args(lab: list[Any]) -> list[str]:
             "--allow", "127.20.0.0/16", "--seed", "7", "--no-grab"]
 
 
+def wait_for_progress(db: str, timeout: float = 60.0) -> None:
+    """Until the store holds a running scan past its first watermark."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        store = open_store(db)
+        try:
+            if any(s.done > 0 for s in store.scans()):
+                return
+        finally:
+            store.close()
+        time.sleep(0.2)
+    pytest.fail("the scan recorded no progress")
+
+
 def test_interrupt_then_resume(lab: list[Any], tmp_path: Path, store_url: str) -> None:
     """On each backend: the interrupted scan's store, resumed, ends as a fresh scan's."""
     scan = scan_args(lab)
@@ -34,7 +49,9 @@ def test_interrupt_then_resume(lab: list[Any], tmp_path: Path, store_url: str) -
         [sys.executable, "-m", "netatlas.cli.main", "scan", *scan, "--rate", "500"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(2.5)
+    # Interrupt once the scan has recorded progress, not after a fixed sleep: on a
+    # loaded machine the interpreter may still be importing at any fixed time.
+    wait_for_progress(db)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
