@@ -9,6 +9,7 @@ measured in the same run.
     .venv/bin/python bench/store_scale.py --backends postgres --keep   # leave the server up
     .venv/bin/python bench/store_scale.py --backends postgres --pg-url postgresql://...
     .venv/bin/python bench/store_scale.py --rows 200000 --compact      # then `store compact`
+    .venv/bin/python bench/store_scale.py --rows 200000 --compact --full  # and then --full
 
 Observations come from ``History`` in bench/_synthetic.py: each endpoint seen 2-5 times in
 weekly rescans (some with a new version or product), TLS certificates shared by many
@@ -371,7 +372,7 @@ def _mark(ok: bool) -> str:
 
 def report(kind: str, target: str, history: History, ingest: Ingest | None,
            earlier: dict[str, Any] | None, ref: Reference | None, timings: list[Timing],
-           walk_note: str, repeat: int, compacted: Compacted | None = None) -> str:
+           walk_note: str, repeat: int, compacted: list[Compacted]) -> str:
     lines = [f"== {kind}: {history.n:,} observations ({history.endpoints:,} endpoints on "
              f"{history.hosts:,} hosts, {history.certs:,} certificates), {target} =="]
     if ingest is not None:
@@ -418,13 +419,11 @@ def report(kind: str, target: str, history: History, ingest: Ingest | None,
                  " returned = rows / count / facet values, matches = count(query)")
     lines += _query_table(timings)
     lines.append(f"  {walk_note}")
-    if compacted is not None:
-        lines += ["", f"after `store compact` ({compacted.seconds:,.1f} s): bytes on disk /"
-                  f" observation {compacted.before / history.n:,.0f} -> "
-                  f"{compacted.after / history.n:,.0f}"
-                  f" ({compacted.before / 1e6:,.1f} -> {compacted.after / 1e6:,.1f} MB);"
-                  " the queries again:"]
-        lines += _query_table(compacted.timings)
+    for c in compacted:
+        lines += ["", f"after `{c.command}` ({c.seconds:,.1f} s): bytes on disk /"
+                  f" observation {c.before / history.n:,.0f} -> {c.after / history.n:,.0f}"
+                  f" ({c.before / 1e6:,.1f} -> {c.after / 1e6:,.1f} MB); the queries again:"]
+        lines += _query_table(c.timings)
     return "\n".join(lines)
 
 
@@ -443,26 +442,29 @@ def _query_table(timings: list[Timing]) -> list[str]:
 
 @dataclass
 class Compacted:
+    command: str  # `store compact` or `store compact --full`
     before: int  # disk bytes
     after: int
     seconds: float
     timings: list[Timing]  # the query mix after it
 
 
-def compact(store: Store, history: History, repeat: int, kind: str) -> Compacted:
-    log(f"[{kind}] store compact")
+def compact(store: Store, history: History, repeat: int, kind: str,
+            full: bool) -> Compacted:
+    command = "store compact --full" if full else "store compact"
+    log(f"[{kind}] {command}")
     before = store.disk_bytes()
     started = time.perf_counter()
-    store.compact()
+    store.compact(full=full)
     seconds = time.perf_counter() - started
     after = store.disk_bytes()
     log(f"[{kind}] compacted in {seconds:,.1f} s; timing queries again")
     timings, _ = time_queries(store, history, repeat)
-    return Compacted(before, after, seconds, timings)
+    return Compacted(command, before, after, seconds, timings)
 
 
 def run_backend(kind: str, target: str, rows: int, seed: int, repeat: int,
-                ref_rows: int, compact_after: bool = False) -> None:
+                ref_rows: int, compact_after: bool = False, full: bool = False) -> None:
     history = History(rows, seed)
     log(f"[{kind}] opening {target}")
     store = open_store(target)
@@ -502,7 +504,9 @@ def run_backend(kind: str, target: str, rows: int, seed: int, repeat: int,
                 log(f"[{kind}] reference: {ref.rate:,.0f} rows/s")
         log(f"[{kind}] timing queries ({repeat} runs each)")
         timings, walk_note = time_queries(store, history, repeat)
-        compacted = compact(store, history, repeat, kind) if compact_after else None
+        # the default compact (searches go on), then --full (a locked rewrite) after it
+        compacted = [compact(store, history, repeat, kind, full=f)
+                     for f in ((False, True) if full else (False,))] if compact_after else []
     finally:
         store.close()
     print(report(kind, store.url, history, ingest, earlier, ref, timings, walk_note, repeat,
@@ -538,6 +542,9 @@ def main() -> None:
     ap.add_argument("--compact", action="store_true",
                     help="then `store compact`: its time, the bytes it gave back, the "
                     "queries again")
+    ap.add_argument("--full", action="store_true",
+                    help="with --compact: then `store compact --full` too (tables rewritten "
+                    "under a lock, space returned to the OS)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--target", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -551,7 +558,7 @@ def main() -> None:
         return
     if args.child:  # one backend, in a process of its own
         run_backend(args.child, args.target, args.rows, args.seed, args.repeat, ref_rows,
-                    args.compact)
+                    args.compact, args.full)
         return
 
     child = [sys.executable, __file__, "--child"]
@@ -596,7 +603,8 @@ def main() -> None:
             cmd = [*child, kind, "--target", target,
                    "--rows", str(args.rows), "--seed", str(args.seed),
                    "--repeat", str(args.repeat), "--ref-rows", str(ref_rows),
-                   *(["--compact"] if args.compact else [])]
+                   *(["--compact"] if args.compact else []),
+                   *(["--full"] if args.full else [])]
             started = time.perf_counter()
             try:
                 code = subprocess.run(cmd, check=False).returncode
