@@ -8,8 +8,6 @@ same section back; hostile objects are cut to the limits and never stop an impor
 from __future__ import annotations
 
 import copy
-import gzip
-import io
 import json
 import os
 import subprocess
@@ -36,6 +34,7 @@ from tests.grab.test_rsync import GREETING as RSYNC_GREETING
 from tests.grab.test_rsync import LISTING as RSYNC_LISTING
 from tests.grab.test_snmp import REPORT as SNMP_REPORT
 from tests.grab.test_snmp import V2C as SNMP_V2C
+from tests.interop.test_shodan_elastic import _export, _gz
 from tests.query.test_protocol_fields import RECORDS
 
 
@@ -178,17 +177,6 @@ EXPECTED: dict[str, dict[str, Any]] = {  # what netatlas makes of each object
              "sys_name": "edge-gw", "sys_uptime": "1739512",
              "sys_object_id": "1.3.6.1.4.1.8072.3.2.10"},
 }
-
-
-def _gz(path: Path, banners: list[dict[str, Any]]) -> Path:
-    path.write_bytes(gzip.compress("".join(json.dumps(b) + "\n" for b in banners).encode()))
-    return path
-
-
-def _export(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = io.BytesIO()
-    write(records, out)
-    return [json.loads(line) for line in gzip.decompress(out.getvalue()).splitlines()]
 
 
 def _name(banner: dict[str, Any]) -> str:

@@ -35,6 +35,7 @@ from tests.grab.test_redis import BODY as REDIS_BODY
 from tests.interop import test_shodan_sections as shodan
 from tests.interop import test_shodan_smb as shodan_smb
 from tests.query.test_protocol_fields import RECORDS as PROTOCOL_RECORDS
+from tests.query.test_search import _terms
 from tests.stores import BACKENDS, _new_store_url
 
 # The fields this file covers (tests/query/test_protocol_fields.py leaves them to it).
@@ -214,18 +215,6 @@ def test_facet_values(section_store: Store, name: str) -> None:
     for query in ("", "port:>=1"):
         got = {f.value: f.count for f in section_store.facets(query, [name], size=50)[name]}
         assert got == FACETS[name], query
-
-
-def _terms(node: object) -> list[str]:
-    from netatlas.query.ast import And, Not, Or, Term
-
-    if isinstance(node, Term):
-        return [node.field]
-    if isinstance(node, Not):
-        return _terms(node.child)
-    if isinstance(node, And | Or):
-        return [f for c in node.children for f in _terms(c)]
-    return []
 
 
 def test_every_field_is_searched_and_every_facet_counted() -> None:
