@@ -59,12 +59,17 @@ class WebService:
             def log_message(self, *args: Any) -> None:
                 pass
 
+        Handler.timeout = 10  # a silent connection's thread ends too
         ThreadingHTTPServer.allow_reuse_address = True
         self.httpd = ThreadingHTTPServer((ip, port), Handler)
         if cert is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(str(cert[0]), str(cert[1]))
-            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            # the handshake happens in the request's thread, not in accept(): a client
+            # that connects and says nothing (a port probe) must not hang serve_forever,
+            # and with it shutdown()
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True,
+                                                do_handshake_on_connect=False)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
