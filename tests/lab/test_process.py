@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ import pytest
 from netatlas.lab.process import (
     PidRecord,
     alive,
+    answers_http,
     log_tail,
     read_pidfile,
     spawn,
@@ -58,3 +62,33 @@ def test_pidfile_roundtrip_and_reused_pid_is_not_ours(tmp_path: Path) -> None:
     finally:
         assert stop(rec, grace=2)
     assert read_pidfile(tmp_path / "missing.pid") is None
+
+
+class _Status(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(403)  # any status line is an answer
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_answers_http_tells_an_app_that_answers_from_one_that_only_accepts() -> None:
+    # what a Python web app still loading looks like: the port accepts, nothing answers
+    with socket.create_server(("127.0.0.1", 0)) as mute:
+        started = time.monotonic()
+        assert not answers_http("127.0.0.1", mute.getsockname()[1], "/api/status",
+                                timeout=0.5)
+        assert time.monotonic() - started < 5
+    httpd = HTTPServer(("127.0.0.1", 0), _Status)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert answers_http("127.0.0.1", httpd.server_address[1], "/api/status")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    assert not answers_http("127.0.0.1", port, "/")  # refused

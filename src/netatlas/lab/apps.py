@@ -172,8 +172,8 @@ def _streamlit(ws: Workspace, d: Path, specs: tuple[ServiceSpec, ...]) -> list[s
 
 
 DAEMONS: tuple[Daemon, ...] = (
-    Daemon("jupyter-open", "jupyter", _jupyter_open),
-    Daemon("jupyterlab-open", "jupyter", _jupyterlab_open),
+    Daemon("jupyter-open", "jupyter", _jupyter_open, ready_path="/api/status"),
+    Daemon("jupyterlab-open", "jupyter", _jupyterlab_open, ready_path="/api/status"),
     Daemon("web-exposed", "nginx", _web_exposed),
     Daemon("influxdb", "influxdb", _influxdb),
     Daemon("influxdb-auth", "influxdb", _influxdb),

@@ -151,6 +151,9 @@ class Daemon:
     user: str | None = None  # run as this user instead of root
     stop_signal: signal.Signals = signal.SIGTERM
     ready_timeout: float = 30.0
+    # An app that binds its port before it can answer (a Python web app still loading
+    # its extensions) is ready once a GET of this path answers on every TCP endpoint.
+    ready_path: str | None = None
 
     def specs(self, entries: tuple[ServiceSpec, ...]) -> tuple[ServiceSpec, ...]:
         """This daemon's endpoints within the catalogue ``entries``."""

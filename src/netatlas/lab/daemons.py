@@ -360,7 +360,7 @@ DAEMONS: tuple[Daemon, ...] = (
     Daemon("ssh-odd", "sshd", _sshd),
     Daemon("redis-odd", "redis", _redis),
     Daemon("memcached-odd", "memcached", _memcached),
-    Daemon("jupyter", "jupyter", _jupyter),
+    Daemon("jupyter", "jupyter", _jupyter, ready_path="/api/status"),
     *apps.DAEMONS,
     *brokers.DAEMONS,
     *media.DAEMONS,

@@ -8,6 +8,7 @@ signalled. Nothing here looks processes up by name.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -97,6 +98,19 @@ def accepts(ip: str, port: int, timeout: float = 1.0) -> bool:
             return True
     except OSError:
         return False
+
+
+def answers_http(ip: str, port: int, path: str, timeout: float = 2.0) -> bool:
+    """Does a plain HTTP GET of ``path`` get a status line back (any status)?"""
+    conn = http.client.HTTPConnection(ip, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().close()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
 
 
 def ready(rec: PidRecord, endpoints: list[tuple[str, int]],
