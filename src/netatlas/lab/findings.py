@@ -136,9 +136,14 @@ async def observe(svc: LabEndpoint, opts: GrabOptions | None = None,
 
 
 async def observe_all(services: Sequence[LabEndpoint]) -> list[Observation]:
-    """Every service grabbed at once, identified by one identifier."""
+    """Every service grabbed at once, then identified by one identifier. Identification
+    is CPU work in this thread: done between grabs, it stalled the grabs still talking
+    (on a loaded machine one ran out its total timeout waiting for the loop)."""
     opts, identifier = lab_options(services), Identifier()
-    return list(await asyncio.gather(*(observe(s, opts, identifier) for s in services)))
+    eps = [Endpoint(s.ip, s.port, cast(Transport, s.transport)) for s in services]
+    results = await asyncio.gather(*(grab_endpoint(ep, opts) for ep in eps))
+    return [Observation.build(ep, "lab-test", result, identifier.identify(result, ep))
+            for ep, result in zip(eps, results, strict=True)]
 
 
 @dataclass(slots=True)
