@@ -37,6 +37,11 @@ def make_cert(folder: Path, name: str, ips: list[str], days: float) -> tuple[Pat
     return cert, key
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # the scanner's TLS probes fail handshakes on purpose; no traceback each
+
+
 class WebService:
     """An HTTP server (HTTPS with ``cert``) that says ``Server: <server>``."""
 
@@ -61,7 +66,7 @@ class WebService:
 
         Handler.timeout = 10  # a silent connection's thread ends too
         ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = ThreadingHTTPServer((ip, port), Handler)
+        self.httpd = _QuietServer((ip, port), Handler)
         if cert is not None:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(str(cert[0]), str(cert[1]))

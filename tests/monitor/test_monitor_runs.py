@@ -61,7 +61,7 @@ async def test_two_runs_events_and_alerts(tmp_path: Path) -> None:
         for nid, (provider, args) in notifiers.items():
             tables.put_notifier(NotifierRow(nid, provider, {"args": args}))
         monitor = Monitor(name="lab", targets=[OLD, NEW, TLS], allow=[NET], ports=PORTS,
-                          exclude_ports="2024", every=1.0, next_run=time.time(),
+                          exclude_ports="2024", every=3600.0, next_run=time.time(),
                           triggers={"new_service": {}}, notifiers=list(notifiers),
                           options={"banner_wait": 0.5, "timeout": 0.5})
         tables.put_monitor(monitor.to_row())
@@ -81,6 +81,10 @@ async def test_two_runs_events_and_alerts(tmp_path: Path) -> None:
         services[1].stop()
         services = [WebService(NEW, 8080, "Apache/2.4.57 (Debian)"),
                     WebService(TLS, 8443, "nginx/1.22.1", cert=cert2)]
+        # the second run is due now, after the change (with a short `every` it could
+        # start while the old services still answered)
+        row = tables.get_monitor(monitor.id)
+        assert row is not None and tables.claim_monitor(row.id, row.next_run, time.time())
         await _wait(lambda: len(runs) >= 2)
         second = runs[1]
         got = sorted((e.kind, e.ip, e.port) for e in second.events)
