@@ -13,7 +13,7 @@ from typing import Protocol, cast
 
 from netatlas.grab import GrabOptions, grab_endpoint
 from netatlas.identify import Identifier
-from netatlas.model import Endpoint, Observation, Transport
+from netatlas.model import Endpoint, GrabResult, Observation, Transport
 
 # By lab service name (services.CATALOGUE). Every lab service must be listed: a new
 # service without a line fails tests/assess/test_lab.py.
@@ -127,12 +127,19 @@ def lab_options(services: Sequence[LabEndpoint]) -> GrabOptions:
                        in_scope=lambda host: host.startswith(net))
 
 
+def _endpoint(svc: LabEndpoint) -> Endpoint:
+    return Endpoint(svc.ip, svc.port, cast(Transport, svc.transport))
+
+
+def _identified(ep: Endpoint, result: GrabResult, identifier: Identifier) -> Observation:
+    return Observation.build(ep, "lab-test", result, identifier.identify(result, ep))
+
+
 async def observe(svc: LabEndpoint, opts: GrabOptions | None = None,
                   identifier: Identifier | None = None) -> Observation:
-    ep = Endpoint(svc.ip, svc.port, cast(Transport, svc.transport))
+    ep = _endpoint(svc)
     result = await grab_endpoint(ep, opts or GrabOptions())
-    ident = (identifier or Identifier()).identify(result, ep)
-    return Observation.build(ep, "lab-test", result, ident)
+    return _identified(ep, result, identifier or Identifier())
 
 
 async def observe_all(services: Sequence[LabEndpoint]) -> list[Observation]:
@@ -140,9 +147,9 @@ async def observe_all(services: Sequence[LabEndpoint]) -> list[Observation]:
     is CPU work in this thread: done between grabs, it stalled the grabs still talking
     (on a loaded machine one ran out its total timeout waiting for the loop)."""
     opts, identifier = lab_options(services), Identifier()
-    eps = [Endpoint(s.ip, s.port, cast(Transport, s.transport)) for s in services]
+    eps = [_endpoint(s) for s in services]
     results = await asyncio.gather(*(grab_endpoint(ep, opts) for ep in eps))
-    return [Observation.build(ep, "lab-test", result, identifier.identify(result, ep))
+    return [_identified(ep, result, identifier)
             for ep, result in zip(eps, results, strict=True)]
 
 

@@ -17,7 +17,6 @@ from netatlas.lab.process import (
     PidRecord,
     accepts,
     alive,
-    answers_http,
     exit_status,
     log_tail,
     read_pidfile,
@@ -237,8 +236,7 @@ class Lab:
                 failure = None
                 if not alive(rec):
                     failure = f"exited during start-up (status {exit_status(rec.pid)})"
-                elif ready(rec, endpoints, udp) and (daemon.ready_path is None or all(
-                        answers_http(ip, port, daemon.ready_path) for ip, port in endpoints)):
+                elif ready(rec, endpoints, udp, daemon.ready_path):
                     del pending[name]
                     continue
                 elif time.monotonic() > deadline:

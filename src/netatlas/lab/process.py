@@ -114,10 +114,11 @@ def answers_http(ip: str, port: int, path: str, timeout: float = 2.0) -> bool:
 
 
 def ready(rec: PidRecord, endpoints: list[tuple[str, int]],
-          udp: list[tuple[str, int]] | None = None) -> bool:
+          udp: list[tuple[str, int]] | None = None, http_path: str | None = None) -> bool:
     """The process itself holds a listening socket on every endpoint (not some other
-    process on the same port) and each accepts a connection; ``udp`` endpoints: it holds
-    a socket bound there (read from /proc/net/udp)."""
+    process on the same port) and each accepts a connection (with ``http_path``: answers
+    a GET of it); ``udp`` endpoints: it holds a socket bound there (read from
+    /proc/net/udp)."""
     socks = bound_sockets(rec.pid)
     bound = {(b.ip, b.port) for b in socks if b.transport == "tcp"}
     if not all(ep in bound for ep in endpoints):
@@ -125,6 +126,8 @@ def ready(rec: PidRecord, endpoints: list[tuple[str, int]],
     bound_udp = {(b.ip, b.port) for b in socks if b.transport == "udp"}
     if not all(ep in bound_udp for ep in udp or ()):
         return False
+    if http_path is not None:
+        return all(answers_http(ip, port, http_path) for ip, port in endpoints)
     return all(accepts(ip, port) for ip, port in endpoints)
 
 
