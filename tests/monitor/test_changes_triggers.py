@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netatlas.monitor.changes import diff, facts
+from netatlas.monitor.changes import diff, facts, observed
 from netatlas.monitor.triggers import check_trigger, fires
 
 NOW = 2_000_000_000.0
@@ -25,6 +25,26 @@ def test_diff_kinds() -> None:
     assert kinds == ["appeared", "disappeared", "finding_gone", "version_changed",
                      "vuln_appeared", "vuln_gone"]
     assert diff(after, after, NOW) == []
+
+
+def test_grab_refused_after_discovery_is_gone() -> None:
+    """Discovery saw the port open, the grab was refused: the service disappeared (not
+    a product and a version changed to nothing); a grab that timed out connecting says
+    nothing, so that endpoint keeps its last facts and gives no event."""
+    nginx = _rec(80, service="http", product="nginx", version="1.22.1")
+    ssh = _rec(22, service="ssh", product="OpenSSH", version="9.2p1")
+    before = {"a|80|tcp": facts(nginx), "a|22|tcp": facts(ssh)}
+    after, unknown = observed({
+        "a|80|tcp": _rec(80, status="connection-refused"),
+        "a|22|tcp": _rec(22, status="connection-timeout"),
+        "a|443|tcp": _rec(443, status="connection-refused"),  # never seen: no event
+    })
+    assert after == {} and unknown == {"a|22|tcp"}
+    seen = {k: f for k, f in before.items() if k not in unknown}
+    assert [(c.kind, c.key) for c in diff(seen, after, NOW)] == [("disappeared", "a|80|tcp")]
+    listening, none = observed({"a|80|tcp": dict(nginx, status="success"),
+                                "a|22|tcp": dict(ssh, status="io-timeout")})
+    assert set(listening) == {"a|80|tcp", "a|22|tcp"} and none == set()
 
 
 def test_triggers() -> None:

@@ -17,6 +17,12 @@ KINDS = ("appeared", "disappeared", "product_changed", "version_changed", "cert_
          "cert_expiring", "finding_appeared", "finding_gone", "vuln_appeared", "vuln_gone")
 
 Facts = dict[str, Any]
+# A grab's status when discovery saw the port open but the grab found otherwise. Refused:
+# nothing listens there any more, so the service is gone (not one whose product became
+# unknown). Timed out connecting: the run could not tell; the endpoint keeps its last
+# facts and gives no event, as one outside the run's scope does.
+GONE_STATUSES = frozenset({"connection-refused"})
+UNKNOWN_STATUSES = frozenset({"connection-timeout"})
 
 
 @dataclass(slots=True)
@@ -39,6 +45,15 @@ def split_key(key: str) -> tuple[str, int, str]:
 def record_key(record: dict[str, Any]) -> str:
     return endpoint_key(str(record.get("ip_str")), int(record.get("port") or 0),
                         str(record.get("transport") or "tcp"))
+
+
+def observed(records: dict[str, dict[str, Any]]) -> tuple[dict[str, Facts], set[str]]:
+    """A run's records (endpoint key -> record) as (the facts of each endpoint found
+    listening, the keys whose state the run could not tell)."""
+    listening = {k: facts(r) for k, r in records.items()
+                 if r.get("status") not in GONE_STATUSES | UNKNOWN_STATUSES}
+    unknown = {k for k, r in records.items() if r.get("status") in UNKNOWN_STATUSES}
+    return listening, unknown
 
 
 def _expiry(text: Any) -> float | None:

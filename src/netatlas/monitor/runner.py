@@ -16,7 +16,7 @@ from netatlas.scope import ScopeError
 from netatlas.store import Store
 from netatlas.store.monitors import EventRow, monitor_tables
 
-from .changes import Change, Facts, diff, facts, record_key, split_key
+from .changes import Change, Facts, diff, observed, record_key, split_key
 from .model import Monitor
 from .triggers import fired
 
@@ -107,8 +107,9 @@ def finish_run(store: Store, monitor: Monitor, scan_id: str, plan: pipeline.Plan
     records = {record_key(r): r for r in store.iter_search(f'scan:"{scan_id}"')}
     now = time.time()
     state = tables.get_state(monitor.id) or {}
-    before = _visible(state.get("endpoints", {}), monitor, plan)
-    after = {k: facts(r) for k, r in records.items()}
+    after, unknown = observed(records)
+    before = {k: f for k, f in _visible(state.get("endpoints", {}), monitor, plan).items()
+              if k not in unknown}
     changes = diff(before, after, now, monitor.expiring_days)
     triggers = list(monitor.triggers)
     hits = _query_hits(store, scan_id, triggers)
