@@ -96,6 +96,31 @@ def children_hwm_mb() -> float:
     return sum(map(peak_rss_kib, descendants(os.getpid()))) / 1024
 
 
+# The TempPostgres this run started (its postmaster's PID): its CPU counts as the store's.
+SERVER_PID: int | None = None
+
+
+def tree_cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by this process (the caller's thread and
+    the store's writer), the processes under it that are not PostgreSQL (the store's
+    encoders) and a TempPostgres server with its backends: each one's own time and what
+    it collected from its exited children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    out = {"bench": 0.0, "encoders": 0.0, "postgres": 0.0}
+    server = [SERVER_PID, *descendants(SERVER_PID)] if SERVER_PID else []
+    for pid in [me, *descendants(me), *server]:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                name, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
+        except OSError:
+            continue  # exited meanwhile
+        used = sum(int(x) for x in rest.split()[11:15]) / tick  # utime stime cutime cstime
+        role = "bench" if pid == me else "postgres" if name == "postgres" else "encoders"
+        out[role] += used
+    return out
+
+
 def progress_every(rows: int) -> int:
     return 1_000_000 if rows >= 2_000_000 else max(1, rows // 5)
 
@@ -148,6 +173,7 @@ class Reference:
     seconds: float  # writing only
     disk: int
     wal: int | None = None  # SQLite: of which the -wal file
+    cpu: dict[str, float] | None = None  # CPU seconds used during the fill, by role
 
     @property
     def rate(self) -> float:
@@ -233,6 +259,7 @@ class Ingest:
     rss_mb: float
     workers_mb: float  # the encoder processes' peak RSS, summed
     wal: int | None = None  # SQLite: of which the -wal file
+    cpu: dict[str, float] | None = None  # CPU seconds used during the fill, by role
 
     @property
     def rate(self) -> float:
@@ -242,6 +269,18 @@ class Ingest:
     def store_rate(self) -> float:
         return self.rows / max(self.seconds - self.generating, 1e-9)
 
+    @property
+    def store_cpu_us(self) -> float:
+        """CPU per observation outside the generator (its time is CPU: it only computes)."""
+        return max(sum((self.cpu or {}).values()) - self.generating, 0.0) / self.rows * 1e6
+
+    def cpu_split(self) -> str:
+        """Each role's CPU per observation (the generator's out of the bench's)."""
+        cpu = dict(self.cpu or {})
+        cpu["bench"] = max(cpu.get("bench", 0.0) - self.generating, 0.0)
+        return ", ".join(f"{role} {seconds / self.rows * 1e6:,.0f}"
+                         for role, seconds in cpu.items() if seconds)
+
 
 def fill(store: Store, history: History) -> Ingest:
     empty_disk = store.disk_bytes()
@@ -250,6 +289,7 @@ def fill(store: Store, history: History) -> Ingest:
     store.flush()
     every = progress_every(history.n)
     gen_time = 0.0
+    cpu_before = tree_cpu_seconds()
     started = time.perf_counter()
 
     def counted() -> Iterator[Observation]:
@@ -275,8 +315,10 @@ def fill(store: Store, history: History) -> Ingest:
     store.add_many(counted())
     store.flush()
     seconds = time.perf_counter() - started
+    cpu_after = tree_cpu_seconds()
+    cpu = {role: cpu_after[role] - cpu_before[role] for role in cpu_after}
     return Ingest(history.n, seconds, gen_time, store.disk_bytes(), empty_disk, rss_mb(),
-                  children_hwm_mb())
+                  children_hwm_mb(), cpu=cpu)
 
 
 # -- queries ------------------------------------------------------------------------------------
@@ -366,6 +408,16 @@ def time_queries(store: Store, history: History, repeat: int) -> tuple[list[Timi
 
 # -- one backend, in a child process ------------------------------------------------------------
 
+def cpu_budget_us() -> float:
+    """The CPU an observation may cost, over all processes, for GOAL_INGEST on this
+    machine's cores: past it the goal cannot be met however the work is spread."""
+    return (os.cpu_count() or 1) * 1e6 / GOAL_INGEST
+
+
+def cpu_bound_rate(cpu_us: float) -> float:
+    return (os.cpu_count() or 1) * 1e6 / max(cpu_us, 1e-9)
+
+
 def _mark(ok: bool) -> str:
     return "ok" if ok else "MISS"
 
@@ -402,6 +454,13 @@ def report(kind: str, target: str, history: History, ingest: Ingest | None,
                          f" {ref_wal:>12}")
         lines += [
             f"{'  store-side obs/s (wall minus generator)':<44} {ingest.store_rate:>12,.0f}",
+            f"{'  CPU us / observation, all processes':<44} {ingest.store_cpu_us:>12,.0f}"
+            f" {'':>12} {'<= ' + format(cpu_budget_us(), ',.0f'):>10}"
+            f"  {_mark(ingest.store_cpu_us <= cpu_budget_us())}"
+            f"  (the goal's rate on {os.cpu_count()} cores; at this CPU cost these cores"
+            f" top out at {cpu_bound_rate(ingest.store_cpu_us):,.0f} obs/s)",
+            f"{'    of which, us / observation':<44} {ingest.cpu_split()}"
+            " (bench = the caller's thread and the store's writer, generator excluded)",
             f"{'  disk: store / empty store, MB':<44}"
             f" {ingest.disk / 1e6:>12,.1f} {ingest.empty_disk / 1e6:>12,.1f}",
             f"{'  peak RSS of the process, MB':<44} {ingest.rss_mb:>12,.0f}",
@@ -547,6 +606,7 @@ def main() -> None:
                     "under a lock, space returned to the OS)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--target", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--server-pid", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     ref_rows = args.rows if args.ref_rows is None else args.ref_rows
 
@@ -557,6 +617,8 @@ def main() -> None:
               "sample)", flush=True)
         return
     if args.child:  # one backend, in a process of its own
+        global SERVER_PID
+        SERVER_PID = args.server_pid
         run_backend(args.child, args.target, args.rows, args.seed, args.repeat, ref_rows,
                     args.compact, args.full)
         return
@@ -604,7 +666,8 @@ def main() -> None:
                    "--rows", str(args.rows), "--seed", str(args.seed),
                    "--repeat", str(args.repeat), "--ref-rows", str(ref_rows),
                    *(["--compact"] if args.compact else []),
-                   *(["--full"] if args.full else [])]
+                   *(["--full"] if args.full else []),
+                   *(["--server-pid", str(pg.pid)] if pg is not None and pg.pid else [])]
             started = time.perf_counter()
             try:
                 code = subprocess.run(cmd, check=False).returncode
