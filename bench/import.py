@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,7 @@ from pathlib import Path
 from netatlas.lab.process import descendants, rss_kib
 
 HERE = Path(__file__).resolve()
+GOAL_RATE = 30_000  # records/s end to end (the interop issue)
 
 
 def make_shodan(path: Path, n: int) -> None:
@@ -75,11 +78,13 @@ print(n)
 """
 
 
-def run(cmd: list[str], shell: bool = False) -> tuple[float, int, str]:
-    """(seconds, peak RSS in MiB, stdout) of one child process. Peak RSS is the largest
-    sum over the child and its descendants (an import's encoder processes), sampled
-    every 20 ms: wait4's ru_maxrss would miss the workers (it is a max, not a sum) and
-    start from this process's own RSS (Linux carries it over at exec)."""
+def run(cmd: list[str], shell: bool = False) -> tuple[float, int, float, str]:
+    """(seconds, peak RSS in MiB, CPU seconds, stdout) of one child process. Peak RSS is
+    the largest sum over the child and its descendants (an import's encoder processes),
+    sampled every 20 ms: wait4's ru_maxrss would miss the workers (it is a max, not a
+    sum) and start from this process's own RSS (Linux carries it over at exec). CPU is
+    user + system of the child and every descendant it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out_file:
         proc = subprocess.Popen(cmd if not shell else cmd[0], shell=shell,
@@ -93,7 +98,9 @@ def run(cmd: list[str], shell: bool = False) -> tuple[float, int, str]:
         out = out_file.read().decode()
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {cmd}")
-    return secs, peak // 1024, out.strip()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return secs, peak // 1024, cpu, out.strip()
 
 
 def main() -> None:
@@ -117,19 +124,23 @@ def main() -> None:
                     floor = run([f"wc -l < {path}"], shell=True)
                     rows.append((label, n, size, "wc -l", *floor))
                 parse = run([sys.executable, "-c", _PARSE, str(path)])
-                assert int(parse[2]) == n, (label, parse[2], n)
+                assert int(parse[3]) == n, (label, parse[3], n)
                 rows.append((label, n, size, "netatlas parse", *parse))
                 if args.store and n == args.records:
                     db = Path(tmp) / f"{label.split()[0]}-{n}.db"
                     imp = run([sys.executable, "-m", "netatlas.cli.main", "import", str(path),
                                "--db", str(db), "--json"])
-                    assert json.loads(imp[2])["imported"] == n
+                    assert json.loads(imp[3])["imported"] == n
                     rows.append((label, n, size, "netatlas import (SQLite)", *imp))
+        cores = os.cpu_count() or 1
         print(f"{'input':16} {'records':>9} {'MiB':>7}  {'run':26} {'s':>7} {'rec/s':>9}"
-              f" {'peak RSS':>9}")
-        for label, n, size, what, secs, rss, _ in rows:
+              f" {'peak RSS':>9} {'CPU us/rec':>10}")
+        for label, n, size, what, secs, rss, cpu, _ in rows:
             print(f"{label:16} {n:>9,} {size:>7.1f}  {what:26} {secs:>7.1f}"
-                  f" {n / secs:>9,.0f} {rss:>6} MiB")
+                  f" {n / secs:>9,.0f} {rss:>6} MiB {cpu / n * 1e6:>10,.1f}")
+        print(f"CPU us/rec: user + system over every process of the run. {GOAL_RATE:,} rec/s"
+              f" on this machine's {cores} cores leaves {cores * 1e6 / GOAL_RATE:,.0f} us a"
+              " record, however the work is spread.")
 
 
 if __name__ == "__main__":
