@@ -39,7 +39,8 @@ class Checkpointer:
         except OSError:
             behind = False
         if behind:
-            writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            with contextlib.suppress(sqlite3.Error):  # one already running: it will do
+                writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._wake.set()
 
     def _run(self) -> None:
