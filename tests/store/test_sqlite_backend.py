@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -203,59 +202,17 @@ def test_a_scan_query_needs_no_index_of_every_row_by_scan(tmp_path: Path) -> Non
     assert "obs_scan" not in names and "latest_ts" in names
 
 
-def _wal_pages(db: Path) -> int:
-    """Frames in the WAL that SQLite has not copied into the database file yet: a
-    PASSIVE checkpoint from a connection of our own says (log, checkpointed)."""
-    conn = sqlite3.connect(db)
-    try:
-        _busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return int(log) - int(done)
-    finally:
-        conn.close()
 
+def test_the_writer_queue_is_bounded_by_rows() -> None:
+    """A bulk add queues its rows in chunks; the bound on what waits in memory counts
+    the rows of a chunk, not the chunk as one."""
+    from netatlas.store.sqlite.store import CHUNK_ROWS, _RowQueue
 
-def test_checkpoints_run_beside_the_writer(tmp_path: Path) -> None:
-    """The writer's COMMITs do not checkpoint (wal_autocheckpoint 0); the checkpointer's
-    thread copies what they committed into the database file meanwhile, so the file
-    grows while the store is open, not only when it closes."""
-    db = tmp_path / "c.db"
-    s = open_store(db)
-    try:
-        empty = db.stat().st_size
-        s.add_many(_obs(f"127.20.{i // 250}.{i % 250 + 1}", 80, T0 + timedelta(seconds=i),
-                        "nginx", f"banner {i}".encode() * 20) for i in range(3_000))
-        s.flush()
-        deadline = time.monotonic() + 20  # the last commit woke the checkpointer
-        while db.stat().st_size <= empty and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert db.stat().st_size > empty
-        assert _wal_pages(db) == 0
-        assert s.count("") == 3_000
-    finally:
-        s.close()
-
-
-def test_writer_checkpoints_itself_when_the_wal_runs_away(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past WAL_RESCUE_BYTES of WAL (a starved checkpointer) the writer checkpoints on
-    its own connection after the commit rather than letting the file grow."""
-    from netatlas.store.sqlite import checkpoint
-
-    db = tmp_path / "r.db"
-    s = open_store(db)
-    try:
-        monkeypatch.setattr(checkpoint, "WAL_RESCUE_BYTES", 0)
-        calls: list[str] = []
-        real = checkpoint.Checkpointer.committed
-
-        def spy(self: checkpoint.Checkpointer, writer: sqlite3.Connection) -> None:
-            calls.append(writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
-            real(self, writer)
-
-        monkeypatch.setattr(checkpoint.Checkpointer, "committed", spy)
-        s.add(_obs("127.20.0.2", 80, T0, "nginx"))
-        s.flush()
-        assert calls and calls[0] == 0  # the writer's own automatic checkpoint is off
-        assert _wal_pages(db) == 0
-    finally:
-        s.close()
+    q = _RowQueue(maxsize=2 * CHUNK_ROWS)
+    q.put(["row"] * CHUNK_ROWS)  # type: ignore[list-item]
+    q.put(lambda c: None)
+    assert q.qsize() == CHUNK_ROWS + 1 and not q.full()
+    q.put(["row"] * CHUNK_ROWS)  # type: ignore[list-item]
+    assert q.full()
+    assert len(q.get()) == CHUNK_ROWS  # type: ignore[arg-type]
+    assert q.qsize() == CHUNK_ROWS + 1

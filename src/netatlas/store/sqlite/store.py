@@ -1,5 +1,4 @@
-"""SQLite backend: WAL, one writer thread fed by a queue (its checkpoints in a thread
-beside it: checkpoint.py), read-only connections for reads.
+"""SQLite backend: WAL, one writer thread fed by a queue, read-only connections for reads.
 
 Every observation is appended (history is never overwritten); ``is_latest`` moves to
 the newest observation per (ip, port, transport) in the same transaction, so search
@@ -58,7 +57,6 @@ from netatlas.store.rows import (
 )
 
 from . import schema, totals
-from .checkpoint import Checkpointer
 from .compile import compile_where, facet_sql
 from .fields import register_functions
 
@@ -180,7 +178,6 @@ class SQLiteStore:
         self._local = threading.local()
         self._encoders: Encoders[ObsRow] | None = None
         self._dicts = Dictionaries(self._fetch_dict)
-        self._checkpointer = Checkpointer(self.path)
         self._writer = threading.Thread(
             target=self._write_loop, name="netatlas-writer", daemon=True
         )
@@ -217,7 +214,6 @@ class SQLiteStore:
     # -- the writer ------------------------------------------------------------------
     def _write_loop(self) -> None:
         conn = self._connect(readonly=False)
-        conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it
         self._next_id = 0  # each batch takes the file's next id (_insert)
         self._load_dicts(conn)
         rows: list[ObsRow] = []
@@ -254,10 +250,10 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             self._error = exc
             return False
-        self._checkpointer.committed(conn)
         return True
 
-    def _run_call(self, conn: sqlite3.Connection, call: _Call) -> None:
+    @staticmethod
+    def _run_call(conn: sqlite3.Connection, call: _Call) -> None:
         if call.transaction:
             conn.execute("BEGIN IMMEDIATE")
         try:
@@ -269,7 +265,6 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
             call.done.set_exception(exc)
         else:
-            self._checkpointer.committed(conn)
             call.done.set_result(result)
 
     def _commit_rows(self, conn: sqlite3.Connection, rows: list[ObsRow]) -> None:
@@ -449,7 +444,6 @@ class SQLiteStore:
         if self._writer.is_alive():
             self._queue.put(_Stop())
             self._writer.join()
-        self._checkpointer.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
