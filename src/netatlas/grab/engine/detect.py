@@ -403,6 +403,10 @@ async def run(ctx: GrabContext) -> None:
                     own.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await own
+                elif not own.cancelled():
+                    # retrieved: after an early return what it raised (a connect timeout
+                    # under load) is dropped, not logged as "never retrieved" at exit
+                    own.exception()
             if know.probes_sent and not know.answered:
                 raise TimeoutError("no response to any probe")
         if list(outcomes.values()).count(Outcome.SILENT) >= OWN_SILENCES:
