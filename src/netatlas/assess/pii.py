@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date
 
 from ..model import Finding, Observation, banner_text
 
@@ -28,7 +29,15 @@ _CN_CHECK = "10X98765432"
 
 
 def cn_id_valid(text: str) -> bool:
-    if not CN_ID.fullmatch(text):
+    """The check digit and a real birth date (digits 7-14): a random 18-digit number
+    (an RTSP server's SDP session id) passes the check digit alone one time in 11."""
+    if not CN_ID.fullmatch(text) or text[0] not in "12345678":
+        return False
+    try:
+        born = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        return False
+    if not 1900 <= born.year <= date.today().year:
         return False
     total = sum(int(d) * w for d, w in zip(text[:17], _CN_WEIGHTS, strict=True))
     return _CN_CHECK[total % 11] == text[17].upper()
