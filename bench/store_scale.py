@@ -173,7 +173,6 @@ class Reference:
     seconds: float  # writing only
     disk: int
     wal: int | None = None  # SQLite: of which the -wal file
-    cpu: dict[str, float] | None = None  # CPU seconds used during the fill, by role
 
     @property
     def rate(self) -> float:

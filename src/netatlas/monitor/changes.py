@@ -23,6 +23,7 @@ Facts = dict[str, Any]
 # facts and gives no event, as one outside the run's scope does.
 GONE_STATUSES = frozenset({"connection-refused"})
 UNKNOWN_STATUSES = frozenset({"connection-timeout"})
+_NOT_LISTENING = GONE_STATUSES | UNKNOWN_STATUSES
 
 
 @dataclass(slots=True)
@@ -51,7 +52,7 @@ def observed(records: dict[str, dict[str, Any]]) -> tuple[dict[str, Facts], set[
     """A run's records (endpoint key -> record) as (the facts of each endpoint found
     listening, the keys whose state the run could not tell)."""
     listening = {k: facts(r) for k, r in records.items()
-                 if r.get("status") not in GONE_STATUSES | UNKNOWN_STATUSES}
+                 if r.get("status") not in _NOT_LISTENING}
     unknown = {k for k, r in records.items() if r.get("status") in UNKNOWN_STATUSES}
     return listening, unknown
 

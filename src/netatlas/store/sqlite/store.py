@@ -148,13 +148,17 @@ class _RowQueue(queue.Queue[_Job]):
         return self._rows
 
     def _put(self, item: _Job) -> None:
-        self._rows += len(item) if isinstance(item, list) else 1
+        self._rows += _weight(item)
         super()._put(item)
 
     def _get(self) -> _Job:
         item = super()._get()
-        self._rows -= len(item) if isinstance(item, list) else 1
+        self._rows -= _weight(item)
         return item
+
+
+def _weight(job: _Job) -> int:
+    return len(job) if isinstance(job, list) else 1
 
 
 class SQLiteStore:
